@@ -1,0 +1,70 @@
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "rm_err.h"
+#include "rm_home.h"
+#include "rm_log.h"
+#include "rm_tool.h"
+
+void
+rm_tool_init(int argc, char **argv)
+{
+	struct rm_err err;
+
+	(void)argc;
+	rm_log_init(argv[0]);
+	rm_err_clear(&err);
+	if (rm_mode_check(&err) != 0)
+		exit(rm_err_print(&err));
+}
+
+void
+rm_tool_version(void)
+{
+	printf("%s (remotemedia) %s\n", rm_progname(), PACKAGE_VERSION);
+}
+
+void
+rm_tool_banner(void)
+{
+	rm_info("mode %s, state directory %s", rm_mode_name(rm_mode()), rm_home());
+}
+
+int
+rm_tool_want_json(int forced)
+{
+	return forced || !isatty(STDOUT_FILENO);
+}
+
+int
+rm_tool_parse_double(const char *s, double *out)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0 || !isfinite(d))
+		return -1;
+	*out = d;
+	return 0;
+}
+
+int
+rm_tool_parse_long(const char *s, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0)
+		return -1;
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,20 @@
+/* What every tool's main does the same way: start-up, --version, output mode. */
+#ifndef RM_TOOL_H
+#define RM_TOOL_H
+
+#include <stdio.h>
+#include <jansson.h>
+
+/* Sets the program name for messages and checks REMOTEMEDIA_ENV. */
+void rm_tool_init(int argc, char **argv);
+/* Prints "NAME (remotemedia) VERSION" on stdout. */
+void rm_tool_version(void);
+/* Logs the mode and state directory with -v (DESIGN.md section 7). */
+void rm_tool_banner(void);
+/* JSON output when asked, or when stdout is not a terminal. */
+int rm_tool_want_json(int forced);
+/* Parses a non-negative decimal for an option; returns -1 when bad. */
+int rm_tool_parse_double(const char *s, double *out);
+int rm_tool_parse_long(const char *s, long *out);
+
+#endif
