@@ -1,0 +1,875 @@
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rm_advert.h"
+#include "rm_doc.h"
+#include "rm_exset.h"
+#include "rm_fs.h"
+#include "rm_home.h"
+#include "rm_log.h"
+#include "rm_registry.h"
+
+json_t *(*rm_exset_local_hook)(struct rm_err *err);
+
+/* ---- building ------------------------------------------------------ */
+
+struct builder {
+	char *strs;
+	size_t slen, scap;
+	uint32_t *hash;
+	uint32_t hsize, hcount;
+	uint32_t *pool;
+	size_t npool, pcap;
+};
+
+static uint32_t
+str_hash(const char *s, size_t n)
+{
+	return (uint32_t)rm_hash64(s, n, 0);
+}
+
+static int
+b_rehash(struct builder *b, uint32_t nsize)
+{
+	uint32_t *nh = calloc(nsize, sizeof(*nh)), i;
+
+	if (nh == NULL)
+		return -1;
+	for (i = 0; i < b->hsize; i++) {
+		uint32_t off, h;
+		if (b->hash[i] == 0)
+			continue;
+		off = b->hash[i] - 1;
+		h = str_hash(b->strs + off, strlen(b->strs + off)) & (nsize - 1);
+		while (nh[h] != 0)
+			h = (h + 1) & (nsize - 1);
+		nh[h] = b->hash[i];
+	}
+	free(b->hash);
+	b->hash = nh;
+	b->hsize = nsize;
+	return 0;
+}
+
+static uint32_t
+b_intern(struct builder *b, const char *s)
+{
+	size_t n = strlen(s);
+	uint32_t h, off;
+
+	if ((b->hcount + 1) * 2 > b->hsize && b_rehash(b, b->hsize ? b->hsize * 2 : 1024) != 0)
+		return RM_NOSTR;
+	h = str_hash(s, n) & (b->hsize - 1);
+	while (b->hash[h] != 0) {
+		off = b->hash[h] - 1;
+		if (strcmp(b->strs + off, s) == 0)
+			return off;
+		h = (h + 1) & (b->hsize - 1);
+	}
+	if (b->slen + n + 1 > b->scap) {
+		size_t ncap = b->scap ? b->scap * 2 : 65536;
+		char *ns;
+		while (ncap < b->slen + n + 1)
+			ncap *= 2;
+		ns = realloc(b->strs, ncap);
+		if (ns == NULL)
+			return RM_NOSTR;
+		b->strs = ns;
+		b->scap = ncap;
+	}
+	off = (uint32_t)b->slen;
+	memcpy(b->strs + off, s, n + 1);
+	b->slen += n + 1;
+	b->hash[h] = off + 1;
+	b->hcount++;
+	return off;
+}
+
+static size_t
+b_pool(struct builder *b, size_t n)
+{
+	size_t at = b->npool;
+
+	if (b->npool + n > b->pcap) {
+		size_t ncap = b->pcap ? b->pcap * 2 : 4096;
+		uint32_t *np;
+		while (ncap < b->npool + n)
+			ncap *= 2;
+		np = realloc(b->pool, ncap * sizeof(*np));
+		if (np == NULL)
+			return (size_t)-1;
+		b->pool = np;
+		b->pcap = ncap;
+	}
+	b->npool += n;
+	return at;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+cmp_pair(const void *a, const void *b)
+{
+	return cmp_u32(a, b);
+}
+
+static json_t *
+advert_value(json_t *adv, const char *path)
+{
+	json_t *v = rm_json_path(json_object_get(adv, "capabilities"), path);
+
+	return v ? v : rm_json_path(adv, path);
+}
+
+static void
+fill_value(struct builder *b, const struct rm_taxo_key *k, json_t *v, struct rm_val *out)
+{
+	size_t i, at;
+	const char *key;
+	json_t *x;
+
+	memset(out, 0, sizeof(*out));
+	if (v == NULL || json_is_null(v))
+		return;
+	switch (k->type) {
+	case RM_T_NUMBER:
+		if (json_is_number(v)) {
+			out->kind = RM_V_NUM;
+			out->u.num = json_number_value(v);
+		}
+		break;
+	case RM_T_STRING:
+	case RM_T_ENUM:
+	case RM_T_VERSION:
+		if (json_is_string(v)) {
+			out->kind = RM_V_STR;
+			out->u.ref = b_intern(b, json_string_value(v));
+		}
+		break;
+	case RM_T_BOOL:
+		if (json_is_boolean(v)) {
+			out->kind = RM_V_BOOL;
+			out->u.num = json_is_true(v);
+		}
+		break;
+	case RM_T_PRESENCE:
+		if (json_is_object(v) || json_is_true(v)) {
+			out->kind = RM_V_BOOL;
+			out->u.num = 1;
+		}
+		break;
+	case RM_T_SET:
+		if (!json_is_array(v))
+			break;
+		at = b_pool(b, json_array_size(v));
+		if (at == (size_t)-1)
+			break;
+		json_array_foreach(v, i, x)
+			b->pool[at + i] = json_is_string(x) ? b_intern(b, json_string_value(x)) : RM_NOSTR;
+		qsort(b->pool + at, json_array_size(v), sizeof(uint32_t), cmp_u32);
+		out->kind = RM_V_SET;
+		out->n = (uint32_t)json_array_size(v);
+		out->u.ref = at;
+		break;
+	case RM_T_CODEC_MAP:
+	case RM_T_VERSION_MAP:
+		if (!json_is_object(v))
+			break;
+		at = b_pool(b, 2 * json_object_size(v));
+		if (at == (size_t)-1)
+			break;
+		i = 0;
+		json_object_foreach(v, key, x) {
+			b->pool[at + 2 * i] = b_intern(b, key);
+			b->pool[at + 2 * i + 1] = json_is_string(x) ? b_intern(b, json_string_value(x)) :
+			    RM_NOSTR;
+			i++;
+		}
+		qsort(b->pool + at, i, 2 * sizeof(uint32_t), cmp_pair);
+		out->kind = RM_V_MAP;
+		out->n = (uint32_t)i;
+		out->u.ref = at;
+		break;
+	}
+}
+
+static long long
+time_field(json_t *adv, const char *name)
+{
+	json_t *v = json_object_get(adv, name);
+	long long t = 0;
+
+	if (json_is_string(v))
+		rm_time_parse(json_string_value(v), &t);
+	return t;
+}
+
+int
+rm_exset_build(const struct rm_taxo *t, json_t *adverts, json_t *files, json_t *broken,
+    struct rm_exset **out, struct rm_err *err)
+{
+	struct builder b;
+	struct rm_exset *s;
+	struct rm_val *cols;
+	struct rm_exinfo *info;
+	size_t n = json_array_size(adverts), e, k;
+
+	*out = NULL;
+	memset(&b, 0, sizeof(b));
+	s = calloc(1, sizeof(*s));
+	cols = calloc(t->nkeys * (n ? n : 1), sizeof(*cols));
+	info = calloc(n ? n : 1, sizeof(*info));
+	if (s == NULL || cols == NULL || info == NULL) {
+		free(s);
+		free(cols);
+		free(info);
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	}
+	b_intern(&b, "");
+	for (e = 0; e < n; e++) {
+		json_t *adv = json_array_get(adverts, e);
+		json_t *f = files ? json_array_get(files, e) : NULL;
+		json_t *ep = json_object_get(adv, "endpoint");
+		info[e].id = b_intern(&b, json_string_value(json_object_get(adv, "id")));
+		info[e].file = json_is_string(f) ? b_intern(&b, json_string_value(f)) : RM_NOSTR;
+		info[e].endpoint = json_is_string(ep) ? b_intern(&b, json_string_value(ep)) : RM_NOSTR;
+		info[e].expires_at = time_field(adv, "expires_at");
+		info[e].probed_at = time_field(adv, "probed_at");
+		for (k = 0; k < t->nkeys; k++)
+			fill_value(&b, &t->keys[k], advert_value(adv, t->keys[k].path),
+			    &cols[k * n + e]);
+	}
+	s->nexec = (uint32_t)n;
+	s->nkeys = (uint32_t)t->nkeys;
+	s->cols = cols;
+	s->strs = b.strs;
+	s->strs_len = b.slen;
+	s->pool = b.pool;
+	s->npool = b.npool;
+	s->hash = b.hash;
+	s->hash_size = b.hsize;
+	s->info = info;
+	s->broken = broken ? json_incref(broken) : json_array();
+	s->adverts = json_incref(adverts);
+	s->taxo = t;
+	s->own[0] = cols;
+	s->own[1] = b.strs;
+	s->own[2] = b.pool;
+	s->own[3] = b.hash;
+	s->own[4] = info;
+	*out = s;
+	return 0;
+}
+
+void
+rm_exset_free(struct rm_exset *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < sizeof(s->own) / sizeof(s->own[0]); i++)
+		free(s->own[i]);
+	if (s->map != NULL)
+		munmap(s->map, s->maplen);
+	json_decref(s->broken);
+	json_decref(s->adverts);
+	free(s);
+}
+
+uint32_t
+rm_exset_str(const struct rm_exset *s, const char *str)
+{
+	uint32_t h, off;
+
+	if (s->hash_size == 0 || str == NULL)
+		return RM_NOSTR;
+	h = str_hash(str, strlen(str)) & (s->hash_size - 1);
+	while (s->hash[h] != 0) {
+		off = s->hash[h] - 1;
+		if (off < s->strs_len && strcmp(s->strs + off, str) == 0)
+			return off;
+		h = (h + 1) & (s->hash_size - 1);
+	}
+	return RM_NOSTR;
+}
+
+json_t *
+rm_exset_val_json(const struct rm_exset *s, const struct rm_val *v)
+{
+	json_t *out;
+	uint32_t i;
+
+	switch (v->kind) {
+	case RM_V_NUM:
+		if (v->u.num == (double)(long long)v->u.num && v->u.num < 9e15 && v->u.num > -9e15)
+			return json_integer((json_int_t)v->u.num);
+		return json_real(v->u.num);
+	case RM_V_BOOL:
+		return json_boolean(v->u.num != 0);
+	case RM_V_STR:
+		return json_string(rm_exset_cstr(s, (uint32_t)v->u.ref));
+	case RM_V_SET:
+		out = json_array();
+		for (i = 0; i < v->n; i++) {
+			const char *str = rm_exset_cstr(s, s->pool[v->u.ref + i]);
+			if (str)
+				json_array_append_new(out, json_string(str));
+		}
+		return out;
+	case RM_V_MAP:
+		out = json_object();
+		for (i = 0; i < v->n; i++) {
+			const char *k = rm_exset_cstr(s, s->pool[v->u.ref + 2 * i]);
+			const char *x = rm_exset_cstr(s, s->pool[v->u.ref + 2 * i + 1]);
+			if (k)
+				json_object_set_new(out, k, x ? json_string(x) : json_null());
+		}
+		return out;
+	default:
+		return NULL;
+	}
+}
+
+json_t *
+rm_exset_advert(const struct rm_exset *s, uint32_t e, struct rm_err *err)
+{
+	const char *file;
+	json_t *doc, *adv;
+
+	if (s->adverts != NULL && e < json_array_size(s->adverts))
+		return json_incref(json_array_get(s->adverts, e));
+	file = rm_exset_cstr(s, s->info[e].file);
+	if (file == NULL) {
+		rm_err_set(err, RM_EXIT_NOTFOUND, NULL, NULL, "advert %s has no file",
+		    rm_exset_cstr(s, s->info[e].id));
+		return NULL;
+	}
+	doc = rm_doc_load(file, err);
+	if (doc == NULL)
+		return NULL;
+	adv = rm_advert_normalize(doc, file, err);
+	json_decref(doc);
+	return adv;
+}
+
+/* ---- the index file ------------------------------------------------ */
+
+#define IDX_MAGIC "RMIDX01"
+#define IDX_VERSION 2
+#define RACY_NS 50000000LL	/* timestamps are coarser than this: see load */
+
+struct idx_hdr {
+	char magic[8];
+	uint32_t version, hdrsize;
+	uint64_t taxo_hash;
+	uint64_t dir_dev, dir_ino;
+	int64_t dir_mtime_s, dir_mtime_ns, dir_ctime_s, dir_ctime_ns;
+	uint32_t nexec, nkeys, hash_size, racy;
+	uint64_t off_cols, off_info, off_pool, npool, off_hash, off_strs, strs_len;
+	uint64_t off_broken, broken_len, file_size;
+};
+
+int
+rm_index_path(const char *dir, char *buf, size_t size, struct rm_err *err)
+{
+	char real[PATH_MAX], rel[128];
+
+	if (realpath(dir, real) == NULL)
+		snprintf(real, sizeof(real), "%s", dir);
+	snprintf(rel, sizeof(rel), "cache/index/%016llx.idx",
+	    (unsigned long long)rm_hash64(real, strlen(real), 0));
+	return rm_home_path(buf, size, rel, 1, err);
+}
+
+static size_t
+align8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+static int
+index_write(const struct rm_exset *s, const struct stat *dst, int racy, const char *path,
+    struct rm_err *err)
+{
+	struct idx_hdr h;
+	char *buf, *broken;
+	size_t total, blen;
+	int r;
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, IDX_MAGIC, 8);
+	h.version = IDX_VERSION;
+	h.hdrsize = sizeof(h);
+	h.taxo_hash = s->taxo->hash;
+	h.dir_dev = dst->st_dev;
+	h.dir_ino = dst->st_ino;
+	h.dir_mtime_s = dst->st_mtim.tv_sec;
+	h.dir_mtime_ns = dst->st_mtim.tv_nsec;
+	h.dir_ctime_s = dst->st_ctim.tv_sec;
+	h.dir_ctime_ns = dst->st_ctim.tv_nsec;
+	h.nexec = s->nexec;
+	h.nkeys = s->nkeys;
+	h.hash_size = s->hash_size;
+	h.racy = (uint32_t)racy;
+	broken = json_dumps(s->broken, JSON_COMPACT);
+	blen = broken ? strlen(broken) : 0;
+	total = align8(sizeof(h));
+	h.off_cols = total;
+	total += align8((size_t)s->nkeys * s->nexec * sizeof(struct rm_val));
+	h.off_info = total;
+	total += align8(s->nexec * sizeof(struct rm_exinfo));
+	h.off_pool = total;
+	h.npool = s->npool;
+	total += align8(s->npool * sizeof(uint32_t));
+	h.off_hash = total;
+	total += align8((size_t)s->hash_size * sizeof(uint32_t));
+	h.off_strs = total;
+	h.strs_len = s->strs_len;
+	total += align8(s->strs_len);
+	h.off_broken = total;
+	h.broken_len = blen;
+	total += align8(blen);
+	h.file_size = total;
+	buf = calloc(1, total);
+	if (buf == NULL) {
+		free(broken);
+		return rm_err_set(err, RM_EXIT_INTERNAL, path, NULL, "out of memory");
+	}
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + h.off_cols, s->cols, (size_t)s->nkeys * s->nexec * sizeof(struct rm_val));
+	memcpy(buf + h.off_info, s->info, s->nexec * sizeof(struct rm_exinfo));
+	if (s->npool)
+		memcpy(buf + h.off_pool, s->pool, s->npool * sizeof(uint32_t));
+	if (s->hash_size)
+		memcpy(buf + h.off_hash, s->hash, (size_t)s->hash_size * sizeof(uint32_t));
+	memcpy(buf + h.off_strs, s->strs, s->strs_len);
+	if (blen)
+		memcpy(buf + h.off_broken, broken, blen);
+	free(broken);
+	r = rm_write_atomic(path, buf, total, 0600, err);
+	free(buf);
+	return r;
+}
+
+/*
+ * Maps the index when it still describes the directory: same directory
+ * inode, same mtime and ctime (any file added, removed or replaced by
+ * rename changes them), same taxonomy, and not racily built.
+ */
+static struct rm_exset *
+index_load(const char *path, const struct stat *dst, const struct rm_taxo *t)
+{
+	struct rm_exset *s;
+	struct idx_hdr h;
+	struct stat st;
+	void *map;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(h)) {
+		close(fd);
+		return NULL;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return NULL;
+	memcpy(&h, map, sizeof(h));
+	if (memcmp(h.magic, IDX_MAGIC, 8) != 0 || h.version != IDX_VERSION ||
+	    h.hdrsize != sizeof(h) || h.file_size != (uint64_t)st.st_size || h.racy ||
+	    h.taxo_hash != t->hash || h.nkeys != t->nkeys ||
+	    h.dir_dev != (uint64_t)dst->st_dev || h.dir_ino != (uint64_t)dst->st_ino ||
+	    h.dir_mtime_s != dst->st_mtim.tv_sec || h.dir_mtime_ns != dst->st_mtim.tv_nsec ||
+	    h.dir_ctime_s != dst->st_ctim.tv_sec || h.dir_ctime_ns != dst->st_ctim.tv_nsec ||
+	    h.off_broken + h.broken_len > h.file_size || h.off_strs + h.strs_len > h.file_size ||
+	    h.off_cols + (uint64_t)h.nkeys * h.nexec * sizeof(struct rm_val) > h.file_size ||
+	    h.off_hash + (uint64_t)h.hash_size * 4 > h.file_size ||
+	    h.off_pool + h.npool * 4 > h.file_size ||
+	    (h.hash_size & (h.hash_size - 1)) != 0) {
+		munmap(map, (size_t)st.st_size);
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		munmap(map, (size_t)st.st_size);
+		return NULL;
+	}
+	s->map = map;
+	s->maplen = (size_t)st.st_size;
+	s->nexec = h.nexec;
+	s->nkeys = h.nkeys;
+	s->cols = (const struct rm_val *)((char *)map + h.off_cols);
+	s->info = (const struct rm_exinfo *)((char *)map + h.off_info);
+	s->pool = (const uint32_t *)((char *)map + h.off_pool);
+	s->npool = h.npool;
+	s->hash = (const uint32_t *)((char *)map + h.off_hash);
+	s->hash_size = h.hash_size;
+	s->strs = (const char *)map + h.off_strs;
+	s->strs_len = h.strs_len;
+	s->taxo = t;
+	s->broken = h.broken_len ? json_loadb((char *)map + h.off_broken, h.broken_len, 0, NULL) :
+	    NULL;
+	if (s->broken == NULL)
+		s->broken = json_array();
+	return s;
+}
+
+/* ---- loading adverts ----------------------------------------------- */
+
+static int
+is_advert_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (name[0] == '.')
+		return 0;
+	return (n > 5 && strcmp(name + n - 5, ".json") == 0) || rm_doc_is_yaml_name(name);
+}
+
+static int
+cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+add_broken(json_t *broken, const char *file, const struct rm_err *err)
+{
+	char buf[2048];
+	struct rm_err e = *err;
+
+	e.file[0] = '\0';
+	json_array_append_new(broken, json_pack("{s:s,s:s}", "file", file, "error",
+	    rm_err_str(&e, buf, sizeof(buf))));
+}
+
+/* Adds one loaded document (advert, array, lines) to adverts/files. */
+static void
+add_docs(json_t *docs, const char *file, json_t *adverts, json_t *files, json_t *broken,
+    json_t *seen)
+{
+	size_t i;
+	json_t *d;
+	struct rm_err err;
+
+	/* a Colibri tag list is one advert, not a list of adverts */
+	if (json_array_size(docs) > 0 && json_is_string(json_array_get(docs, 0))) {
+		json_t *wrap = json_pack("[O]", docs);
+		add_docs(wrap, file, adverts, files, broken, seen);
+		json_decref(wrap);
+		return;
+	}
+	json_array_foreach(docs, i, d) {
+		json_t *a;
+		const char *id;
+		rm_err_clear(&err);
+		a = rm_advert_normalize(d, file, &err);
+		if (a == NULL) {
+			add_broken(broken, file, &err);
+			continue;
+		}
+		id = json_string_value(json_object_get(a, "id"));
+		if (json_object_get(seen, id) != NULL) {
+			rm_err_set(&err, RM_EXIT_INVALID, NULL, "id", "duplicate executor id \"%s\" "
+			    "(also in %s)", id, json_string_value(json_object_get(seen, id)));
+			add_broken(broken, file, &err);
+			json_decref(a);
+			continue;
+		}
+		json_object_set_new(seen, id, json_string(file));
+		json_array_append_new(adverts, a);
+		json_array_append_new(files, json_string(file));
+	}
+}
+
+static int
+scan_dir(const char *dir, json_t *adverts, json_t *files, json_t *broken, json_t *seen,
+    struct rm_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL, path[PATH_MAX];
+	size_t n = 0, cap = 0, i;
+
+	if (d == NULL)
+		return rm_err_set(err, errno == ENOENT ? RM_EXIT_NOTFOUND : RM_EXIT_INVALID, dir, NULL,
+		    "cannot read directory: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (!is_advert_name(de->d_name))
+			continue;
+		if (n == cap) {
+			char **nn = realloc(names, (cap = cap ? cap * 2 : 256) * sizeof(*nn));
+			if (nn == NULL)
+				break;
+			names = nn;
+		}
+		names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_cstr);
+	for (i = 0; i < n; i++) {
+		struct rm_err e;
+		json_t *docs;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		rm_err_clear(&e);
+		docs = rm_doc_load_many(path, &e);
+		if (docs == NULL)
+			add_broken(broken, path, &e);
+		else {
+			if (!json_is_array(docs)) {
+				json_t *w = json_pack("[o]", docs);
+				docs = w;
+			}
+			add_docs(docs, path, adverts, files, broken, seen);
+			json_decref(docs);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return 0;
+}
+
+static int
+dir_set(const struct rm_taxo *t, const char *dir, int use_index, struct rm_exset **out,
+    struct rm_err *err)
+{
+	char ipath[PATH_MAX];
+	struct stat dst;
+	struct timespec now;
+	json_t *adverts, *files, *broken, *seen;
+	int r, racy;
+
+	*out = NULL;
+	if (stat(dir, &dst) != 0)
+		return rm_err_set(err, errno == ENOENT ? RM_EXIT_NOTFOUND : RM_EXIT_INVALID, dir, NULL,
+		    "cannot read directory: %s", strerror(errno));
+	if (!S_ISDIR(dst.st_mode))
+		return rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "not a directory");
+	if ((r = rm_index_path(dir, ipath, sizeof(ipath), err)) != 0)
+		return r;
+	if (use_index && (*out = index_load(ipath, &dst, t)) != NULL) {
+		rm_debug("%s: index %s is current (%u adverts)", dir, ipath, (*out)->nexec);
+		return 0;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	adverts = json_array();
+	files = json_array();
+	broken = json_array();
+	seen = json_object();
+	r = scan_dir(dir, adverts, files, broken, seen, err);
+	json_decref(seen);
+	if (r == 0)
+		r = rm_exset_build(t, adverts, files, broken, out, err);
+	json_decref(adverts);
+	json_decref(files);
+	json_decref(broken);
+	if (r != 0)
+		return r;
+	/* A change within the timestamp granularity of our stat could leave the
+	 * directory's mtime as we saw it: such an index is rebuilt next time. */
+	racy = (now.tv_sec - dst.st_mtim.tv_sec) * 1000000000LL +
+	    (now.tv_nsec - dst.st_mtim.tv_nsec) < RACY_NS;
+	{
+		struct rm_err werr;
+		rm_err_clear(&werr);
+		if (index_write(*out, &dst, racy, ipath, &werr) != 0)
+			rm_debug("cannot write index %s: %s", ipath, werr.msg);
+		else
+			rm_debug("%s: index %s rebuilt (%u adverts%s)", dir, ipath, (*out)->nexec,
+			    racy ? ", racy" : "");
+	}
+	return 0;
+}
+
+void
+rm_registry_changed(void)
+{
+	char dir[PATH_MAX];
+	struct rm_err err;
+	struct rm_exset *s = NULL;
+	const struct rm_taxo *t;
+	struct stat st;
+	struct timespec now, nap;
+	long long age;
+
+	rm_err_clear(&err);
+	t = rm_taxo_get(&err);
+	if (t == NULL || rm_registry_dir(dir, sizeof(dir), 0, &err) != 0 || stat(dir, &st) != 0)
+		return;
+	/* wait out the timestamp granularity so the rebuilt index is not racy */
+	clock_gettime(CLOCK_REALTIME, &now);
+	age = (now.tv_sec - st.st_mtim.tv_sec) * 1000000000LL + (now.tv_nsec - st.st_mtim.tv_nsec);
+	if (age >= 0 && age < RACY_NS + 5000000LL) {
+		nap.tv_sec = 0;
+		nap.tv_nsec = RACY_NS + 5000000LL - age;
+		nanosleep(&nap, NULL);
+	}
+	if (dir_set(t, dir, 0, &s, &err) == 0)
+		rm_exset_free(s);
+}
+
+static int
+file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struct rm_err *err)
+{
+	json_t *docs, *adverts, *files, *broken, *seen;
+	const char *name = strcmp(file, "-") == 0 ? "<stdin>" : file;
+	int r;
+
+	docs = rm_doc_load_many(file, err);
+	if (docs == NULL)
+		return -err->code;
+	if (!json_is_array(docs)) {
+		json_t *w = json_pack("[o]", docs);
+		docs = w;
+	}
+	adverts = json_array();
+	files = json_array();
+	broken = json_array();
+	seen = json_object();
+	add_docs(docs, name, adverts, files, broken, seen);
+	r = rm_exset_build(t, adverts, NULL, broken, out, err);
+	json_decref(docs);
+	json_decref(adverts);
+	json_decref(files);
+	json_decref(broken);
+	json_decref(seen);
+	return r;
+}
+
+/* ---- groups of sets ------------------------------------------------ */
+
+#include "rm_exgroup.h"
+
+void
+rm_exgroup_release(struct rm_exgroup *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		rm_exset_free(g->sets[i]);
+	free(g->sets);
+	g->sets = NULL;
+	g->n = 0;
+}
+
+static int
+group_add(struct rm_exgroup *g, struct rm_exset *s)
+{
+	struct rm_exset **ns = realloc(g->sets, (g->n + 1) * sizeof(*ns));
+
+	if (ns == NULL)
+		return -1;
+	g->sets = ns;
+	g->sets[g->n++] = s;
+	return 0;
+}
+
+static int
+has_id(const struct rm_exset *s, const char *id)
+{
+	uint32_t off = rm_exset_str(s, id), e, local = rm_exset_str(s, "local");
+
+	for (e = 0; e < s->nexec; e++)
+		if ((off != RM_NOSTR && s->info[e].id == off) ||
+		    (local != RM_NOSTR && s->info[e].endpoint == local))
+			return 1;
+	return 0;
+}
+
+int
+rm_exgroup_load(struct rm_exgroup *g, const struct rm_exsources *src, struct rm_err *err)
+{
+	const struct rm_taxo *t = rm_taxo_get(err);
+	struct rm_exset *s;
+	char dir[PATH_MAX], host[256];
+	size_t i, nbroken = 0;
+	int r;
+
+	memset(g, 0, sizeof(*g));
+	if (t == NULL)
+		return -err->code;
+	for (i = 0; i < src->nfiles; i++) {
+		if ((r = file_set(t, src->files[i], &s, err)) != 0)
+			goto fail;
+		group_add(g, s);
+	}
+	for (i = 0; i < src->ndirs; i++) {
+		if ((r = dir_set(t, src->dirs[i], !src->no_index, &s, err)) != 0)
+			goto fail;
+		group_add(g, s);
+	}
+	if (src->nfiles == 0 && src->ndirs == 0) {
+		if ((r = rm_registry_dir(dir, sizeof(dir), 0, err)) != 0)
+			goto fail;
+		g->registry = 1;
+		if (rm_is_dir(dir)) {
+			if ((r = dir_set(t, dir, !src->no_index, &s, err)) != 0)
+				goto fail;
+			group_add(g, s);
+		}
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		if (strchr(host, '.'))
+			*strchr(host, '.') = '\0';
+		if (!src->no_local && rm_exset_local_hook != NULL &&
+		    (g->n == 0 || !has_id(g->sets[0], host))) {
+			struct rm_err lerr;
+			json_t *adv;
+			rm_err_clear(&lerr);
+			adv = rm_exset_local_hook(&lerr);
+			if (adv == NULL)
+				rm_warn("cannot probe this machine: %s", lerr.msg);
+			else {
+				json_t *arr = json_pack("[o]", adv);
+				if (rm_exset_build(t, arr, NULL, NULL, &s, err) == 0) {
+					group_add(g, s);
+					g->local_added = 1;
+				}
+				json_decref(arr);
+			}
+		}
+	}
+	for (i = 0; i < g->n; i++)
+		nbroken += json_array_size(g->sets[i]->broken);
+	if (nbroken > 0) {
+		size_t j;
+		json_t *b;
+		for (i = 0; i < g->n; i++)
+			json_array_foreach(g->sets[i]->broken, j, b) {
+				if (rm_mode() == RM_MODE_PRODUCTION) {
+					r = rm_err_set(err, RM_EXIT_INVALID,
+					    json_string_value(json_object_get(b, "file")), NULL, "%s",
+					    json_string_value(json_object_get(b, "error")));
+					goto fail;
+				}
+				rm_warn("%s: %s (advert skipped)",
+				    json_string_value(json_object_get(b, "file")),
+				    json_string_value(json_object_get(b, "error")));
+			}
+	}
+	return 0;
+fail:
+	rm_exgroup_release(g);
+	return r;
+}

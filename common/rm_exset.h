@@ -1,0 +1,103 @@
+/*
+ * A set of executors in columns: for every taxonomy key, one value per
+ * executor, with strings interned so that equality is an integer compare.
+ * The same layout lives in memory (built from adverts) and in the registry
+ * index file (mapped read-only), so a call over 10,000 registered adverts
+ * parses nothing: it checks the directory, maps the index and matches.
+ */
+#ifndef RM_EXSET_H
+#define RM_EXSET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "rm_err.h"
+#include "rm_taxo.h"
+
+#define RM_NOSTR UINT32_MAX
+
+enum rm_vkind { RM_V_NONE = 0, RM_V_NUM, RM_V_BOOL, RM_V_STR, RM_V_SET, RM_V_MAP };
+
+struct rm_val {
+	uint8_t kind;
+	uint8_t pad[3];
+	uint32_t n;		/* SET: elements; MAP: pairs */
+	union {
+		double num;	/* NUM, BOOL (0/1) */
+		uint64_t ref;	/* STR: string offset; SET/MAP: index into pool */
+	} u;
+};
+
+struct rm_exinfo {
+	uint32_t id;		/* string offsets */
+	uint32_t file;
+	uint32_t endpoint;
+	uint32_t pad;
+	int64_t expires_at;	/* 0: never */
+	int64_t probed_at;
+};
+
+struct rm_exset {
+	uint32_t nexec, nkeys;
+	const struct rm_val *cols;	/* nkeys * nexec, column-major */
+	const char *strs;		/* interned strings, NUL-terminated */
+	size_t strs_len;
+	const uint32_t *pool;		/* set elements (sorted) and map pairs */
+	size_t npool;
+	const uint32_t *hash;		/* open addressing: offset + 1, 0 empty */
+	uint32_t hash_size;		/* power of two */
+	const struct rm_exinfo *info;
+	json_t *broken;			/* [{"file","error"}] adverts that failed to load */
+	json_t *adverts;		/* the normalised adverts when built in memory */
+	const struct rm_taxo *taxo;
+	/* owned storage */
+	void *map;
+	size_t maplen;
+	void *own[6];
+};
+
+/* Builds from normalised adverts (json array); files: parallel names or NULL. */
+int rm_exset_build(const struct rm_taxo *t, json_t *adverts, json_t *files, json_t *broken,
+    struct rm_exset **out, struct rm_err *err);
+void rm_exset_free(struct rm_exset *s);
+
+/* Interned string lookup: offset or RM_NOSTR. */
+uint32_t rm_exset_str(const struct rm_exset *s, const char *str);
+static inline const char *
+rm_exset_cstr(const struct rm_exset *s, uint32_t off)
+{
+	return off == RM_NOSTR ? NULL : s->strs + off;
+}
+static inline const struct rm_val *
+rm_exset_val(const struct rm_exset *s, int key, uint32_t e)
+{
+	return &s->cols[(size_t)key * s->nexec + e];
+}
+/* A value as JSON (for "have" in explanations); NULL for none. */
+json_t *rm_exset_val_json(const struct rm_exset *s, const struct rm_val *v);
+/* The full advert of executor e: in memory, or read back from its file. */
+json_t *rm_exset_advert(const struct rm_exset *s, uint32_t e, struct rm_err *err);
+
+/*
+ * Loads adverts: files named with -x (an advert, an array, JSON lines, YAML),
+ * directories with -d, or the registry when neither is given (through its
+ * index). Adverts that fail to load are kept in ->broken; in production mode
+ * they are an error.
+ */
+struct rm_exsources {
+	const char **files;
+	size_t nfiles;
+	const char **dirs;
+	size_t ndirs;
+	int no_index;		/* rescan the registry, rewrite the index */
+	int no_local;		/* do not add this machine's advert */
+};
+
+/* Writes/loads the index of a directory (exposed for tests and rm-match --rescan). */
+int rm_index_path(const char *dir, char *buf, size_t size, struct rm_err *err);
+
+/* Hook that adds this machine's advert when the registry lacks it (rm-probe). */
+extern json_t *(*rm_exset_local_hook)(struct rm_err *err);
+
+#endif

@@ -1,0 +1,1338 @@
+#include "config.h"
+
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rm_doc.h"
+#include "rm_match.h"
+#include "rm_registry.h"
+#include "rm_version.h"
+
+#define MAX_CLAUSES 64
+
+enum reason {
+	R_OK, R_MISSING, R_INSUFFICIENT, R_EXCEEDS, R_MISMATCH, R_NONE_SUPPORTED,
+	R_VERSION, R_CODEC_MISSING, R_CODEC_SOFTWARE, R_FRAMEWORK_MISSING, R_NREASONS
+};
+
+static const char *reason_names[] = {
+	"ok", "missing", "insufficient", "exceeds", "mismatch", "none_supported",
+	"version_mismatch", "codec_missing", "codec_not_hardware", "framework_missing"
+};
+
+/* ---- compiling a node ---------------------------------------------- */
+
+static void
+clause_release(struct rm_clause *c)
+{
+	size_t i;
+
+	json_decref(c->need);
+	for (i = 0; i < c->nstrs; i++) {
+		free(c->strs[i]);
+		if (c->ranges)
+			free(c->ranges[i]);
+	}
+	if (c->ranges && c->nstrs == 0)
+		free(c->ranges[0]);
+	free(c->strs);
+	free(c->ranges);
+	free(c->hw);
+}
+
+void
+rm_node_free(struct rm_node *n)
+{
+	size_t i;
+
+	if (n == NULL)
+		return;
+	for (i = 0; i < n->n; i++)
+		clause_release(&n->c[i]);
+	free(n->c);
+	free(n->id);
+	json_decref(n->requirements);
+	json_decref(n->notes);
+	free(n);
+}
+
+static struct rm_clause *
+new_clause(struct rm_node *n, int key, const char *path, struct rm_err *err)
+{
+	struct rm_clause *nc;
+
+	if (n->n >= MAX_CLAUSES) {
+		rm_err_set(err, RM_EXIT_INVALID, NULL, path, "more than %d requirement clauses",
+		    MAX_CLAUSES);
+		return NULL;
+	}
+	nc = realloc(n->c, (n->n + 1) * sizeof(*nc));
+	if (nc == NULL)
+		return NULL;
+	n->c = nc;
+	nc = &n->c[n->n++];
+	memset(nc, 0, sizeof(*nc));
+	nc->key = key;
+	nc->parent = -1;
+	nc->weight = 1;
+	snprintf(nc->path, sizeof(nc->path), "%s", path);
+	return nc;
+}
+
+static int
+add_str(struct rm_clause *c, const char *s)
+{
+	char **ns = realloc(c->strs, (c->nstrs + 1) * sizeof(*ns));
+
+	if (ns == NULL)
+		return -1;
+	c->strs = ns;
+	c->strs[c->nstrs++] = strdup(s);
+	return 0;
+}
+
+static int
+type_error(struct rm_err *err, const char *file, const char *field, const char *want,
+    const json_t *v)
+{
+	char brief[128];
+
+	return rm_err_set(err, RM_EXIT_INVALID, file, field, "expected %s, got %s", want,
+	    rm_json_brief(v, brief, sizeof(brief)));
+}
+
+/* Fills a clause's comparison values from the requirement value v. */
+static int
+fill_clause(const struct rm_taxo_key *k, struct rm_clause *c, const json_t *v, const char *file,
+    const char *field, struct rm_err *err)
+{
+	size_t i;
+	json_t *x;
+	const char *name;
+
+	c->need = json_deep_copy(v);
+	switch (k->cmp) {
+	case RM_C_AT_LEAST:
+	case RM_C_AT_MOST:
+		if (json_is_number(v)) {
+			if (k->cmp == RM_C_AT_LEAST) {
+				c->has_lo = 1;
+				c->lo = json_number_value(v);
+			} else {
+				c->has_hi = 1;
+				c->hi = json_number_value(v);
+			}
+			return 0;
+		}
+		if (json_is_object(v) && (json_object_get(v, "min") || json_object_get(v, "max"))) {
+			json_t *mn = json_object_get(v, "min"), *mx = json_object_get(v, "max");
+			if ((mn && !json_is_number(mn)) || (mx && !json_is_number(mx)))
+				return type_error(err, file, field, "numbers in min/max", v);
+			c->has_lo = mn != NULL;
+			c->lo = mn ? json_number_value(mn) : 0;
+			c->has_hi = mx != NULL;
+			c->hi = mx ? json_number_value(mx) : 0;
+			return 0;
+		}
+		return type_error(err, file, field, k->unit ? "a number (or {min, max})" :
+		    "a number (or {min, max})", v);
+	case RM_C_EQUAL:
+		if (json_is_number(v) && k->type == RM_T_NUMBER) {
+			c->numeric_eq = 1;
+			c->has_lo = c->has_hi = 1;
+			c->lo = c->hi = json_number_value(v);
+			return 0;
+		}
+		if (json_is_boolean(v) && k->type == RM_T_BOOL) {
+			c->numeric_eq = 1;
+			c->has_lo = c->has_hi = 1;
+			c->lo = c->hi = json_is_true(v);
+			return 0;
+		}
+		if (json_is_string(v))
+			add_str(c, json_string_value(v));
+		else if (json_is_array(v) && json_array_size(v) > 0) {
+			json_array_foreach(v, i, x) {
+				if (!json_is_string(x))
+					return type_error(err, file, field, "a string or a list of strings", v);
+				add_str(c, json_string_value(x));
+			}
+		} else
+			return type_error(err, file, field, "a string or a list of strings", v);
+		if (k->type == RM_T_ENUM)
+			for (i = 0; i < c->nstrs; i++) {
+				size_t j;
+				int found = 0;
+				for (j = 0; j < k->nvalues; j++)
+					found |= strcmp(k->values[j], c->strs[i]) == 0;
+				if (!found) {
+					char vals[512] = "";
+					for (j = 0; j < k->nvalues; j++) {
+						strncat(vals, j ? ", " : "", sizeof(vals) - strlen(vals) - 1);
+						strncat(vals, k->values[j], sizeof(vals) - strlen(vals) - 1);
+					}
+					return rm_err_set(err, RM_EXIT_INVALID, file, field,
+					    "expected one of %s, got \"%s\"", vals, c->strs[i]);
+				}
+			}
+		return 0;
+	case RM_C_SUBSET:
+	case RM_C_INTERSECTS:
+		if (json_is_string(v))
+			return add_str(c, json_string_value(v));
+		if (!json_is_array(v))
+			return type_error(err, file, field, "a list of strings", v);
+		json_array_foreach(v, i, x) {
+			if (!json_is_string(x))
+				return type_error(err, file, field, "a list of strings", v);
+			add_str(c, json_string_value(x));
+		}
+		return 0;
+	case RM_C_VERSION:
+		c->ranges = calloc(1, sizeof(*c->ranges));
+		if (json_is_number(v)) {
+			char num[64];
+			snprintf(num, sizeof(num), "%g", json_number_value(v));
+			c->ranges[0] = strdup(num);
+		} else if (json_is_string(v) && rm_version_range_ok(json_string_value(v)))
+			c->ranges[0] = strdup(json_string_value(v));
+		else
+			return type_error(err, file, field,
+			    "a version or range such as \"8.0\", \">=2.1,<3\", \"==1.16.*\", \"~=2.1\"", v);
+		return 0;
+	case RM_C_CODECS:
+		if (json_is_string(v))
+			v = json_pack("[O]", v);
+		else
+			json_incref((json_t *)v);
+		if (json_is_array(v)) {
+			c->hw = calloc(json_array_size(v) + 1, sizeof(int));
+			json_array_foreach(v, i, x) {
+				if (!json_is_string(x)) {
+					json_decref((json_t *)v);
+					return type_error(err, file, field, "a list of codec names", x);
+				}
+				add_str(c, json_string_value(x));
+			}
+		} else if (json_is_object(v)) {
+			c->hw = calloc(json_object_size(v) + 1, sizeof(int));
+			json_object_foreach((json_t *)v, name, x) {
+				if (!json_is_string(x) || (strcmp(json_string_value(x), "hardware") &&
+				    strcmp(json_string_value(x), "software") && strcmp(json_string_value(x), "any"))) {
+					json_decref((json_t *)v);
+					return type_error(err, file, field,
+					    "codec -> \"hardware\", \"software\" or \"any\"", x);
+				}
+				c->hw[c->nstrs] = strcmp(json_string_value(x), "hardware") == 0;
+				add_str(c, name);
+			}
+		} else {
+			json_decref((json_t *)v);
+			return type_error(err, file, field, "a list of codec names", v);
+		}
+		json_decref((json_t *)v);
+		return 0;
+	case RM_C_VERSION_MAP:
+		if (json_is_array(v)) {
+			c->ranges = calloc(json_array_size(v) + 1, sizeof(*c->ranges));
+			json_array_foreach(v, i, x) {
+				if (!json_is_string(x))
+					return type_error(err, file, field, "framework names", v);
+				add_str(c, json_string_value(x));
+			}
+			return 0;
+		}
+		if (!json_is_object(v))
+			return type_error(err, file, field, "a mapping framework -> version range", v);
+		c->ranges = calloc(json_object_size(v) + 1, sizeof(*c->ranges));
+		json_object_foreach((json_t *)v, name, x) {
+			char sub[400];
+			snprintf(sub, sizeof(sub), "%s.%s", field, name);
+			if (json_is_number(x)) {
+				char num[64];
+				snprintf(num, sizeof(num), "%g", json_number_value(x));
+				c->ranges[c->nstrs] = strdup(num);
+			} else if (json_is_string(x) && (json_string_length(x) == 0 ||
+			    strcmp(json_string_value(x), "*") == 0))
+				c->ranges[c->nstrs] = NULL;
+			else if (json_is_string(x) && rm_version_range_ok(json_string_value(x)))
+				c->ranges[c->nstrs] = strdup(json_string_value(x));
+			else
+				return type_error(err, file, sub,
+				    "a version range such as \">=2.1,<3\", \"==1.16.*\" or \"~=2.1\"", x);
+			add_str(c, name);
+		}
+		return 0;
+	case RM_C_PRESENCE:
+		return 0;
+	}
+	return 0;
+}
+
+struct flags {
+	int soft;
+	int skip;
+	double weight;
+};
+
+static int read_flags(const json_t *o, struct flags *f, const char *file, const char *field,
+    struct rm_err *err);
+
+static int
+read_flags(const json_t *o, struct flags *f, const char *file, const char *field,
+    struct rm_err *err)
+{
+	json_t *req = json_object_get(o, "required"), *pref = json_object_get(o, "preferred"),
+	    *w = json_object_get(o, "weight");
+	char sub[300];
+
+	if (req && !json_is_boolean(req)) {
+		snprintf(sub, sizeof(sub), "%s%srequired", field, *field ? "." : "");
+		return type_error(err, file, sub, "true or false", req);
+	}
+	if (pref && !json_is_boolean(pref)) {
+		snprintf(sub, sizeof(sub), "%s%spreferred", field, *field ? "." : "");
+		return type_error(err, file, sub, "true or false", pref);
+	}
+	if (w && (!json_is_number(w) || json_number_value(w) <= 0)) {
+		snprintf(sub, sizeof(sub), "%s%sweight", field, *field ? "." : "");
+		return type_error(err, file, sub, "a positive number", w);
+	}
+	if (json_is_false(req)) {
+		f->soft = 1;
+		/* neither required nor preferred: says nothing */
+		if (!json_is_true(pref))
+			f->skip = 1;
+	} else if (json_is_true(req))
+		f->soft = 0;
+	else if (json_is_true(pref))
+		f->soft = 1;
+	if (w)
+		f->weight = json_number_value(w);
+	return 0;
+}
+
+static int is_flag(const char *k)
+{
+	return strcmp(k, "required") == 0 || strcmp(k, "preferred") == 0 ||
+	    strcmp(k, "weight") == 0;
+}
+
+/* Is any taxonomy key (or requirement name) below this prefix? */
+static int
+is_prefix(const struct rm_taxo *t, const char *prefix)
+{
+	size_t i, j, n = strlen(prefix);
+
+	for (i = 0; i < t->nkeys; i++) {
+		if (strncmp(t->keys[i].path, prefix, n) == 0 && t->keys[i].path[n] == '.')
+			return 1;
+		for (j = 0; j < t->keys[i].nreqs; j++)
+			if (strncmp(t->keys[i].reqs[j], prefix, n) == 0 && t->keys[i].reqs[j][n] == '.')
+				return 1;
+	}
+	return 0;
+}
+
+static int
+compile_obj(const struct rm_taxo *t, struct rm_node *n, const json_t *obj, const char *prefix,
+    struct flags f, int parent, const char *file, const char *fprefix, struct rm_err *err)
+{
+	const char *key;
+	json_t *v;
+	char path[300], field[400];
+
+	json_object_foreach((json_t *)obj, key, v) {
+		int idx;
+		struct flags sub = f;
+
+		if (is_flag(key))
+			continue;
+		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", key);
+		snprintf(field, sizeof(field), "%s%s%s", fprefix, *fprefix ? "." : "", path);
+		idx = rm_taxo_find_req(t, path);
+		if (rm_taxo_is_info(t, path))
+			continue;
+		/* a boolean modifier such as hardware_accel: true belongs to codecs */
+		if (json_is_boolean(v)) {
+			size_t i;
+			int modifier = 0;
+			for (i = 0; i < t->nkeys; i++)
+				if (t->keys[i].modifier && strcmp(t->keys[i].modifier, path) == 0)
+					modifier = 1;
+			if (modifier)
+				continue;
+		}
+		if (json_is_object(v) && (idx < 0 || t->keys[idx].type == RM_T_PRESENCE ||
+		    (t->keys[idx].cmp != RM_C_CODECS && t->keys[idx].cmp != RM_C_VERSION_MAP &&
+		    !json_object_get(v, "min") && !json_object_get(v, "max") &&
+		    !json_object_get(v, "value")))) {
+			int pidx = parent;
+			if (idx < 0 && !is_prefix(t, path))
+				return rm_err_set(err, RM_EXIT_INVALID, file, field,
+				    "unknown capability (not in the taxonomy; add it in "
+				    "$REMOTEMEDIA_HOME/taxonomy.d/)");
+			if (read_flags(v, &sub, file, field, err) != 0)
+				return -err->code;
+			if (sub.skip)
+				continue;
+			if (idx >= 0 && t->keys[idx].type == RM_T_PRESENCE) {
+				struct rm_clause *c = new_clause(n, idx, path, err);
+				if (c == NULL)
+					return -RM_EXIT_INVALID;
+				c->soft = sub.soft;
+				c->weight = sub.weight;
+				c->parent = parent;
+				c->need = json_true();
+				pidx = (int)n->n - 1;
+			}
+			if (compile_obj(t, n, v, path, sub, pidx, file, fprefix, err) != 0)
+				return -err->code;
+			continue;
+		}
+		if (idx < 0)
+			return rm_err_set(err, RM_EXIT_INVALID, file, field,
+			    "unknown capability (not in the taxonomy; add it in "
+			    "$REMOTEMEDIA_HOME/taxonomy.d/)");
+		if (t->keys[idx].type == RM_T_PRESENCE) {
+			struct rm_clause *c;
+			if (!json_is_true(v))
+				continue;	/* gpu: false asks nothing */
+			c = new_clause(n, idx, path, err);
+			if (c == NULL)
+				return -RM_EXIT_INVALID;
+			c->soft = f.soft;
+			c->weight = f.weight;
+			c->parent = parent;
+			c->need = json_true();
+			continue;
+		}
+		if (json_is_object(v) && json_object_get(v, "value")) {
+			if (read_flags(v, &sub, file, field, err) != 0)
+				return -err->code;
+			if (sub.skip)
+				continue;
+			v = json_object_get(v, "value");
+		}
+		{
+			struct rm_clause *c = new_clause(n, idx, path, err);
+			int pidx = parent;
+			if (c == NULL)
+				return -RM_EXIT_INVALID;
+			c->soft = sub.soft;
+			c->weight = sub.weight;
+			/* a key under a presence block the node did not write still depends on it */
+			if (pidx < 0 && t->keys[idx].parent >= 0) {
+				size_t i;
+				for (i = 0; i + 1 < n->n; i++)
+					if (n->c[i].key == t->keys[idx].parent)
+						pidx = (int)i;
+			}
+			c->parent = pidx;
+			if (fill_clause(&t->keys[idx], c, v, file, field, err) != 0)
+				return -err->code;
+		}
+	}
+	return 0;
+}
+
+/* hardware_accel: true turns every codec of the codecs clause to hardware. */
+static void
+apply_modifiers(const struct rm_taxo *t, struct rm_node *n, const json_t *caps)
+{
+	size_t i, j;
+
+	for (i = 0; i < n->n; i++) {
+		const struct rm_taxo_key *k = &t->keys[n->c[i].key];
+		if (k->cmp != RM_C_CODECS || k->modifier == NULL)
+			continue;
+		if (json_is_true(rm_json_path(caps, k->modifier)))
+			for (j = 0; j < n->c[i].nstrs; j++)
+				n->c[i].hw[j] = 1;
+	}
+}
+
+int
+rm_node_compile(const struct rm_taxo *t, const json_t *doc, const char *file,
+    struct rm_node **out, struct rm_err *err)
+{
+	struct rm_node *n;
+	const json_t *caps;
+	json_t *owned = NULL, *id, *rc;
+	struct flags f = { 0, 0, 1 };
+	const char *fprefix = "";
+
+	*out = NULL;
+	if (!json_is_object(doc))
+		return rm_err_set(err, RM_EXIT_INVALID, file, NULL,
+		    "expected a node (a mapping of requirements, or {\"id\", \"capabilities\"}), got %s",
+		    rm_json_type(doc));
+	n = calloc(1, sizeof(*n));
+	n->notes = json_array();
+	id = json_object_get(doc, "id");
+	caps = json_object_get(doc, "capabilities");
+	rc = json_object_get(doc, "required_capabilities");
+	if (caps != NULL || rc != NULL || id != NULL) {
+		fprefix = "capabilities";
+		if (id != NULL && !json_is_string(id)) {
+			rm_node_free(n);
+			return type_error(err, file, "id", "a string", id);
+		}
+		if (caps == NULL)
+			caps = owned = json_object();
+		else if (json_is_array(caps))
+			caps = owned = json_pack("{s:O}", "tags", caps);
+		else if (!json_is_object(caps)) {
+			rm_node_free(n);
+			return type_error(err, file, "capabilities",
+			    "a mapping of requirements or a list of tags", caps);
+		}
+		if (rc != NULL) {
+			/* spec 003: a task's required_capabilities are tags */
+			if (owned == NULL)
+				caps = owned = json_deep_copy(caps);
+			json_t *tags = json_object_get(owned, "tags");
+			if (!json_is_array(rc)) {
+				json_decref(owned);
+				rm_node_free(n);
+				return type_error(err, file, "required_capabilities", "a list of tags", rc);
+			}
+			if (tags == NULL)
+				json_object_set(owned, "tags", rc);
+			else if (json_is_array(tags))
+				json_array_extend(tags, rc);
+		}
+	} else
+		caps = doc;
+	n->id = strdup(json_is_string(id) ? json_string_value(id) : "node");
+	n->requirements = json_deep_copy(caps);
+	if (read_flags(caps, &f, file, fprefix, err) != 0 ||
+	    compile_obj(t, n, caps, "", f, -1, file, fprefix, err) != 0) {
+		json_decref(owned);
+		rm_node_free(n);
+		return -err->code;
+	}
+	apply_modifiers(t, n, caps);
+	json_decref(owned);
+	*out = n;
+	return 0;
+}
+
+int
+rm_node_add_query(const struct rm_taxo *t, struct rm_node *n, const char *expr,
+    struct rm_err *err)
+{
+	static const char *ops[] = { ">=", "<=", "!=", "==", "=", ">", "<", NULL };
+	const char *op = NULL, *p = NULL, *val;
+	char path[200];
+	struct rm_clause *c;
+	const struct rm_taxo_key *k;
+	int i, idx;
+	json_t *v;
+	double d;
+	char *end;
+
+	for (const char *s = expr; *s && op == NULL; s++)
+		for (i = 0; ops[i]; i++)
+			if (strncmp(s, ops[i], strlen(ops[i])) == 0) {
+				op = ops[i];
+				p = s;
+				break;
+			}
+	if (op == NULL || p == expr)
+		return rm_err_set(err, RM_EXIT_USAGE, NULL, "--query",
+		    "expected PATH OP VALUE with OP one of = != >= <= > <, got \"%s\"", expr);
+	snprintf(path, sizeof(path), "%.*s", (int)(p - expr), expr);
+	val = p + strlen(op);
+	idx = rm_taxo_find(t, path);
+	if (idx < 0)
+		idx = rm_taxo_find_req(t, path);
+	if (idx < 0)
+		return rm_err_set(err, RM_EXIT_USAGE, NULL, "--query",
+		    "unknown capability \"%s\"", path);
+	k = &t->keys[idx];
+	d = strtod(val, &end);
+	v = (*val && *end == '\0') ? json_real(d) : json_string(val);
+	if (strcmp(val, "true") == 0 || strcmp(val, "false") == 0) {
+		json_decref(v);
+		v = json_boolean(strcmp(val, "true") == 0);
+	}
+	c = new_clause(n, idx, path, err);
+	if (c == NULL) {
+		json_decref(v);
+		return -RM_EXIT_INVALID;
+	}
+	c->parent = -1;
+	c->need = json_pack("s", expr);
+	if (k->type == RM_T_NUMBER) {
+		if (!json_is_number(v)) {
+			json_decref(v);
+			return rm_err_set(err, RM_EXIT_USAGE, NULL, "--query",
+			    "%s is a number, got \"%s\"", path, val);
+		}
+		if (strcmp(op, ">=") == 0 || strcmp(op, ">") == 0) {
+			c->has_lo = 1;
+			c->lo = d + (strcmp(op, ">") == 0 ? 1e-9 : 0);
+		} else if (strcmp(op, "<=") == 0 || strcmp(op, "<") == 0) {
+			c->has_hi = 1;
+			c->hi = d - (strcmp(op, "<") == 0 ? 1e-9 : 0);
+		} else if (strcmp(op, "!=") == 0) {
+			json_decref(v);
+			return rm_err_set(err, RM_EXIT_USAGE, NULL, "--query",
+			    "!= is not supported on numbers (%s)", expr);
+		} else {
+			c->has_lo = c->has_hi = 1;
+			c->lo = c->hi = d;
+		}
+		c->numeric_eq = 2;	/* numeric comparison whatever the key's compare */
+		json_decref(v);
+		return 0;
+	}
+	if (strcmp(op, "=") != 0 && strcmp(op, "==") != 0 && k->type != RM_T_VERSION) {
+		json_decref(v);
+		return rm_err_set(err, RM_EXIT_USAGE, NULL, "--query",
+		    "%s takes = only, got \"%s\"", path, expr);
+	}
+	json_decref(v);
+	if (k->type == RM_T_VERSION) {
+		char range[200];
+		snprintf(range, sizeof(range), "%s%s", strcmp(op, "=") == 0 ? "==" : op, val);
+		if (!rm_version_range_ok(range))
+			return rm_err_set(err, RM_EXIT_USAGE, NULL, "--query", "bad version in \"%s\"",
+			    expr);
+		c->ranges = calloc(1, sizeof(*c->ranges));
+		c->ranges[0] = strdup(range);
+		return 0;
+	}
+	if (k->type == RM_T_CODEC_MAP || k->type == RM_T_VERSION_MAP) {
+		c->hw = calloc(2, sizeof(int));
+		if (k->type == RM_T_VERSION_MAP)
+			c->ranges = calloc(2, sizeof(*c->ranges));
+	}
+	if (k->type == RM_T_PRESENCE)
+		return 0;
+	return add_str(c, val);
+}
+
+int
+rm_node_add_max_cost(const struct rm_taxo *t, struct rm_node *n, double max, struct rm_err *err)
+{
+	struct rm_clause *c;
+	int idx = rm_taxo_find(t, "pricing.per_hour");
+
+	if (idx < 0)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, "--max-cost",
+		    "the taxonomy has no pricing.per_hour");
+	c = new_clause(n, idx, "pricing.per_hour", err);
+	if (c == NULL)
+		return -RM_EXIT_INVALID;
+	c->has_hi = 1;
+	c->hi = max;
+	c->numeric_eq = 2;
+	c->missing_ok = 1;
+	c->need = json_pack("{s:f}", "max", max);
+	return 0;
+}
+
+/* ---- evaluating ---------------------------------------------------- */
+
+struct resolved {
+	uint32_t ids[MAX_CLAUSES][16];	/* interned strings of small clauses */
+	uint32_t *big[MAX_CLAUSES];	/* more than 16 */
+	uint32_t hardware;
+};
+
+static const uint32_t *
+rids(const struct resolved *r, size_t j)
+{
+	return r->big[j] ? r->big[j] : r->ids[j];
+}
+
+static void
+resolve(const struct rm_node *n, const struct rm_exset *s, struct resolved *r)
+{
+	size_t j, i;
+
+	r->hardware = rm_exset_str(s, "hardware");
+	for (j = 0; j < n->n; j++) {
+		uint32_t *dst = r->ids[j];
+		r->big[j] = NULL;
+		if (n->c[j].nstrs > 16)
+			dst = r->big[j] = calloc(n->c[j].nstrs, sizeof(uint32_t));
+		for (i = 0; i < n->c[j].nstrs; i++)
+			dst[i] = rm_exset_str(s, n->c[j].strs[i]);
+	}
+}
+
+static void
+unresolve(const struct rm_node *n, struct resolved *r)
+{
+	size_t j;
+
+	for (j = 0; j < n->n; j++)
+		free(r->big[j]);
+}
+
+static int
+set_has(const struct rm_exset *s, const struct rm_val *v, uint32_t id)
+{
+	const uint32_t *p = s->pool + v->u.ref;
+	uint32_t lo = 0, hi = v->n;
+
+	if (id == RM_NOSTR)
+		return 0;
+	if (v->kind == RM_V_STR)
+		return v->u.ref == id;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (p[mid] == id)
+			return 1;
+		if (p[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static uint32_t
+map_get(const struct rm_exset *s, const struct rm_val *v, uint32_t key)
+{
+	const uint32_t *p = s->pool + v->u.ref;
+	uint32_t lo = 0, hi = v->n;
+
+	if (key == RM_NOSTR)
+		return RM_NOSTR - 1;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (p[2 * mid] == key)
+			return p[2 * mid + 1];
+		if (p[2 * mid] < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return RM_NOSTR - 1;	/* absent */
+}
+
+/* Returns R_OK or the reason; *which: the failing element for sets/maps. */
+static int
+eval(const struct rm_clause *c, const struct rm_taxo_key *k, const struct rm_exset *s,
+    const uint32_t *ids, uint32_t hardware, const struct rm_val *v, size_t *which)
+{
+	size_t i;
+
+	if (v->kind == RM_V_NONE)
+		return c->missing_ok ? R_OK : R_MISSING;
+	if (c->numeric_eq || (k->cmp == RM_C_AT_LEAST || k->cmp == RM_C_AT_MOST)) {
+		if (v->kind != RM_V_NUM && v->kind != RM_V_BOOL)
+			return R_MISMATCH;
+		if (c->has_lo && v->u.num < c->lo)
+			return c->numeric_eq == 1 ? R_MISMATCH : R_INSUFFICIENT;
+		if (c->has_hi && v->u.num > c->hi)
+			return c->numeric_eq == 1 ? R_MISMATCH : R_EXCEEDS;
+		return R_OK;
+	}
+	switch (k->cmp) {
+	case RM_C_EQUAL:
+		if (v->kind != RM_V_STR)
+			return R_MISMATCH;
+		for (i = 0; i < c->nstrs; i++)
+			if (ids[i] == v->u.ref)
+				return R_OK;
+		return R_MISMATCH;
+	case RM_C_SUBSET:
+		if (v->kind != RM_V_SET && v->kind != RM_V_STR)
+			return R_MISMATCH;
+		for (i = 0; i < c->nstrs; i++)
+			if (!set_has(s, v, ids[i])) {
+				*which = i;
+				return R_MISSING;
+			}
+		return R_OK;
+	case RM_C_INTERSECTS:
+		if (v->kind != RM_V_SET && v->kind != RM_V_STR)
+			return R_MISMATCH;
+		for (i = 0; i < c->nstrs; i++)
+			if (set_has(s, v, ids[i]))
+				return R_OK;
+		return R_NONE_SUPPORTED;
+	case RM_C_VERSION:
+		if (v->kind != RM_V_STR)
+			return R_MISMATCH;
+		if (c->ranges && c->ranges[0])
+			return rm_version_satisfies(rm_exset_cstr(s, (uint32_t)v->u.ref), c->ranges[0],
+			    k->bare_at_least) == 1 ? R_OK : R_VERSION;
+		if (c->nstrs > 0)
+			return strcmp(rm_exset_cstr(s, (uint32_t)v->u.ref), c->strs[0]) == 0 ? R_OK :
+			    R_VERSION;
+		return R_OK;
+	case RM_C_CODECS:
+		if (v->kind != RM_V_MAP)
+			return R_CODEC_MISSING;
+		for (i = 0; i < c->nstrs; i++) {
+			uint32_t level = map_get(s, v, ids[i]);
+			if (level == RM_NOSTR - 1) {
+				*which = i;
+				return R_CODEC_MISSING;
+			}
+			if (c->hw && c->hw[i] && level != hardware) {
+				*which = i;
+				return R_CODEC_SOFTWARE;
+			}
+		}
+		return R_OK;
+	case RM_C_VERSION_MAP:
+		if (v->kind != RM_V_MAP)
+			return R_FRAMEWORK_MISSING;
+		for (i = 0; i < c->nstrs; i++) {
+			uint32_t ver = map_get(s, v, ids[i]);
+			if (ver == RM_NOSTR - 1) {
+				*which = i;
+				return R_FRAMEWORK_MISSING;
+			}
+			if (c->ranges && c->ranges[i] && (ver == RM_NOSTR ||
+			    rm_version_satisfies(rm_exset_cstr(s, ver), c->ranges[i],
+			    k->bare_at_least) != 1)) {
+				*which = i;
+				return R_VERSION;
+			}
+		}
+		return R_OK;
+	case RM_C_PRESENCE:
+		return v->kind == RM_V_BOOL && v->u.num != 0 ? R_OK : R_MISSING;
+	default:
+		return R_OK;
+	}
+}
+
+/* Per executor facts gathered in one column-major pass. */
+struct cand {
+	const struct rm_exset *set;
+	uint32_t e;
+	uint64_t fail;		/* failing clauses (sub-clauses of failed blocks cleared) */
+	int bucket;		/* 0 available, 1 busy, 2 policy, 3 incompatible */
+	int expired;
+	int degraded;
+	double score, avail, cost, latency;
+	int region_rank;
+};
+
+enum { B_AVAILABLE, B_BUSY, B_POLICY, B_INCOMPATIBLE };
+static const char *bucket_names[] = { "available", "busy", "policy", "incompatible" };
+
+static double
+num_or(const struct rm_exset *s, int key, uint32_t e, double dflt)
+{
+	const struct rm_val *v;
+
+	if (key < 0)
+		return dflt;
+	v = rm_exset_val(s, key, e);
+	return v->kind == RM_V_NUM ? v->u.num : dflt;
+}
+
+static int
+region_rank(const struct rm_exset *s, int key, uint32_t e, const char *want)
+{
+	const struct rm_val *v;
+	const char *have, *d1, *d2;
+
+	if (want == NULL || key < 0)
+		return 0;
+	v = rm_exset_val(s, key, e);
+	if (v->kind != RM_V_STR)
+		return 3;
+	have = rm_exset_cstr(s, (uint32_t)v->u.ref);
+	if (strcmp(have, want) == 0)
+		return 0;
+	d1 = strchr(have, '-');
+	d2 = strchr(want, '-');
+	if (d1 && d2 && d1 - have == d2 - want && strncmp(have, want, (size_t)(d1 - have)) == 0)
+		return 1;
+	return 2;
+}
+
+struct ctx {
+	const struct rm_node *node;
+	const struct rm_taxo *t;
+	uint64_t hard, soft, dynamic;
+	double soft_total;
+	int k_load, k_price, k_tokens, k_latency, k_region;
+	long long now;
+	const struct rm_match_opts *opts;
+};
+
+static void
+ctx_init(struct ctx *x, const struct rm_node *n, const struct rm_taxo *t, long long now,
+    const struct rm_match_opts *opts)
+{
+	size_t j;
+
+	memset(x, 0, sizeof(*x));
+	x->node = n;
+	x->t = t;
+	x->now = now;
+	x->opts = opts;
+	for (j = 0; j < n->n; j++) {
+		if (n->c[j].soft) {
+			x->soft |= 1ULL << j;
+			x->soft_total += n->c[j].weight;
+		} else
+			x->hard |= 1ULL << j;
+		if (t->keys[n->c[j].key].dynamic)
+			x->dynamic |= 1ULL << j;
+	}
+	x->k_load = rm_taxo_find(t, "load_score");
+	x->k_price = rm_taxo_find(t, "pricing.per_hour");
+	x->k_tokens = rm_taxo_find(t, "cost_tokens");
+	x->k_latency = rm_taxo_find(t, "network.latency_ms");
+	x->k_region = rm_taxo_find(t, "region");
+}
+
+static int
+approved(const struct rm_exset *s, uint32_t e, const json_t *pats)
+{
+	size_t i;
+	json_t *p;
+	const char *id = rm_exset_cstr(s, s->info[e].id);
+
+	if (pats == NULL)
+		return 1;
+	json_array_foreach(pats, i, p)
+		if (json_is_string(p) && fnmatch(json_string_value(p), id, 0) == 0)
+			return 1;
+	return 0;
+}
+
+/* Evaluates every clause on every executor of a set, column by column. */
+static void
+evaluate_set(const struct ctx *x, const struct rm_exset *s, struct cand *out)
+{
+	const struct rm_node *n = x->node;
+	struct resolved r;
+	size_t j;
+	uint32_t e;
+
+	resolve(n, s, &r);
+	for (e = 0; e < s->nexec; e++) {
+		out[e].set = s;
+		out[e].e = e;
+		out[e].fail = 0;
+	}
+	for (j = 0; j < n->n; j++) {
+		const struct rm_clause *c = &n->c[j];
+		const struct rm_taxo_key *k = &x->t->keys[c->key];
+		const struct rm_val *col = s->cols + (size_t)c->key * s->nexec;
+		const uint32_t *ids = rids(&r, j);
+		size_t which;
+		for (e = 0; e < s->nexec; e++)
+			if (eval(c, k, s, ids, r.hardware, &col[e], &which) != R_OK)
+				out[e].fail |= 1ULL << j;
+	}
+	unresolve(n, &r);
+	for (e = 0; e < s->nexec; e++) {
+		struct cand *cd = &out[e];
+		double missed = 0, fit;
+		/* a failed block's own clauses are implied by it: report the block */
+		for (j = 0; j < n->n; j++)
+			if (n->c[j].parent >= 0 && (cd->fail >> n->c[j].parent) & 1)
+				cd->fail &= ~(1ULL << j);
+		cd->expired = s->info[e].expires_at != 0 && s->info[e].expires_at <= x->now;
+		if (cd->expired || (cd->fail & x->hard & ~x->dynamic))
+			cd->bucket = B_INCOMPATIBLE;
+		else if (cd->fail & x->hard)
+			cd->bucket = B_BUSY;
+		else if (!approved(s, e, x->opts ? x->opts->approved : NULL))
+			cd->bucket = B_POLICY;
+		else
+			cd->bucket = B_AVAILABLE;
+		for (j = 0; j < n->n; j++)
+			if ((cd->fail & x->soft) >> j & 1)
+				missed += n->c[j].weight;
+		cd->degraded = (cd->fail & x->soft) != 0;
+		fit = x->soft_total > 0 ? 1 - missed / x->soft_total : 1;
+		cd->avail = 1 - num_or(s, x->k_load, e, 0);
+		if (cd->avail < 0)
+			cd->avail = 0;
+		cd->score = round(1000 * (0.6 * fit + 0.4 * cd->avail)) / 10;
+		cd->cost = num_or(s, x->k_price, e, num_or(s, x->k_tokens, e, 0));
+		cd->latency = num_or(s, x->k_latency, e, 1e9);
+		cd->region_rank = region_rank(s, x->k_region, e,
+		    x->opts ? x->opts->region : NULL);
+	}
+}
+
+int
+rm_match_best(const struct rm_node *node, const struct rm_exgroup *g, long long now,
+    struct rm_match_best *out)
+{
+	struct ctx x;
+	struct rm_err err;
+	const struct rm_taxo *t = rm_taxo_get(&err);
+	size_t i;
+	uint32_t e;
+	struct cand *cands = NULL;
+	size_t cap = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (t == NULL)
+		return -1;
+	ctx_init(&x, node, t, now ? now : (long long)time(NULL), NULL);
+	for (i = 0; i < g->n; i++) {
+		const struct rm_exset *s = g->sets[i];
+		if (s->nexec > cap) {
+			free(cands);
+			cap = s->nexec;
+			cands = malloc(cap * sizeof(*cands));
+			if (cands == NULL)
+				return -1;
+		}
+		evaluate_set(&x, s, cands);
+		for (e = 0; e < s->nexec; e++) {
+			const struct cand *cd = &cands[e];
+			if (cd->bucket != B_AVAILABLE)
+				continue;
+			if (out->ncompat == 0 || cd->score > out->score ||
+			    (cd->score == out->score && strcmp(rm_exset_cstr(s, s->info[e].id),
+			    rm_exset_cstr(out->set, out->set->info[out->exec].id)) < 0)) {
+				out->set = s;
+				out->exec = e;
+				out->score = cd->score;
+				out->degraded = cd->degraded;
+			}
+			out->ncompat++;
+		}
+	}
+	free(cands);
+	return 0;
+}
+
+/* ---- explaining ---------------------------------------------------- */
+
+static const char *
+code_of(const struct rm_taxo_key *k, int reason)
+{
+	if (k->reason != NULL && reason != R_MISSING)
+		return k->reason;
+	if (k->reason != NULL && reason == R_MISSING && k->cmp == RM_C_SUBSET)
+		return k->reason;
+	return reason_names[reason];
+}
+
+static json_t *
+reason_json(const struct ctx *x, const struct rm_exset *s, uint32_t e, size_t j)
+{
+	const struct rm_clause *c = &x->node->c[j];
+	const struct rm_taxo_key *k = &x->t->keys[c->key];
+	const struct rm_val *v = rm_exset_val(s, c->key, e);
+	struct resolved r;
+	size_t which = 0;
+	int reason;
+	json_t *out, *have;
+	char nb[256], hb[256], msg[700];
+
+	resolve(x->node, s, &r);
+	reason = eval(c, k, s, rids(&r, j), r.hardware, v, &which);
+	unresolve(x->node, &r);
+	have = rm_exset_val_json(s, v);
+	out = json_pack("{s:s,s:s,s:O,s:o}", "path", c->path, "code", code_of(k, reason),
+	    "need", c->need ? c->need : json_null(), "have", have ? have : json_null());
+	rm_json_brief(c->need, nb, sizeof(nb));
+	rm_json_brief(have, hb, sizeof(hb));
+	switch (reason) {
+	case R_MISSING:
+		if (k->cmp == RM_C_SUBSET && v->kind != RM_V_NONE) {
+			json_object_set_new(out, "missing", json_string(c->strs[which]));
+			snprintf(msg, sizeof(msg), "%s: need %s, missing \"%s\" (have %s)", c->path, nb,
+			    c->strs[which], hb);
+		} else
+			snprintf(msg, sizeof(msg), "%s: need %s, have none", c->path, nb);
+		break;
+	case R_CODEC_MISSING:
+		json_object_set_new(out, "missing", json_string(c->strs[which]));
+		snprintf(msg, sizeof(msg), "%s: missing codec %s (have %s)", c->path, c->strs[which],
+		    hb);
+		break;
+	case R_CODEC_SOFTWARE:
+		json_object_set_new(out, "missing", json_string(c->strs[which]));
+		snprintf(msg, sizeof(msg), "%s: codec %s needs hardware acceleration, have %s",
+		    c->path, c->strs[which], hb);
+		break;
+	case R_FRAMEWORK_MISSING:
+		json_object_set_new(out, "missing", json_string(c->strs[which]));
+		snprintf(msg, sizeof(msg), "%s: missing framework %s (have %s)", c->path,
+		    c->strs[which], hb);
+		break;
+	case R_VERSION:
+		if (k->cmp == RM_C_VERSION_MAP)
+			snprintf(msg, sizeof(msg), "%s: %s %s wanted, have %s", c->path, c->strs[which],
+			    c->ranges[which] ? c->ranges[which] : "", hb);
+		else
+			snprintf(msg, sizeof(msg), "%s: need %s, have %s", c->path, nb, hb);
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "%s: need %s, have %s", c->path, nb, hb);
+	}
+	if (c->soft)
+		json_object_set_new(out, "preferred", json_true());
+	json_object_set_new(out, "message", json_string(msg));
+	return out;
+}
+
+static json_t *
+reasons_json(const struct ctx *x, const struct cand *cd, int soft_only)
+{
+	json_t *arr = json_array();
+	size_t j;
+
+	if (cd->expired && !soft_only) {
+		char when[64];
+		rm_time_format(cd->set->info[cd->e].expires_at, when, sizeof(when));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s}", "path", "expires_at",
+		    "code", "expired", "have", when, "message", "advert expired; re-run rm-probe register"));
+	}
+	for (j = 0; j < x->node->n; j++)
+		if ((cd->fail >> j) & 1 && (x->node->c[j].soft ? 1 : 0) == (soft_only ? 1 : 0))
+			json_array_append_new(arr, reason_json(x, cd->set, cd->e, j));
+	if (!soft_only && cd->bucket == B_POLICY)
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "path", "approval", "code",
+		    "not_approved", "message",
+		    "not approved for production use (approved_executors in config.yaml)"));
+	return arr;
+}
+
+static const struct ctx *sort_ctx;
+
+static int
+cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	int r;
+
+	if (x->region_rank != y->region_rank)
+		return x->region_rank - y->region_rank;
+	switch (sort_ctx->opts->sort) {
+	case RM_SORT_AVAILABILITY:
+		if (x->avail != y->avail)
+			return x->avail > y->avail ? -1 : 1;
+		break;
+	case RM_SORT_COST:
+		if (x->cost != y->cost)
+			return x->cost < y->cost ? -1 : 1;
+		break;
+	case RM_SORT_LATENCY:
+		if (x->latency != y->latency)
+			return x->latency < y->latency ? -1 : 1;
+		break;
+	case RM_SORT_ID:
+		goto byid;
+	default:
+		break;
+	}
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+byid:
+	r = strcmp(rm_exset_cstr(x->set, x->set->info[x->e].id),
+	    rm_exset_cstr(y->set, y->set->info[y->e].id));
+	return r;
+}
+
+static json_t *
+cand_json(const struct ctx *x, const struct cand *cd, int with_reasons)
+{
+	const struct rm_exset *s = cd->set;
+	json_t *o = json_pack("{s:s,s:b,s:b,s:f,s:s}", "id", rm_exset_cstr(s, s->info[cd->e].id),
+	    "compatible", cd->bucket == B_AVAILABLE, "degraded", cd->degraded, "score", cd->score,
+	    "bucket", bucket_names[cd->bucket]);
+	json_t *warnings = json_array(), *soft;
+	size_t i;
+	json_t *w;
+
+	if (s->info[cd->e].endpoint != RM_NOSTR)
+		json_object_set_new(o, "endpoint", json_string(rm_exset_cstr(s, s->info[cd->e].endpoint)));
+	if (x->k_region >= 0 && rm_exset_val(s, x->k_region, cd->e)->kind == RM_V_STR)
+		json_object_set_new(o, "region", rm_exset_val_json(s, rm_exset_val(s, x->k_region, cd->e)));
+	if (cd->cost > 0)
+		json_object_set_new(o, "cost", json_real(cd->cost));
+	soft = reasons_json(x, cd, 1);
+	json_array_foreach(soft, i, w) {
+		char msg[800];
+		snprintf(msg, sizeof(msg), "%s (preferred, not required): degraded performance",
+		    json_string_value(json_object_get(w, "message")));
+		json_array_append_new(warnings, json_string(msg));
+	}
+	json_decref(soft);
+	json_object_set_new(o, "warnings", warnings);
+	if (with_reasons)
+		json_object_set_new(o, "reasons", reasons_json(x, cd, 0));
+	return o;
+}
+
+/* The per-clause view: eliminated counts by reason, best value seen. */
+static json_t *
+clause_view(const struct ctx *x, const struct cand *cands, size_t ncand, json_t **summary_parts)
+{
+	json_t *arr = json_array();
+	size_t j, i;
+
+	*summary_parts = json_array();
+	for (j = 0; j < x->node->n; j++) {
+		const struct rm_clause *c = &x->node->c[j];
+		const struct rm_taxo_key *k = &x->t->keys[c->key];
+		size_t counts[R_NREASONS] = { 0 }, elim = 0;
+		int have_best = 0;
+		double best = 0;
+		json_t *bycode = json_object(), *o;
+		char nb[200], part[400];
+		int top = R_OK;
+
+		for (i = 0; i < ncand; i++) {
+			const struct cand *cd = &cands[i];
+			const struct rm_val *v = rm_exset_val(cd->set, c->key, cd->e);
+			if (v->kind == RM_V_NUM) {
+				if (!have_best || (k->cmp == RM_C_AT_MOST ? v->u.num < best : v->u.num > best))
+					best = v->u.num;
+				have_best = 1;
+			}
+			if ((cd->fail >> j) & 1) {
+				struct resolved r;
+				size_t which;
+				int reason;
+				resolve(x->node, cd->set, &r);
+				reason = eval(c, k, cd->set, rids(&r, j), r.hardware, v, &which);
+				unresolve(x->node, &r);
+				counts[reason]++;
+				elim++;
+			}
+		}
+		for (i = 1; i < R_NREASONS; i++)
+			if (counts[i]) {
+				json_object_set_new(bycode, code_of(k, (int)i), json_integer((json_int_t)counts[i]));
+				if (top == R_OK || counts[i] > counts[top])
+					top = (int)i;
+			}
+		o = json_pack("{s:s,s:s,s:O,s:I,s:o,s:b}", "path", c->path, "compare",
+		    rm_taxo_cmp_name(k->cmp), "need", c->need ? c->need : json_null(), "eliminated",
+		    (json_int_t)elim, "reasons", bycode, "preferred", c->soft);
+		if (have_best)
+			json_object_set_new(o, "best", json_real(best));
+		json_array_append_new(arr, o);
+		if (elim > 0 && !c->soft) {
+			rm_json_brief(c->need, nb, sizeof(nb));
+			if (have_best)
+				snprintf(part, sizeof(part), "%zu %s %s (need %s, best %g)", elim,
+				    code_of(k, top), c->path, nb, best);
+			else
+				snprintf(part, sizeof(part), "%zu %s %s (need %s)", elim, code_of(k, top),
+				    c->path, nb);
+			json_array_append_new(*summary_parts, json_pack("{s:I,s:s}", "n",
+			    (json_int_t)elim, "text", part));
+		}
+	}
+	return arr;
+}
+
+static int
+part_cmp(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "n"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "n"));
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+json_t *
+rm_match_node(const struct rm_node *node, const struct rm_exgroup *g,
+    const struct rm_match_opts *opts, size_t *ncompat, struct rm_err *err)
+{
+	const struct rm_taxo *t = rm_taxo_get(err);
+	struct ctx x;
+	struct cand *cands;
+	size_t total = 0, i, ncand = 0, nav = 0, buckets[4] = { 0 };
+	json_t *doc, *compat, *rejected, *parts, *clauses;
+	long limit = opts->limit;
+	char summary[2048];
+
+	*ncompat = 0;
+	if (t == NULL)
+		return NULL;
+	ctx_init(&x, node, t, opts->now ? opts->now : (long long)time(NULL), opts);
+	for (i = 0; i < g->n; i++)
+		total += g->sets[i]->nexec;
+	cands = malloc((total ? total : 1) * sizeof(*cands));
+	if (cands == NULL) {
+		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < g->n; i++) {
+		evaluate_set(&x, g->sets[i], cands + ncand);
+		ncand += g->sets[i]->nexec;
+	}
+	for (i = 0; i < ncand; i++) {
+		buckets[cands[i].bucket]++;
+		nav += cands[i].bucket == B_AVAILABLE;
+	}
+	sort_ctx = &x;
+	/* available first, then the others, each ranked */
+	{
+		struct cand *tmp = malloc((ncand ? ncand : 1) * sizeof(*tmp));
+		size_t a = 0, b = nav;
+		for (i = 0; i < ncand; i++) {
+			if (cands[i].bucket == B_AVAILABLE)
+				tmp[a++] = cands[i];
+			else
+				tmp[b++] = cands[i];
+		}
+		qsort(tmp, nav, sizeof(*tmp), cand_cmp);
+		memcpy(cands, tmp, ncand * sizeof(*tmp));
+		free(tmp);
+	}
+	compat = json_array();
+	for (i = 0; i < nav && (limit < 0 || (long)i < limit); i++)
+		json_array_append_new(compat, cand_json(&x, &cands[i], opts->all || opts->explain));
+	rejected = json_array();
+	if (nav == 0 || opts->all || opts->explain)
+		for (i = nav; i < ncand; i++)
+			json_array_append_new(rejected, cand_json(&x, &cands[i], 1));
+	clauses = clause_view(&x, cands, ncand, &parts);
+	{
+		size_t n = json_array_size(parts), len;
+		json_t **sorted = malloc((n ? n : 1) * sizeof(*sorted));
+		for (i = 0; i < n; i++)
+			sorted[i] = json_array_get(parts, i);
+		qsort(sorted, n, sizeof(*sorted), part_cmp);
+		snprintf(summary, sizeof(summary), "%zu/%zu executors", nav, ncand);
+		for (i = 0; i < n; i++) {
+			len = strlen(summary);
+			snprintf(summary + len, sizeof(summary) - len, "%s%s", i ? "; " : ": ",
+			    json_string_value(json_object_get(sorted[i], "text")));
+		}
+		if (buckets[B_BUSY] || buckets[B_POLICY]) {
+			len = strlen(summary);
+			snprintf(summary + len, sizeof(summary) - len, " (%zu busy, %zu rejected by policy)",
+			    buckets[B_BUSY], buckets[B_POLICY]);
+		}
+		free(sorted);
+	}
+	json_decref(parts);
+	doc = json_pack("{s:s,s:s,s:O,s:I,s:I,s:o,s:{s:I,s:I,s:I,s:I},s:s}",
+	    "schema", "remotemedia.match/1", "node", node->id, "requirements", node->requirements,
+	    "considered", (json_int_t)ncand, "compatible_count", (json_int_t)nav,
+	    "executors", compat, "buckets", "available", (json_int_t)buckets[0], "busy",
+	    (json_int_t)buckets[1], "policy", (json_int_t)buckets[2], "incompatible",
+	    (json_int_t)buckets[3], "summary", summary);
+	if (json_array_size(rejected) > 0 || nav == 0)
+		json_object_set(doc, "rejected", rejected);
+	json_decref(rejected);
+	if (opts->explain)
+		json_object_set(doc, "clauses", clauses);
+	json_decref(clauses);
+	free(cands);
+	*ncompat = nav;
+	return doc;
+}

@@ -1,0 +1,88 @@
+/*
+ * Matching node requirements against executor sets. Every clause is
+ * evaluated for every executor (no stopping at the first failure), so the
+ * answer can say, per executor, every failing clause with need and have,
+ * and, per clause, how many executors it eliminated and the best value seen.
+ */
+#ifndef RM_MATCH_H
+#define RM_MATCH_H
+
+#include <jansson.h>
+
+#include "rm_err.h"
+#include "rm_exgroup.h"
+#include "rm_taxo.h"
+
+struct rm_clause {
+	int key;		/* taxonomy key index */
+	char path[160];		/* as the node wrote it, e.g. gpu.min_memory_gb */
+	int soft;		/* preferred, not required */
+	double weight;
+	int parent;		/* clause index of the presence block above, or -1 */
+	int missing_ok;		/* an executor without the value passes (--max-cost) */
+	json_t *need;		/* for output */
+	/* numbers */
+	int has_lo, has_hi;
+	double lo, hi;
+	/* strings: equal (one of), subset, intersects, codecs, frameworks */
+	char **strs;
+	size_t nstrs;
+	char **ranges;		/* frameworks: per name; version: ranges[0] */
+	int *hw;		/* codecs: hardware needed, per name */
+	int numeric_eq;		/* equal on a number */
+};
+
+struct rm_node {
+	char *id;
+	json_t *requirements;	/* as given */
+	struct rm_clause *c;
+	size_t n;
+	json_t *notes;		/* compile-time warnings */
+};
+
+/*
+ * Compiles a node: a requirement object, or {"id", "capabilities": {...}}
+ * (capabilities may be a tag list). Unknown keys and ill-typed values are
+ * errors naming the field.
+ */
+int rm_node_compile(const struct rm_taxo *t, const json_t *doc, const char *file,
+    struct rm_node **out, struct rm_err *err);
+/* Adds a discovery query "path OP value" (=, !=, >=, <=, >, <) as a clause. */
+int rm_node_add_query(const struct rm_taxo *t, struct rm_node *n, const char *expr,
+    struct rm_err *err);
+/* Adds "cost at most max" (pricing.per_hour, else cost_tokens; none is free). */
+int rm_node_add_max_cost(const struct rm_taxo *t, struct rm_node *n, double max,
+    struct rm_err *err);
+void rm_node_free(struct rm_node *n);
+
+enum rm_sort { RM_SORT_SCORE, RM_SORT_AVAILABILITY, RM_SORT_COST, RM_SORT_LATENCY, RM_SORT_ID };
+
+struct rm_match_opts {
+	long limit;		/* compatible executors listed; <0 all */
+	int explain;		/* per-clause view */
+	int all;		/* rejected executors always listed */
+	const char *region;	/* closest first */
+	enum rm_sort sort;
+	long long now;		/* for expiry; 0: time(NULL) */
+	json_t *approved;	/* production: approved id patterns, NULL: all */
+};
+
+/*
+ * Matches one node; returns the remotemedia.match/1 document. *ncompat
+ * receives the number of compatible executors.
+ */
+json_t *rm_match_node(const struct rm_node *node, const struct rm_exgroup *g,
+    const struct rm_match_opts *opts, size_t *ncompat, struct rm_err *err);
+
+/* Matches many nodes quickly: only counts and the best executor id. */
+struct rm_match_best {
+	size_t ncompat;
+	const struct rm_exset *set;
+	uint32_t exec;
+	double score;
+	int degraded;
+};
+int rm_match_best(const struct rm_node *node, const struct rm_exgroup *g, long long now,
+    struct rm_match_best *out);
+
+#endif
