@@ -215,9 +215,9 @@ move(json_t *dst, const char *dkey, json_t *src, const char *skey)
 		json_object_set(dst, dkey, v);
 }
 
-/* crank, flat spec 004, ECP and Colibri shapes into ours. */
+/* crank, flat spec 004, ECP and Colibri shapes into ours; owned: doc may be reused. */
 static json_t *
-convert_foreign(const json_t *doc, const char *file)
+convert_foreign(const json_t *doc, const char *file, int owned)
 {
 	json_t *out, *caps, *first, *c;
 	static const char *s004[] = { "runtime", "env_profile", "constraints", "slo",
@@ -236,7 +236,7 @@ convert_foreign(const json_t *doc, const char *file)
 	if (!json_is_object(doc))
 		return NULL;
 	if (json_object_get(doc, "worker_id") == NULL || json_object_get(doc, "id") != NULL)
-		return json_deep_copy(doc);
+		return owned ? json_incref((json_t *)doc) : json_deep_copy(doc);
 	out = json_object();
 	move(out, "id", (json_t *)doc, "worker_id");
 	move(out, "url", (json_t *)doc, "worker_url");
@@ -284,8 +284,25 @@ convert_foreign(const json_t *doc, const char *file)
 	return out;
 }
 
+static json_t *normalize(const json_t *doc, const char *file, int owned, struct rm_err *err);
+
 json_t *
 rm_advert_normalize(const json_t *doc, const char *file, struct rm_err *err)
+{
+	return normalize(doc, file, 0, err);
+}
+
+json_t *
+rm_advert_normalize_take(json_t *doc, const char *file, struct rm_err *err)
+{
+	json_t *a = normalize(doc, file, 1, err);
+
+	json_decref(doc);
+	return a;
+}
+
+static json_t *
+normalize(const json_t *doc, const char *file, int owned, struct rm_err *err)
 {
 	const struct rm_taxo *t = rm_taxo_get(err);
 	json_t *a, *caps, *id, *v;
@@ -301,7 +318,7 @@ rm_advert_normalize(const json_t *doc, const char *file, struct rm_err *err)
 		    "expected an executor advert (a mapping), got %s", rm_json_type(doc));
 		return NULL;
 	}
-	a = convert_foreign(doc, file);
+	a = convert_foreign(doc, file, owned);
 	if (a == NULL) {
 		rm_err_set(err, RM_EXIT_INVALID, file, NULL, "expected an executor advert");
 		return NULL;

@@ -24,6 +24,8 @@
  * unknown fields are errors, in development they are kept.
  */
 json_t *rm_advert_normalize(const json_t *doc, const char *file, struct rm_err *err);
+/* The same, consuming doc (changed in place when it is already our shape). */
+json_t *rm_advert_normalize_take(json_t *doc, const char *file, struct rm_err *err);
 /* Has the advert's expires_at passed at time now (seconds)? */
 int rm_advert_expired(const json_t *advert, long long now);
 

@@ -583,7 +583,7 @@ add_docs(json_t *docs, const char *file, json_t *adverts, json_t *files, json_t 
 		json_t *a;
 		const char *id;
 		rm_err_clear(&err);
-		a = rm_advert_normalize(d, file, &err);
+		a = rm_advert_normalize_take(json_incref(d), file, &err);
 		if (a == NULL) {
 			add_broken(broken, file, &err);
 			continue;

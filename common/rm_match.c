@@ -78,6 +78,7 @@ new_clause(struct rm_node *n, int key, const char *path, struct rm_err *err)
 	memset(nc, 0, sizeof(*nc));
 	nc->key = key;
 	nc->parent = -1;
+	nc->alt_key = -1;
 	nc->weight = 1;
 	snprintf(nc->path, sizeof(nc->path), "%s", path);
 	return nc;
@@ -634,6 +635,7 @@ rm_node_add_max_cost(const struct rm_taxo *t, struct rm_node *n, double max, str
 	c->hi = max;
 	c->numeric_eq = 2;
 	c->missing_ok = 1;
+	c->alt_key = rm_taxo_find(t, "cost_tokens");
 	c->need = json_pack("{s:f}", "max", max);
 	return 0;
 }
@@ -815,11 +817,13 @@ struct cand {
 	const struct rm_exset *set;
 	uint32_t e;
 	uint64_t fail;		/* failing clauses (sub-clauses of failed blocks cleared) */
+	const uint8_t *rs;	/* reason per clause, or NULL */
 	int bucket;		/* 0 available, 1 busy, 2 policy, 3 incompatible */
 	int expired;
 	int degraded;
 	double score, avail, cost, latency;
 	int region_rank;
+	int scored;
 };
 
 enum { B_AVAILABLE, B_BUSY, B_POLICY, B_INCOMPATIBLE };
@@ -860,7 +864,7 @@ region_rank(const struct rm_exset *s, int key, uint32_t e, const char *want)
 struct ctx {
 	const struct rm_node *node;
 	const struct rm_taxo *t;
-	uint64_t hard, soft, dynamic;
+	uint64_t hard, soft, dynamic, parents;
 	double soft_total;
 	int k_load, k_price, k_tokens, k_latency, k_region;
 	long long now;
@@ -886,6 +890,8 @@ ctx_init(struct ctx *x, const struct rm_node *n, const struct rm_taxo *t, long l
 			x->hard |= 1ULL << j;
 		if (t->keys[n->c[j].key].dynamic)
 			x->dynamic |= 1ULL << j;
+		if (n->c[j].parent >= 0)
+			x->parents |= 1ULL << n->c[j].parent;
 	}
 	x->k_load = rm_taxo_find(t, "load_score");
 	x->k_price = rm_taxo_find(t, "pricing.per_hour");
@@ -909,9 +915,11 @@ approved(const struct rm_exset *s, uint32_t e, const json_t *pats)
 	return 0;
 }
 
+static void score_cand(const struct ctx *x, struct cand *cd);
+
 /* Evaluates every clause on every executor of a set, column by column. */
 static void
-evaluate_set(const struct ctx *x, const struct rm_exset *s, struct cand *out)
+evaluate_set(const struct ctx *x, const struct rm_exset *s, struct cand *out, uint8_t *rsbuf)
 {
 	const struct rm_node *n = x->node;
 	struct resolved r;
@@ -923,6 +931,7 @@ evaluate_set(const struct ctx *x, const struct rm_exset *s, struct cand *out)
 		out[e].set = s;
 		out[e].e = e;
 		out[e].fail = 0;
+		out[e].rs = rsbuf ? rsbuf + (size_t)e * n->n : NULL;
 	}
 	for (j = 0; j < n->n; j++) {
 		const struct rm_clause *c = &n->c[j];
@@ -930,18 +939,40 @@ evaluate_set(const struct ctx *x, const struct rm_exset *s, struct cand *out)
 		const struct rm_val *col = s->cols + (size_t)c->key * s->nexec;
 		const uint32_t *ids = rids(&r, j);
 		size_t which;
-		for (e = 0; e < s->nexec; e++)
-			if (eval(c, k, s, ids, r.hardware, &col[e], &which) != R_OK)
-				out[e].fail |= 1ULL << j;
+
+		if (c->alt_key >= 0) {
+			/* e.g. cost: pricing.per_hour, else cost_tokens */
+			const struct rm_val *alt = s->cols + (size_t)c->alt_key * s->nexec;
+			for (e = 0; e < s->nexec; e++) {
+				int rr = eval(c, k, s, ids, r.hardware,
+				    col[e].kind != RM_V_NONE ? &col[e] : &alt[e], &which);
+				if (rsbuf != NULL)
+					rsbuf[(size_t)e * n->n + j] = (uint8_t)rr;
+				if (rr != R_OK)
+					out[e].fail |= 1ULL << j;
+			}
+			continue;
+		}
+		if (rsbuf != NULL) {
+			for (e = 0; e < s->nexec; e++) {
+				int rr = eval(c, k, s, ids, r.hardware, &col[e], &which);
+				rsbuf[(size_t)e * n->n + j] = (uint8_t)rr;
+				if (rr != R_OK)
+					out[e].fail |= 1ULL << j;
+			}
+		} else
+			for (e = 0; e < s->nexec; e++)
+				if (eval(c, k, s, ids, r.hardware, &col[e], &which) != R_OK)
+					out[e].fail |= 1ULL << j;
 	}
 	unresolve(n, &r);
 	for (e = 0; e < s->nexec; e++) {
 		struct cand *cd = &out[e];
-		double missed = 0, fit;
 		/* a failed block's own clauses are implied by it: report the block */
-		for (j = 0; j < n->n; j++)
-			if (n->c[j].parent >= 0 && (cd->fail >> n->c[j].parent) & 1)
-				cd->fail &= ~(1ULL << j);
+		if (cd->fail & x->parents)
+			for (j = 0; j < n->n; j++)
+				if (n->c[j].parent >= 0 && (cd->fail >> n->c[j].parent) & 1)
+					cd->fail &= ~(1ULL << j);
 		cd->expired = s->info[e].expires_at != 0 && s->info[e].expires_at <= x->now;
 		if (cd->expired || (cd->fail & x->hard & ~x->dynamic))
 			cd->bucket = B_INCOMPATIBLE;
@@ -951,20 +982,38 @@ evaluate_set(const struct ctx *x, const struct rm_exset *s, struct cand *out)
 			cd->bucket = B_POLICY;
 		else
 			cd->bucket = B_AVAILABLE;
+		cd->degraded = (cd->fail & x->soft) != 0;
+		/* ranking facts matter only for executors that may be listed first */
+		if (cd->bucket == B_INCOMPATIBLE)
+			cd->scored = 0;
+		else
+			score_cand(x, cd);
+	}
+}
+
+/* Score, cost, latency and region rank of one candidate. */
+static void
+score_cand(const struct ctx *x, struct cand *cd)
+{
+	const struct rm_node *n = x->node;
+	const struct rm_exset *s = cd->set;
+	uint32_t e = cd->e;
+	double missed = 0, fit;
+	size_t j;
+
+	if (cd->fail & x->soft)
 		for (j = 0; j < n->n; j++)
 			if ((cd->fail & x->soft) >> j & 1)
 				missed += n->c[j].weight;
-		cd->degraded = (cd->fail & x->soft) != 0;
-		fit = x->soft_total > 0 ? 1 - missed / x->soft_total : 1;
-		cd->avail = 1 - num_or(s, x->k_load, e, 0);
-		if (cd->avail < 0)
-			cd->avail = 0;
-		cd->score = round(1000 * (0.6 * fit + 0.4 * cd->avail)) / 10;
-		cd->cost = num_or(s, x->k_price, e, num_or(s, x->k_tokens, e, 0));
-		cd->latency = num_or(s, x->k_latency, e, 1e9);
-		cd->region_rank = region_rank(s, x->k_region, e,
-		    x->opts ? x->opts->region : NULL);
-	}
+	fit = x->soft_total > 0 ? 1 - missed / x->soft_total : 1;
+	cd->avail = 1 - num_or(s, x->k_load, e, 0);
+	if (cd->avail < 0)
+		cd->avail = 0;
+	cd->score = floor(1000 * (0.6 * fit + 0.4 * cd->avail) + 0.5) / 10;
+	cd->cost = num_or(s, x->k_price, e, num_or(s, x->k_tokens, e, 0));
+	cd->latency = num_or(s, x->k_latency, e, 1e9);
+	cd->region_rank = region_rank(s, x->k_region, e, x->opts ? x->opts->region : NULL);
+	cd->scored = 1;
 }
 
 int
@@ -992,7 +1041,7 @@ rm_match_best(const struct rm_node *node, const struct rm_exgroup *g, long long 
 			if (cands == NULL)
 				return -1;
 		}
-		evaluate_set(&x, s, cands);
+		evaluate_set(&x, s, cands, NULL);
 		for (e = 0; e < s->nexec; e++) {
 			const struct cand *cd = &cands[e];
 			if (cd->bucket != B_AVAILABLE)
@@ -1034,6 +1083,9 @@ reason_json(const struct ctx *x, const struct rm_exset *s, uint32_t e, size_t j)
 	size_t which = 0;
 	int reason;
 	json_t *out, *have;
+
+	if (v->kind == RM_V_NONE && c->alt_key >= 0)
+		v = rm_exset_val(s, c->alt_key, e);
 	char nb[256], hb[256], msg[700];
 
 	resolve(x->node, s, &r);
@@ -1143,9 +1195,12 @@ byid:
 }
 
 static json_t *
-cand_json(const struct ctx *x, const struct cand *cd, int with_reasons)
+cand_json(const struct ctx *x, struct cand *cd, int with_reasons)
 {
 	const struct rm_exset *s = cd->set;
+
+	if (!cd->scored)
+		score_cand(x, cd);
 	json_t *o = json_pack("{s:s,s:b,s:b,s:f,s:s}", "id", rm_exset_cstr(s, s->info[cd->e].id),
 	    "compatible", cd->bucket == B_AVAILABLE, "degraded", cd->degraded, "score", cd->score,
 	    "bucket", bucket_names[cd->bucket]);
@@ -1193,20 +1248,22 @@ clause_view(const struct ctx *x, const struct cand *cands, size_t ncand, json_t 
 
 		for (i = 0; i < ncand; i++) {
 			const struct cand *cd = &cands[i];
-			const struct rm_val *v = rm_exset_val(cd->set, c->key, cd->e);
+			const struct rm_val *v;
+			if (k->type != RM_T_NUMBER) {
+				if ((cd->fail >> j) & 1) {
+					counts[cd->rs[j] < R_NREASONS ? cd->rs[j] : R_MISMATCH]++;
+					elim++;
+				}
+				continue;
+			}
+			v = rm_exset_val(cd->set, c->key, cd->e);
 			if (v->kind == RM_V_NUM) {
 				if (!have_best || (k->cmp == RM_C_AT_MOST ? v->u.num < best : v->u.num > best))
 					best = v->u.num;
 				have_best = 1;
 			}
 			if ((cd->fail >> j) & 1) {
-				struct resolved r;
-				size_t which;
-				int reason;
-				resolve(x->node, cd->set, &r);
-				reason = eval(c, k, cd->set, rids(&r, j), r.hardware, v, &which);
-				unresolve(x->node, &r);
-				counts[reason]++;
+				counts[cd->rs[j] < R_NREASONS ? cd->rs[j] : R_MISMATCH]++;
 				elim++;
 			}
 		}
@@ -1254,6 +1311,7 @@ rm_match_node(const struct rm_node *node, const struct rm_exgroup *g,
 	struct ctx x;
 	struct cand *cands;
 	size_t total = 0, i, ncand = 0, nav = 0, buckets[4] = { 0 };
+	uint8_t *rsbuf;
 	json_t *doc, *compat, *rejected, *parts, *clauses;
 	long limit = opts->limit;
 	char summary[2048];
@@ -1265,12 +1323,15 @@ rm_match_node(const struct rm_node *node, const struct rm_exgroup *g,
 	for (i = 0; i < g->n; i++)
 		total += g->sets[i]->nexec;
 	cands = malloc((total ? total : 1) * sizeof(*cands));
-	if (cands == NULL) {
+	rsbuf = malloc((total ? total : 1) * (node->n ? node->n : 1));
+	if (cands == NULL || rsbuf == NULL) {
+		free(cands);
+		free(rsbuf);
 		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
 		return NULL;
 	}
 	for (i = 0; i < g->n; i++) {
-		evaluate_set(&x, g->sets[i], cands + ncand);
+		evaluate_set(&x, g->sets[i], cands + ncand, rsbuf + ncand * node->n);
 		ncand += g->sets[i]->nexec;
 	}
 	for (i = 0; i < ncand; i++) {
@@ -1288,7 +1349,22 @@ rm_match_node(const struct rm_node *node, const struct rm_exgroup *g,
 			else
 				tmp[b++] = cands[i];
 		}
-		qsort(tmp, nav, sizeof(*tmp), cand_cmp);
+		if (limit >= 0 && (size_t)limit < nav / 4) {
+			/* only the best few are listed: select them, do not sort all */
+			size_t kk, m;
+			for (kk = 0; kk < (size_t)limit; kk++) {
+				size_t best = kk;
+				for (m = kk + 1; m < nav; m++)
+					if (cand_cmp(&tmp[m], &tmp[best]) < 0)
+						best = m;
+				if (best != kk) {
+					struct cand sw = tmp[kk];
+					tmp[kk] = tmp[best];
+					tmp[best] = sw;
+				}
+			}
+		} else
+			qsort(tmp, nav, sizeof(*tmp), cand_cmp);
 		memcpy(cands, tmp, ncand * sizeof(*tmp));
 		free(tmp);
 	}
@@ -1333,6 +1409,140 @@ rm_match_node(const struct rm_node *node, const struct rm_exgroup *g,
 		json_object_set(doc, "clauses", clauses);
 	json_decref(clauses);
 	free(cands);
+	free(rsbuf);
 	*ncompat = nav;
 	return doc;
+}
+
+/* ---- planning: every executor's facts, without the document --------- */
+
+const char *
+rm_bucket_name(int b)
+{
+	return b >= 0 && b < 4 ? bucket_names[b] : "incompatible";
+}
+
+int
+rm_match_eval(const struct rm_node *node, const struct rm_exgroup *g,
+    const struct rm_match_opts *opts, struct rm_match_cand *out, size_t *n, struct rm_err *err)
+{
+	const struct rm_taxo *t = rm_taxo_get(err);
+	struct ctx x;
+	struct cand *cands = NULL;
+	size_t i, cap = 0, k = 0;
+	uint32_t e;
+
+	*n = 0;
+	if (t == NULL)
+		return -err->code;
+	ctx_init(&x, node, t, opts && opts->now ? opts->now : (long long)time(NULL), opts);
+	for (i = 0; i < g->n; i++)
+		if (g->sets[i]->nexec > cap)
+			cap = g->sets[i]->nexec;
+	cands = malloc((cap ? cap : 1) * sizeof(*cands));
+	if (cands == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	for (i = 0; i < g->n; i++) {
+		const struct rm_exset *s = g->sets[i];
+		evaluate_set(&x, s, cands, NULL);
+		for (e = 0; e < s->nexec; e++, k++) {
+			const struct cand *cd = &cands[e];
+			struct rm_match_cand *o = &out[k];
+			o->set = s;
+			o->exec = e;
+			o->bucket = (uint8_t)cd->bucket;
+			o->degraded = (uint8_t)cd->degraded;
+			o->expired = (uint8_t)cd->expired;
+			o->fail = cd->fail;
+			o->score = cd->score;
+			o->load = num_or(s, x.k_load, e, 0);
+			o->price = num_or(s, x.k_price, e, -1);
+			o->tokens = num_or(s, x.k_tokens, e, -1);
+			o->latency = num_or(s, x.k_latency, e, -1);
+		}
+	}
+	free(cands);
+	*n = k;
+	return 0;
+}
+
+json_t *
+rm_match_explain_one(const struct rm_node *node, const struct rm_exset *s, uint32_t e,
+    const struct rm_match_opts *opts, int clauses, struct rm_err *err)
+{
+	const struct rm_taxo *t = rm_taxo_get(err);
+	struct ctx x;
+	struct cand cd;
+	json_t *o, *arr;
+	size_t j;
+
+	if (t == NULL)
+		return NULL;
+	ctx_init(&x, node, t, opts && opts->now ? opts->now : (long long)time(NULL), opts);
+	{
+		/* the same rules as evaluate_set, for executor e alone */
+		struct resolved r;
+		size_t which;
+		memset(&cd, 0, sizeof(cd));
+		cd.set = s;
+		cd.e = e;
+		resolve(node, s, &r);
+		for (j = 0; j < node->n; j++) {
+			const struct rm_clause *c = &node->c[j];
+			if (eval(c, &t->keys[c->key], s, rids(&r, j), r.hardware,
+			    rm_exset_val(s, c->key, e), &which) != R_OK)
+				cd.fail |= 1ULL << j;
+		}
+		unresolve(node, &r);
+		for (j = 0; j < node->n; j++)
+			if (node->c[j].parent >= 0 && (cd.fail >> node->c[j].parent) & 1)
+				cd.fail &= ~(1ULL << j);
+		cd.expired = s->info[e].expires_at != 0 && s->info[e].expires_at <= x.now;
+		if (cd.expired || (cd.fail & x.hard & ~x.dynamic))
+			cd.bucket = B_INCOMPATIBLE;
+		else if (cd.fail & x.hard)
+			cd.bucket = B_BUSY;
+		else if (!approved(s, e, opts ? opts->approved : NULL))
+			cd.bucket = B_POLICY;
+		else
+			cd.bucket = B_AVAILABLE;
+		{
+			double missed = 0, fit;
+			for (j = 0; j < node->n; j++)
+				if ((cd.fail & x.soft) >> j & 1)
+					missed += node->c[j].weight;
+			cd.degraded = (cd.fail & x.soft) != 0;
+			fit = x.soft_total > 0 ? 1 - missed / x.soft_total : 1;
+			cd.avail = 1 - num_or(s, x.k_load, e, 0);
+			if (cd.avail < 0)
+				cd.avail = 0;
+			cd.score = floor(1000 * (0.6 * fit + 0.4 * cd.avail) + 0.5) / 10;
+			cd.cost = num_or(s, x.k_price, e, num_or(s, x.k_tokens, e, 0));
+			cd.latency = num_or(s, x.k_latency, e, 1e9);
+		}
+	}
+	o = cand_json(&x, &cd, 1);
+	if (!clauses)
+		return o;
+	arr = json_array();
+	for (j = 0; j < node->n; j++) {
+		const struct rm_clause *c = &node->c[j];
+		const struct rm_taxo_key *k = &t->keys[c->key];
+		json_t *have = rm_exset_val_json(s, rm_exset_val(s, c->key, e));
+		int failed = (int)((cd.fail >> j) & 1);
+		int blocked = c->parent >= 0 && ((cd.fail >> c->parent) & 1);
+		json_t *cl = json_pack("{s:s,s:s,s:O,s:o,s:s,s:b}", "path", c->path, "compare",
+		    rm_taxo_cmp_name(k->cmp), "need", c->need ? c->need : json_null(), "have",
+		    have ? have : json_null(), "result", blocked ? "skipped" : !failed ? "pass" :
+		    c->soft ? "degraded" : "fail", "preferred", c->soft);
+		if (failed) {
+			json_t *r = reason_json(&x, s, e, j);
+			json_object_set(cl, "code", json_object_get(r, "code"));
+			json_object_set(cl, "message", json_object_get(r, "message"));
+			json_decref(r);
+		}
+		json_array_append_new(arr, cl);
+	}
+	json_object_set_new(o, "clauses", arr);
+	return o;
 }

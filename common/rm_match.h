@@ -20,6 +20,7 @@ struct rm_clause {
 	double weight;
 	int parent;		/* clause index of the presence block above, or -1 */
 	int missing_ok;		/* an executor without the value passes (--max-cost) */
+	int alt_key;		/* key read when the value is missing, or -1 */
 	json_t *need;		/* for output */
 	/* numbers */
 	int has_lo, has_hi;
@@ -84,5 +85,32 @@ struct rm_match_best {
 };
 int rm_match_best(const struct rm_node *node, const struct rm_exgroup *g, long long now,
     struct rm_match_best *out);
+
+/*
+ * Planning (rm-schedule): the facts of every executor of g for one node,
+ * without building the match document. out has room for every executor of
+ * the group (the sum of the sets' nexec); *n receives how many were written.
+ * price, tokens and latency are -1 when the advert has none.
+ */
+enum rm_bucket { RM_B_AVAILABLE, RM_B_BUSY, RM_B_POLICY, RM_B_INCOMPATIBLE };
+struct rm_match_cand {
+	const struct rm_exset *set;
+	uint32_t exec;
+	uint8_t bucket;		/* enum rm_bucket */
+	uint8_t degraded;
+	uint8_t expired;
+	uint64_t fail;		/* bit j: clause j of the node failed */
+	double score, load, price, tokens, latency;
+};
+int rm_match_eval(const struct rm_node *node, const struct rm_exgroup *g,
+    const struct rm_match_opts *opts, struct rm_match_cand *out, size_t *n, struct rm_err *err);
+const char *rm_bucket_name(int bucket);
+/*
+ * One executor as rm_match_node lists it (id, bucket, score, degraded,
+ * warnings, reasons), plus with clauses every clause's result
+ * (pass/fail/degraded/skipped) with need and have.
+ */
+json_t *rm_match_explain_one(const struct rm_node *node, const struct rm_exset *s, uint32_t e,
+    const struct rm_match_opts *opts, int clauses, struct rm_err *err);
 
 #endif

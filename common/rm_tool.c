@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,10 @@ rm_tool_init(int argc, char **argv)
 	struct rm_err err;
 
 	(void)argc;
+	/* Thousands of small JSON nodes are built and freed at once; without
+	 * fast bins glibc skips the consolidation passes that dominated the
+	 * profile of rm-match -x over 10,000 adverts. */
+	mallopt(M_MXFAST, 0);
 	rm_log_init(argv[0]);
 	rm_err_clear(&err);
 	if (rm_mode_check(&err) != 0)

@@ -429,3 +429,13 @@ G=$BATS_TEST_DIRNAME/fixtures/gguf
 	assert_equal "$(jq -r '[.rejected[0].reasons[].code] | join(",")' <<<"$output")" \
 		"incompatible_positional,incompatible_quant,context_too_large"
 }
+
+@test "rm-match: --max-cost compares cost_tokens when an executor has no hourly price" {
+	advert tok-cheap '{}' '"cost_tokens":0.1'
+	advert tok-dear '{}' '"cost_tokens":10'
+	run rm-match --json -d "$BATS_TEST_TMPDIR/ex" --max-cost 5 "$(node '{}')"
+	assert_success
+	assert_equal "$(jq -r '[.executors[].id] | join(",")' <<<"$output")" tok-cheap
+	run bash -c "rm-match --json --all -d '$BATS_TEST_TMPDIR/ex' --max-cost 5 '$BATS_TEST_TMPDIR/node.json' 2>/dev/null"
+	assert_equal "$(jq -r '.rejected[0].reasons[0] | "\(.code) \(.have)"' <<<"$output")" "exceeds 10"
+}
