@@ -27,34 +27,6 @@ in_list(const char **l, const char *s)
 	return 0;
 }
 
-/* Splits "a.b.c" into parent object (created when mk) and last key. */
-static json_t *
-parent_of(json_t *root, const char *path, const char **last, int mk)
-{
-	char key[256];
-	const char *p = path, *dot;
-	json_t *cur = root, *next;
-
-	while ((dot = strchr(p, '.')) != NULL) {
-		size_t n = (size_t)(dot - p);
-		if (n >= sizeof(key))
-			return NULL;
-		memcpy(key, p, n);
-		key[n] = '\0';
-		next = json_object_get(cur, key);
-		if (next == NULL && mk) {
-			next = json_object();
-			json_object_set_new(cur, key, next);
-		}
-		if (!json_is_object(next))
-			return NULL;
-		cur = next;
-		p = dot + 1;
-	}
-	*last = p;
-	return cur;
-}
-
 static int
 check_value(const struct rm_taxo_key *k, json_t *parent, const char *key, const char *file,
     const char *field, struct rm_err *err)
@@ -284,6 +256,26 @@ convert_foreign(const json_t *doc, const char *file, int owned)
 	return out;
 }
 
+struct check_arg {
+	const struct rm_taxo *t;
+	const char *file, *prefix;
+	struct rm_err *err;
+	int failed;
+};
+
+static void
+check_cb(int key, json_t *parent, const char *name, const char *path, void *arg)
+{
+	struct check_arg *ca = arg;
+	char field[600];
+
+	if (ca->failed)
+		return;
+	snprintf(field, sizeof(field), "%s%s", ca->prefix, path);
+	if (check_value(&ca->t->keys[key], parent, name, ca->file, field, ca->err) != 0)
+		ca->failed = 1;
+}
+
 static json_t *normalize(const json_t *doc, const char *file, int owned, struct rm_err *err);
 
 json_t *
@@ -307,8 +299,6 @@ normalize(const json_t *doc, const char *file, int owned, struct rm_err *err)
 	const struct rm_taxo *t = rm_taxo_get(err);
 	json_t *a, *caps, *id, *v;
 	const char *key;
-	char field[512];
-	size_t i;
 	int prod = rm_mode() == RM_MODE_PRODUCTION;
 
 	if (t == NULL)
@@ -349,19 +339,14 @@ normalize(const json_t *doc, const char *file, int owned, struct rm_err *err)
 		    "expected a mapping (or a list of tags), got %s", rm_json_type(caps));
 		goto fail;
 	}
-	for (i = 0; i < t->nkeys; i++) {
-		const struct rm_taxo_key *k = &t->keys[i];
-		const char *last;
-		json_t *par;
-		int where;
-		for (where = 0; where < 2; where++) {
-			par = parent_of(where == 0 ? caps : a, k->path, &last, 0);
-			if (par == NULL || json_object_get(par, last) == NULL)
-				continue;
-			snprintf(field, sizeof(field), "%s%s", where == 0 ? "capabilities." : "", k->path);
-			if (check_value(k, par, last, file, field, err) != 0)
-				goto fail;
-		}
+	{
+		struct check_arg ca = { t, file, "capabilities.", err, 0 };
+		rm_taxo_walk(t, caps, "", check_cb, &ca);
+		ca.prefix = "";
+		if (!ca.failed)
+			rm_taxo_walk(t, a, "", check_cb, &ca);
+		if (ca.failed)
+			goto fail;
 	}
 	for (key = "probed_at"; key; key = strcmp(key, "probed_at") == 0 ? "expires_at" : NULL) {
 		long long tt;

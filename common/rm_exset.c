@@ -130,14 +130,6 @@ cmp_pair(const void *a, const void *b)
 	return cmp_u32(a, b);
 }
 
-static json_t *
-advert_value(json_t *adv, const char *path)
-{
-	json_t *v = rm_json_path(json_object_get(adv, "capabilities"), path);
-
-	return v ? v : rm_json_path(adv, path);
-}
-
 static void
 fill_value(struct builder *b, const struct rm_taxo_key *k, json_t *v, struct rm_val *out)
 {
@@ -210,6 +202,25 @@ fill_value(struct builder *b, const struct rm_taxo_key *k, json_t *v, struct rm_
 	}
 }
 
+struct fill_arg {
+	struct builder *b;
+	const struct rm_taxo *t;
+	struct rm_val *cols;
+	size_t n, e;
+};
+
+static void
+fill_cb(int key, json_t *parent, const char *name, const char *path, void *arg)
+{
+	struct fill_arg *fa = arg;
+	struct rm_val v;
+
+	(void)path;
+	fill_value(fa->b, &fa->t->keys[key], json_object_get(parent, name), &v);
+	if (v.kind != RM_V_NONE)
+		fa->cols[(size_t)key * fa->n + fa->e] = v;
+}
+
 static long long
 time_field(json_t *adv, const char *name)
 {
@@ -229,7 +240,7 @@ rm_exset_build(const struct rm_taxo *t, json_t *adverts, json_t *files, json_t *
 	struct rm_exset *s;
 	struct rm_val *cols;
 	struct rm_exinfo *info;
-	size_t n = json_array_size(adverts), e, k;
+	size_t n = json_array_size(adverts), e;
 
 	*out = NULL;
 	memset(&b, 0, sizeof(b));
@@ -252,9 +263,12 @@ rm_exset_build(const struct rm_taxo *t, json_t *adverts, json_t *files, json_t *
 		info[e].endpoint = json_is_string(ep) ? b_intern(&b, json_string_value(ep)) : RM_NOSTR;
 		info[e].expires_at = time_field(adv, "expires_at");
 		info[e].probed_at = time_field(adv, "probed_at");
-		for (k = 0; k < t->nkeys; k++)
-			fill_value(&b, &t->keys[k], advert_value(adv, t->keys[k].path),
-			    &cols[k * n + e]);
+		{
+			/* top level first, so that a capabilities value wins */
+			struct fill_arg fa = { &b, t, cols, n, e };
+			rm_taxo_walk(t, adv, "", fill_cb, &fa);
+			rm_taxo_walk(t, json_object_get(adv, "capabilities"), "", fill_cb, &fa);
+		}
 	}
 	s->nexec = (uint32_t)n;
 	s->nkeys = (uint32_t)t->nkeys;

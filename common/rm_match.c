@@ -412,12 +412,15 @@ compile_obj(const struct rm_taxo *t, struct rm_node *n, const json_t *obj, const
 			c->need = json_true();
 			continue;
 		}
-		if (json_is_object(v) && json_object_get(v, "value")) {
+		if (json_is_object(v) && (json_object_get(v, "value") || json_object_get(v, "min") ||
+		    json_object_get(v, "max"))) {
+			/* a leaf of its own: {"min": 8, "required": false, "preferred": true} */
 			if (read_flags(v, &sub, file, field, err) != 0)
 				return -err->code;
 			if (sub.skip)
 				continue;
-			v = json_object_get(v, "value");
+			if (json_object_get(v, "value"))
+				v = json_object_get(v, "value");
 		}
 		{
 			struct rm_clause *c = new_clause(n, idx, path, err);

@@ -249,6 +249,8 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void build_slots(struct rm_taxo *t);
+
 static int
 load_user_dir(struct rm_taxo *t, struct rm_err *err)
 {
@@ -312,6 +314,7 @@ rm_taxo_load(struct rm_taxo **out, struct rm_err *err)
 		rm_taxo_free(t);
 		return r;
 	}
+	build_slots(t);
 	/* a key's parent is the presence key named by its first component */
 	for (i = 0; i < t->nkeys; i++) {
 		char head[256];
@@ -351,18 +354,97 @@ rm_taxo_free(struct rm_taxo *t)
 	for (i = 0; i < t->ninfo; i++)
 		free(t->info[i]);
 	free(t->info);
+	free(t->slots);
 	free(t);
+}
+
+static void
+build_slots(struct rm_taxo *t)
+{
+	size_t n = 64, i;
+
+	while (n < t->nkeys * 4)
+		n *= 2;
+	free(t->slots);
+	t->slots = calloc(n, sizeof(*t->slots));
+	t->nslots = t->slots ? n : 0;
+	for (i = 0; i < t->nkeys && t->slots; i++) {
+		size_t h = rm_hash64(t->keys[i].path, strlen(t->keys[i].path), 0) & (n - 1);
+		while (t->slots[h] != 0)
+			h = (h + 1) & (n - 1);
+		t->slots[h] = (int)i + 1;
+	}
+}
+
+int
+rm_taxo_findn(const struct rm_taxo *t, const char *path, size_t len)
+{
+	size_t i, h;
+
+	if (t->nslots == 0) {
+		for (i = 0; i < t->nkeys; i++)
+			if (strlen(t->keys[i].path) == len && memcmp(t->keys[i].path, path, len) == 0)
+				return (int)i;
+		return -1;
+	}
+	h = rm_hash64(path, len, 0) & (t->nslots - 1);
+	while (t->slots[h] != 0) {
+		const char *k = t->keys[t->slots[h] - 1].path;
+		if (strncmp(k, path, len) == 0 && k[len] == '\0')
+			return t->slots[h] - 1;
+		h = (h + 1) & (t->nslots - 1);
+	}
+	return -1;
 }
 
 int
 rm_taxo_find(const struct rm_taxo *t, const char *path)
 {
-	size_t i;
+	return rm_taxo_findn(t, path, strlen(path));
+}
 
-	for (i = 0; i < t->nkeys; i++)
-		if (strcmp(t->keys[i].path, path) == 0)
-			return (int)i;
-	return -1;
+static void
+walk(const struct rm_taxo *t, json_t *obj, char *path, size_t plen,
+    void (*fn)(int, json_t *, const char *, const char *, void *), void *arg)
+{
+	const char *name;
+	json_t *v;
+	void *iter;
+
+	for (iter = json_object_iter(obj); iter; iter = json_object_iter_next(obj, iter)) {
+		size_t nlen, len;
+		int k;
+		name = json_object_iter_key(iter);
+		v = json_object_iter_value(iter);
+		nlen = strlen(name);
+		if (plen + nlen + 2 > 512)
+			continue;
+		len = plen;
+		if (plen > 0)
+			path[len++] = '.';
+		memcpy(path + len, name, nlen + 1);
+		len += nlen;
+		k = rm_taxo_findn(t, path, len);
+		if (k >= 0)
+			fn(k, obj, name, path, arg);
+		if (json_is_object(v) && (k < 0 || t->keys[k].type == RM_T_PRESENCE))
+			walk(t, v, path, len, fn, arg);
+		path[plen] = '\0';
+	}
+}
+
+void
+rm_taxo_walk(const struct rm_taxo *t, json_t *obj, const char *prefix,
+    void (*fn)(int key, json_t *parent, const char *name, const char *path, void *arg),
+    void *arg)
+{
+	char path[520];
+	size_t n = strlen(prefix);
+
+	if (!json_is_object(obj) || n >= 256)
+		return;
+	memcpy(path, prefix, n + 1);
+	walk(t, obj, path, n, fn, arg);
 }
 
 int

@@ -45,6 +45,8 @@ struct rm_taxo {
 	char **info;		/* informational requirement names */
 	size_t ninfo;
 	uint64_t hash;		/* of every file read, for index invalidation */
+	int *slots;		/* open addressing by path: key index + 1, 0 empty */
+	size_t nslots;		/* power of two */
 };
 
 /* Loads the shared taxonomy and the user's extensions. */
@@ -54,6 +56,14 @@ const struct rm_taxo *rm_taxo_get(struct rm_err *err);
 void rm_taxo_free(struct rm_taxo *t);
 /* Key index by advert path, or -1. */
 int rm_taxo_find(const struct rm_taxo *t, const char *path);
+/* Key index of a path given with its length (no NUL needed), or -1. */
+int rm_taxo_findn(const struct rm_taxo *t, const char *path, size_t len);
+/* Calls fn for every value of doc's object tree whose path is a taxonomy
+ * key (prefix: path of obj, "" at the root; presence keys are reported and
+ * then descended into). */
+void rm_taxo_walk(const struct rm_taxo *t, json_t *obj, const char *prefix,
+    void (*fn)(int key, json_t *parent, const char *name, const char *path, void *arg),
+    void *arg);
 /* Key index by requirement name (or advert path), or -1. */
 int rm_taxo_find_req(const struct rm_taxo *t, const char *name);
 int rm_taxo_is_info(const struct rm_taxo *t, const char *name);

@@ -439,3 +439,11 @@ G=$BATS_TEST_DIRNAME/fixtures/gguf
 	run bash -c "rm-match --json --all -d '$BATS_TEST_TMPDIR/ex' --max-cost 5 '$BATS_TEST_TMPDIR/node.json' 2>/dev/null"
 	assert_equal "$(jq -r '.rejected[0].reasons[0] | "\(.code) \(.have)"' <<<"$output")" "exceeds 10"
 }
+
+@test "rm-match: a leaf can be preferred on its own: 8 GB preferred, a 6 GB GPU still matches degraded" {
+	advert small-gpu '{"gpu":{"type":"cuda","memory_gb":6}}'
+	advert big-gpu '{"gpu":{"type":"cuda","memory_gb":24}}'
+	run rm-match --json -d "$BATS_TEST_TMPDIR/ex" "$(node '{"gpu":{"type":"cuda","min_memory_gb":{"min":8,"required":false,"preferred":true}}}')"
+	assert_success
+	assert_equal "$(jq -r '[.executors[] | "\(.id):\(.degraded)"] | join(",")' <<<"$output")" "big-gpu:false,small-gpu:true"
+}

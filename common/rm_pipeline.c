@@ -1,0 +1,684 @@
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_doc.h"
+#include "rm_home.h"
+#include "rm_pipeline.h"
+
+/* Problems found while validating, reported together in one message. */
+struct problems {
+	char missing[768];	/* "nodes[2].id, nodes[3].type" */
+	char other[1024];
+	char first_field[256];
+	int nmissing, nother;
+};
+
+static void
+add_text(char *buf, size_t size, const char *sep, const char *text)
+{
+	size_t n = strlen(buf);
+
+	if (n + 8 >= size)
+		return;
+	snprintf(buf + n, size - n, "%s%s", n ? sep : "", text);
+	if (strlen(buf) + 1 >= size)
+		memcpy(buf + size - 4, "...", 4);
+}
+
+static void
+missing(struct problems *p, const char *field)
+{
+	if (p->first_field[0] == '\0')
+		snprintf(p->first_field, sizeof(p->first_field), "%s", field);
+	add_text(p->missing, sizeof(p->missing), ", ", field);
+	p->nmissing++;
+}
+
+static void
+problem(struct problems *p, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+problem(struct problems *p, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[600], line[900];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->first_field[0] == '\0' && field != NULL)
+		snprintf(p->first_field, sizeof(p->first_field), "%s", field);
+	snprintf(line, sizeof(line), "%s%s%s", field ? field : "", field ? ": " : "", msg);
+	add_text(p->other, sizeof(p->other), "; ", line);
+	p->nother++;
+}
+
+static int
+problems_report(const struct problems *p, const char *file, struct rm_err *err)
+{
+	char msg[sizeof(p->missing) + sizeof(p->other) + 64];
+
+	if (p->nmissing == 0 && p->nother == 0)
+		return 0;
+	msg[0] = '\0';
+	if (p->nmissing > 0)
+		snprintf(msg, sizeof(msg), "missing required field%s: %s", p->nmissing > 1 ? "s" : "",
+		    p->missing);
+	if (p->nother > 0) {
+		size_t n = strlen(msg);
+		snprintf(msg + n, sizeof(msg) - n, "%s%s", n ? "; " : "", p->other);
+	}
+	rm_err_set(err, RM_EXIT_INVALID, file, NULL, "%s", msg);
+	return -RM_EXIT_INVALID;
+}
+
+/* ---- node types ------------------------------------------------------ */
+
+json_t *
+rm_pipeline_node_types(struct rm_err *err)
+{
+	char *text = NULL, shown[512];
+	size_t len, i, j;
+	json_t *doc, *types, *out;
+
+	if (rm_data_read("node-types.yaml", &text, &len, shown, sizeof(shown), err) != 0)
+		return NULL;
+	doc = rm_doc_parse(text, len, shown, 1, err);
+	free(text);
+	if (doc == NULL)
+		return NULL;
+	types = json_object_get(doc, "types");
+	if (!json_is_array(types)) {
+		rm_err_set(err, RM_EXIT_INVALID, shown, "types", "expected a list of node types");
+		json_decref(doc);
+		return NULL;
+	}
+	out = json_array();
+	for (i = 0; i < json_array_size(types); i++) {
+		json_t *t = json_array_get(types, i), *al;
+		const char *name = json_string_value(json_object_get(t, "name"));
+		if (name == NULL) {
+			rm_err_set(err, RM_EXIT_INVALID, shown, "types", "entry %zu has no name", i);
+			json_decref(out);
+			json_decref(doc);
+			return NULL;
+		}
+		json_array_append_new(out, json_string(name));
+		al = json_object_get(t, "aliases");
+		for (j = 0; j < json_array_size(al); j++)
+			if (json_is_string(json_array_get(al, j)))
+				json_array_append(out, json_array_get(al, j));
+	}
+	json_decref(doc);
+	return out;
+}
+
+static int
+type_known(const json_t *types, const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(types); i++)
+		if (strcmp(json_string_value(json_array_get(types, i)), type) == 0)
+			return 1;
+	return 0;
+}
+
+/* ---- nodes ------------------------------------------------------------ */
+
+static const char *const node_fields[] = {
+	"id", "type", "node_type", "capabilities", "requirements", "params", "exec", "fallback",
+	"estimated_seconds", "host", "remote_ref", "models", NULL
+};
+
+static int
+known_field(const char *const *list, const char *key)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, key) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+gpu_default(json_t *caps)
+{
+	json_t *gpu = json_object_get(caps, "gpu");
+
+	if (json_is_object(gpu) && json_object_get(gpu, "required") == NULL)
+		json_object_set_new(gpu, "required", json_true());
+}
+
+static json_t *
+norm_node(const json_t *in, size_t i, int strict, const json_t *types, struct problems *p)
+{
+	char f[96];
+	json_t *out = json_object(), *v;
+	const char *key;
+	json_t *val;
+
+	if (!json_is_object(in)) {
+		snprintf(f, sizeof(f), "nodes[%zu]", i);
+		problem(p, f, "expected an object, got %s", rm_json_type(in));
+		json_decref(out);
+		return NULL;
+	}
+	v = json_object_get(in, "id");
+	snprintf(f, sizeof(f), "nodes[%zu].id", i);
+	if (v == NULL || json_is_null(v))
+		missing(p, f);
+	else if (!json_is_string(v) || json_string_length(v) == 0)
+		problem(p, f, "expected a non-empty string, got %s", rm_json_type(v));
+	else
+		json_object_set(out, "id", v);
+
+	v = json_object_get(in, "type");
+	if (v == NULL)
+		v = json_object_get(in, "node_type");
+	snprintf(f, sizeof(f), "nodes[%zu].type", i);
+	if (v == NULL || json_is_null(v))
+		missing(p, f);
+	else if (!json_is_string(v))
+		problem(p, f, "expected a string, got %s", rm_json_type(v));
+	else {
+		json_object_set(out, "type", v);
+		if (types != NULL && !type_known(types, json_string_value(v))) {
+			char list[600] = "";
+			size_t k;
+			for (k = 0; k < json_array_size(types); k++)
+				add_text(list, sizeof(list), ", ",
+				    json_string_value(json_array_get(types, k)));
+			problem(p, f, "unsupported node type \"%s\"; supported types: %s",
+			    json_string_value(v), list);
+		}
+	}
+
+	v = json_object_get(in, "capabilities");
+	if (v == NULL)
+		v = json_object_get(in, "requirements");
+	snprintf(f, sizeof(f), "nodes[%zu].capabilities", i);
+	if (v == NULL || json_is_null(v))
+		json_object_set_new(out, "capabilities", json_object());
+	else if (!json_is_object(v))
+		problem(p, f, "expected an object, got %s", rm_json_type(v));
+	else {
+		json_t *c = json_deep_copy(v);
+		gpu_default(c);
+		json_object_set_new(out, "capabilities", c);
+	}
+
+	v = json_object_get(in, "params");
+	snprintf(f, sizeof(f), "nodes[%zu].params", i);
+	if (v == NULL || json_is_null(v))
+		json_object_set_new(out, "params", json_object());
+	else if (!json_is_object(v))
+		problem(p, f, "expected an object, got %s", rm_json_type(v));
+	else
+		json_object_set_new(out, "params", json_deep_copy(v));
+
+	v = json_object_get(in, "exec");
+	snprintf(f, sizeof(f), "nodes[%zu].exec", i);
+	if (v != NULL && !json_is_null(v)) {
+		int good = json_is_string(v) || (json_is_array(v) && json_array_size(v) > 0);
+		size_t k;
+		for (k = 0; good && json_is_array(v) && k < json_array_size(v); k++)
+			good = json_is_string(json_array_get(v, k));
+		if (!good)
+			problem(p, f, "expected a string or a non-empty list of strings, got %s",
+			    rm_json_type(v));
+		else
+			json_object_set(out, "exec", v);
+	}
+
+	v = json_object_get(in, "fallback");
+	snprintf(f, sizeof(f), "nodes[%zu].fallback", i);
+	if (v == NULL || json_is_null(v))
+		json_object_set_new(out, "fallback", json_array());
+	else if (json_is_array(v))
+		json_object_set_new(out, "fallback", json_deep_copy(v));
+	else if (json_is_object(v) || json_is_string(v)) {
+		json_t *a = json_array();
+		json_array_append_new(a, json_deep_copy(v));
+		json_object_set_new(out, "fallback", a);
+	} else
+		problem(p, f, "expected a list, got %s", rm_json_type(v));
+
+	v = json_object_get(in, "estimated_seconds");
+	snprintf(f, sizeof(f), "nodes[%zu].estimated_seconds", i);
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_number(v) || json_number_value(v) < 0)
+			problem(p, f, "expected a non-negative number, got %s", rm_json_type(v));
+		else
+			json_object_set(out, "estimated_seconds", v);
+	}
+
+	v = json_object_get(in, "host");
+	snprintf(f, sizeof(f), "nodes[%zu].host", i);
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v))
+			problem(p, f, "expected a string such as \"host:port\", got %s", rm_json_type(v));
+		else
+			json_object_set(out, "host", v);
+	}
+
+	v = json_object_get(in, "remote_ref");
+	snprintf(f, sizeof(f), "nodes[%zu].remote_ref", i);
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v))
+			problem(p, f, "expected a string such as \"oci://host/repo:tag\", got %s",
+			    rm_json_type(v));
+		else
+			json_object_set(out, "remote_ref", v);
+	}
+
+	v = json_object_get(in, "models");
+	snprintf(f, sizeof(f), "nodes[%zu].models", i);
+	if (v == NULL || json_is_null(v))
+		json_object_set_new(out, "models", json_array());
+	else if (!json_is_array(v))
+		problem(p, f, "expected a list of paths or objects, got %s", rm_json_type(v));
+	else {
+		size_t k;
+		for (k = 0; k < json_array_size(v); k++) {
+			json_t *m = json_array_get(v, k);
+			if (!json_is_string(m) && !(json_is_object(m) &&
+			    json_is_string(json_object_get(m, "path")))) {
+				char g[128];
+				snprintf(g, sizeof(g), "nodes[%zu].models[%zu]", i, k);
+				problem(p, g, "expected a path or an object with \"path\", got %s",
+				    rm_json_type(m));
+			}
+		}
+		json_object_set_new(out, "models", json_deep_copy(v));
+	}
+
+	json_object_foreach((json_t *)in, key, val) {
+		if (known_field(node_fields, key))
+			continue;
+		if (strict) {
+			snprintf(f, sizeof(f), "nodes[%zu].%s", i, key);
+			problem(p, f, "unknown field (production mode accepts only known fields)");
+		} else
+			json_object_set(out, key, val);
+	}
+	return out;
+}
+
+/* ---- edges and cycles -------------------------------------------------- */
+
+long
+rm_pipeline_node_index(const json_t *doc, const char *id)
+{
+	json_t *nodes = json_object_get(doc, "nodes");
+	size_t i;
+
+	for (i = 0; i < json_array_size(nodes); i++) {
+		const char *s = json_string_value(json_object_get(json_array_get(nodes, i), "id"));
+		if (s != NULL && strcmp(s, id) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+static json_t *
+norm_edges(const json_t *in, const json_t *nodes, int connections, struct problems *p)
+{
+	json_t *out = json_array();
+	json_t *doc;
+	size_t i;
+	char f[96];
+
+	if (in == NULL || json_is_null(in))
+		return out;
+	if (!json_is_array(in)) {
+		problem(p, connections ? "connections" : "edges", "expected a list, got %s",
+		    rm_json_type(in));
+		return out;
+	}
+	doc = json_pack("{sO}", "nodes", (json_t *)nodes);
+	for (i = 0; i < json_array_size(in); i++) {
+		json_t *e = json_array_get(in, i);
+		const char *a = NULL, *b = NULL;
+		size_t k;
+		int dup = 0;
+
+		snprintf(f, sizeof(f), "%s[%zu]", connections ? "connections" : "edges", i);
+		if (json_is_array(e) && json_array_size(e) == 2) {
+			a = json_string_value(json_array_get(e, 0));
+			b = json_string_value(json_array_get(e, 1));
+		} else if (json_is_object(e)) {
+			a = json_string_value(json_object_get(e, "from"));
+			b = json_string_value(json_object_get(e, "to"));
+			if (a == NULL || b == NULL) {
+				char g[128];
+				snprintf(g, sizeof(g), "%s.%s", f, a == NULL ? "from" : "to");
+				missing(p, g);
+				continue;
+			}
+		}
+		if (a == NULL || b == NULL) {
+			problem(p, f, "expected [\"from\", \"to\"] or {\"from\", \"to\"}");
+			continue;
+		}
+		if (rm_pipeline_node_index(doc, a) < 0)
+			problem(p, f, "unknown node \"%s\"", a);
+		if (rm_pipeline_node_index(doc, b) < 0)
+			problem(p, f, "unknown node \"%s\"", b);
+		for (k = 0; k < json_array_size(out); k++) {
+			json_t *o = json_array_get(out, k);
+			if (strcmp(json_string_value(json_array_get(o, 0)), a) == 0 &&
+			    strcmp(json_string_value(json_array_get(o, 1)), b) == 0)
+				dup = 1;
+		}
+		if (!dup)
+			json_array_append_new(out, json_pack("[ss]", a, b));
+	}
+	json_decref(doc);
+	return out;
+}
+
+/* Adjacency as index lists, built from a canonical nodes/edges pair. */
+struct graph {
+	size_t n;
+	size_t *nout, **out;
+};
+
+static void
+graph_free(struct graph *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n && g->out; i++)
+		free(g->out[i]);
+	free(g->out);
+	free(g->nout);
+}
+
+static int
+graph_build(const json_t *doc, struct graph *g)
+{
+	json_t *edges = json_object_get(doc, "edges");
+	size_t i;
+
+	g->n = json_array_size(json_object_get(doc, "nodes"));
+	g->nout = calloc(g->n + 1, sizeof(*g->nout));
+	g->out = calloc(g->n + 1, sizeof(*g->out));
+	if (g->nout == NULL || g->out == NULL)
+		return -1;
+	for (i = 0; i < json_array_size(edges); i++) {
+		json_t *e = json_array_get(edges, i);
+		long a = rm_pipeline_node_index(doc, json_string_value(json_array_get(e, 0)));
+		long b = rm_pipeline_node_index(doc, json_string_value(json_array_get(e, 1)));
+		size_t *na;
+		if (a < 0 || b < 0)
+			continue;
+		na = realloc(g->out[a], (g->nout[a] + 1) * sizeof(*na));
+		if (na == NULL)
+			return -1;
+		g->out[a] = na;
+		g->out[a][g->nout[a]++] = (size_t)b;
+	}
+	return 0;
+}
+
+/* Depth-first search; on a cycle writes "a -> b -> a" into buf. */
+static int
+find_cycle(const json_t *doc, const struct graph *g, char *buf, size_t size)
+{
+	unsigned char *color = calloc(g->n + 1, 1);	/* 0 new, 1 on stack, 2 done */
+	size_t *stack = calloc(g->n + 1, sizeof(size_t)), *pos = calloc(g->n + 1, sizeof(size_t));
+	size_t s, depth, k;
+	int found = 0;
+	json_t *nodes = json_object_get(doc, "nodes");
+
+	if (color == NULL || stack == NULL || pos == NULL)
+		goto out;
+	for (s = 0; s < g->n && !found; s++) {
+		if (color[s])
+			continue;
+		depth = 0;
+		stack[depth] = s;
+		pos[depth++] = 0;
+		color[s] = 1;
+		while (depth > 0 && !found) {
+			size_t u = stack[depth - 1];
+			if (pos[depth - 1] < g->nout[u]) {
+				size_t v = g->out[u][pos[depth - 1]++];
+				if (color[v] == 1) {
+					size_t start = 0;
+					for (k = 0; k < depth; k++)
+						if (stack[k] == v)
+							start = k;
+					buf[0] = '\0';
+					for (k = start; k < depth; k++) {
+						add_text(buf, size, " -> ", json_string_value(json_object_get(
+						    json_array_get(nodes, stack[k]), "id")));
+					}
+					add_text(buf, size, " -> ", json_string_value(json_object_get(
+					    json_array_get(nodes, v), "id")));
+					found = 1;
+				} else if (color[v] == 0) {
+					color[v] = 1;
+					stack[depth] = v;
+					pos[depth++] = 0;
+				}
+			} else {
+				color[u] = 2;
+				depth--;
+			}
+		}
+	}
+out:
+	free(color);
+	free(stack);
+	free(pos);
+	return found;
+}
+
+int
+rm_pipeline_topo_order(const json_t *doc, size_t **order, size_t *n, struct rm_err *err)
+{
+	struct graph g = { 0, NULL, NULL };
+	size_t *indeg = NULL, *res = NULL, done = 0, i, k;
+	unsigned char *used = NULL;
+	int r = -RM_EXIT_INTERNAL;
+
+	*order = NULL;
+	*n = 0;
+	if (graph_build(doc, &g) != 0)
+		goto out;
+	indeg = calloc(g.n + 1, sizeof(*indeg));
+	res = calloc(g.n + 1, sizeof(*res));
+	used = calloc(g.n + 1, 1);
+	if (indeg == NULL || res == NULL || used == NULL)
+		goto out;
+	for (i = 0; i < g.n; i++)
+		for (k = 0; k < g.nout[i]; k++)
+			indeg[g.out[i][k]]++;
+	while (done < g.n) {
+		/* the lowest-index ready node first: stable, document order */
+		for (i = 0; i < g.n; i++)
+			if (!used[i] && indeg[i] == 0)
+				break;
+		if (i == g.n) {
+			char cyc[512] = "";
+			find_cycle(doc, &g, cyc, sizeof(cyc));
+			r = rm_err_set(err, RM_EXIT_INVALID, NULL, "edges", "cycle: %s", cyc);
+			goto out;
+		}
+		used[i] = 1;
+		res[done++] = i;
+		for (k = 0; k < g.nout[i]; k++)
+			indeg[g.out[i][k]]--;
+	}
+	*order = res;
+	*n = g.n;
+	res = NULL;
+	r = 0;
+out:
+	if (r == -RM_EXIT_INTERNAL)
+		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	graph_free(&g);
+	free(indeg);
+	free(res);
+	free(used);
+	return r;
+}
+
+/* ---- documents -------------------------------------------------------- */
+
+static const char *const top_fields[] = {
+	"schema", "name", "version", "metadata", "nodes", "edges", "connections", NULL
+};
+
+json_t *
+rm_pipeline_normalize(const json_t *doc, const char *file, struct rm_err *err)
+{
+	struct problems p;
+	json_t *out = NULL, *nodes, *v, *meta, *types, *onodes;
+	int rmformat, strict = rm_mode() == RM_MODE_PRODUCTION;
+	size_t i, k;
+	const char *key;
+	json_t *val;
+	struct rm_err terr;
+
+	memset(&p, 0, sizeof(p));
+	if (!json_is_object(doc)) {
+		rm_err_set(err, RM_EXIT_INVALID, file, NULL,
+		    "expected a pipeline document (an object), got %s", rm_json_type(doc));
+		return NULL;
+	}
+	/* RemoteMedia's own serialisation: "version": "v1", node_type, connections */
+	rmformat = json_object_get(doc, "schema") == NULL &&
+	    (json_object_get(doc, "connections") != NULL ||
+	    (json_is_string(json_object_get(doc, "version")) &&
+	    json_string_value(json_object_get(doc, "version"))[0] == 'v'));
+	if (rmformat) {
+		const char *ver = json_string_value(json_object_get(doc, "version"));
+		if (ver != NULL && strcmp(ver, "v1") != 0 && strncmp(ver, "v1.", 3) != 0 &&
+		    strncmp(ver, "1.", 2) != 0 && strcmp(ver, "1") != 0) {
+			rm_err_set(err, RM_EXIT_INVALID, file, "version",
+			    "version mismatch: document is \"%s\", this runtime reads v1 (1.x)", ver);
+			return NULL;
+		}
+	} else if (rm_doc_check_schema(doc, "pipeline", 1, 0, file, err) != 0)
+		return NULL;
+
+	rm_err_clear(&terr);
+	types = rm_pipeline_node_types(&terr);
+	if (types == NULL) {
+		if (err)
+			*err = terr;
+		return NULL;
+	}
+	out = json_object();
+	json_object_set_new(out, "schema", json_string(RM_PIPELINE_SCHEMA));
+	meta = json_object_get(doc, "metadata");
+	if (meta != NULL && !json_is_null(meta) && !json_is_object(meta))
+		problem(&p, "metadata", "expected an object, got %s", rm_json_type(meta));
+	meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
+
+	v = json_object_get(doc, "name");
+	if (rmformat && v == NULL)
+		v = json_object_get(meta, "name");
+	if (v == NULL || json_is_null(v)) {
+		if (rmformat)
+			json_object_set_new(out, "name", json_string("pipeline"));
+		else
+			missing(&p, "name");
+	} else if (!json_is_string(v) || json_string_length(v) == 0)
+		problem(&p, "name", "expected a non-empty string, got %s", rm_json_type(v));
+	else
+		json_object_set(out, "name", v);
+
+	v = rmformat ? json_object_get(meta, "version") : json_object_get(doc, "version");
+	if (v == NULL || json_is_null(v))
+		json_object_set_new(out, "version", json_string("0.0.0"));
+	else if (json_is_string(v))
+		json_object_set(out, "version", v);
+	else if (json_is_number(v)) {
+		char b[64];
+		json_object_set_new(out, "version", json_string(rm_json_brief(v, b, sizeof(b))));
+	} else
+		problem(&p, "version", "expected a string, got %s", rm_json_type(v));
+	json_object_set_new(out, "metadata", meta);
+
+	nodes = json_object_get(doc, "nodes");
+	onodes = json_array();
+	if (nodes == NULL || json_is_null(nodes))
+		missing(&p, "nodes");
+	else if (!json_is_array(nodes))
+		problem(&p, "nodes", "expected a list of nodes, got %s", rm_json_type(nodes));
+	else if (json_array_size(nodes) == 0)
+		problem(&p, "nodes", "expected at least one node");
+	else
+		for (i = 0; i < json_array_size(nodes); i++) {
+			json_t *n = norm_node(json_array_get(nodes, i), i, strict, types, &p);
+			json_array_append_new(onodes, n ? n : json_object());
+		}
+	/* duplicate ids */
+	for (i = 0; i < json_array_size(onodes); i++) {
+		const char *a = json_string_value(json_object_get(json_array_get(onodes, i), "id"));
+		for (k = 0; a != NULL && k < i; k++) {
+			const char *b = json_string_value(json_object_get(json_array_get(onodes, k),
+			    "id"));
+			if (b != NULL && strcmp(a, b) == 0) {
+				char f[64];
+				snprintf(f, sizeof(f), "nodes[%zu].id", i);
+				problem(&p, f, "duplicate node id \"%s\" (also nodes[%zu])", a, k);
+				break;
+			}
+		}
+	}
+	json_object_set_new(out, "nodes", onodes);
+	v = json_object_get(doc, "edges");
+	if (v == NULL && json_object_get(doc, "connections") != NULL)
+		json_object_set_new(out, "edges", norm_edges(json_object_get(doc, "connections"),
+		    onodes, 1, &p));
+	else
+		json_object_set_new(out, "edges", norm_edges(v, onodes, 0, &p));
+
+	json_object_foreach((json_t *)doc, key, val) {
+		if (known_field(top_fields, key))
+			continue;
+		if (strict && !rmformat) {
+			problem(&p, key, "unknown field (production mode accepts only known fields)");
+			continue;
+		}
+		if (!rmformat)
+			json_object_set(out, key, val);
+	}
+	json_decref(types);
+	if (problems_report(&p, file, err) != 0) {
+		json_decref(out);
+		return NULL;
+	}
+	/* cycles, once the graph is known to be well formed */
+	{
+		size_t *order, n;
+		if (rm_pipeline_topo_order(out, &order, &n, err) != 0) {
+			if (err != NULL)
+				snprintf(err->file, sizeof(err->file), "%s", file ? file : "");
+			json_decref(out);
+			return NULL;
+		}
+		free(order);
+	}
+	return out;
+}
+
+json_t *
+rm_pipeline_load(const char *path, struct rm_err *err)
+{
+	json_t *doc = rm_doc_load(path, err), *out;
+
+	if (doc == NULL)
+		return NULL;
+	out = rm_pipeline_normalize(doc, strcmp(path, "-") == 0 ? "<stdin>" : path, err);
+	json_decref(doc);
+	return out;
+}

@@ -1,0 +1,882 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "rm_doc.h"
+#include "rm_fs.h"
+#include "rm_home.h"
+#include "rm_log.h"
+#include "rm_pipeline.h"
+#include "rm_pkg.h"
+
+#define META_MAX ((size_t)64 << 20)	/* manifest and meta/ files are read whole */
+#define MAX_ENTRIES 200000
+#define COPY_BLOCK ((size_t)4 << 20)
+
+int
+rm_pkg_path_ok(const char *name)
+{
+	const char *p = name, *c;
+	size_t n;
+
+	if (name == NULL || *name == '\0' || *name == '/' || strlen(name) > 1024)
+		return 0;
+	for (c = name; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == '\\')
+			return 0;
+	for (;;) {
+		c = strchr(p, '/');
+		n = c ? (size_t)(c - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (c == NULL)
+			return 1;
+		p = c + 1;
+	}
+}
+
+void
+rm_pkg_free(struct rm_pkg *pkg)
+{
+	size_t i;
+
+	if (pkg == NULL)
+		return;
+	for (i = 0; i < pkg->nfiles; i++)
+		free(pkg->files[i].path);
+	free(pkg->files);
+	free(pkg->path);
+	json_decref(pkg->manifest);
+	json_decref(pkg->contents);
+	json_decref(pkg->runtime);
+	json_decref(pkg->provenance);
+	json_decref(pkg->signature);
+	free(pkg);
+}
+
+/* What one scan saw of each entry. */
+struct seen {
+	uint64_t size;
+	char sha256[RM_SHA256_HEX];	/* empty when not hashed */
+};
+
+struct scan {
+	const char *path;	/* package, for messages */
+	int hash;		/* hash every file */
+	int dirfd;		/* extraction root, or -1 */
+	json_t *entries;	/* name -> index into seen */
+	struct seen *seen;
+	size_t nseen, capseen;
+	char *docs[5];		/* manifest, contents, provenance, runtime, signature */
+	size_t doclen[5];
+};
+
+static int
+doc_slot(const char *name)
+{
+	static const char *const names[] = { "manifest.json", RM_PKG_CONTENTS,
+		"meta/provenance.json", "meta/runtime.json", RM_PKG_SIGNATURE };
+	int i;
+
+	for (i = 0; i < 5; i++)
+		if (strcmp(name, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static const char *
+type_name(struct archive_entry *e)
+{
+	if (archive_entry_hardlink(e) != NULL)
+		return "a hard link";
+	switch (archive_entry_filetype(e)) {
+	case AE_IFLNK: return "a symbolic link";
+	case AE_IFDIR: return "a directory entry";
+	case AE_IFCHR: return "a character device";
+	case AE_IFBLK: return "a block device";
+	case AE_IFIFO: return "a fifo";
+	case AE_IFSOCK: return "a socket";
+	case AE_IFREG: return NULL;
+	default: return "not a regular file";
+	}
+}
+
+/* Opens (creating) the parent directories of name under root, without links. */
+static int
+open_parent(int root, const char *name, const char **base)
+{
+	char comp[1100];
+	const char *p = name, *c;
+	int fd = dup(root), nfd;
+
+	while (fd >= 0 && (c = strchr(p, '/')) != NULL) {
+		size_t n = (size_t)(c - p);
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		if (mkdirat(fd, comp, 0755) != 0 && errno != EEXIST) {
+			close(fd);
+			return -1;
+		}
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = nfd;
+		p = c + 1;
+	}
+	*base = p;
+	return fd;
+}
+
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm_err *err)
+{
+	const char *name = archive_entry_pathname(e), *what, *base;
+	struct seen *sn;
+	int slot, fd = -1;
+	uint64_t hsize, got = 0;
+	struct rm_sha256 *h = NULL;
+	char *mem = NULL;
+	size_t memlen = 0;
+	int r;
+
+	if (name == NULL)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "an archive entry has no readable name");
+	if (!rm_pkg_path_ok(name))
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "entry '%s': unsafe path (absolute, '..', '.', empty component or control "
+		    "character); refused", name);
+	if ((what = type_name(e)) != NULL)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "entry '%s' is %s; a package holds regular files only", name, what);
+	if (json_object_get(s->entries, name) != NULL)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "entry '%s' appears twice in the archive", name);
+	if (json_object_size(s->entries) >= MAX_ENTRIES)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "more than %d entries", MAX_ENTRIES);
+	if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "entry '%s' has no size in its header", name);
+	hsize = (uint64_t)archive_entry_size(e);
+	if (s->nseen == s->capseen) {
+		size_t ncap = s->capseen ? s->capseen * 2 : 64;
+		struct seen *ns = realloc(s->seen, ncap * sizeof(*ns));
+		if (ns == NULL)
+			return rm_err_set(err, RM_EXIT_INTERNAL, s->path, NULL, "out of memory");
+		s->seen = ns;
+		s->capseen = ncap;
+	}
+	sn = &s->seen[s->nseen];
+	memset(sn, 0, sizeof(*sn));
+	sn->size = hsize;
+	json_object_set_new(s->entries, name, json_integer((json_int_t)s->nseen));
+	s->nseen++;
+
+	slot = doc_slot(name);
+	if (slot >= 0 && hsize > META_MAX)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "entry '%s' is too large (%llu bytes)", name, (unsigned long long)hsize);
+	if (slot < 0 && !s->hash && s->dirfd < 0)
+		return archive_read_data_skip(a) == ARCHIVE_OK ? 0 :
+		    rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL, "entry '%s': %s", name,
+		    archive_error_string(a) ? archive_error_string(a) : "truncated archive");
+	if (slot >= 0) {
+		mem = malloc(hsize + 1);
+		if (mem == NULL)
+			return rm_err_set(err, RM_EXIT_INTERNAL, s->path, NULL, "out of memory");
+	}
+	h = rm_sha256_new();
+	if (s->dirfd >= 0 && strcmp(name, RM_PKG_SIGNATURE) != 0) {
+		int pfd = open_parent(s->dirfd, name, &base);
+		if (pfd >= 0) {
+			fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    (archive_entry_perm(e) & 0111) ? 0755 : 0644);
+			close(pfd);
+		}
+		if (fd < 0) {
+			free(mem);
+			rm_sha256_final(h, sn->sha256);
+			return rm_err_set(err, RM_EXIT_INVALID, s->path, NULL,
+			    "cannot create '%s' while extracting: %s", name, strerror(errno));
+		}
+	}
+	for (;;) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		r = archive_read_data_block(a, &buf, &len, &off);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK) {
+			r = rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL, "entry '%s': %s", name,
+			    archive_error_string(a) ? archive_error_string(a) : "read error");
+			goto fail;
+		}
+		if ((uint64_t)off != got || got + len > hsize) {
+			r = rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+			    "entry '%s': data beyond the %llu bytes of its header", name,
+			    (unsigned long long)hsize);
+			goto fail;
+		}
+		rm_sha256_update(h, buf, len);
+		if (mem != NULL)
+			memcpy(mem + got, buf, len);
+		if (fd >= 0 && write_all(fd, buf, len) != 0) {
+			r = rm_err_set(err, RM_EXIT_INVALID, s->path, NULL,
+			    "cannot write '%s' while extracting: %s", name, strerror(errno));
+			goto fail;
+		}
+		got += len;
+	}
+	if (got != hsize) {
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "entry '%s': %llu bytes of data, header says %llu", name,
+		    (unsigned long long)got, (unsigned long long)hsize);
+		goto fail;
+	}
+	rm_sha256_final(h, sn->sha256);
+	h = NULL;
+	if (fd >= 0) {
+		if (fsync(fd) != 0 || close(fd) != 0) {
+			fd = -1;
+			return rm_err_set(err, RM_EXIT_INVALID, s->path, NULL,
+			    "cannot write '%s' while extracting: %s", name, strerror(errno));
+		}
+		fd = -1;
+	}
+	if (mem != NULL) {
+		mem[got] = '\0';
+		memlen = (size_t)got;
+		s->docs[slot] = mem;
+		s->doclen[slot] = memlen;
+	}
+	return 0;
+fail:
+	if (h != NULL) {
+		char junk[RM_SHA256_HEX];
+		rm_sha256_final(h, junk);
+	}
+	free(mem);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static json_t *
+parse_meta(struct scan *s, int slot, const char *name, struct rm_err *err)
+{
+	char shown[PATH_MAX + 64];
+	json_t *v;
+
+	snprintf(shown, sizeof(shown), "%s:%s", s->path, name);
+	v = rm_doc_parse(s->docs[slot], s->doclen[slot], shown, 0, err);
+	if (v == NULL && err != NULL)
+		err->code = RM_EXIT_INTEGRITY;
+	if (v != NULL && !json_is_object(v)) {
+		json_decref(v);
+		rm_err_set(err, RM_EXIT_INTEGRITY, shown, NULL, "expected a JSON object");
+		return NULL;
+	}
+	return v;
+}
+
+static int
+cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct rm_pkg_file *)a)->path, ((const struct rm_pkg_file *)b)->path);
+}
+
+/* Reads the contents list and checks it against what the archive held. */
+static int
+check_contents(struct scan *s, struct rm_pkg *pkg, struct rm_err *err)
+{
+	json_t *files, *listed;
+	size_t i;
+	const char *name;
+	json_t *val;
+	char shown[PATH_MAX + 64];
+
+	snprintf(shown, sizeof(shown), "%s:%s", s->path, RM_PKG_CONTENTS);
+	if (s->docs[1] == NULL)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "no %s: not a remotemedia package", RM_PKG_CONTENTS);
+	rm_sha256_hex(s->docs[1], s->doclen[1], pkg->digest);
+	if ((pkg->contents = parse_meta(s, 1, RM_PKG_CONTENTS, err)) == NULL)
+		return -RM_EXIT_INTEGRITY;
+	if (rm_doc_check_schema(pkg->contents, "contents", 1, 1, shown, err) != 0) {
+		err->code = RM_EXIT_INTEGRITY;
+		return -RM_EXIT_INTEGRITY;
+	}
+	files = json_object_get(pkg->contents, "files");
+	if (!json_is_array(files))
+		return rm_err_set(err, RM_EXIT_INTEGRITY, shown, "files", "expected a list");
+	pkg->files = calloc(json_array_size(files) + 1, sizeof(*pkg->files));
+	listed = json_object();
+	if (pkg->files == NULL || listed == NULL) {
+		json_decref(listed);
+		return rm_err_set(err, RM_EXIT_INTERNAL, shown, NULL, "out of memory");
+	}
+	for (i = 0; i < json_array_size(files); i++) {
+		json_t *f = json_array_get(files, i);
+		const char *path = json_string_value(json_object_get(f, "path"));
+		const char *sha = json_string_value(json_object_get(f, "sha256"));
+		json_t *size = json_object_get(f, "size"), *idx;
+		char field[64];
+		struct seen *sn;
+
+		snprintf(field, sizeof(field), "files[%zu]", i);
+		if (path == NULL || sha == NULL || strlen(sha) != 64 || !json_is_integer(size) ||
+		    json_integer_value(size) < 0 || !rm_pkg_path_ok(path)) {
+			json_decref(listed);
+			return rm_err_set(err, RM_EXIT_INTEGRITY, shown, field,
+			    "expected {\"path\", \"size\", \"sha256\"} with a safe path");
+		}
+		if (json_object_get(listed, path) != NULL || strcmp(path, RM_PKG_CONTENTS) == 0 ||
+		    strcmp(path, RM_PKG_SIGNATURE) == 0) {
+			json_decref(listed);
+			return rm_err_set(err, RM_EXIT_INTEGRITY, shown, field,
+			    "'%s' listed twice or not allowed in the list", path);
+		}
+		json_object_set_new(listed, path, json_true());
+		pkg->files[i].path = strdup(path);
+		pkg->files[i].size = (uint64_t)json_integer_value(size);
+		snprintf(pkg->files[i].sha256, RM_SHA256_HEX, "%s", sha);
+		pkg->nfiles = i + 1;
+		pkg->total_size += pkg->files[i].size;
+		idx = json_object_get(s->entries, path);
+		if (idx == NULL) {
+			json_decref(listed);
+			return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+			    "'%s' is in the contents list but missing from the package", path);
+		}
+		sn = &s->seen[json_integer_value(idx)];
+		if (sn->size != pkg->files[i].size) {
+			json_decref(listed);
+			return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+			    "'%s' is %llu bytes, the contents list says %llu", path,
+			    (unsigned long long)sn->size, (unsigned long long)pkg->files[i].size);
+		}
+		if (sn->sha256[0] != '\0' && strcmp(sn->sha256, sha) != 0) {
+			json_decref(listed);
+			return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+			    "'%s' has been modified: sha256 %s, the contents list says %s", path,
+			    sn->sha256, sha);
+		}
+	}
+	json_object_foreach(s->entries, name, val) {
+		if (strcmp(name, RM_PKG_CONTENTS) == 0 || strcmp(name, RM_PKG_SIGNATURE) == 0)
+			continue;
+		if (json_object_get(listed, name) == NULL) {
+			json_decref(listed);
+			return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+			    "'%s' is in the package but not in the contents list", name);
+		}
+	}
+	json_decref(listed);
+	qsort(pkg->files, pkg->nfiles, sizeof(*pkg->files), cmp_file);
+	return 0;
+}
+
+static void
+scan_release(struct scan *s)
+{
+	int i;
+
+	json_decref(s->entries);
+	free(s->seen);
+	for (i = 0; i < 5; i++)
+		free(s->docs[i]);
+}
+
+/* One pass over the archive; fills pkg. dirfd >= 0 extracts there. */
+static int
+scan(const char *path, int hash, int dirfd, struct rm_pkg *pkg, struct rm_err *err)
+{
+	struct archive *a;
+	struct archive_entry *e;
+	struct scan s;
+	int r = 0, ar;
+
+	memset(&s, 0, sizeof(s));
+	s.path = path;
+	s.hash = hash;
+	s.dirfd = dirfd;
+	s.entries = json_object();
+	a = archive_read_new();
+	if (a == NULL || s.entries == NULL) {
+		r = rm_err_set(err, RM_EXIT_INTERNAL, path, NULL, "out of memory");
+		goto out;
+	}
+	/* plain tar only: no compression filters, no other formats */
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK) {
+		int en = archive_errno(a);
+		r = rm_err_set(err, en == ENOENT ? RM_EXIT_NOTFOUND : RM_EXIT_INTEGRITY, path, NULL,
+		    "cannot open package: %s", archive_error_string(a));
+		goto out;
+	}
+	while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN) {
+		if ((r = scan_entry(&s, a, e, err)) != 0)
+			goto out;
+	}
+	if (ar != ARCHIVE_EOF) {
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, path, NULL, "not a valid package archive: %s",
+		    archive_error_string(a) ? archive_error_string(a) : "read error");
+		goto out;
+	}
+	if (s.nseen == 0) {
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, path, NULL, "empty archive: not a package");
+		goto out;
+	}
+	if ((r = check_contents(&s, pkg, err)) != 0)
+		goto out;
+	if (s.docs[0] == NULL) {
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, path, NULL,
+		    "no manifest.json: not a remotemedia package");
+		goto out;
+	}
+	pkg->verified = hash;
+	{
+		json_t *raw = parse_meta(&s, 0, "manifest.json", err);
+		char shown[PATH_MAX + 64];
+		if (raw == NULL) {
+			r = -RM_EXIT_INTEGRITY;
+			goto out;
+		}
+		snprintf(shown, sizeof(shown), "%s:manifest.json", path);
+		pkg->manifest = rm_pipeline_normalize(raw, shown, err);
+		json_decref(raw);
+		if (pkg->manifest == NULL) {
+			r = -err->code;
+			goto out;
+		}
+	}
+	if (s.docs[2] != NULL && (pkg->provenance = parse_meta(&s, 2, "meta/provenance.json",
+	    err)) == NULL) {
+		r = -RM_EXIT_INTEGRITY;
+		goto out;
+	}
+	if (s.docs[3] != NULL && (pkg->runtime = parse_meta(&s, 3, "meta/runtime.json",
+	    err)) == NULL) {
+		r = -RM_EXIT_INTEGRITY;
+		goto out;
+	}
+	if (s.docs[4] != NULL) {
+		json_error_t je;
+		pkg->signature = json_loadb(s.docs[4], s.doclen[4], JSON_REJECT_DUPLICATES, &je);
+		if (!json_is_object(pkg->signature)) {
+			json_decref(pkg->signature);
+			pkg->signature = NULL;
+			r = rm_err_set(err, RM_EXIT_INTEGRITY, path, RM_PKG_SIGNATURE,
+			    "malformed signature document");
+			goto out;
+		}
+	}
+out:
+	if (a != NULL)
+		archive_read_free(a);
+	scan_release(&s);
+	return r;
+}
+
+int
+rm_pkg_open(const char *path, int flags, struct rm_pkg **out, struct rm_err *err)
+{
+	struct rm_pkg *pkg;
+	int r;
+
+	*out = NULL;
+	pkg = calloc(1, sizeof(*pkg));
+	if (pkg == NULL || (pkg->path = strdup(path)) == NULL) {
+		free(pkg);
+		return rm_err_set(err, RM_EXIT_INTERNAL, path, NULL, "out of memory");
+	}
+	if ((r = scan(path, (flags & RM_PKG_VERIFY) != 0, -1, pkg, err)) != 0) {
+		rm_pkg_free(pkg);
+		return r;
+	}
+	rm_sig_check(pkg->signature, pkg->digest, &pkg->sig);
+	if (pkg->sig.status == RM_SIG_INVALID) {
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, path, RM_PKG_SIGNATURE, "invalid signature: %s",
+		    pkg->sig.reason);
+		rm_pkg_free(pkg);
+		return r;
+	}
+	if (pkg->sig.status != RM_SIG_VALID && !(flags & RM_PKG_NO_POLICY)) {
+		const char *why = pkg->sig.status == RM_SIG_UNSIGNED ? "unsigned" : pkg->sig.reason;
+		if ((flags & RM_PKG_REQUIRE_TRUST) || rm_mode() == RM_MODE_PRODUCTION) {
+			r = rm_err_set(err, RM_EXIT_INTEGRITY, path, NULL,
+			    "refused: package is %s%s", pkg->sig.status == RM_SIG_UNSIGNED ? "" :
+			    "signed but untrusted: ", why);
+			rm_pkg_free(pkg);
+			return r;
+		}
+		rm_warn("%s: package is %s%s (accepted in development mode)", path,
+		    pkg->sig.status == RM_SIG_UNSIGNED ? "" : "signed but untrusted: ", why);
+	}
+	*out = pkg;
+	return 0;
+}
+
+static int
+rm_tree_cb(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (type == FTW_DP)
+		return rmdir(fpath);
+	return unlink(fpath);
+}
+
+static void
+remove_tree(const char *dir)
+{
+	nftw(dir, rm_tree_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+rm_pkg_extract(const struct rm_pkg *pkg, const char *dir, struct rm_err *err)
+{
+	char tmp[PATH_MAX];
+	struct rm_pkg *again;
+	int fd, r;
+
+	if (access(dir, F_OK) == 0)
+		return rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "already exists");
+	if ((r = rm_path(tmp, sizeof(tmp), err, "%s.tmp.XXXXXX", dir)) != 0)
+		return r;
+	if (mkdtemp(tmp) == NULL)
+		return rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot create a directory: %s",
+		    strerror(errno));
+	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	again = calloc(1, sizeof(*again));
+	if (fd < 0 || again == NULL) {
+		r = rm_err_set(err, RM_EXIT_INTERNAL, tmp, NULL, "cannot open: %s", strerror(errno));
+		goto fail;
+	}
+	if ((r = scan(pkg->path, 1, fd, again, err)) != 0)
+		goto fail;
+	if (strcmp(again->digest, pkg->digest) != 0) {
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, pkg->path, NULL,
+		    "the package changed since it was verified (digest %s, was %s)", again->digest,
+		    pkg->digest);
+		goto fail;
+	}
+	fsync(fd);
+	close(fd);
+	fd = -1;
+	if (chmod(tmp, 0755) != 0 || rename(tmp, dir) != 0) {
+		r = rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot move into place: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	rm_pkg_free(again);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	rm_pkg_free(again);
+	remove_tree(tmp);
+	return r;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+struct rm_pkg_writer {
+	struct archive *a;
+	struct archive_entry *e;
+	char tmp[PATH_MAX], final[PATH_MAX];
+	int fd;
+	time_t mtime;
+	char last[1100];
+	unsigned char *buf;
+};
+
+static int
+wr_archive_err(struct rm_pkg_writer *w, const char *name, struct rm_err *err)
+{
+	return rm_err_set(err, RM_EXIT_INVALID, w->final, NULL, "cannot write entry '%s': %s", name,
+	    archive_error_string(w->a) ? archive_error_string(w->a) : strerror(errno));
+}
+
+int
+rm_pkg_writer_open(const char *final_path, time_t mtime, struct rm_pkg_writer **out,
+    struct rm_err *err)
+{
+	struct rm_pkg_writer *w;
+	int r;
+
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, final_path, NULL, "out of memory");
+	w->fd = -1;
+	w->mtime = mtime;
+	if ((r = rm_path(w->final, sizeof(w->final), err, "%s", final_path)) != 0 ||
+	    (r = rm_path(w->tmp, sizeof(w->tmp), err, "%s.tmp.XXXXXX", final_path)) != 0) {
+		free(w);
+		return r;
+	}
+	w->fd = mkstemp(w->tmp);
+	if (w->fd < 0) {
+		r = rm_err_set(err, RM_EXIT_INVALID, final_path, NULL,
+		    "cannot create a temporary file: %s", strerror(errno));
+		free(w);
+		return r;
+	}
+	w->a = archive_write_new();
+	w->e = archive_entry_new();
+	w->buf = malloc(COPY_BLOCK);
+	if (w->a == NULL || w->e == NULL || w->buf == NULL ||
+	    archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    archive_write_add_filter_none(w->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w->a, 10240) != ARCHIVE_OK ||
+	    archive_write_open_fd(w->a, w->fd) != ARCHIVE_OK) {
+		r = rm_err_set(err, RM_EXIT_INTERNAL, final_path, NULL, "cannot start the archive");
+		rm_pkg_writer_abort(w);
+		return r;
+	}
+	*out = w;
+	return 0;
+}
+
+static int
+wr_header(struct rm_pkg_writer *w, const char *name, uint64_t size, int mode, struct rm_err *err)
+{
+	if (!rm_pkg_path_ok(name))
+		return rm_err_set(err, RM_EXIT_INVALID, w->final, NULL, "unsafe entry name '%s'", name);
+	if (w->last[0] != '\0' && strcmp(w->last, name) >= 0)
+		return rm_err_set(err, RM_EXIT_INTERNAL, w->final, NULL,
+		    "entries out of order or repeated: '%s' after '%s'", name, w->last);
+	snprintf(w->last, sizeof(w->last), "%s", name);
+	archive_entry_clear(w->e);
+	archive_entry_set_pathname(w->e, name);
+	archive_entry_set_filetype(w->e, AE_IFREG);
+	archive_entry_set_perm(w->e, (mode & 0111) ? 0755 : 0644);
+	archive_entry_set_size(w->e, (la_int64_t)size);
+	archive_entry_set_uid(w->e, 0);
+	archive_entry_set_gid(w->e, 0);
+	archive_entry_set_uname(w->e, "root");
+	archive_entry_set_gname(w->e, "root");
+	archive_entry_set_mtime(w->e, w->mtime, 0);
+	if (archive_write_header(w->a, w->e) != ARCHIVE_OK)
+		return wr_archive_err(w, name, err);
+	return 0;
+}
+
+int
+rm_pkg_writer_add_mem(struct rm_pkg_writer *w, const char *name, const void *data, size_t len,
+    int mode, struct rm_err *err)
+{
+	int r;
+
+	if ((r = wr_header(w, name, len, mode, err)) != 0)
+		return r;
+	if (len > 0 && archive_write_data(w->a, data, len) != (la_ssize_t)len)
+		return wr_archive_err(w, name, err);
+	return 0;
+}
+
+int
+rm_pkg_writer_add_file(struct rm_pkg_writer *w, const char *name, const char *src,
+    uint64_t size, const char *sha256, int mode, struct rm_err *err)
+{
+	struct stat before, after;
+	uint64_t done = 0;
+	int fd, r;
+
+	fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rm_err_set(err, errno == ENOENT ? RM_EXIT_NOTFOUND : RM_EXIT_INVALID, src, NULL,
+		    "cannot open: %s", strerror(errno));
+#ifdef POSIX_FADV_SEQUENTIAL
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+	if ((r = wr_header(w, name, size, mode, err)) != 0) {
+		close(fd);
+		return r;
+	}
+	/*
+	 * Hashing again while copying would cost a second pass over every model;
+	 * a file that changes between the caller's hash and this copy is caught
+	 * by its size and change time instead (and the loader would refuse it).
+	 */
+	if (sha256 != NULL && fstat(fd, &before) != 0) {
+		close(fd);
+		return rm_err_set(err, RM_EXIT_INVALID, src, NULL, "cannot stat: %s", strerror(errno));
+	}
+	while (done < size) {
+		size_t want = size - done < COPY_BLOCK ? (size_t)(size - done) : COPY_BLOCK;
+		ssize_t n = read(fd, w->buf, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = rm_err_set(err, RM_EXIT_INVALID, src, NULL,
+			    n == 0 ? "file shrank while being packaged" : "read error: %s",
+			    strerror(errno));
+			goto out;
+		}
+		if (archive_write_data(w->a, w->buf, (size_t)n) != n) {
+			r = wr_archive_err(w, name, err);
+			goto out;
+		}
+		done += (uint64_t)n;
+	}
+	if (read(fd, w->buf, 1) > 0) {
+		r = rm_err_set(err, RM_EXIT_INVALID, src, NULL, "file grew while being packaged");
+		goto out;
+	}
+	if (sha256 != NULL && (fstat(fd, &after) != 0 || after.st_size != before.st_size ||
+	    after.st_ctim.tv_sec != before.st_ctim.tv_sec ||
+	    after.st_ctim.tv_nsec != before.st_ctim.tv_nsec)) {
+		r = rm_err_set(err, RM_EXIT_INVALID, src, NULL, "file changed while being packaged");
+		goto out;
+	}
+	r = 0;
+out:
+	close(fd);
+	return r;
+}
+
+int
+rm_pkg_writer_commit(struct rm_pkg_writer *w, const char *final_path, struct rm_err *err)
+{
+	int r = 0;
+	const char *dest = final_path ? final_path : w->final;
+
+	if (archive_write_close(w->a) != ARCHIVE_OK)
+		r = wr_archive_err(w, "(end)", err);
+	else if (fchmod(w->fd, 0644) != 0 || fsync(w->fd) != 0)
+		r = rm_err_set(err, RM_EXIT_INVALID, w->final, NULL, "cannot write: %s",
+		    strerror(errno));
+	else if (rename(w->tmp, dest) != 0)
+		r = rm_err_set(err, RM_EXIT_INVALID, dest, NULL, "cannot rename into place: %s",
+		    strerror(errno));
+	else
+		w->tmp[0] = '\0';
+	rm_pkg_writer_abort(w);
+	return r;
+}
+
+void
+rm_pkg_writer_abort(struct rm_pkg_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->a != NULL)
+		archive_write_free(w->a);
+	archive_entry_free(w->e);
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp[0] != '\0')
+		unlink(w->tmp);
+	free(w->buf);
+	free(w);
+}
+
+int
+rm_pkg_set_signature(const char *path, const json_t *sigdoc, struct rm_err *err)
+{
+	struct archive *a = NULL;
+	struct archive_entry *e;
+	struct rm_pkg_writer *w = NULL;
+	char *sig = rm_json_dump_file(sigdoc);
+	int r, ar, done = 0;
+	time_t mtime = 0;
+
+	if (sig == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, path, NULL, "cannot encode the signature");
+	a = archive_read_new();
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK) {
+		r = rm_err_set(err, RM_EXIT_INVALID, path, NULL, "cannot open: %s",
+		    archive_error_string(a));
+		goto out;
+	}
+	while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(e);
+		uint64_t size = (uint64_t)archive_entry_size(e), got = 0;
+		if (w == NULL) {
+			mtime = archive_entry_mtime(e);
+			if ((r = rm_pkg_writer_open(path, mtime, &w, err)) != 0)
+				goto out;
+		}
+		if (name == NULL || !rm_pkg_path_ok(name) || archive_entry_filetype(e) != AE_IFREG) {
+			r = rm_err_set(err, RM_EXIT_INTEGRITY, path, NULL, "unsafe entry '%s'",
+			    name ? name : "?");
+			goto out;
+		}
+		if (strcmp(name, RM_PKG_SIGNATURE) == 0)
+			continue;
+		if (!done && strcmp(name, RM_PKG_SIGNATURE) > 0) {
+			if ((r = rm_pkg_writer_add_mem(w, RM_PKG_SIGNATURE, sig, strlen(sig), 0644,
+			    err)) != 0)
+				goto out;
+			done = 1;
+		}
+		if ((r = wr_header(w, name, size, archive_entry_perm(e), err)) != 0)
+			goto out;
+		for (;;) {
+			la_ssize_t n = archive_read_data(a, w->buf, COPY_BLOCK);
+			if (n == 0)
+				break;
+			if (n < 0 || got + (uint64_t)n > size) {
+				r = rm_err_set(err, RM_EXIT_INTEGRITY, path, NULL, "entry '%s': %s", name,
+				    n < 0 ? archive_error_string(a) : "data beyond its header");
+				goto out;
+			}
+			if (archive_write_data(w->a, w->buf, (size_t)n) != n) {
+				r = wr_archive_err(w, name, err);
+				goto out;
+			}
+			got += (uint64_t)n;
+		}
+		if (got != size) {
+			r = rm_err_set(err, RM_EXIT_INTEGRITY, path, NULL, "entry '%s' is truncated", name);
+			goto out;
+		}
+	}
+	if (ar != ARCHIVE_EOF || w == NULL) {
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, path, NULL, "not a valid package archive");
+		goto out;
+	}
+	if (!done && (r = rm_pkg_writer_add_mem(w, RM_PKG_SIGNATURE, sig, strlen(sig), 0644,
+	    err)) != 0)
+		goto out;
+	r = rm_pkg_writer_commit(w, NULL, err);
+	w = NULL;
+out:
+	rm_pkg_writer_abort(w);
+	archive_read_free(a);
+	free(sig);
+	return r;
+}

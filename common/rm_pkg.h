@@ -1,0 +1,98 @@
+/*
+ * .rmpkg packages: loading and verifying (every tool), extracting (the
+ * cache), and writing (rm-build).
+ *
+ * A package is a tar archive (ustar, or pax where a name needs it) of
+ * regular files only, in sorted order, owner 0/0 "root", mode 0644 or 0755,
+ * one fixed mtime:
+ *   manifest.json        the pipeline document (remotemedia.pipeline/1)
+ *   meta/contents.json   {"schema": "remotemedia.contents/1", "files":
+ *                        [{"path", "size", "sha256"}]}: every other file
+ *                        but meta/signature, sorted by path
+ *   meta/provenance.json, meta/runtime.json, meta/signature (optional)
+ *   modules/..., models/..., data/...
+ * The package digest is the SHA-256 of the bytes of meta/contents.json; a
+ * signature signs it (see rm_crypto.h) and never changes it.
+ */
+#ifndef RM_PKG_H
+#define RM_PKG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "rm_crypto.h"
+#include "rm_err.h"
+
+#define RM_PKG_CONTENTS "meta/contents.json"
+#define RM_PKG_SIGNATURE "meta/signature"
+
+/* rm_pkg_open flags */
+#define RM_PKG_VERIFY		0x1	/* hash every file against the contents list */
+#define RM_PKG_REQUIRE_TRUST	0x2	/* refuse unsigned/untrusted even in development */
+#define RM_PKG_NO_POLICY	0x4	/* only report the signature status (rm-inspect) */
+
+struct rm_pkg_file {
+	char *path;
+	uint64_t size;
+	char sha256[RM_SHA256_HEX];
+};
+
+struct rm_pkg {
+	char *path;
+	char digest[RM_SHA256_HEX];
+	json_t *manifest;	/* canonical pipeline document */
+	json_t *contents, *runtime, *provenance, *signature;	/* signature: NULL if none */
+	struct rm_pkg_file *files;	/* the contents list, sorted */
+	size_t nfiles;
+	uint64_t total_size;
+	int verified;		/* every file's SHA-256 was checked */
+	struct rm_sig_info sig;
+};
+
+/*
+ * Reads the archive in one streaming pass and checks, before anything
+ * runs: entries (no absolute paths, no "..", no links of any kind, no
+ * devices or fifos, no duplicates, data matching the header size), every
+ * file against the contents list (both ways; SHA-256 too with
+ * RM_PKG_VERIFY), manifest.json (rm_pipeline_normalize), and the signature
+ * against $REMOTEMEDIA_HOME/trust. Integrity and signature failures are
+ * RM_EXIT_INTEGRITY naming what failed; an invalid manifest RM_EXIT_INVALID.
+ * An invalid signature is always refused; unsigned or untrusted packages
+ * are refused in production mode or with RM_PKG_REQUIRE_TRUST, and warned
+ * about otherwise (nothing with RM_PKG_NO_POLICY).
+ */
+int rm_pkg_open(const char *path, int flags, struct rm_pkg **out, struct rm_err *err);
+void rm_pkg_free(struct rm_pkg *pkg);
+/*
+ * Extracts an opened package into dir (which must not exist): a new
+ * directory beside it is filled, re-verifying every SHA-256 and the digest
+ * while writing, never following links, then renamed into place.
+ */
+int rm_pkg_extract(const struct rm_pkg *pkg, const char *dir, struct rm_err *err);
+
+/* Writing: entries must be added in sorted path order. */
+struct rm_pkg_writer;
+/* Starts a temporary file beside final_path. */
+int rm_pkg_writer_open(const char *final_path, time_t mtime, struct rm_pkg_writer **w,
+    struct rm_err *err);
+int rm_pkg_writer_add_mem(struct rm_pkg_writer *w, const char *name, const void *data,
+    size_t len, int mode, struct rm_err *err);
+/* Copies a file; with sha256 (already computed by the caller), fails if the
+ * file changed (size or ctime) while it was hashed and copied. */
+int rm_pkg_writer_add_file(struct rm_pkg_writer *w, const char *name, const char *src,
+    uint64_t size, const char *sha256, int mode, struct rm_err *err);
+/* Finishes, fsyncs and renames onto final_path (NULL: the one given to open). */
+int rm_pkg_writer_commit(struct rm_pkg_writer *w, const char *final_path, struct rm_err *err);
+void rm_pkg_writer_abort(struct rm_pkg_writer *w);
+/*
+ * Rewrites a package with sigdoc as meta/signature (replacing any), every
+ * other entry copied unchanged: the digest stays the same.
+ */
+int rm_pkg_set_signature(const char *path, const json_t *sigdoc, struct rm_err *err);
+
+/* Is name a safe, canonical relative path (no "", ".", "..", "//", "/x")? */
+int rm_pkg_path_ok(const char *name);
+
+#endif

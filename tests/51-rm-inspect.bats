@@ -1,0 +1,254 @@
+#!/usr/bin/env bats
+# rm-inspect and the shared package loader: contents, tampering, hostile
+# archives, signatures and certificate chains.
+
+load test_helper
+
+EX=$SHARE/examples
+EDIT="python3 $FIXTURES/pkg/rmpkg_edit.py"
+
+setup() {
+	OUT=$BATS_TEST_TMPDIR/out
+	mkdir -p "$OUT" "$REMOTEMEDIA_HOME/trust"
+}
+
+build() {
+	rm-build -o "$OUT" "$@" "$EX/voice.yaml" | jq -r .path
+}
+
+trust() {
+	cp "$REMOTEMEDIA_HOME/keys/$1.pub" "$REMOTEMEDIA_HOME/trust/"
+}
+
+@test "rm-inspect: shows name, version, digest, nodes with requirements, files, runtime, provenance, signature" {
+	p=$(build)
+	run rm-inspect --json "$p"
+	assert_success
+	[ "$(jq -r '.name + " " + .version' <<<"$output")" = "voice 1.0.0" ]
+	[ "$(jq -r .digest <<<"$output")" = "sha256:$($EDIT cat "$p" meta/contents.json | sha256sum | cut -c1-64)" ]
+	[ "$(jq -c '[.nodes[] | .id + ":" + .type]' <<<"$output")" = '["vad:VAD","stt:SpeechToText","tts:HFPipelineNode"]' ]
+	[ "$(jq -r '.nodes[1].requirements.gpu.type' <<<"$output")" = cuda ]
+	[ "$(jq -r '.nodes[2].remote_ref' <<<"$output")" = oci://registry.example/voice/tts:1.0 ]
+	[ "$(jq -r '.files[] | select(.path=="models/tiny-vad.safetensors") | .size' <<<"$output")" = 2320 ]
+	[ "$(jq -r '.signature.status, .verified, .provenance.schema, .runtime.schema' <<<"$output" | tr '\n' ' ')" = "unsigned false remotemedia.provenance/1 remotemedia.runtime/1 " ]
+	# a terminal gets a table
+	run script -qec "rm-inspect '$p'" /dev/null
+	assert_success
+	assert_output --partial "signature  unsigned"
+	assert_output --partial "stt              SpeechToText"
+}
+
+@test "rm-inspect: --verify exits 5 for an unsigned package, 0 once signed by a trusted key" {
+	p=$(build)
+	run rm-inspect --verify "$p"
+	assert_failure 5
+	assert_output --partial "refused: package is unsigned"
+	rm-build keygen alice >/dev/null
+	rm-build sign --sign alice "$p" >/dev/null
+	run rm-inspect --verify "$p"
+	assert_failure 5
+	assert_output --partial "signed but untrusted: key"
+	trust alice
+	run rm-inspect --verify --json "$p"
+	assert_success
+	[ "$(jq -r '.verified, .signature.status, .signature.signer' <<<"$output" | tr '\n' ' ')" = "true valid alice " ]
+}
+
+@test "rm-inspect: one byte changed in a model is refused with exit 5 naming the file" {
+	rm-build keygen alice >/dev/null
+	trust alice
+	p=$(build --sign alice)
+	$EDIT flip "$p" models/tiny-vad.safetensors
+	run rm-inspect --verify "$p"
+	assert_failure 5
+	assert_output --partial "'models/tiny-vad.safetensors' has been modified"
+	run rm-inspect -x "$OUT/x" "$p"
+	assert_failure 5
+	[ ! -e "$OUT/x" ]
+	[ -z "$(ls -d "$OUT"/x.tmp.* 2>/dev/null)" ]
+}
+
+@test "rm-inspect: a file added or removed is refused with exit 5, even without --verify" {
+	p=$(build)
+	cp "$p" "$OUT/added.rmpkg"
+	$EDIT add "$OUT/added.rmpkg" modules/evil.py 'import os'
+	run rm-inspect "$OUT/added.rmpkg"
+	assert_failure 5
+	assert_output --partial "'modules/evil.py' is in the package but not in the contents list"
+	cp "$p" "$OUT/removed.rmpkg"
+	$EDIT remove "$OUT/removed.rmpkg" models/tiny-vad.safetensors
+	run rm-inspect "$OUT/removed.rmpkg"
+	assert_failure 5
+	assert_output --partial "'models/tiny-vad.safetensors' is in the contents list but missing from the package"
+	cp "$p" "$OUT/nomanifest.rmpkg"
+	$EDIT remove "$OUT/nomanifest.rmpkg" manifest.json
+	$EDIT rehash "$OUT/nomanifest.rmpkg"
+	run rm-inspect "$OUT/nomanifest.rmpkg"
+	assert_failure 5
+	assert_output --partial "no manifest.json"
+}
+
+@test "rm-inspect: an edited contents list is refused: hash mismatch, or a signature that no longer matches" {
+	p=$(build)
+	$EDIT cat "$p" meta/contents.json | sed 's/"sha256": "4/"sha256": "5/' > "$OUT/c.json"
+	! cmp -s "$OUT/c.json" <($EDIT cat "$p" meta/contents.json)
+	cp "$p" "$OUT/u.rmpkg"
+	$EDIT put "$OUT/u.rmpkg" meta/contents.json "$OUT/c.json"
+	run rm-inspect -x "$OUT/x" "$OUT/u.rmpkg"
+	assert_failure 5
+	assert_output --partial "has been modified: sha256"
+	# a signed package whose model and contents list were both changed to agree
+	rm-build keygen alice >/dev/null
+	trust alice
+	s=$(build --sign alice)
+	$EDIT flip "$s" models/tiny-vad.safetensors
+	$EDIT rehash "$s"
+	run rm-inspect "$s"
+	assert_failure 5
+	assert_output --partial "invalid signature: the signature is for sha256:"
+}
+
+@test "rm-inspect: a signature replaced by another key's is refused (untrusted or not verifying)" {
+	rm-build keygen alice >/dev/null
+	rm-build keygen mallory >/dev/null
+	trust alice
+	p=$(build --sign alice)
+	cp "$p" "$OUT/m.rmpkg"
+	rm-build sign --sign mallory "$OUT/m.rmpkg" >/dev/null
+	run rm-inspect --verify "$OUT/m.rmpkg"
+	assert_failure 5
+	assert_output --partial "signed but untrusted"
+	REMOTEMEDIA_ENV=production run rm-inspect -x "$OUT/x" "$OUT/m.rmpkg"
+	assert_failure 5
+	# mallory's signature bytes claiming alice's key: does not verify, always refused
+	$EDIT cat "$p" meta/signature > "$OUT/alice.sig"
+	$EDIT cat "$OUT/m.rmpkg" meta/signature > "$OUT/mallory.sig"
+	jq --arg s "$(jq -r .signature "$OUT/mallory.sig")" '.signature = $s' "$OUT/alice.sig" > "$OUT/forged.sig"
+	cp "$p" "$OUT/f.rmpkg"
+	$EDIT put "$OUT/f.rmpkg" meta/signature "$OUT/forged.sig"
+	run rm-inspect "$OUT/f.rmpkg"
+	assert_failure 5
+	assert_output --partial "invalid signature: the signature does not verify with key"
+}
+
+@test "rm-inspect: production mode refuses unsigned packages, development warns" {
+	p=$(build)
+	run rm-inspect -x "$OUT/dev" "$p"
+	assert_success
+	assert_output --partial "unsigned (accepted in development mode)"
+	cmp "$OUT/dev/models/tiny-vad.safetensors" "$EX/models/tiny-vad.safetensors"
+	REMOTEMEDIA_ENV=production run rm-inspect -x "$OUT/prod" "$p"
+	assert_failure 5
+	assert_output --partial "refused: package is unsigned"
+	[ ! -e "$OUT/prod" ]
+}
+
+@test "rm-inspect: hostile archives are refused with exit 5 and nothing is written outside the target" {
+	p=$(build)
+	mkdir -p "$BATS_TEST_TMPDIR/work"
+	abs=$BATS_TEST_TMPDIR/abs-escape.txt
+	for kind in absolute dotdot symlink hardlink device fifo duplicate; do
+		$EDIT hostile "$p" "$OUT/$kind.rmpkg" $kind "$abs"
+		run rm-inspect -x "$BATS_TEST_TMPDIR/work/t/out" "$OUT/$kind.rmpkg"
+		assert_failure 5
+		case $kind in
+		absolute|dotdot) assert_output --partial "unsafe path" ;;
+		symlink) assert_output --partial "is a symbolic link" ;;
+		hardlink) assert_output --partial "is a hard link" ;;
+		device) assert_output --partial "is a character device" ;;
+		fifo) assert_output --partial "is a fifo" ;;
+		duplicate) assert_output --partial "'manifest.json' appears twice" ;;
+		esac
+		[ ! -e "$abs" ]
+		[ ! -e "$BATS_TEST_TMPDIR/work/escape.txt" ]
+		[ ! -e "$BATS_TEST_TMPDIR/escape.txt" ]
+		[ -z "$(find "$BATS_TEST_TMPDIR/work" -mindepth 1 -not -name t)" ]
+	done
+}
+
+@test "rm-inspect: a manifest of schema major 2 is a version mismatch; garbage is not a package" {
+	p=$(build)
+	$EDIT cat "$p" manifest.json | jq '.schema = "remotemedia.pipeline/2"' > "$OUT/m.json"
+	$EDIT put "$p" manifest.json "$OUT/m.json"
+	$EDIT rehash "$p"
+	run rm-inspect "$p"
+	assert_failure 3
+	assert_output --partial "version mismatch"
+	head -c 3000 /dev/urandom > "$OUT/junk.rmpkg"
+	run rm-inspect "$OUT/junk.rmpkg"
+	assert_failure 5
+	run rm-inspect "$OUT/missing.rmpkg"
+	assert_failure 4
+}
+
+# A CA chain made with the openssl command line: root -> intermediate -> leaf.
+make_ca() {
+	local d=$BATS_TEST_TMPDIR/ca
+	mkdir -p "$d"
+	printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > "$d/ca.ext"
+	openssl req -x509 -newkey ed25519 -nodes -keyout "$d/root.key" -out "$d/root.crt" \
+	    -subj /CN=Test-Root -days 3650 -addext basicConstraints=critical,CA:TRUE \
+	    -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+	openssl req -new -newkey ed25519 -nodes -keyout "$d/int.key" -out "$d/int.csr" \
+	    -subj /CN=Test-Intermediate 2>/dev/null
+	openssl x509 -req -in "$d/int.csr" -CA "$d/root.crt" -CAkey "$d/root.key" \
+	    -CAcreateserial -days 3650 -extfile "$d/ca.ext" -out "$d/int.crt" 2>/dev/null
+	rm-build keygen builder >/dev/null
+	openssl req -new -key "$REMOTEMEDIA_HOME/keys/builder.key" -subj /CN=Builder \
+	    -out "$d/leaf.csr" 2>/dev/null
+}
+
+leaf_cert() {	# leaf_cert DAYS ISSUER OUT
+	local d=$BATS_TEST_TMPDIR/ca
+	openssl x509 -req -in "$d/leaf.csr" -CA "$d/$2.crt" -CAkey "$d/$2.key" \
+	    -CAcreateserial -days "$1" -out "$d/leaf-$3.crt" 2>/dev/null
+	cat "$d/leaf-$3.crt" "$d/int.crt" > "$d/chain-$3.pem"
+}
+
+@test "rm-inspect: a leaf <- intermediate <- root chain verifies against the trusted root; expired or wrongly issued leaves are refused" {
+	make_ca
+	d=$BATS_TEST_TMPDIR/ca
+	cp "$d/root.crt" "$REMOTEMEDIA_HOME/trust/"
+	leaf_cert 30 int good
+	p=$(build --sign builder --cert "$d/chain-good.pem")
+	run rm-inspect --verify --json "$p"
+	assert_success
+	[ "$(jq -r '.signature.status, .signature.certificates' <<<"$output" | tr '\n' ' ')" = "valid 2 " ]
+	assert_output --partial "CN=Builder"
+	# expired leaf
+	leaf_cert -1 int expired
+	cp "$p" "$OUT/exp.rmpkg"
+	rm-build sign --sign builder --cert "$d/chain-expired.pem" "$OUT/exp.rmpkg" >/dev/null
+	run rm-inspect --verify "$OUT/exp.rmpkg"
+	assert_failure 5
+	assert_output --partial "certificate has expired"
+	# a leaf issued by another CA, presented with our intermediate
+	openssl req -x509 -newkey ed25519 -nodes -keyout "$d/rogue.key" -out "$d/rogue.crt" \
+	    -subj /CN=Test-Intermediate -days 3650 -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+	leaf_cert 30 rogue rogue
+	cp "$p" "$OUT/rogue.rmpkg"
+	rm-build sign --sign builder --cert "$d/chain-rogue.pem" "$OUT/rogue.rmpkg" >/dev/null
+	run rm-inspect --verify "$OUT/rogue.rmpkg"
+	assert_failure 5
+	assert_output --partial "not trusted: certificate signature failure"
+	# without the root in trust/ the good chain is untrusted too
+	rm "$REMOTEMEDIA_HOME/trust/root.crt"
+	run rm-inspect --verify "$p"
+	assert_failure 5
+	assert_output --partial "unable to get"
+	# a chain whose leaf is not the signing key is refused at signing time
+	rm-build keygen other >/dev/null
+	run rm-build sign --sign other --cert "$d/chain-good.pem" "$OUT/rogue.rmpkg"
+	assert_failure 3
+	assert_output --partial "does not hold the signing key"
+}
+
+@test "rm-inspect: usage errors exit 2, --help exits 0" {
+	run rm-inspect
+	assert_failure 2
+	run rm-inspect --bogus x
+	assert_failure 2
+	run rm-inspect --help
+	assert_success
+	assert_output --partial "usage: rm-inspect"
+}

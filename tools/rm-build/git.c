@@ -1,0 +1,106 @@
+#include "config.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <git2.h>
+
+#include "build.h"
+
+/* https://user:token@host/x -> https://host/x: credentials never enter a package. */
+static char *
+strip_userinfo(const char *url)
+{
+	const char *scheme = strstr(url, "://"), *at, *slash;
+	char *out;
+
+	if (scheme == NULL)
+		return strdup(url);
+	slash = strchr(scheme + 3, '/');
+	at = strchr(scheme + 3, '@');
+	if (at == NULL || (slash != NULL && at > slash))
+		return strdup(url);
+	out = malloc(strlen(url) + 1);
+	if (out == NULL)
+		return NULL;
+	snprintf(out, strlen(url) + 1, "%.*s%s", (int)(scheme + 3 - url), url, at + 1);
+	return out;
+}
+
+json_t *
+rm_build_git_info(const char *path, struct rm_err *err)
+{
+	git_repository *repo = NULL;
+	git_reference *head = NULL;
+	git_commit *commit = NULL;
+	git_remote *remote = NULL;
+	git_status_list *st = NULL;
+	git_status_options so;
+	git_strarray remotes = { NULL, 0 };
+	json_t *out = NULL;
+	const char *wd;
+	char wdreal[PATH_MAX], dir[PATH_MAX], *slash;
+
+	(void)err;
+	git_libgit2_init();
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir)
+		*slash = '\0';
+	if (git_repository_open_ext(&repo, dir, 0, NULL) != 0 ||
+	    (wd = git_repository_workdir(repo)) == NULL) {
+		out = json_null();
+		goto done;
+	}
+	out = json_object();
+	if (realpath(wd, wdreal) != NULL && strncmp(path, wdreal, strlen(wdreal)) == 0 &&
+	    path[strlen(wdreal)] == '/')
+		json_object_set_new(out, "path", json_string(path + strlen(wdreal) + 1));
+	else
+		json_object_set_new(out, "path", json_null());
+	if (git_repository_head(&head, repo) == 0) {
+		const git_oid *oid = git_reference_target(head);
+		char hex[GIT_OID_HEXSZ + 1];
+		if (oid != NULL && git_commit_lookup(&commit, repo, oid) == 0) {
+			git_oid_tostr(hex, sizeof(hex), oid);
+			json_object_set_new(out, "commit", json_string(hex));
+			json_object_set_new(out, "commit_time",
+			    json_integer((json_int_t)git_commit_time(commit)));
+		}
+		json_object_set_new(out, "branch", git_reference_is_branch(head) ?
+		    json_string(git_reference_shorthand(head)) : json_null());
+	}
+	if (json_object_get(out, "commit") == NULL) {
+		json_object_set_new(out, "commit", json_null());
+		json_object_set_new(out, "commit_time", json_null());
+	}
+	if (json_object_get(out, "branch") == NULL)
+		json_object_set_new(out, "branch", json_null());
+	if (git_remote_lookup(&remote, repo, "origin") != 0 &&
+	    git_remote_list(&remotes, repo) == 0 && remotes.count > 0)
+		git_remote_lookup(&remote, repo, remotes.strings[0]);
+	if (remote != NULL && git_remote_url(remote) != NULL) {
+		char *u = strip_userinfo(git_remote_url(remote));
+		json_object_set_new(out, "remote_url", u ? json_string(u) : json_null());
+		free(u);
+	} else
+		json_object_set_new(out, "remote_url", json_null());
+	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	so.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+	if (git_status_list_new(&st, repo, &so) == 0)
+		json_object_set_new(out, "dirty", json_boolean(git_status_list_entrycount(st) > 0));
+	else
+		json_object_set_new(out, "dirty", json_null());
+done:
+	git_status_list_free(st);
+	git_strarray_dispose(&remotes);
+	git_remote_free(remote);
+	git_commit_free(commit);
+	git_reference_free(head);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return out;
+}
