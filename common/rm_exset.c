@@ -232,64 +232,197 @@ time_field(json_t *adv, const char *name)
 	return t;
 }
 
+static void add_broken(json_t *broken, const char *file, const struct rm_err *err);
+
+/*
+ * An incremental builder: adverts are added one at a time (and may be freed
+ * at once), columns grow by doubling and are compacted at the end.
+ */
+struct exb {
+	const struct rm_taxo *t;
+	struct builder b;
+	struct rm_val *cols;
+	struct rm_exinfo *info;
+	size_t n, cap;
+	uint32_t *idset;	/* open addressing: exec index + 1 by id offset */
+	size_t idsize;
+	json_t *adverts;	/* kept adverts, or NULL */
+	size_t *roff, *rlen;	/* raw text slices, when raw is set */
+	const char *raw;
+	json_t *broken;
+};
+
+static int
+exb_init(struct exb *x, const struct rm_taxo *t, int keep)
+{
+	memset(x, 0, sizeof(*x));
+	x->t = t;
+	x->adverts = keep ? json_array() : NULL;
+	x->broken = json_array();
+	b_intern(&x->b, "");
+	return 0;
+}
+
+static int
+exb_grow(struct exb *x)
+{
+	size_t ncap = x->cap ? x->cap * 2 : 64, k, nk = x->t->nkeys;
+	struct rm_val *nc = calloc(nk * ncap, sizeof(*nc));
+	struct rm_exinfo *ni = realloc(x->info, ncap * sizeof(*ni));
+	size_t *no = x->raw ? realloc(x->roff, ncap * sizeof(*no)) : NULL;
+	size_t *nl = x->raw ? realloc(x->rlen, ncap * sizeof(*nl)) : NULL;
+
+	if (no)
+		x->roff = no;
+	if (nl)
+		x->rlen = nl;
+	if (ni)
+		x->info = ni;
+	if (nc == NULL || ni == NULL || (x->raw && (no == NULL || nl == NULL))) {
+		free(nc);
+		return -1;
+	}
+	for (k = 0; k < nk && x->n > 0; k++)
+		memcpy(nc + k * ncap, x->cols + k * x->cap, x->n * sizeof(*nc));
+	free(x->cols);
+	x->cols = nc;
+	x->cap = ncap;
+	return 0;
+}
+
+/* Index of an earlier executor with this id, or -1; records it otherwise. */
+static long
+exb_seen(struct exb *x, uint32_t id, size_t e)
+{
+	size_t h, i;
+
+	if ((x->n + 1) * 2 > x->idsize) {
+		size_t nsize = x->idsize ? x->idsize * 2 : 256;
+		uint32_t *ns = calloc(nsize, sizeof(*ns));
+		if (ns == NULL)
+			return -1;
+		for (i = 0; i < x->idsize; i++)
+			if (x->idset[i]) {
+				uint32_t eid = x->info[x->idset[i] - 1].id;
+				h = (eid * 2654435761u) & (nsize - 1);
+				while (ns[h])
+					h = (h + 1) & (nsize - 1);
+				ns[h] = x->idset[i];
+			}
+		free(x->idset);
+		x->idset = ns;
+		x->idsize = nsize;
+	}
+	h = (id * 2654435761u) & (x->idsize - 1);
+	while (x->idset[h]) {
+		if (x->info[x->idset[h] - 1].id == id)
+			return (long)x->idset[h] - 1;
+		h = (h + 1) & (x->idsize - 1);
+	}
+	x->idset[h] = (uint32_t)e + 1;
+	return -1;
+}
+
+/* Adds a normalised advert (borrowed); a duplicate id goes to broken. */
+static void
+exb_add(struct exb *x, json_t *adv, const char *file, size_t roff, size_t rlen)
+{
+	json_t *ep = json_object_get(adv, "endpoint");
+	size_t e = x->n;
+	long prev;
+	uint32_t id;
+
+	if (x->n == x->cap && exb_grow(x) != 0)
+		return;
+	id = b_intern(&x->b, json_string_value(json_object_get(adv, "id")));
+	x->info[e].id = id;
+	x->info[e].file = file ? b_intern(&x->b, file) : RM_NOSTR;
+	prev = exb_seen(x, id, e);
+	if (prev >= 0) {
+		struct rm_err err;
+		const char *pf = x->info[prev].file == RM_NOSTR ? NULL : x->b.strs + x->info[prev].file;
+		rm_err_clear(&err);
+		rm_err_set(&err, RM_EXIT_INVALID, NULL, "id", "duplicate executor id \"%s\" (also in %s)",
+		    x->b.strs + id, pf ? pf : "the same file");
+		add_broken(x->broken, file ? file : "<adverts>", &err);
+		return;
+	}
+	x->info[e].endpoint = json_is_string(ep) ? b_intern(&x->b, json_string_value(ep)) : RM_NOSTR;
+	x->info[e].pad = 0;
+	x->info[e].expires_at = time_field(adv, "expires_at");
+	x->info[e].probed_at = time_field(adv, "probed_at");
+	{
+		/* top level first, so that a capabilities value wins */
+		struct fill_arg fa = { &x->b, x->t, x->cols, x->cap, e };
+		rm_taxo_walk(x->t, adv, "", fill_cb, &fa);
+		rm_taxo_walk(x->t, json_object_get(adv, "capabilities"), "", fill_cb, &fa);
+	}
+	if (x->raw) {
+		x->roff[e] = roff;
+		x->rlen[e] = rlen;
+	} else if (x->adverts)
+		json_array_append(x->adverts, adv);
+	x->n++;
+}
+
+static int
+exb_finish(struct exb *x, struct rm_exset **out, struct rm_err *err)
+{
+	struct rm_exset *s = calloc(1, sizeof(*s));
+	size_t n = x->n, k, nk = x->t->nkeys;
+	struct rm_val *cols = calloc(nk * (n ? n : 1), sizeof(*cols));
+
+	if (s == NULL || cols == NULL) {
+		free(s);
+		free(cols);
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	}
+	for (k = 0; k < nk && n > 0; k++)
+		memcpy(cols + k * n, x->cols + k * x->cap, n * sizeof(*cols));
+	free(x->cols);
+	free(x->idset);
+	if (x->info == NULL)
+		x->info = calloc(1, sizeof(*x->info));
+	s->nexec = (uint32_t)n;
+	s->nkeys = (uint32_t)nk;
+	s->cols = cols;
+	s->strs = x->b.strs;
+	s->strs_len = x->b.slen;
+	s->pool = x->b.pool;
+	s->npool = x->b.npool;
+	s->hash = x->b.hash;
+	s->hash_size = x->b.hsize;
+	s->info = x->info;
+	s->broken = x->broken;
+	s->adverts = x->adverts;
+	s->taxo = x->t;
+	s->raw_off = x->roff;
+	s->raw_len = x->rlen;
+	s->own[0] = cols;
+	s->own[1] = x->b.strs;
+	s->own[2] = x->b.pool;
+	s->own[3] = x->b.hash;
+	s->own[4] = x->info;
+	*out = s;
+	return 0;
+}
+
 int
 rm_exset_build(const struct rm_taxo *t, json_t *adverts, json_t *files, json_t *broken,
     struct rm_exset **out, struct rm_err *err)
 {
-	struct builder b;
-	struct rm_exset *s;
-	struct rm_val *cols;
-	struct rm_exinfo *info;
-	size_t n = json_array_size(adverts), e;
+	struct exb x;
+	size_t e;
 
 	*out = NULL;
-	memset(&b, 0, sizeof(b));
-	s = calloc(1, sizeof(*s));
-	cols = calloc(t->nkeys * (n ? n : 1), sizeof(*cols));
-	info = calloc(n ? n : 1, sizeof(*info));
-	if (s == NULL || cols == NULL || info == NULL) {
-		free(s);
-		free(cols);
-		free(info);
-		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
-	}
-	b_intern(&b, "");
-	for (e = 0; e < n; e++) {
-		json_t *adv = json_array_get(adverts, e);
+	exb_init(&x, t, 1);
+	for (e = 0; e < json_array_size(adverts); e++) {
 		json_t *f = files ? json_array_get(files, e) : NULL;
-		json_t *ep = json_object_get(adv, "endpoint");
-		info[e].id = b_intern(&b, json_string_value(json_object_get(adv, "id")));
-		info[e].file = json_is_string(f) ? b_intern(&b, json_string_value(f)) : RM_NOSTR;
-		info[e].endpoint = json_is_string(ep) ? b_intern(&b, json_string_value(ep)) : RM_NOSTR;
-		info[e].expires_at = time_field(adv, "expires_at");
-		info[e].probed_at = time_field(adv, "probed_at");
-		{
-			/* top level first, so that a capabilities value wins */
-			struct fill_arg fa = { &b, t, cols, n, e };
-			rm_taxo_walk(t, adv, "", fill_cb, &fa);
-			rm_taxo_walk(t, json_object_get(adv, "capabilities"), "", fill_cb, &fa);
-		}
+		exb_add(&x, json_array_get(adverts, e), json_string_value(f), 0, 0);
 	}
-	s->nexec = (uint32_t)n;
-	s->nkeys = (uint32_t)t->nkeys;
-	s->cols = cols;
-	s->strs = b.strs;
-	s->strs_len = b.slen;
-	s->pool = b.pool;
-	s->npool = b.npool;
-	s->hash = b.hash;
-	s->hash_size = b.hsize;
-	s->info = info;
-	s->broken = broken ? json_incref(broken) : json_array();
-	s->adverts = json_incref(adverts);
-	s->taxo = t;
-	s->own[0] = cols;
-	s->own[1] = b.strs;
-	s->own[2] = b.pool;
-	s->own[3] = b.hash;
-	s->own[4] = info;
-	*out = s;
-	return 0;
+	if (broken)
+		json_array_extend(x.broken, broken);
+	return exb_finish(&x, out, err);
 }
 
 void
@@ -305,6 +438,9 @@ rm_exset_free(struct rm_exset *s)
 		munmap(s->map, s->maplen);
 	json_decref(s->broken);
 	json_decref(s->adverts);
+	free(s->raw_off);
+	free(s->raw_len);
+	free(s->raw);
 	free(s);
 }
 
@@ -370,6 +506,16 @@ rm_exset_advert(const struct rm_exset *s, uint32_t e, struct rm_err *err)
 
 	if (s->adverts != NULL && e < json_array_size(s->adverts))
 		return json_incref(json_array_get(s->adverts, e));
+	if (s->raw != NULL && e < s->nexec) {
+		json_error_t je;
+		doc = json_loadb(s->raw + s->raw_off[e], s->raw_len[e], JSON_DISABLE_EOF_CHECK, &je);
+		if (doc == NULL) {
+			rm_err_set(err, RM_EXIT_INVALID, NULL, NULL, "advert %s: %s",
+			    rm_exset_cstr(s, s->info[e].id), je.text);
+			return NULL;
+		}
+		return rm_advert_normalize_take(doc, "<adverts>", err);
+	}
 	file = rm_exset_cstr(s, s->info[e].file);
 	if (file == NULL) {
 		rm_err_set(err, RM_EXIT_NOTFOUND, NULL, NULL, "advert %s has no file",
@@ -577,10 +723,9 @@ add_broken(json_t *broken, const char *file, const struct rm_err *err)
 	    rm_err_str(&e, buf, sizeof(buf))));
 }
 
-/* Adds one loaded document (advert, array, lines) to adverts/files. */
+/* Adds every advert of a loaded document (advert, array, lines, tag list). */
 static void
-add_docs(json_t *docs, const char *file, json_t *adverts, json_t *files, json_t *broken,
-    json_t *seen)
+add_docs(struct exb *x, json_t *docs, const char *file)
 {
 	size_t i;
 	json_t *d;
@@ -589,36 +734,25 @@ add_docs(json_t *docs, const char *file, json_t *adverts, json_t *files, json_t 
 	/* a Colibri tag list is one advert, not a list of adverts */
 	if (json_array_size(docs) > 0 && json_is_string(json_array_get(docs, 0))) {
 		json_t *wrap = json_pack("[O]", docs);
-		add_docs(wrap, file, adverts, files, broken, seen);
+		add_docs(x, wrap, file);
 		json_decref(wrap);
 		return;
 	}
 	json_array_foreach(docs, i, d) {
 		json_t *a;
-		const char *id;
 		rm_err_clear(&err);
 		a = rm_advert_normalize_take(json_incref(d), file, &err);
 		if (a == NULL) {
-			add_broken(broken, file, &err);
+			add_broken(x->broken, file, &err);
 			continue;
 		}
-		id = json_string_value(json_object_get(a, "id"));
-		if (json_object_get(seen, id) != NULL) {
-			rm_err_set(&err, RM_EXIT_INVALID, NULL, "id", "duplicate executor id \"%s\" "
-			    "(also in %s)", id, json_string_value(json_object_get(seen, id)));
-			add_broken(broken, file, &err);
-			json_decref(a);
-			continue;
-		}
-		json_object_set_new(seen, id, json_string(file));
-		json_array_append_new(adverts, a);
-		json_array_append_new(files, json_string(file));
+		exb_add(x, a, file, 0, 0);
+		json_decref(a);
 	}
 }
 
 static int
-scan_dir(const char *dir, json_t *adverts, json_t *files, json_t *broken, json_t *seen,
-    struct rm_err *err)
+scan_dir(struct exb *x, const char *dir, struct rm_err *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -648,13 +782,13 @@ scan_dir(const char *dir, json_t *adverts, json_t *files, json_t *broken, json_t
 		rm_err_clear(&e);
 		docs = rm_doc_load_many(path, &e);
 		if (docs == NULL)
-			add_broken(broken, path, &e);
+			add_broken(x->broken, path, &e);
 		else {
 			if (!json_is_array(docs)) {
 				json_t *w = json_pack("[o]", docs);
 				docs = w;
 			}
-			add_docs(docs, path, adverts, files, broken, seen);
+			add_docs(x, docs, path);
 			json_decref(docs);
 		}
 		free(names[i]);
@@ -670,7 +804,6 @@ dir_set(const struct rm_taxo *t, const char *dir, int use_index, struct rm_exset
 	char ipath[PATH_MAX];
 	struct stat dst;
 	struct timespec now;
-	json_t *adverts, *files, *broken, *seen;
 	int r, racy;
 
 	*out = NULL;
@@ -686,17 +819,22 @@ dir_set(const struct rm_taxo *t, const char *dir, int use_index, struct rm_exset
 		return 0;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
-	adverts = json_array();
-	files = json_array();
-	broken = json_array();
-	seen = json_object();
-	r = scan_dir(dir, adverts, files, broken, seen, err);
-	json_decref(seen);
-	if (r == 0)
-		r = rm_exset_build(t, adverts, files, broken, out, err);
-	json_decref(adverts);
-	json_decref(files);
-	json_decref(broken);
+	{
+		struct exb x;
+		exb_init(&x, t, 0);
+		r = scan_dir(&x, dir, err);
+		if (r == 0)
+			r = exb_finish(&x, out, err);
+		else {
+			json_decref(x.broken);
+			free(x.cols);
+			free(x.info);
+			free(x.idset);
+			free(x.b.strs);
+			free(x.b.pool);
+			free(x.b.hash);
+		}
+	}
 	if (r != 0)
 		return r;
 	/* A change within the timestamp granularity of our stat could leave the
@@ -742,31 +880,89 @@ rm_registry_changed(void)
 		rm_exset_free(s);
 }
 
+/*
+ * Reads -x FILE. JSON lines (or one object) are parsed one value at a time,
+ * each advert added to the columns and freed at once; the text is kept so
+ * that a full advert can be read back. Arrays and YAML go through the
+ * document loader.
+ */
 static int
 file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struct rm_err *err)
 {
-	json_t *docs, *adverts, *files, *broken, *seen;
 	const char *name = strcmp(file, "-") == 0 ? "<stdin>" : file;
+	struct exb x;
+	char *buf;
+	size_t len, off = 0;
+	json_t *docs;
 	int r;
 
-	docs = rm_doc_load_many(file, err);
-	if (docs == NULL)
-		return -err->code;
-	if (!json_is_array(docs)) {
-		json_t *w = json_pack("[o]", docs);
-		docs = w;
+	if ((r = rm_read_file(file, RM_DOC_MAX_BYTES, &buf, &len, err)) != 0)
+		return r;
+	while (off < len && (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\t' ||
+	    buf[off] == '\r'))
+		off++;
+	if (off >= len) {
+		free(buf);
+		return rm_err_set(err, RM_EXIT_INVALID, name, NULL, "empty document");
 	}
-	adverts = json_array();
-	files = json_array();
-	broken = json_array();
-	seen = json_object();
-	add_docs(docs, name, adverts, files, broken, seen);
-	r = rm_exset_build(t, adverts, NULL, broken, out, err);
-	json_decref(docs);
-	json_decref(adverts);
-	json_decref(files);
-	json_decref(broken);
-	json_decref(seen);
+	if (rm_doc_is_yaml_name(file) || buf[off] != '{') {
+		docs = rm_doc_parse_many(buf, len, name, rm_doc_is_yaml_name(file) ? 1 : -1, err);
+		free(buf);
+		if (docs == NULL)
+			return -err->code;
+		if (!json_is_array(docs))
+			docs = json_pack("[o]", docs);
+		exb_init(&x, t, 1);
+		add_docs(&x, docs, name);
+		json_decref(docs);
+		return exb_finish(&x, out, err);
+	}
+	exb_init(&x, t, 0);
+	x.raw = buf;
+	while (off < len) {
+		json_error_t je;
+		json_t *d, *a;
+		struct rm_err e;
+		size_t start = off;
+
+		d = json_loadb(buf + off, len - off, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &je);
+		if (d == NULL) {
+			int line = 1;
+			size_t i;
+			for (i = 0; i < off; i++)
+				line += buf[i] == '\n';
+			rm_err_setpos(err, RM_EXIT_INVALID, name, line + je.line - 1, je.column, NULL,
+			    "malformed JSON: %s", je.text);
+			json_decref(x.broken);
+			free(x.cols);
+			free(x.info);
+			free(x.idset);
+			free(x.roff);
+			free(x.rlen);
+			free(x.b.strs);
+			free(x.b.pool);
+			free(x.b.hash);
+			free(buf);
+			return -err->code;
+		}
+		off += (size_t)je.position;
+		rm_err_clear(&e);
+		a = rm_advert_normalize_take(d, name, &e);
+		if (a == NULL)
+			add_broken(x.broken, name, &e);
+		else {
+			exb_add(&x, a, NULL, start, off - start);
+			json_decref(a);
+		}
+		while (off < len && (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\t' ||
+		    buf[off] == '\r'))
+			off++;
+	}
+	r = exb_finish(&x, out, err);
+	if (r == 0)
+		(*out)->raw = buf;
+	else
+		free(buf);
 	return r;
 }
 

@@ -51,6 +51,8 @@ struct rm_exset {
 	json_t *broken;			/* [{"file","error"}] adverts that failed to load */
 	json_t *adverts;		/* the normalised adverts when built in memory */
 	const struct rm_taxo *taxo;
+	char *raw;			/* -x files: their text, adverts re-read from it */
+	size_t *raw_off, *raw_len;
 	/* owned storage */
 	void *map;
 	size_t maplen;

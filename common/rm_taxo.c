@@ -416,6 +416,9 @@ walk(const struct rm_taxo *t, json_t *obj, char *path, size_t plen,
 		int k;
 		name = json_object_iter_key(iter);
 		v = json_object_iter_value(iter);
+		/* an advert's capabilities object is walked on its own */
+		if (plen == 0 && strcmp(name, "capabilities") == 0)
+			continue;
 		nlen = strlen(name);
 		if (plen + nlen + 2 > 512)
 			continue;

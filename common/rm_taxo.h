@@ -60,7 +60,7 @@ int rm_taxo_find(const struct rm_taxo *t, const char *path);
 int rm_taxo_findn(const struct rm_taxo *t, const char *path, size_t len);
 /* Calls fn for every value of doc's object tree whose path is a taxonomy
  * key (prefix: path of obj, "" at the root; presence keys are reported and
- * then descended into). */
+ * then descended into; a "capabilities" key at the root is skipped). */
 void rm_taxo_walk(const struct rm_taxo *t, json_t *obj, const char *prefix,
     void (*fn)(int key, json_t *parent, const char *name, const char *path, void *arg),
     void *arg);
