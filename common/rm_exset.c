@@ -250,6 +250,9 @@ struct exb {
 	size_t *roff, *rlen;	/* raw text slices, when raw is set */
 	const char *raw;
 	json_t *broken;
+	json_t *files;		/* directory scans: every file's stat */
+	struct timespec scan_start;
+	int racy;
 };
 
 static int
@@ -398,6 +401,7 @@ exb_finish(struct exb *x, struct rm_exset **out, struct rm_err *err)
 	s->taxo = x->t;
 	s->raw_off = x->roff;
 	s->raw_len = x->rlen;
+	s->files = x->files;
 	s->own[0] = cols;
 	s->own[1] = x->b.strs;
 	s->own[2] = x->b.pool;
@@ -438,6 +442,7 @@ rm_exset_free(struct rm_exset *s)
 		munmap(s->map, s->maplen);
 	json_decref(s->broken);
 	json_decref(s->adverts);
+	json_decref(s->files);
 	free(s->raw_off);
 	free(s->raw_len);
 	free(s->raw);
@@ -533,7 +538,7 @@ rm_exset_advert(const struct rm_exset *s, uint32_t e, struct rm_err *err)
 /* ---- the index file ------------------------------------------------ */
 
 #define IDX_MAGIC "RMIDX01"
-#define IDX_VERSION 2
+#define IDX_VERSION 3
 #define RACY_NS 50000000LL	/* timestamps are coarser than this: see load */
 
 struct idx_hdr {
@@ -545,7 +550,15 @@ struct idx_hdr {
 	uint32_t nexec, nkeys, hash_size, racy;
 	uint64_t off_cols, off_info, off_pool, npool, off_hash, off_strs, strs_len;
 	uint64_t off_broken, broken_len, file_size;
+	uint64_t off_files, files_len, nfiles;
 };
+
+/*
+ * Registries up to this many files also have every file's inode, size,
+ * mtime and ctime checked, so that an advert edited in place is seen;
+ * above it (stat costs about 2 us a file here) only the directory is.
+ */
+#define STAT_ALL_MAX 2000
 
 int
 rm_index_path(const char *dir, char *buf, size_t size, struct rm_err *err)
@@ -570,8 +583,8 @@ index_write(const struct rm_exset *s, const struct stat *dst, int racy, const ch
     struct rm_err *err)
 {
 	struct idx_hdr h;
-	char *buf, *broken;
-	size_t total, blen;
+	char *buf, *broken, *files;
+	size_t total, blen, flen;
 	int r;
 
 	memset(&h, 0, sizeof(h));
@@ -591,6 +604,8 @@ index_write(const struct rm_exset *s, const struct stat *dst, int racy, const ch
 	h.racy = (uint32_t)racy;
 	broken = json_dumps(s->broken, JSON_COMPACT);
 	blen = broken ? strlen(broken) : 0;
+	files = s->files ? json_dumps(s->files, JSON_COMPACT) : NULL;
+	flen = files ? strlen(files) : 0;
 	total = align8(sizeof(h));
 	h.off_cols = total;
 	total += align8((size_t)s->nkeys * s->nexec * sizeof(struct rm_val));
@@ -607,10 +622,15 @@ index_write(const struct rm_exset *s, const struct stat *dst, int racy, const ch
 	h.off_broken = total;
 	h.broken_len = blen;
 	total += align8(blen);
+	h.off_files = total;
+	h.files_len = flen;
+	h.nfiles = s->files ? json_array_size(s->files) : 0;
+	total += align8(flen);
 	h.file_size = total;
 	buf = calloc(1, total);
 	if (buf == NULL) {
 		free(broken);
+		free(files);
 		return rm_err_set(err, RM_EXIT_INTERNAL, path, NULL, "out of memory");
 	}
 	memcpy(buf, &h, sizeof(h));
@@ -623,7 +643,10 @@ index_write(const struct rm_exset *s, const struct stat *dst, int racy, const ch
 	memcpy(buf + h.off_strs, s->strs, s->strs_len);
 	if (blen)
 		memcpy(buf + h.off_broken, broken, blen);
+	if (flen)
+		memcpy(buf + h.off_files, files, flen);
 	free(broken);
+	free(files);
 	r = rm_write_atomic(path, buf, total, 0600, err);
 	free(buf);
 	return r;
@@ -634,8 +657,46 @@ index_write(const struct rm_exset *s, const struct stat *dst, int racy, const ch
  * inode, same mtime and ctime (any file added, removed or replaced by
  * rename changes them), same taxonomy, and not racily built.
  */
+/* [[name, ino, size, mtime_s, mtime_ns, ctime_s, ctime_ns], ...] as recorded. */
+static int
+files_unchanged(const char *dir, const char *text, size_t len, uint64_t nfiles)
+{
+	json_t *files, *f;
+	size_t i;
+	int fd, ok = 1;
+	struct stat st;
+
+	if (nfiles > STAT_ALL_MAX)
+		return 1;
+	if (len == 0)
+		return nfiles == 0;
+	files = json_loadb(text, len, 0, NULL);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (files == NULL || fd < 0) {
+		json_decref(files);
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	json_array_foreach(files, i, f) {
+		if (fstatat(fd, json_string_value(json_array_get(f, 0)), &st, 0) != 0 ||
+		    (json_int_t)st.st_ino != json_integer_value(json_array_get(f, 1)) ||
+		    (json_int_t)st.st_size != json_integer_value(json_array_get(f, 2)) ||
+		    st.st_mtim.tv_sec != json_integer_value(json_array_get(f, 3)) ||
+		    st.st_mtim.tv_nsec != json_integer_value(json_array_get(f, 4)) ||
+		    st.st_ctim.tv_sec != json_integer_value(json_array_get(f, 5)) ||
+		    st.st_ctim.tv_nsec != json_integer_value(json_array_get(f, 6))) {
+			ok = 0;
+			break;
+		}
+	}
+	close(fd);
+	json_decref(files);
+	return ok;
+}
+
 static struct rm_exset *
-index_load(const char *path, const struct stat *dst, const struct rm_taxo *t)
+index_load(const char *dir, const char *path, const struct stat *dst, const struct rm_taxo *t)
 {
 	struct rm_exset *s;
 	struct idx_hdr h;
@@ -665,7 +726,8 @@ index_load(const char *path, const struct stat *dst, const struct rm_taxo *t)
 	    h.off_cols + (uint64_t)h.nkeys * h.nexec * sizeof(struct rm_val) > h.file_size ||
 	    h.off_hash + (uint64_t)h.hash_size * 4 > h.file_size ||
 	    h.off_pool + h.npool * 4 > h.file_size ||
-	    (h.hash_size & (h.hash_size - 1)) != 0) {
+	    (h.hash_size & (h.hash_size - 1)) != 0 || h.off_files + h.files_len > h.file_size ||
+	    !files_unchanged(dir, (char *)map + h.off_files, h.files_len, h.nfiles)) {
 		munmap(map, (size_t)st.st_size);
 		return NULL;
 	}
@@ -758,10 +820,12 @@ scan_dir(struct exb *x, const char *dir, struct rm_err *err)
 	struct dirent *de;
 	char **names = NULL, path[PATH_MAX];
 	size_t n = 0, cap = 0, i;
+	struct stat fst;
 
 	if (d == NULL)
 		return rm_err_set(err, errno == ENOENT ? RM_EXIT_NOTFOUND : RM_EXIT_INVALID, dir, NULL,
 		    "cannot read directory: %s", strerror(errno));
+	x->files = json_array();
 	while ((de = readdir(d)) != NULL) {
 		if (!is_advert_name(de->d_name))
 			continue;
@@ -780,6 +844,16 @@ scan_dir(struct exb *x, const char *dir, struct rm_err *err)
 		json_t *docs;
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		rm_err_clear(&e);
+		if (stat(path, &fst) == 0) {
+			long long age = (x->scan_start.tv_sec - fst.st_mtim.tv_sec) * 1000000000LL +
+			    (x->scan_start.tv_nsec - fst.st_mtim.tv_nsec);
+			if (age < RACY_NS)
+				x->racy = 1;
+			json_array_append_new(x->files, json_pack("[s,I,I,I,I,I,I]", names[i],
+			    (json_int_t)fst.st_ino, (json_int_t)fst.st_size,
+			    (json_int_t)fst.st_mtim.tv_sec, (json_int_t)fst.st_mtim.tv_nsec,
+			    (json_int_t)fst.st_ctim.tv_sec, (json_int_t)fst.st_ctim.tv_nsec));
+		}
 		docs = rm_doc_load_many(path, &e);
 		if (docs == NULL)
 			add_broken(x->broken, path, &e);
@@ -804,7 +878,7 @@ dir_set(const struct rm_taxo *t, const char *dir, int use_index, struct rm_exset
 	char ipath[PATH_MAX];
 	struct stat dst;
 	struct timespec now;
-	int r, racy;
+	int r, racy, file_racy = 0;
 
 	*out = NULL;
 	if (stat(dir, &dst) != 0)
@@ -814,7 +888,7 @@ dir_set(const struct rm_taxo *t, const char *dir, int use_index, struct rm_exset
 		return rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "not a directory");
 	if ((r = rm_index_path(dir, ipath, sizeof(ipath), err)) != 0)
 		return r;
-	if (use_index && (*out = index_load(ipath, &dst, t)) != NULL) {
+	if (use_index && (*out = index_load(dir, ipath, &dst, t)) != NULL) {
 		rm_debug("%s: index %s is current (%u adverts)", dir, ipath, (*out)->nexec);
 		return 0;
 	}
@@ -822,10 +896,13 @@ dir_set(const struct rm_taxo *t, const char *dir, int use_index, struct rm_exset
 	{
 		struct exb x;
 		exb_init(&x, t, 0);
+		x.scan_start = now;
 		r = scan_dir(&x, dir, err);
+		file_racy = x.racy;
 		if (r == 0)
 			r = exb_finish(&x, out, err);
 		else {
+			json_decref(x.files);
 			json_decref(x.broken);
 			free(x.cols);
 			free(x.info);
@@ -839,7 +916,7 @@ dir_set(const struct rm_taxo *t, const char *dir, int use_index, struct rm_exset
 		return r;
 	/* A change within the timestamp granularity of our stat could leave the
 	 * directory's mtime as we saw it: such an index is rebuilt next time. */
-	racy = (now.tv_sec - dst.st_mtim.tv_sec) * 1000000000LL +
+	racy = file_racy || (now.tv_sec - dst.st_mtim.tv_sec) * 1000000000LL +
 	    (now.tv_nsec - dst.st_mtim.tv_nsec) < RACY_NS;
 	{
 		struct rm_err werr;

@@ -53,6 +53,7 @@ struct rm_exset {
 	const struct rm_taxo *taxo;
 	char *raw;			/* -x files: their text, adverts re-read from it */
 	size_t *raw_off, *raw_len;
+	json_t *files;			/* directory scans: [[name, ino, size, mtime, ctime]] */
 	/* owned storage */
 	void *map;
 	size_t maplen;

@@ -215,6 +215,19 @@ advert() {
 	ls "$REMOTEMEDIA_HOME"/cache/index/*.idx
 }
 
+@test "rm-match: an advert edited in place (same file, same inode) is seen by the next call" {
+	registry_from "$EX"/cpu-big.json
+	n=$(node '{"memory_gb":32}')
+	run rm-match --json --no-local "$n"
+	assert_success
+	sleep 0.1
+	jq '.capabilities.memory_gb = 8' "$EX/cpu-big.json" > "$BATS_TEST_TMPDIR/edited.json"
+	cat "$BATS_TEST_TMPDIR/edited.json" > "$REMOTEMEDIA_HOME/executors/cpu-big.json"
+	run bash -c "rm-match --json --no-local '$n' 2>/dev/null"
+	assert_equal "$status" 1
+	assert_equal "$(jq -r '.rejected[0].reasons[0].have' <<<"$output")" 8
+}
+
 @test "rm-match: an expired advert is not matched" {
 	advert old '{"memory_gb":64}' '"expires_at":"2001-01-01T00:00:00Z"'
 	advert new '{"memory_gb":64}' '"expires_at":"2999-01-01T00:00:00Z"'
