@@ -428,8 +428,11 @@ walk(const struct rm_taxo *t, json_t *obj, char *path, size_t plen,
 		memcpy(path + len, name, nlen + 1);
 		len += nlen;
 		k = rm_taxo_findn(t, path, len);
-		if (k >= 0)
+		if (k >= 0) {
 			fn(k, obj, name, path, arg);
+			/* the callback may have replaced the value (normalising it) */
+			v = json_object_iter_value(iter);
+		}
 		if (json_is_object(v) && (k < 0 || t->keys[k].type == RM_T_PRESENCE))
 			walk(t, v, path, len, fn, arg);
 		path[plen] = '\0';
