@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "rm_advert.h"
+#include "rm_config.h"
 #include "rm_doc.h"
 #include "rm_err.h"
 #include "rm_exgroup.h"
@@ -206,36 +207,6 @@ preflight(const char *model, const char *engine, int want_json)
 	return rc;
 }
 
-/* The production approval list: config.yaml approved_executors. */
-static json_t *
-approved_list(struct rm_err *err, int *failed)
-{
-	char path[4096];
-	json_t *cfg, *list;
-
-	*failed = 0;
-	if (rm_mode() != RM_MODE_PRODUCTION)
-		return NULL;
-	if (rm_home_path(path, sizeof(path), "config.yaml", 0, err) != 0 || !rm_is_file(path))
-		return json_array();
-	cfg = rm_doc_load(path, err);
-	if (cfg == NULL) {
-		*failed = 1;
-		return NULL;
-	}
-	list = json_object_get(cfg, "approved_executors");
-	if (list != NULL && !json_is_array(list)) {
-		rm_err_set(err, RM_EXIT_INVALID, path, "approved_executors",
-		    "expected a list of executor ids or patterns");
-		json_decref(cfg);
-		*failed = 1;
-		return NULL;
-	}
-	list = list ? json_incref(list) : json_array();
-	json_decref(cfg);
-	return list;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -248,7 +219,7 @@ main(int argc, char **argv)
 	size_t nq = 0, i;
 	const char *model = NULL, *engine = NULL;
 	double maxcost = -1;
-	int c, want_json = 0, verbose = RM_LOG_NORMAL, rc = 0, failed;
+	int c, want_json = 0, verbose = RM_LOG_NORMAL, rc = 0;
 	long lim;
 	json_t *nodes, *results;
 
@@ -352,8 +323,7 @@ main(int argc, char **argv)
 	src.files = files;
 	src.dirs = dirs;
 	rm_exset_local_hook = rm_probe_local_advert;
-	opts.approved = approved_list(&err, &failed);
-	if (failed)
+	if (rm_config_approved(&opts.approved, &err) != 0)
 		return rm_err_print(&err);
 	if (rm_exgroup_load(&g, &src, &err) != 0)
 		return rm_err_print(&err);

@@ -1,0 +1,979 @@
+/*
+ * Planning whole pipelines: per node, the tiers (own requirements, then each
+ * fallback) are matched in order over the column store, the compatible
+ * executors ranked by the policy, the best kept with a few alternatives,
+ * and a bounded record of the decision kept for rm-schedule explain.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rm_crypto.h"
+#include "rm_doc.h"
+#include "rm_home.h"
+#include "rm_log.h"
+#include "rm_match.h"
+#include "rm_probe.h"
+#include "rm_registry.h"
+#include "rm_sched.h"
+#include "rm_taxo.h"
+
+/* rejected executors recorded per tier when the decisions log is bounded */
+#define REJECTED_KEPT 3
+
+struct rm_sched {
+	const struct rm_exgroup *g;
+	struct rm_sched_opts o;
+	const struct rm_taxo *t;
+	struct rm_match_opts mopts;
+	struct rm_match_cand *cands;
+	size_t total;
+	size_t *avail;			/* indices of available candidates */
+	double *metric;			/* per candidate, for the policy */
+	/* this machine, for local-first nodes, when the group lacks it */
+	struct rm_exset *localset;
+	struct rm_exgroup localgroup;
+	int local_tried;
+	json_t *measured;		/* endpoint -> ms (or null: unreachable) */
+};
+
+static const char *policy_names[] = { "greedy", "balanced", "cost", "latency" };
+static const char *policy_rules[] = {
+	"greedy: the first compatible executor in executor-id order (byte order); "
+	    "executors missing preferred clauses come after the others",
+	"balanced: the compatible executor with the lowest load_score (absent counts as 0); "
+	    "ties by executor id; executors missing preferred clauses come after the others",
+	"cost: the cheapest compatible executor: pricing.per_hour x estimated_seconds / 3600, "
+	    "else cost_tokens per invocation, unpriced executors cost 0; ties by executor id; "
+	    "executors missing preferred clauses come after the others",
+	"latency: the compatible executor with the lowest network.latency_ms from its advert "
+	    "(or, with --measure, the measured TCP connect time to its endpoint); "
+	    "executors without a figure come last; ties by executor id; "
+	    "executors missing preferred clauses come after the others",
+};
+
+int
+rm_policy_parse(const char *s, enum rm_policy *out)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (strcmp(s, policy_names[i]) == 0) {
+			*out = (enum rm_policy)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *
+rm_policy_name(enum rm_policy p)
+{
+	return policy_names[p];
+}
+
+const char *
+rm_policy_rule(enum rm_policy p)
+{
+	return policy_rules[p];
+}
+
+int
+rm_sched_new(const struct rm_exgroup *g, const struct rm_sched_opts *o, struct rm_sched **out,
+    struct rm_err *err)
+{
+	struct rm_sched *s;
+	size_t i;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	s->g = g;
+	s->o = *o;
+	if (s->o.topk == 0)
+		s->o.topk = RM_SCHED_DEFAULT_TOPK;
+	if (s->o.measure_timeout_ms <= 0)
+		s->o.measure_timeout_ms = 500;
+	if (s->o.now == 0)
+		s->o.now = (long long)time(NULL);
+	s->t = rm_taxo_get(err);
+	if (s->t == NULL) {
+		free(s);
+		return -err->code;
+	}
+	s->mopts.limit = -1;
+	s->mopts.now = s->o.now;
+	s->mopts.approved = (json_t *)o->approved;
+	for (i = 0; i < g->n; i++)
+		s->total += g->sets[i]->nexec;
+	s->cands = malloc((s->total + 1) * sizeof(*s->cands));
+	s->avail = malloc((s->total + 1) * sizeof(*s->avail));
+	s->metric = malloc((s->total + 1) * sizeof(*s->metric));
+	s->measured = json_object();
+	if (s->cands == NULL || s->avail == NULL || s->metric == NULL) {
+		rm_sched_free(s);
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	}
+	*out = s;
+	return 0;
+}
+
+void
+rm_sched_free(struct rm_sched *s)
+{
+	if (s == NULL)
+		return;
+	free(s->cands);
+	free(s->avail);
+	free(s->metric);
+	free(s->localgroup.sets);
+	rm_exset_free(s->localset);
+	json_decref(s->measured);
+	free(s);
+}
+
+static const char *
+cand_id(const struct rm_match_cand *c)
+{
+	return rm_exset_cstr(c->set, c->set->info[c->exec].id);
+}
+
+static const char *
+cand_endpoint(const struct rm_match_cand *c)
+{
+	return rm_exset_cstr(c->set, c->set->info[c->exec].endpoint);
+}
+
+/* ---- latency measurement ------------------------------------------- */
+
+/* host and port of an endpoint: scheme://host:port/path, host:port, [v6]:port */
+static int
+split_endpoint(const char *ep, char *host, size_t hsize, char *port, size_t psize)
+{
+	const char *p = strstr(ep, "://"), *end, *colon;
+	size_t n;
+
+	p = p ? p + 3 : ep;
+	if (strchr(p, '@') != NULL && (strchr(p, '/') == NULL || strchr(p, '@') < strchr(p, '/')))
+		p = strchr(p, '@') + 1;
+	end = p + strcspn(p, "/?#");
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(end - p));
+		if (rb == NULL)
+			return -1;
+		n = (size_t)(rb - p - 1);
+		if (n >= hsize)
+			return -1;
+		memcpy(host, p + 1, n);
+		host[n] = '\0';
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = memchr(p, ':', (size_t)(end - p));
+		n = (size_t)((colon ? colon : end) - p);
+		if (n == 0 || n >= hsize)
+			return -1;
+		memcpy(host, p, n);
+		host[n] = '\0';
+	}
+	if (colon != NULL) {
+		n = (size_t)(end - colon - 1);
+		if (n == 0 || n >= psize)
+			return -1;
+		memcpy(port, colon + 1, n);
+		port[n] = '\0';
+	} else {
+		/* the scheme's port */
+		if (strncmp(ep, "https://", 8) == 0 || strncmp(ep, "grpcs://", 8) == 0)
+			snprintf(port, psize, "443");
+		else if (strncmp(ep, "http://", 7) == 0)
+			snprintf(port, psize, "80");
+		else if (strncmp(ep, "ssh://", 6) == 0)
+			snprintf(port, psize, "22");
+		else
+			return -1;
+	}
+	return 0;
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* TCP connect time in ms, or -1 when unreachable within the timeout. */
+static double
+measure_connect(const char *ep, int timeout_ms)
+{
+	char host[256], port[16];
+	struct addrinfo hints, *res = NULL, *ai;
+	double best = -1;
+
+	if (strcmp(ep, "local") == 0)
+		return 0;
+	if (split_endpoint(ep, host, sizeof(host), port, sizeof(port)) != 0)
+		return -1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return -1;
+	for (ai = res; ai != NULL && best < 0; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		double t0;
+		if (fd < 0)
+			continue;
+		t0 = now_ms();
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			best = now_ms() - t0;
+		else if (errno == EINPROGRESS) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			int soerr = 0;
+			socklen_t len = sizeof(soerr);
+			if (poll(&pfd, 1, timeout_ms) == 1 &&
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0)
+				best = now_ms() - t0;
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return best;
+}
+
+static double
+measured_latency(struct rm_sched *s, const struct rm_match_cand *c)
+{
+	const char *ep = cand_endpoint(c);
+	json_t *v;
+	double ms;
+
+	if (ep == NULL)
+		return -1;
+	v = json_object_get(s->measured, ep);
+	if (v != NULL)
+		return json_is_number(v) ? json_number_value(v) : -1;
+	ms = measure_connect(ep, s->o.measure_timeout_ms);
+	rm_debug("measured %s: %g ms", ep, ms);
+	json_object_set_new(s->measured, ep, ms >= 0 ? json_real(ms) : json_null());
+	return ms;
+}
+
+/* ---- ranking -------------------------------------------------------- */
+
+static double
+cand_cost(const struct rm_match_cand *c, double secs)
+{
+	if (c->price >= 0)
+		return c->price * secs / 3600.0;
+	if (c->tokens >= 0)
+		return c->tokens;
+	return 0;
+}
+
+/* The policy's figure (lower is better); HUGE_VAL when unknown. */
+static double
+policy_metric(struct rm_sched *s, const struct rm_match_cand *c, double secs)
+{
+	double v;
+
+	switch (s->o.policy) {
+	case RM_POLICY_BALANCED:
+		return c->load;
+	case RM_POLICY_COST:
+		return cand_cost(c, secs);
+	case RM_POLICY_LATENCY:
+		v = s->o.measure ? measured_latency(s, c) : c->latency;
+		return v >= 0 ? v : HUGE_VAL;
+	default:
+		return 0;
+	}
+}
+
+/* <0 when candidate a ranks before b */
+static int
+rank_cmp(const struct rm_sched *s, size_t a, size_t b)
+{
+	const struct rm_match_cand *x = &s->cands[a], *y = &s->cands[b];
+
+	if (x->degraded != y->degraded)
+		return x->degraded ? 1 : -1;
+	if (s->metric[a] != s->metric[b])
+		return s->metric[a] < s->metric[b] ? -1 : 1;
+	return strcmp(cand_id(x), cand_id(y));
+}
+
+/* Keeps the k best of list[0..n) in top[], ranked; returns how many. */
+static size_t
+top_k(const struct rm_sched *s, const size_t *list, size_t n, size_t k, size_t *top)
+{
+	size_t i, m = 0, j;
+
+	for (i = 0; i < n; i++) {
+		size_t c = list[i];
+		if (m == k && rank_cmp(s, c, top[m - 1]) >= 0)
+			continue;
+		j = m < k ? m++ : m - 1;
+		while (j > 0 && rank_cmp(s, c, top[j - 1]) < 0) {
+			top[j] = top[j - 1];
+			j--;
+		}
+		top[j] = c;
+	}
+	return m;
+}
+
+/* ---- one tier -------------------------------------------------------- */
+
+/* The requirement object of a tier: a tier may wrap it in "capabilities". */
+static json_t *
+tier_requirements(const json_t *tier, int *remote_only)
+{
+	json_t *req;
+
+	*remote_only = 0;
+	if (json_is_object(tier) && json_object_get(tier, "capabilities") != NULL) {
+		*remote_only = json_is_true(json_object_get(tier, "remote"));
+		return json_incref(json_object_get(tier, "capabilities"));
+	}
+	if (json_is_object(tier)) {
+		req = json_deep_copy(tier);
+		*remote_only = json_is_true(json_object_get(req, "remote"));
+		json_object_del(req, "remote");
+		return req;
+	}
+	return json_incref((json_t *)tier);
+}
+
+static int
+empty_requirements(const json_t *req)
+{
+	return req == NULL || json_is_null(req) ||
+	    (json_is_object(req) && json_object_size(req) == 0) ||
+	    (json_is_array(req) && json_array_size(req) == 0);
+}
+
+/* Does executor c answer to the node's host (id, endpoint, or host[:port]). */
+static int
+host_matches(const struct rm_match_cand *c, const char *host)
+{
+	const char *id = cand_id(c), *ep = cand_endpoint(c);
+	char h[256], p[16], hp[300];
+
+	if (strcmp(id, host) == 0)
+		return 1;
+	if (ep == NULL)
+		return 0;
+	if (strcmp(ep, host) == 0)
+		return 1;
+	if (split_endpoint(ep, h, sizeof(h), p, sizeof(p)) == 0) {
+		snprintf(hp, sizeof(hp), "%s:%s", h, p);
+		if (strcmp(hp, host) == 0 || strcmp(h, host) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The capabilities that decided a match: "path need" per required clause. */
+static json_t *
+deciding(const struct rm_node *n)
+{
+	json_t *arr = json_array();
+	size_t j;
+	char nb[200], line[400];
+
+	for (j = 0; j < n->n; j++) {
+		size_t q;
+		int block = 0;
+		/* a presence block with clauses below says nothing of its own */
+		for (q = 0; q < n->n; q++)
+			block |= n->c[q].parent == (int)j;
+		if (block)
+			continue;
+		rm_json_brief(n->c[j].need, nb, sizeof(nb));
+		snprintf(line, sizeof(line), "%s %s%s", n->c[j].path, nb,
+		    n->c[j].soft ? " (preferred)" : "");
+		json_array_append_new(arr, json_string(line));
+	}
+	return arr;
+}
+
+struct tier_result {
+	size_t nav;		/* compatible */
+	size_t chosen;		/* candidate index when nav > 0 */
+	json_t *tried;		/* tiers_tried entry */
+	json_t *decision;	/* decisions tier record */
+	json_t *alternatives;
+	json_t *rejected;	/* for the exhaustion error */
+	json_t *deciding;
+	double metric;
+	struct rm_node *node;
+};
+
+static json_t *
+explain_cand(struct rm_sched *s, const struct rm_node *n, size_t i, int rank)
+{
+	struct rm_err err;
+	const struct rm_match_cand *c = &s->cands[i];
+	json_t *o = rm_match_explain_one(n, c->set, c->exec, &s->mopts, 1, &err);
+
+	if (o == NULL)
+		return json_null();
+	if (c->bucket == RM_B_AVAILABLE) {
+		if (s->metric[i] != HUGE_VAL)
+			json_object_set_new(o, "policy_value", json_real(s->metric[i]));
+		else
+			json_object_set_new(o, "policy_value", json_null());
+		if (rank > 0)
+			json_object_set_new(o, "rank", json_integer(rank));
+	}
+	return o;
+}
+
+static int
+run_tier(struct rm_sched *s, const struct rm_exgroup *g, const json_t *nodedoc, size_t tier,
+    const json_t *tierdoc, const char *host, double secs, const char *where,
+    struct tier_result *r, struct rm_err *err)
+{
+	const char *id = json_string_value(json_object_get(nodedoc, "id"));
+	int remote_only;
+	json_t *req = tier_requirements(tierdoc, &remote_only), *compdoc, *buckets, *clauses;
+	size_t n = 0, i, j, nav = 0, nrej = 0, k, *top = NULL, ntop;
+	size_t bcount[4] = { 0 }, hostcount = 0, remote_excluded = 0;
+	size_t *elim = NULL;
+	char summary[1024];
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	compdoc = json_pack("{s:s,s:O}", "id", id ? id : "node", "capabilities", req);
+	rc = rm_node_compile(s->t, compdoc, where, &r->node, err);
+	json_decref(compdoc);
+	if (rc != 0) {
+		json_decref(req);
+		return rc;
+	}
+	if ((rc = rm_match_eval(r->node, g, &s->mopts, s->cands, &n, err)) != 0) {
+		json_decref(req);
+		return rc;
+	}
+	elim = calloc(r->node->n + 1, sizeof(*elim));
+	for (i = 0; i < n; i++) {
+		struct rm_match_cand *c = &s->cands[i];
+		if (remote_only && c->bucket == RM_B_AVAILABLE) {
+			const char *ep = cand_endpoint(c);
+			if (ep != NULL && strcmp(ep, "local") == 0) {
+				c->bucket = RM_B_POLICY;
+				remote_excluded++;
+			}
+		}
+		if (host != NULL && !host_matches(c, host))
+			continue;
+		hostcount++;
+		bcount[c->bucket]++;
+		if (c->bucket == RM_B_AVAILABLE) {
+			s->avail[nav++] = i;
+			s->metric[i] = policy_metric(s, c, secs);
+		} else
+			for (j = 0; j < r->node->n; j++)
+				elim[j] += (c->fail >> j) & 1;
+	}
+	r->nav = nav;
+	k = s->o.full ? nav : (s->o.topk < nav ? s->o.topk : nav);
+	top = malloc((k + 1) * sizeof(*top));
+	ntop = top_k(s, s->avail, nav, k, top);
+	if (s->o.full && ntop > 1) {
+		/* full: the insertion above is quadratic; fine for full logs */
+	}
+	buckets = json_pack("{s:I,s:I,s:I,s:I}", "available", (json_int_t)bcount[0], "busy",
+	    (json_int_t)bcount[1], "policy", (json_int_t)bcount[2], "incompatible",
+	    (json_int_t)bcount[3]);
+	clauses = json_array();
+	summary[0] = '\0';
+	for (j = 0; j < r->node->n; j++) {
+		const struct rm_clause *c = &r->node->c[j];
+		char nb[200];
+		size_t len = strlen(summary);
+		json_array_append_new(clauses, json_pack("{s:s,s:O,s:b,s:I}", "path", c->path,
+		    "need", c->need ? c->need : json_null(), "preferred", c->soft, "eliminated",
+		    (json_int_t)elim[j]));
+		if (elim[j] > 0 && !c->soft) {
+			rm_json_brief(c->need, nb, sizeof(nb));
+			snprintf(summary + len, sizeof(summary) - len, "%s%zu fail %s (need %s)",
+			    len ? "; " : "", elim[j], c->path, nb);
+		}
+	}
+	{
+		char head[1400];
+		snprintf(head, sizeof(head), "%zu/%zu executors%s%s", nav, hostcount,
+		    summary[0] ? ": " : "", summary);
+		if (bcount[1] || bcount[2]) {
+			size_t len = strlen(head);
+			snprintf(head + len, sizeof(head) - len, " (%zu busy, %zu rejected by policy)",
+			    bcount[1], bcount[2]);
+		}
+		if (host != NULL && hostcount == 0) {
+			snprintf(head, sizeof(head), "host %s: no executor with this id or endpoint "
+			    "(%zu executors known)", host, n);
+		}
+		r->tried = json_pack("{s:I,s:O,s:I,s:I,s:s}", "tier", (json_int_t)tier,
+		    "requirements", req, "considered", (json_int_t)hostcount, "compatible",
+		    (json_int_t)nav, "summary", head);
+		if (remote_only)
+			json_object_set_new(r->tried, "remote_only", json_true());
+		if (host != NULL)
+			json_object_set_new(r->tried, "host", json_string(host));
+	}
+	r->decision = json_pack("{s:I,s:O,s:I,s:o,s:o}", "tier", (json_int_t)tier, "requirements",
+	    req, "considered", (json_int_t)hostcount, "buckets", buckets, "clauses", clauses);
+	if (host != NULL)
+		json_object_set_new(r->decision, "host", json_string(host));
+	{
+		json_t *execs = json_array();
+		r->alternatives = json_array();
+		for (i = 0; i < ntop; i++) {
+			const struct rm_match_cand *c = &s->cands[top[i]];
+			json_t *a;
+			json_array_append_new(execs, explain_cand(s, r->node, top[i], (int)i + 1));
+			if (i == 0)
+				continue;
+			a = json_pack("{s:s,s:f,s:b}", "id", cand_id(c), "score", c->score,
+			    "degraded", c->degraded);
+			if (cand_endpoint(c))
+				json_object_set_new(a, "endpoint", json_string(cand_endpoint(c)));
+			if (s->metric[top[i]] != HUGE_VAL && s->o.policy != RM_POLICY_GREEDY)
+				json_object_set_new(a, "policy_value", json_real(s->metric[top[i]]));
+			json_array_append_new(r->alternatives, a);
+		}
+		/* rejected ones: all with --decisions full, else the first few by id */
+		r->rejected = json_array();
+		for (i = 0; i < n; i++) {
+			const struct rm_match_cand *c = &s->cands[i];
+			if (c->bucket == RM_B_AVAILABLE || (host != NULL && !host_matches(c, host)))
+				continue;
+			if (!s->o.full && nrej >= REJECTED_KEPT && nav > 0)
+				break;
+			if (!s->o.full && nrej >= 50)
+				break;
+			json_t *o = explain_cand(s, r->node, i, 0);
+			if (remote_only && c->bucket == RM_B_POLICY && cand_endpoint(c) &&
+			    strcmp(cand_endpoint(c), "local") == 0) {
+				json_object_set_new(o, "bucket", json_string("policy"));
+				json_array_append_new(json_object_get(o, "reasons"), json_pack("{s:s,s:s,s:s}",
+				    "path", "remote", "code", "local_excluded", "message",
+				    "this tier asks for a remote executor"));
+			}
+			json_array_append(execs, o);
+			json_array_append_new(r->rejected, o);
+			nrej++;
+		}
+		json_object_set_new(r->decision, "executors", execs);
+		json_object_set_new(r->decision, "omitted", json_integer((json_int_t)(hostcount -
+		    ntop - nrej)));
+	}
+	(void)remote_excluded;
+	r->deciding = deciding(r->node);
+	if (nav > 0) {
+		r->chosen = top[0];
+		r->metric = s->metric[top[0]];
+	}
+	free(top);
+	free(elim);
+	json_decref(req);
+	return 0;
+}
+
+static void
+tier_release(struct tier_result *r)
+{
+	json_decref(r->tried);
+	json_decref(r->decision);
+	json_decref(r->alternatives);
+	json_decref(r->rejected);
+	json_decref(r->deciding);
+	rm_node_free(r->node);
+	memset(r, 0, sizeof(*r));
+}
+
+/* This machine as a one-executor group, for local-first nodes. */
+static const struct rm_exgroup *
+local_group(struct rm_sched *s)
+{
+	size_t i;
+	uint32_t e, local;
+
+	for (i = 0; i < s->g->n; i++) {
+		local = rm_exset_str(s->g->sets[i], "local");
+		if (local == RM_NOSTR)
+			continue;
+		for (e = 0; e < s->g->sets[i]->nexec; e++)
+			if (s->g->sets[i]->info[e].endpoint == local)
+				return s->g;
+	}
+	if (s->o.no_local)
+		return NULL;
+	if (!s->local_tried) {
+		struct rm_err err;
+		json_t *adv, *arr;
+		s->local_tried = 1;
+		rm_err_clear(&err);
+		adv = rm_probe_local_advert(&err);
+		if (adv == NULL) {
+			rm_warn("cannot probe this machine: %s", err.msg);
+			return NULL;
+		}
+		arr = json_pack("[o]", adv);
+		if (rm_exset_build(s->t, arr, NULL, NULL, &s->localset, &err) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+		json_decref(arr);
+		s->localgroup.sets = malloc(sizeof(*s->localgroup.sets));
+		s->localgroup.sets[0] = s->localset;
+		s->localgroup.n = 1;
+		if (s->localset->nexec + 1 > s->total + 1) {
+			/* the buffers must hold this set too */
+			s->cands = realloc(s->cands, (s->localset->nexec + 1) * sizeof(*s->cands));
+			s->avail = realloc(s->avail, (s->localset->nexec + 1) * sizeof(*s->avail));
+			s->metric = realloc(s->metric, (s->localset->nexec + 1) * sizeof(*s->metric));
+			s->total = s->localset->nexec;
+		}
+	}
+	return s->localset ? &s->localgroup : NULL;
+}
+
+/* Local-first: the local executor from g when it qualifies, else -1. */
+static long
+pick_local(struct rm_sched *s, const struct rm_exgroup *g, const json_t *nodedoc,
+    struct tier_result *r, const char *where, struct rm_err *err)
+{
+	size_t i;
+
+	if (run_tier(s, g, nodedoc, 0, json_object_get(nodedoc, "capabilities"), NULL, 0, where,
+	    r, err) != 0)
+		return -2;
+	for (i = 0; i < r->nav; i++) {
+		const char *ep = cand_endpoint(&s->cands[s->avail[i]]);
+		if (ep != NULL && strcmp(ep, "local") == 0)
+			return (long)s->avail[i];
+	}
+	return -1;
+}
+
+static double
+node_seconds(const json_t *node, int *assumed)
+{
+	json_t *v = json_object_get(node, "estimated_seconds");
+
+	*assumed = !json_is_number(v);
+	return json_is_number(v) ? json_number_value(v) : RM_SCHED_DEFAULT_SECONDS;
+}
+
+static json_t *
+placed_entry(struct rm_sched *s, const json_t *node, const struct rm_match_cand *c, size_t tier,
+    double secs, int assumed, const char *reason, json_t *alternatives, json_t *tried,
+    json_t *dec)
+{
+	json_t *o, *w = json_array();
+	double cost = cand_cost(c, secs);
+
+	o = json_pack("{s:s,s:s,s:s,s:f,s:b,s:s,s:O,s:O,s:I,s:f,s:f,s:b}",
+	    "id", json_string_value(json_object_get(node, "id")),
+	    "status", "placed", "executor", cand_id(c), "score", c->score, "degraded", c->degraded,
+	    "reason", reason, "alternatives", alternatives, "tiers_tried", tried,
+	    "tier", (json_int_t)tier, "estimated_cost", cost, "estimated_seconds", secs,
+	    "seconds_assumed", assumed);
+	if (json_is_string(json_object_get(node, "type")))
+		json_object_set(o, "type", json_object_get(node, "type"));
+	if (cand_endpoint(c))
+		json_object_set_new(o, "endpoint", json_string(cand_endpoint(c)));
+	json_object_set_new(o, "pricing", c->price >= 0 ? json_pack("{s:f}", "per_hour", c->price) :
+	    c->tokens >= 0 ? json_pack("{s:f}", "cost_tokens", c->tokens) : json_null());
+	/* warnings come from the chosen executor's explanation */
+	{
+		json_t *execs = json_object_get(dec, "executors"), *e;
+		size_t i;
+		json_array_foreach(execs, i, e)
+			if (json_is_object(e) && strcmp(json_string_value(json_object_get(e, "id")),
+			    cand_id(c)) == 0) {
+				json_decref(w);
+				w = json_deep_copy(json_object_get(e, "warnings"));
+				break;
+			}
+	}
+	json_object_set_new(o, "warnings", w ? w : json_array());
+	return o;
+}
+
+json_t *
+rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t **decision,
+    struct rm_err *err)
+{
+	const char *id = json_string_value(json_object_get(node, "id"));
+	const char *host = json_string_value(json_object_get(node, "host"));
+	json_t *fallback = json_object_get(node, "fallback"), *caps = json_object_get(node,
+	    "capabilities");
+	json_t *tried = json_array(), *dtiers = json_array(), *dec, *entry = NULL;
+	size_t ntiers = 1 + json_array_size(fallback), tier;
+	int assumed;
+	double secs = node_seconds(node, &assumed);
+	char reason[1600], wbuf[600];
+	struct tier_result r;
+
+	if (decision)
+		*decision = NULL;
+	dec = json_pack("{s:s,s:s,s:s}", "node", id, "policy", rm_policy_name(s->o.policy), "rule",
+	    rm_policy_rule(s->o.policy));
+	json_object_set(dec, "requirements", caps ? caps : json_object());
+	if (json_array_size(fallback))
+		json_object_set(dec, "fallback", fallback);
+	/* local first: no requirements, no host, no fallback */
+	if (host == NULL && empty_requirements(caps) && json_array_size(fallback) == 0) {
+		const struct rm_exgroup *lg = local_group(s);
+		if (lg != NULL) {
+			long li = pick_local(s, lg, node, &r, where, err);
+			if (li == -2)
+				goto fail;
+			if (li >= 0) {
+				const struct rm_match_cand *c = &s->cands[li];
+				json_t *alts = json_array();
+				snprintf(reason, sizeof(reason), "no requirements and no host: runs on this "
+				    "machine (%s, the local executor), no network call", cand_id(c));
+				json_array_append(tried, r.tried);
+				json_array_append(dtiers, r.decision);
+				json_object_set_new(dec, "tiers", dtiers);
+				json_object_set_new(dec, "local_first", json_true());
+				json_object_set_new(dec, "choice", json_pack("{s:s,s:I,s:s}", "executor",
+				    cand_id(c), "tier", (json_int_t)0, "reason", reason));
+				entry = placed_entry(s, node, c, 0, secs, assumed, reason, alts, tried, dec);
+				json_object_set_new(entry, "local", json_true());
+				json_object_set(entry, "decided_by", r.deciding);
+				json_decref(alts);
+				tier_release(&r);
+				json_decref(tried);
+				if (decision)
+					*decision = dec;
+				else
+					json_decref(dec);
+				return entry;
+			}
+			tier_release(&r);
+		}
+	}
+	for (tier = 0; tier < ntiers; tier++) {
+		const json_t *tdoc = tier == 0 ? caps : json_array_get(fallback, tier - 1);
+		if (run_tier(s, s->g, node, tier, tdoc ? tdoc : json_object(), host, secs, where, &r,
+		    err) != 0) {
+			if (tier > 0) {
+				/* the compiler names capabilities.X: this tier is fallback[k].X */
+				char f[256];
+				const char *rest = strncmp(err->field, "capabilities", 12) == 0 ?
+				    err->field + 12 : err->field;
+				snprintf(f, sizeof(f), "fallback[%zu]%s%s", tier - 1,
+				    rest[0] && rest[0] != '.' ? "." : "", rest);
+				snprintf(err->field, sizeof(err->field), "%s", f);
+			}
+			goto fail;
+		}
+		json_array_append(tried, r.tried);
+		json_array_append(dtiers, r.decision);
+		if (r.nav > 0) {
+			const struct rm_match_cand *c = &s->cands[r.chosen];
+			size_t len;
+			switch (s->o.policy) {
+			case RM_POLICY_GREEDY:
+				snprintf(reason, sizeof(reason), "greedy: first compatible executor in "
+				    "executor-id order (%zu compatible)", r.nav);
+				break;
+			case RM_POLICY_BALANCED:
+				snprintf(reason, sizeof(reason), "balanced: lowest load_score %g of %zu "
+				    "compatible", c->load, r.nav);
+				break;
+			case RM_POLICY_COST:
+				snprintf(reason, sizeof(reason), "cost: cheapest of %zu compatible, %g for "
+				    "%g s%s", r.nav, r.metric, secs, assumed ? " (assumed duration)" : "");
+				break;
+			case RM_POLICY_LATENCY:
+				if (r.metric == HUGE_VAL)
+					snprintf(reason, sizeof(reason), "latency: no compatible executor has a "
+					    "latency figure; first by id of %zu compatible", r.nav);
+				else
+					snprintf(reason, sizeof(reason), "latency: lowest %s %g ms of %zu "
+					    "compatible", s->o.measure ? "measured connect time" :
+					    "network.latency_ms", r.metric, r.nav);
+				break;
+			}
+			len = strlen(reason);
+			if (host != NULL)
+				snprintf(reason + len, sizeof(reason) - len, "; pinned to host %s", host);
+			len = strlen(reason);
+			if (tier > 0)
+				snprintf(reason + len, sizeof(reason) - len, "; fallback tier %zu, after "
+				    "%zu earlier tier%s found no compatible executor", tier, tier,
+				    tier == 1 ? "" : "s");
+			len = strlen(reason);
+			if (c->degraded)
+				snprintf(reason + len, sizeof(reason) - len, "; degraded: preferred "
+				    "capabilities missing");
+			json_object_set_new(dec, "tiers", dtiers);
+			dtiers = NULL;
+			json_object_set_new(dec, "choice", json_pack("{s:s,s:I,s:s}", "executor",
+			    cand_id(c), "tier", (json_int_t)tier, "reason", reason));
+			entry = placed_entry(s, node, c, tier, secs, assumed, reason, r.alternatives,
+			    tried, dec);
+			json_object_set(entry, "decided_by", r.deciding);
+			if (c->degraded) {
+				json_t *w = json_object_get(entry, "warnings");
+				if (json_array_size(w) == 0) {
+					snprintf(wbuf, sizeof(wbuf), "degraded performance: preferred "
+					    "capabilities missing on %s", cand_id(c));
+					json_array_append_new(w, json_string(wbuf));
+				}
+			}
+			if (tier > 0) {
+				snprintf(wbuf, sizeof(wbuf), "fell back to tier %zu: no executor met tier 0 "
+				    "requirements", tier);
+				json_array_append_new(json_object_get(entry, "warnings"), json_string(wbuf));
+			}
+			tier_release(&r);
+			break;
+		}
+		/* keep the rejected executors with their reasons in the tier record */
+		json_object_set(json_array_get(tried, json_array_size(tried) - 1), "rejected",
+		    r.rejected);
+		tier_release(&r);
+	}
+	if (entry == NULL) {
+		size_t len;
+		snprintf(reason, sizeof(reason), "no compatible executor in %zu tier%s", ntiers,
+		    ntiers == 1 ? "" : "s");
+		for (tier = 0; tier < json_array_size(tried); tier++) {
+			len = strlen(reason);
+			snprintf(reason + len, sizeof(reason) - len, "; tier %zu: %s", tier,
+			    json_string_value(json_object_get(json_array_get(tried, tier), "summary")));
+		}
+		entry = json_pack("{s:s,s:s,s:n,s:s,s:[],s:O,s:f,s:f,s:b,s:[]}", "id", id, "status",
+		    "unplaced", "executor", "reason", reason, "alternatives", "tiers_tried", tried,
+		    "estimated_cost", 0.0, "estimated_seconds", secs, "seconds_assumed", assumed,
+		    "warnings");
+		if (json_is_string(json_object_get(node, "type")))
+			json_object_set(entry, "type", json_object_get(node, "type"));
+		json_object_set_new(dec, "tiers", dtiers);
+		dtiers = NULL;
+		json_object_set_new(dec, "choice", json_pack("{s:n,s:s}", "executor", "reason", reason));
+	}
+	json_decref(dtiers);
+	json_decref(tried);
+	if (decision)
+		*decision = dec;
+	else
+		json_decref(dec);
+	return entry;
+fail:
+	json_decref(dtiers);
+	json_decref(tried);
+	json_decref(dec);
+	return NULL;
+}
+
+json_t *
+rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, struct rm_err *err)
+{
+	json_t *nodes = json_object_get(pipeline, "nodes"), *n, *pnodes = json_array(),
+	    *decisions = json_array(), *plan;
+	size_t i, nplaced = 0;
+	double total = 0;
+	char *dump, hex[RM_SHA256_HEX], when[64], digest[80];
+
+	dump = rm_json_dump_file(pipeline);
+	if (dump == NULL) {
+		rm_err_set(err, RM_EXIT_INTERNAL, file, NULL, "cannot serialise the pipeline");
+		goto fail;
+	}
+	rm_sha256_hex(dump, strlen(dump), hex);
+	free(dump);
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	json_array_foreach(nodes, i, n) {
+		json_t *dec, *entry;
+		entry = rm_sched_place(s, n, file, &dec, err);
+		if (entry == NULL) {
+			/* name the field from the pipeline's root */
+			char f[256];
+			snprintf(f, sizeof(f), "%s", err->field);
+			snprintf(err->field, sizeof(err->field), "nodes[%zu]%s%s", i, f[0] ? "." : "", f);
+			goto fail;
+		}
+		if (strcmp(json_string_value(json_object_get(entry, "status")), "placed") == 0) {
+			nplaced++;
+			total += json_number_value(json_object_get(entry, "estimated_cost"));
+		}
+		json_array_append_new(pnodes, entry);
+		json_array_append_new(decisions, dec);
+	}
+	rm_time_format(s->o.now, when, sizeof(when));
+	plan = json_pack("{s:s,s:{s:O,s:s},s:s,s:s,s:s,s:o,s:f,s:o,s:O}", "schema", RM_PLAN_SCHEMA,
+	    "pipeline", "name", json_object_get(pipeline, "name") ?
+	    json_object_get(pipeline, "name") : json_null(), "digest", digest,
+	    "policy", rm_policy_name(s->o.policy), "created_at", when, "status",
+	    nplaced == json_array_size(nodes) ? "planned" : "unplaced", "nodes", pnodes,
+	    "total_estimated_cost", total, "decisions", decisions, "canonical", pipeline);
+	json_object_set_new(plan, "policy_rule", json_string(rm_policy_rule(s->o.policy)));
+	json_object_set_new(plan, "mode", json_string(rm_mode_name(rm_mode())));
+	json_object_set_new(plan, "budget", s->o.budget >= 0 ? json_real(s->o.budget) : json_null());
+	json_object_set_new(plan, "edges", json_deep_copy(json_object_get(pipeline, "edges")));
+	if (s->o.measure)
+		json_object_set(plan, "measured_latency_ms", s->measured);
+	return plan;
+fail:
+	json_decref(pnodes);
+	json_decref(decisions);
+	return NULL;
+}
+
+int
+rm_sched_over_budget(const json_t *plan, double budget, json_t **breakdown)
+{
+	double total = json_number_value(json_object_get(plan, "total_estimated_cost"));
+	json_t *nodes = json_array(), *n;
+	size_t i;
+
+	*breakdown = NULL;
+	if (budget < 0 || total <= budget) {
+		json_decref(nodes);
+		return 0;
+	}
+	json_array_foreach(json_object_get(plan, "nodes"), i, n)
+		json_array_append_new(nodes, json_pack("{s:O,s:O,s:O,s:O}", "id",
+		    json_object_get(n, "id"), "executor", json_object_get(n, "executor"),
+		    "estimated_cost", json_object_get(n, "estimated_cost"), "estimated_seconds",
+		    json_object_get(n, "estimated_seconds")));
+	*breakdown = json_pack("{s:f,s:f,s:f,s:o}", "budget", budget, "total", total, "over",
+	    total - budget, "nodes", nodes);
+	return 1;
+}
+
+const json_t *
+rm_sched_decision(const json_t *plan, const char *node)
+{
+	json_t *d;
+	size_t i;
+
+	json_array_foreach(json_object_get(plan, "decisions"), i, d)
+		if (json_is_string(json_object_get(d, "node")) &&
+		    strcmp(json_string_value(json_object_get(d, "node")), node) == 0)
+			return d;
+	return NULL;
+}

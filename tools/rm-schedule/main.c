@@ -1,0 +1,449 @@
+/*
+ * rm-schedule: place whole pipelines on executors (plan), say why (explain),
+ * and keep the nodes nothing can run yet (queue, reconcile).
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_config.h"
+#include "rm_doc.h"
+#include "rm_err.h"
+#include "rm_exgroup.h"
+#include "rm_fs.h"
+#include "rm_home.h"
+#include "rm_log.h"
+#include "rm_pipeline.h"
+#include "rm_probe.h"
+#include "rm_sched.h"
+#include "rm_tool.h"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: rm-schedule plan [-p greedy|balanced|cost|latency] [--budget AMOUNT]\n"
+	    "                        [--format json|text|dot] [-x ADVERT]... [-d DIR]...\n"
+	    "                        [-o FILE] [--measure] [--timeout MS] [--no-park]\n"
+	    "                        [--no-local] [-k N] [--decisions top|full] PIPELINE\n"
+	    "       rm-schedule explain [--json] PLAN NODE\n"
+	    "       rm-schedule queue [--json]\n"
+	    "       rm-schedule reconcile [-p POLICY] [-x ADVERT]... [-d DIR]... [--json]\n"
+	    "  -p POLICY     greedy (first by executor id), balanced (lowest load_score),\n"
+	    "                cost (cheapest), latency (lowest latency); default greedy\n"
+	    "  --budget N    refuse (exit 7) a plan whose estimated total exceeds N\n"
+	    "  --format F    json (default when stdout is not a terminal), text, dot\n"
+	    "  -x FILE       adverts from FILE; -d DIR: from every advert in DIR\n"
+	    "                (default: the registry, with this machine added)\n"
+	    "  -o FILE       also write the plan to FILE (atomically)\n"
+	    "  --measure     latency: measure the TCP connect time to each endpoint\n"
+	    "  --timeout MS  connect timeout for --measure (default 500)\n"
+	    "  --no-park     do not park unplaced nodes in the queue\n"
+	    "  --no-local    never add this machine for nodes without requirements\n"
+	    "  -k N          alternatives kept per node (default 5)\n"
+	    "  --decisions full  record every executor in the decisions log\n");
+}
+
+enum { O_BUDGET = 256, O_FORMAT, O_MEASURE, O_TIMEOUT, O_NOPARK, O_NOLOCAL, O_DECISIONS,
+	O_JSON };
+
+static const struct option longopts[] = {
+	{ "policy", required_argument, NULL, 'p' },
+	{ "budget", required_argument, NULL, O_BUDGET },
+	{ "format", required_argument, NULL, O_FORMAT },
+	{ "output", required_argument, NULL, 'o' },
+	{ "measure", no_argument, NULL, O_MEASURE },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "no-park", no_argument, NULL, O_NOPARK },
+	{ "no-local", no_argument, NULL, O_NOLOCAL },
+	{ "alternatives", required_argument, NULL, 'k' },
+	{ "decisions", required_argument, NULL, O_DECISIONS },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+struct args {
+	struct rm_sched_opts so;
+	struct rm_exsources src;
+	const char **files, **dirs;
+	const char *format, *out;
+	int policy_set, no_park, want_json;
+};
+
+static void
+print_breakdown(const json_t *b)
+{
+	json_t *n;
+	size_t i;
+
+	fprintf(stderr, "%s: estimated total %.4f exceeds the budget %g by %.4f\n", rm_progname(),
+	    json_number_value(json_object_get(b, "total")),
+	    json_number_value(json_object_get(b, "budget")),
+	    json_number_value(json_object_get(b, "over")));
+	json_array_foreach(json_object_get(b, "nodes"), i, n)
+		fprintf(stderr, "  %-20s %-24s %10.4f  (%g s)\n",
+		    json_string_value(json_object_get(n, "id")),
+		    json_is_string(json_object_get(n, "executor")) ?
+		    json_string_value(json_object_get(n, "executor")) : "-",
+		    json_number_value(json_object_get(n, "estimated_cost")),
+		    json_number_value(json_object_get(n, "estimated_seconds")));
+}
+
+static void
+print_unplaced(const json_t *plan)
+{
+	json_t *n, *t, *r;
+	size_t i, j, k;
+
+	json_array_foreach(json_object_get(plan, "nodes"), i, n) {
+		if (json_is_string(json_object_get(n, "executor")))
+			continue;
+		fprintf(stderr, "%s: node %s: %s%s\n", rm_progname(),
+		    json_string_value(json_object_get(n, "id")),
+		    json_string_value(json_object_get(n, "reason")),
+		    json_is_string(json_object_get(n, "queue_id")) ? " (parked)" : "");
+		json_array_foreach(json_object_get(n, "tiers_tried"), j, t) {
+			char nb[300];
+			fprintf(stderr, "  tier %lld %s:\n",
+			    (long long)json_integer_value(json_object_get(t, "tier")),
+			    rm_json_brief(json_object_get(t, "requirements"), nb, sizeof(nb)));
+			json_array_foreach(json_object_get(t, "rejected"), k, r) {
+				json_t *why;
+				size_t m;
+				fprintf(stderr, "    %s (%s):", json_string_value(json_object_get(r, "id")),
+				    json_string_value(json_object_get(r, "bucket")));
+				json_array_foreach(json_object_get(r, "reasons"), m, why)
+					fprintf(stderr, "%s %s", m ? ";" : "",
+					    json_string_value(json_object_get(why, "message")));
+				fputc('\n', stderr);
+			}
+		}
+	}
+}
+
+static int
+load_group(struct args *a, struct rm_exgroup *g, struct rm_err *err)
+{
+	a->src.files = a->files;
+	a->src.dirs = a->dirs;
+	rm_exset_local_hook = rm_probe_local_advert;
+	return rm_exgroup_load(g, &a->src, err);
+}
+
+static int
+cmd_plan(struct args *a, const char *file)
+{
+	struct rm_err err;
+	struct rm_exgroup g;
+	struct rm_sched *s = NULL;
+	json_t *raw = NULL, *pipe = NULL, *plan = NULL, *approved = NULL, *b = NULL;
+	int rc = 0, over;
+
+	rm_err_clear(&err);
+	memset(&g, 0, sizeof(g));
+	if ((raw = rm_pipeline_load(file, &err)) == NULL) {
+		rc = rm_err_print(&err);
+		goto out;
+	}
+	/* rm_pipeline_load answers the canonical, validated form */
+	pipe = raw;
+	raw = NULL;
+	if (rm_config_approved(&approved, &err) != 0) {
+		rc = rm_err_print(&err);
+		goto out;
+	}
+	a->so.approved = approved;
+	if (load_group(a, &g, &err) != 0) {
+		rc = rm_err_print(&err);
+		goto out;
+	}
+	if (rm_sched_new(&g, &a->so, &s, &err) != 0 ||
+	    (plan = rm_sched_plan(s, pipe, file, &err)) == NULL) {
+		rc = rm_err_print(&err);
+		goto out;
+	}
+	over = rm_sched_over_budget(plan, a->so.budget, &b);
+	if (over) {
+		json_object_set_new(plan, "status", json_string("over_budget"));
+		json_object_set(plan, "budget_exceeded", b);
+		print_breakdown(b);
+		rc = RM_EXIT_BUDGET;
+	} else if (strcmp(json_string_value(json_object_get(plan, "status")), "planned") != 0) {
+		if (!a->no_park) {
+			if (rm_sched_park(plan, a->out, &err) != 0) {
+				rc = rm_err_print(&err);
+				goto out;
+			}
+		} else
+			json_object_set_new(plan, "status", json_string("partial"));
+		if (rm_log_level() >= RM_LOG_NORMAL)
+			print_unplaced(plan);
+		rc = RM_EXIT_NEGATIVE;
+	}
+	if (a->out != NULL && !over && rm_json_write_file(a->out, plan, &err) != 0) {
+		rc = rm_err_print(&err);
+		goto out;
+	}
+	if (strcmp(a->format, "dot") == 0) {
+		char *dot = rm_sched_dot(plan);
+		fputs(dot, stdout);
+		free(dot);
+	} else if (strcmp(a->format, "text") == 0)
+		rm_sched_print_text(stdout, plan);
+	else
+		rm_json_print(stdout, plan, 1);
+out:
+	fflush(stdout);
+	json_decref(b);
+	json_decref(plan);
+	json_decref(pipe);
+	json_decref(raw);
+	json_decref(approved);
+	rm_sched_free(s);
+	rm_exgroup_release(&g);
+	return rc;
+}
+
+static int
+cmd_explain(struct args *a, const char *planfile, const char *node)
+{
+	struct rm_err err;
+	json_t *plan, *n;
+	const json_t *d;
+	size_t i;
+
+	rm_err_clear(&err);
+	if ((plan = rm_doc_load(planfile, &err)) == NULL)
+		return rm_err_print(&err);
+	if (rm_doc_check_schema(plan, "plan", 1, 1, planfile, &err) != 0) {
+		json_decref(plan);
+		return rm_err_print(&err);
+	}
+	d = rm_sched_decision(plan, node);
+	if (d == NULL) {
+		fprintf(stderr, "%s: %s: no node '%s' in the plan; nodes:", rm_progname(), planfile,
+		    node);
+		json_array_foreach(json_object_get(plan, "nodes"), i, n)
+			fprintf(stderr, " %s", json_string_value(json_object_get(n, "id")));
+		fputc('\n', stderr);
+		json_decref(plan);
+		return RM_EXIT_NOTFOUND;
+	}
+	if (a->want_json)
+		rm_json_print(stdout, d, 1);
+	else
+		rm_sched_print_explain(stdout, plan, d);
+	json_decref(plan);
+	return 0;
+}
+
+static int
+cmd_queue(struct args *a)
+{
+	struct rm_err err;
+	json_t *list, *e;
+	size_t i;
+
+	rm_err_clear(&err);
+	if ((list = rm_sched_queue_list(&err)) == NULL)
+		return rm_err_print(&err);
+	if (a->want_json)
+		rm_json_print(stdout, list, 1);
+	else {
+		printf("%-40s %-20s %-9s %s\n", "ID", "NODE", "POLICY", "PARKED AT");
+		json_array_foreach(list, i, e)
+			printf("%-40s %-20s %-9s %s\n    %s\n",
+			    json_string_value(json_object_get(e, "id")),
+			    json_string_value(json_object_get(json_object_get(e, "node"), "id")),
+			    json_string_value(json_object_get(e, "policy")),
+			    json_string_value(json_object_get(e, "parked_at")),
+			    json_string_value(json_object_get(e, "reason")));
+	}
+	json_decref(list);
+	return 0;
+}
+
+static int
+cmd_reconcile(struct args *a)
+{
+	struct rm_err err;
+	struct rm_exgroup g;
+	struct rm_sched *s = NULL;
+	json_t *res = NULL, *approved = NULL, *p;
+	size_t i;
+	int rc = 0;
+
+	rm_err_clear(&err);
+	memset(&g, 0, sizeof(g));
+	if (rm_config_approved(&approved, &err) != 0 || load_group(a, &g, &err) != 0) {
+		rc = rm_err_print(&err);
+		goto out;
+	}
+	a->so.approved = approved;
+	if (rm_sched_new(&g, &a->so, &s, &err) != 0 ||
+	    (res = rm_sched_reconcile(s, !a->policy_set, &err)) == NULL) {
+		rc = rm_err_print(&err);
+		goto out;
+	}
+	if (a->want_json)
+		rm_json_print(stdout, res, 1);
+	else
+		json_array_foreach(json_object_get(res, "placed"), i, p)
+			printf("placed %s on %s: %s\n", json_string_value(json_object_get(p, "node")),
+			    json_string_value(json_object_get(p, "executor")),
+			    json_string_value(json_object_get(p, "reason")));
+	json_array_foreach(json_object_get(res, "still_parked"), i, p)
+		fprintf(stderr, "%s: %s still parked: %s\n", rm_progname(),
+		    json_string_value(json_object_get(p, "node")),
+		    json_string_value(json_object_get(p, "reason")));
+	rc = json_array_size(json_object_get(res, "still_parked")) ? RM_EXIT_NEGATIVE : 0;
+out:
+	fflush(stdout);
+	json_decref(res);
+	json_decref(approved);
+	rm_sched_free(s);
+	rm_exgroup_release(&g);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args a;
+	const char *verb;
+	int c, verbose = RM_LOG_NORMAL;
+	long k;
+
+	rm_tool_init(argc, argv);
+	memset(&a, 0, sizeof(a));
+	a.so.policy = RM_POLICY_GREEDY;
+	a.so.budget = -1;
+	a.files = calloc((size_t)argc + 1, sizeof(*a.files));
+	a.dirs = calloc((size_t)argc + 1, sizeof(*a.dirs));
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 1 && (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)) {
+		rm_tool_version();
+		return 0;
+	}
+	if (argc < 2 || argv[1][0] == '-') {
+		fprintf(stderr, "%s: missing command (plan, explain, queue, reconcile)\n",
+		    rm_progname());
+		usage(stderr);
+		return RM_EXIT_USAGE;
+	}
+	verb = argv[1];
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "p:o:x:d:k:vqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (rm_policy_parse(optarg, &a.so.policy) != 0) {
+				fprintf(stderr, "%s: -p: unknown policy \"%s\": expected greedy, balanced, "
+				    "cost or latency\n", rm_progname(), optarg);
+				return RM_EXIT_USAGE;
+			}
+			a.policy_set = 1;
+			break;
+		case O_BUDGET:
+			if (rm_tool_parse_double(optarg, &a.so.budget) != 0 || a.so.budget < 0) {
+				fprintf(stderr, "%s: --budget: expected a number >= 0, got \"%s\"\n",
+				    rm_progname(), optarg);
+				return RM_EXIT_USAGE;
+			}
+			break;
+		case O_FORMAT:
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0 &&
+			    strcmp(optarg, "dot") != 0) {
+				fprintf(stderr, "%s: --format: expected json, text or dot, got \"%s\"\n",
+				    rm_progname(), optarg);
+				return RM_EXIT_USAGE;
+			}
+			a.format = optarg;
+			break;
+		case 'o': a.out = optarg; break;
+		case 'x': a.files[a.src.nfiles++] = optarg; break;
+		case 'd': a.dirs[a.src.ndirs++] = optarg; break;
+		case 'k':
+			if (rm_tool_parse_long(optarg, &k) != 0 || k < 1) {
+				fprintf(stderr, "%s: -k: expected a count >= 1, got \"%s\"\n",
+				    rm_progname(), optarg);
+				return RM_EXIT_USAGE;
+			}
+			a.so.topk = (size_t)k;
+			break;
+		case O_MEASURE: a.so.measure = 1; break;
+		case O_TIMEOUT:
+			if (rm_tool_parse_long(optarg, &k) != 0 || k < 1 || k > 60000) {
+				fprintf(stderr, "%s: --timeout: expected milliseconds (1-60000), got \"%s\"\n",
+				    rm_progname(), optarg);
+				return RM_EXIT_USAGE;
+			}
+			a.so.measure_timeout_ms = (int)k;
+			break;
+		case O_NOPARK: a.no_park = 1; break;
+		case O_NOLOCAL: a.so.no_local = 1; a.src.no_local = 1; break;
+		case O_DECISIONS:
+			if (strcmp(optarg, "full") == 0)
+				a.so.full = 1;
+			else if (strcmp(optarg, "top") != 0) {
+				fprintf(stderr, "%s: --decisions: expected top or full, got \"%s\"\n",
+				    rm_progname(), optarg);
+				return RM_EXIT_USAGE;
+			}
+			break;
+		case O_JSON: a.want_json = 1; break;
+		case 'v': verbose++; break;
+		case 'q': verbose = RM_LOG_QUIET; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': rm_tool_version(); return 0;
+		default:
+			usage(stderr);
+			return RM_EXIT_USAGE;
+		}
+	}
+	rm_log_set_level(verbose);
+	rm_tool_banner();
+	a.want_json = rm_tool_want_json(a.want_json);
+	if (a.format == NULL)
+		a.format = a.want_json ? "json" : "text";
+	else
+		a.want_json = strcmp(a.format, "json") == 0;
+	if (strcmp(verb, "plan") == 0) {
+		if (argc - optind != 1) {
+			fprintf(stderr, "%s: plan: expected one pipeline file\n", rm_progname());
+			usage(stderr);
+			return RM_EXIT_USAGE;
+		}
+		return cmd_plan(&a, argv[optind]);
+	}
+	if (strcmp(verb, "explain") == 0) {
+		if (argc - optind != 2) {
+			fprintf(stderr, "%s: explain: expected PLAN NODE\n", rm_progname());
+			usage(stderr);
+			return RM_EXIT_USAGE;
+		}
+		return cmd_explain(&a, argv[optind], argv[optind + 1]);
+	}
+	if (strcmp(verb, "queue") == 0 || strcmp(verb, "reconcile") == 0) {
+		if (argc != optind) {
+			fprintf(stderr, "%s: %s: no arguments expected\n", rm_progname(), verb);
+			usage(stderr);
+			return RM_EXIT_USAGE;
+		}
+		return verb[0] == 'q' ? cmd_queue(&a) : cmd_reconcile(&a);
+	}
+	fprintf(stderr, "%s: unknown command \"%s\": expected plan, explain, queue or reconcile\n",
+	    rm_progname(), verb);
+	usage(stderr);
+	return RM_EXIT_USAGE;
+}
