@@ -324,11 +324,34 @@ rm_pipeline_node_index(const json_t *doc, const char *id)
 	return -1;
 }
 
+/* id -> index of a nodes array, so edges are resolved in constant time. */
+static json_t *
+id_index(const json_t *nodes)
+{
+	json_t *idx = json_object(), *n;
+	size_t i;
+
+	json_array_foreach(nodes, i, n) {
+		const char *id = json_string_value(json_object_get(n, "id"));
+		if (id != NULL && json_object_get(idx, id) == NULL)
+			json_object_set_new(idx, id, json_integer((json_int_t)i));
+	}
+	return idx;
+}
+
+static long
+index_of(const json_t *idx, const char *id)
+{
+	json_t *v = id ? json_object_get(idx, id) : NULL;
+
+	return v ? (long)json_integer_value(v) : -1;
+}
+
 static json_t *
 norm_edges(const json_t *in, const json_t *nodes, int connections, struct problems *p)
 {
 	json_t *out = json_array();
-	json_t *doc;
+	json_t *doc, *seen;
 	size_t i;
 	char f[96];
 
@@ -339,12 +362,13 @@ norm_edges(const json_t *in, const json_t *nodes, int connections, struct proble
 		    rm_json_type(in));
 		return out;
 	}
-	doc = json_pack("{sO}", "nodes", (json_t *)nodes);
+	doc = id_index(nodes);
+	seen = json_object();
 	for (i = 0; i < json_array_size(in); i++) {
 		json_t *e = json_array_get(in, i);
 		const char *a = NULL, *b = NULL;
-		size_t k;
-		int dup = 0;
+		char *pair;
+		size_t plen;
 
 		snprintf(f, sizeof(f), "%s[%zu]", connections ? "connections" : "edges", i);
 		if (json_is_array(e) && json_array_size(e) == 2) {
@@ -364,20 +388,24 @@ norm_edges(const json_t *in, const json_t *nodes, int connections, struct proble
 			problem(p, f, "expected [\"from\", \"to\"] or {\"from\", \"to\"}");
 			continue;
 		}
-		if (rm_pipeline_node_index(doc, a) < 0)
+		if (index_of(doc, a) < 0)
 			problem(p, f, "unknown node \"%s\"", a);
-		if (rm_pipeline_node_index(doc, b) < 0)
+		if (index_of(doc, b) < 0)
 			problem(p, f, "unknown node \"%s\"", b);
-		for (k = 0; k < json_array_size(out); k++) {
-			json_t *o = json_array_get(out, k);
-			if (strcmp(json_string_value(json_array_get(o, 0)), a) == 0 &&
-			    strcmp(json_string_value(json_array_get(o, 1)), b) == 0)
-				dup = 1;
-		}
-		if (!dup)
+		/* a repeated edge is kept once */
+		plen = strlen(a) + strlen(b) + 2;
+		pair = malloc(plen);
+		if (pair == NULL)
+			continue;
+		snprintf(pair, plen, "%s%c%s", a, 1, b);
+		if (json_object_get(seen, pair) == NULL) {
+			json_object_set_new(seen, pair, json_true());
 			json_array_append_new(out, json_pack("[ss]", a, b));
+		}
+		free(pair);
 	}
 	json_decref(doc);
+	json_decref(seen);
 	return out;
 }
 
@@ -402,26 +430,32 @@ static int
 graph_build(const json_t *doc, struct graph *g)
 {
 	json_t *edges = json_object_get(doc, "edges");
+	json_t *idx = id_index(json_object_get(doc, "nodes"));
 	size_t i;
 
 	g->n = json_array_size(json_object_get(doc, "nodes"));
 	g->nout = calloc(g->n + 1, sizeof(*g->nout));
 	g->out = calloc(g->n + 1, sizeof(*g->out));
-	if (g->nout == NULL || g->out == NULL)
+	if (g->nout == NULL || g->out == NULL) {
+		json_decref(idx);
 		return -1;
+	}
 	for (i = 0; i < json_array_size(edges); i++) {
 		json_t *e = json_array_get(edges, i);
-		long a = rm_pipeline_node_index(doc, json_string_value(json_array_get(e, 0)));
-		long b = rm_pipeline_node_index(doc, json_string_value(json_array_get(e, 1)));
+		long a = index_of(idx, json_string_value(json_array_get(e, 0)));
+		long b = index_of(idx, json_string_value(json_array_get(e, 1)));
 		size_t *na;
 		if (a < 0 || b < 0)
 			continue;
 		na = realloc(g->out[a], (g->nout[a] + 1) * sizeof(*na));
-		if (na == NULL)
+		if (na == NULL) {
+			json_decref(idx);
 			return -1;
+		}
 		g->out[a] = na;
 		g->out[a][g->nout[a]++] = (size_t)b;
 	}
+	json_decref(idx);
 	return 0;
 }
 
@@ -479,9 +513,40 @@ out:
 	return found;
 }
 
+
+static void
+heap_push(size_t *h, size_t *n, size_t v)
+{
+	size_t i = (*n)++;
+
+	while (i > 0 && h[(i - 1) / 2] > v) {
+		h[i] = h[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h[i] = v;
+}
+
+static size_t
+heap_pop(size_t *h, size_t *n)
+{
+	size_t top = h[0], v = h[--(*n)], i = 0, c;
+
+	while ((c = 2 * i + 1) < *n) {
+		if (c + 1 < *n && h[c + 1] < h[c])
+			c++;
+		if (v <= h[c])
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = v;
+	return top;
+}
+
 int
 rm_pipeline_topo_order(const json_t *doc, size_t **order, size_t *n, struct rm_err *err)
 {
+	size_t *heap = NULL, nheap = 0;
 	struct graph g = { 0, NULL, NULL };
 	size_t *indeg = NULL, *res = NULL, done = 0, i, k;
 	unsigned char *used = NULL;
@@ -499,21 +564,27 @@ rm_pipeline_topo_order(const json_t *doc, size_t **order, size_t *n, struct rm_e
 	for (i = 0; i < g.n; i++)
 		for (k = 0; k < g.nout[i]; k++)
 			indeg[g.out[i][k]]++;
+	/* the lowest-index ready node first (stable, document order): a min-heap
+	 * of ready nodes keeps that in O((n + e) log n) */
+	heap = malloc((g.n + 1) * sizeof(*heap));
+	if (heap == NULL)
+		goto out;
+	for (i = 0; i < g.n; i++)
+		if (indeg[i] == 0)
+			heap_push(heap, &nheap, i);
 	while (done < g.n) {
-		/* the lowest-index ready node first: stable, document order */
-		for (i = 0; i < g.n; i++)
-			if (!used[i] && indeg[i] == 0)
-				break;
-		if (i == g.n) {
+		if (nheap == 0) {
 			char cyc[512] = "";
 			find_cycle(doc, &g, cyc, sizeof(cyc));
 			r = rm_err_set(err, RM_EXIT_INVALID, NULL, "edges", "cycle: %s", cyc);
 			goto out;
 		}
+		i = heap_pop(heap, &nheap);
 		used[i] = 1;
 		res[done++] = i;
 		for (k = 0; k < g.nout[i]; k++)
-			indeg[g.out[i][k]]--;
+			if (--indeg[g.out[i][k]] == 0)
+				heap_push(heap, &nheap, g.out[i][k]);
 	}
 	*order = res;
 	*n = g.n;
@@ -523,6 +594,7 @@ out:
 	if (r == -RM_EXIT_INTERNAL)
 		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
 	graph_free(&g);
+	free(heap);
 	free(indeg);
 	free(res);
 	free(used);
@@ -541,7 +613,7 @@ rm_pipeline_normalize(const json_t *doc, const char *file, struct rm_err *err)
 	struct problems p;
 	json_t *out = NULL, *nodes, *v, *meta, *types, *onodes;
 	int rmformat, strict = rm_mode() == RM_MODE_PRODUCTION;
-	size_t i, k;
+	size_t i;
 	const char *key;
 	json_t *val;
 	struct rm_err terr;
@@ -620,19 +692,20 @@ rm_pipeline_normalize(const json_t *doc, const char *file, struct rm_err *err)
 			json_t *n = norm_node(json_array_get(nodes, i), i, strict, types, &p);
 			json_array_append_new(onodes, n ? n : json_object());
 		}
-	/* duplicate ids */
-	for (i = 0; i < json_array_size(onodes); i++) {
-		const char *a = json_string_value(json_object_get(json_array_get(onodes, i), "id"));
-		for (k = 0; a != NULL && k < i; k++) {
-			const char *b = json_string_value(json_object_get(json_array_get(onodes, k),
+	/* duplicate ids (id_index keeps the first of each) */
+	{
+		json_t *idx = id_index(onodes);
+		for (i = 0; i < json_array_size(onodes); i++) {
+			const char *a = json_string_value(json_object_get(json_array_get(onodes, i),
 			    "id"));
-			if (b != NULL && strcmp(a, b) == 0) {
+			long first = index_of(idx, a);
+			if (a != NULL && first >= 0 && (size_t)first != i) {
 				char f[64];
 				snprintf(f, sizeof(f), "nodes[%zu].id", i);
-				problem(&p, f, "duplicate node id \"%s\" (also nodes[%zu])", a, k);
-				break;
+				problem(&p, f, "duplicate node id \"%s\" (also nodes[%ld])", a, first);
 			}
 		}
+		json_decref(idx);
 	}
 	json_object_set_new(out, "nodes", onodes);
 	v = json_object_get(doc, "edges");

@@ -32,6 +32,19 @@
 /* rejected executors recorded per tier when the decisions log is bounded */
 #define REJECTED_KEPT 3
 
+/*
+ * Nodes with the same requirements (same tier document, host and, for the
+ * cost policy, duration) get the same answer: pipelines repeat a handful
+ * of node shapes, so a tier is matched once per shape, not once per node.
+ */
+struct memo {
+	char *key;
+	size_t nav, chosen;
+	json_t *tried, *decision, *alternatives, *rejected, *deciding;
+	double metric;
+	struct rm_match_cand cand;
+};
+
 struct rm_sched {
 	const struct rm_exgroup *g;
 	struct rm_sched_opts o;
@@ -46,6 +59,8 @@ struct rm_sched {
 	struct rm_exgroup localgroup;
 	int local_tried;
 	json_t *measured;		/* endpoint -> ms (or null: unreachable) */
+	struct memo *memo;		/* tier results by requirements */
+	size_t nmemo, capmemo;
 };
 
 static const char *policy_names[] = { "greedy", "balanced", "cost", "latency" };
@@ -132,6 +147,19 @@ rm_sched_new(const struct rm_exgroup *g, const struct rm_sched_opts *o, struct r
 void
 rm_sched_free(struct rm_sched *s)
 {
+	size_t mi;
+
+	if (s != NULL) {
+		for (mi = 0; mi < s->nmemo; mi++) {
+			free(s->memo[mi].key);
+			json_decref(s->memo[mi].tried);
+			json_decref(s->memo[mi].decision);
+			json_decref(s->memo[mi].alternatives);
+			json_decref(s->memo[mi].rejected);
+			json_decref(s->memo[mi].deciding);
+		}
+		free(s->memo);
+	}
 	if (s == NULL)
 		return;
 	free(s->cands);
@@ -608,6 +636,83 @@ tier_release(struct tier_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static char *
+memo_key(const struct rm_sched *s, size_t tier, const json_t *tierdoc, const char *host,
+    double secs)
+{
+	char *doc = json_dumps(tierdoc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY), *key;
+	size_t n;
+
+	if (doc == NULL)
+		return NULL;
+	n = strlen(doc) + (host ? strlen(host) : 0) + 96;
+	key = malloc(n);
+	if (key != NULL)
+		snprintf(key, n, "%zu|%s|%.17g|%s", tier, host ? host : "",
+		    s->o.policy == RM_POLICY_COST ? secs : 0.0, doc);
+	free(doc);
+	return key;
+}
+
+/* run_tier, answered from the memo when the same shape was seen before. */
+static int
+run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *nodedoc,
+    size_t tier, const json_t *tierdoc, const char *host, double secs, const char *where,
+    struct tier_result *r, struct rm_err *err)
+{
+	char *key = s->o.full ? NULL : memo_key(s, tier, tierdoc, host, secs);
+	struct memo *m;
+	size_t i;
+	int rc;
+
+	for (i = 0; key != NULL && i < s->nmemo; i++) {
+		m = &s->memo[i];
+		if (strcmp(m->key, key) != 0)
+			continue;
+		memset(r, 0, sizeof(*r));
+		r->nav = m->nav;
+		r->chosen = m->chosen;
+		r->metric = m->metric;
+		r->tried = json_incref(m->tried);
+		r->decision = json_incref(m->decision);
+		r->alternatives = json_incref(m->alternatives);
+		r->rejected = json_incref(m->rejected);
+		r->deciding = json_incref(m->deciding);
+		if (m->nav > 0)
+			s->cands[m->chosen] = m->cand;
+		free(key);
+		return 0;
+	}
+	rc = run_tier(s, g, nodedoc, tier, tierdoc, host, secs, where, r, err);
+	if (rc != 0 || key == NULL || (s->nmemo == s->capmemo && s->capmemo >= 4096)) {
+		free(key);
+		return rc;
+	}
+	if (s->nmemo == s->capmemo) {
+		size_t ncap = s->capmemo ? s->capmemo * 2 : 16;
+		struct memo *nm = realloc(s->memo, ncap * sizeof(*nm));
+		if (nm == NULL) {
+			free(key);
+			return rc;
+		}
+		s->memo = nm;
+		s->capmemo = ncap;
+	}
+	m = &s->memo[s->nmemo++];
+	m->key = key;
+	m->nav = r->nav;
+	m->chosen = r->chosen;
+	m->metric = r->metric;
+	m->tried = json_incref(r->tried);
+	m->decision = json_incref(r->decision);
+	m->alternatives = json_incref(r->alternatives);
+	m->rejected = json_incref(r->rejected);
+	m->deciding = json_incref(r->deciding);
+	if (r->nav > 0)
+		m->cand = s->cands[r->chosen];
+	return rc;
+}
+
 /* This machine as a one-executor group, for local-first nodes. */
 static const struct rm_exgroup *
 local_group(struct rm_sched *s)
@@ -775,8 +880,8 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 	}
 	for (tier = 0; tier < ntiers; tier++) {
 		const json_t *tdoc = tier == 0 ? caps : json_array_get(fallback, tier - 1);
-		if (run_tier(s, s->g, node, tier, tdoc ? tdoc : json_object(), host, secs, where, &r,
-		    err) != 0) {
+		if (run_tier_memo(s, s->g, node, tier, tdoc ? tdoc : json_object(), host, secs, where,
+		    &r, err) != 0) {
 			if (tier > 0) {
 				/* the compiler names capabilities.X: this tier is fallback[k].X */
 				char f[256];
@@ -889,6 +994,40 @@ fail:
 	return NULL;
 }
 
+/*
+ * Nodes of the same shape share one tier record (the memo hands out the
+ * same object): store each record once under "tier_records" and let the
+ * nodes' decisions name it, which keeps a 10,000-node plan to a size
+ * people and jq can handle.
+ */
+static void
+share_tier_records(json_t *plan)
+{
+	json_t *records = json_object(), *d, *tiers, *t, *seen = json_object();
+	size_t i, j, n = 0;
+	char key[32], id[32];
+
+	json_array_foreach(json_object_get(plan, "decisions"), i, d) {
+		tiers = json_object_get(d, "tiers");
+		json_array_foreach(tiers, j, t) {
+			json_t *known;
+			if (!json_is_object(t))
+				continue;
+			snprintf(key, sizeof(key), "%p", (void *)t);
+			known = json_object_get(seen, key);
+			if (known == NULL) {
+				snprintf(id, sizeof(id), "t%zu", n++);
+				json_object_set(records, id, t);
+				json_object_set_new(seen, key, json_string(id));
+				known = json_object_get(seen, key);
+			}
+			json_array_set_new(tiers, j, json_string(json_string_value(known)));
+		}
+	}
+	json_object_set_new(plan, "tier_records", records);
+	json_decref(seen);
+}
+
 json_t *
 rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, struct rm_err *err)
 {
@@ -934,6 +1073,7 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 	json_object_set_new(plan, "mode", json_string(rm_mode_name(rm_mode())));
 	json_object_set_new(plan, "budget", s->o.budget >= 0 ? json_real(s->o.budget) : json_null());
 	json_object_set_new(plan, "edges", json_deep_copy(json_object_get(pipeline, "edges")));
+	share_tier_records(plan);
 	if (s->o.measure)
 		json_object_set(plan, "measured_latency_ms", s->measured);
 	return plan;
@@ -963,6 +1103,14 @@ rm_sched_over_budget(const json_t *plan, double budget, json_t **breakdown)
 	*breakdown = json_pack("{s:f,s:f,s:f,s:o}", "budget", budget, "total", total, "over",
 	    total - budget, "nodes", nodes);
 	return 1;
+}
+
+const json_t *
+rm_sched_tier_record(const json_t *plan, const json_t *t)
+{
+	if (json_is_string(t))
+		return json_object_get(json_object_get(plan, "tier_records"), json_string_value(t));
+	return t;
 }
 
 const json_t *

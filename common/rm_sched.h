@@ -94,6 +94,9 @@ char *rm_sched_dot(const json_t *plan);
 void rm_sched_print_text(FILE *fp, const json_t *plan);
 /* explain PLAN NODE, from the plan's decisions log. */
 void rm_sched_print_explain(FILE *fp, const json_t *plan, const json_t *decision);
+/* A decision's tier entry: records are shared by nodes of one shape and
+ * stored once under the plan's "tier_records"; resolves a reference. */
+const json_t *rm_sched_tier_record(const json_t *plan, const json_t *t);
 /* The decisions record of a node, or NULL. */
 const json_t *rm_sched_decision(const json_t *plan, const char *node);
 

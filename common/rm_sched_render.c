@@ -193,6 +193,9 @@ rm_sched_print_explain(FILE *fp, const json_t *plan, const json_t *d)
 		    sizeof(nb)));
 	fprintf(fp, "policy: %s\n", str(d, "rule", str(plan, "policy", "?")));
 	json_array_foreach(json_object_get(d, "tiers"), i, t) {
+		t = (json_t *)rm_sched_tier_record(plan, t);
+		if (t == NULL)
+			continue;
 		fprintf(fp, "tier %lld: %s", (long long)json_integer_value(json_object_get(t, "tier")),
 		    rm_json_brief(json_object_get(t, "requirements"), nb, sizeof(nb)));
 		if (json_is_string(json_object_get(t, "host")))

@@ -237,8 +237,8 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); time.sleep(20)' "$port" &
 	REMOTEMEDIA_ENV=production run rm-schedule plan -p balanced --decisions full -d "$SF/three" "$P/three.yaml"
 	assert_success
 	[ "$(jq -r '.nodes[0].executor' <<<"$output")" = ex-c ]
-	[ "$(jq -r '.decisions[0].tiers[0].buckets.policy' <<<"$output")" = 2 ]
-	[ "$(jq -r '.decisions[0].tiers[0].executors[] | select(.id=="ex-b") | .reasons[0].code' <<<"$output")" = not_approved ]
+	[ "$(jq -r '.tier_records[.decisions[0].tiers[0]].buckets.policy' <<<"$output")" = 2 ]
+	[ "$(jq -r '.tier_records[.decisions[0].tiers[0]].executors[] | select(.id=="ex-b") | .reasons[0].code' <<<"$output")" = not_approved ]
 	# rm-match reads the same list
 	REMOTEMEDIA_ENV=production run rm-match --json -d "$SF/three" "$(printf '{"id":"n","capabilities":{"cpu":{"cores":4}}}' > "$BATS_TEST_TMPDIR/n.json"; echo "$BATS_TEST_TMPDIR/n.json")"
 	[ "$(jq -r '.executors[0].id' <<<"$output")" = ex-c ]

@@ -236,9 +236,16 @@ cmd_explain(struct args *a, const char *planfile, const char *node)
 		json_decref(plan);
 		return RM_EXIT_NOTFOUND;
 	}
-	if (a->want_json)
-		rm_json_print(stdout, d, 1);
-	else
+	if (a->want_json) {
+		/* the decision with its tier records resolved: one self-contained answer */
+		json_t *copy = json_deep_copy(d), *tiers = json_object_get(copy, "tiers"), *t;
+		json_array_foreach(tiers, i, t) {
+			const json_t *rec = rm_sched_tier_record(plan, t);
+			json_array_set(tiers, i, rec ? (json_t *)rec : json_null());
+		}
+		rm_json_print(stdout, copy, 1);
+		json_decref(copy);
+	} else
 		rm_sched_print_explain(stdout, plan, d);
 	json_decref(plan);
 	return 0;
