@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rm_cache.h"
 #include "rm_doc.h"
 #include "rm_err.h"
 #include "rm_home.h"
@@ -23,6 +24,7 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: rm-inspect [--json] [--verify] [-x DIR] [-v|-q] PACKAGE\n"
+	    "PACKAGE: a .rmpkg file, an oci:// reference or a cached digest (see rm-cache)\n"
 	    "\n"
 	    "Shows a .rmpkg package: name, version, digest, nodes with their requirements,\n"
 	    "files and sizes, runtime dependencies, provenance and signature status.\n"
@@ -196,8 +198,14 @@ main(int argc, char **argv)
 		flags = RM_PKG_VERIFY | RM_PKG_REQUIRE_TRUST;
 	else if (extract != NULL)
 		flags = RM_PKG_VERIFY;
-	if (rm_pkg_open(argv[optind], flags, &pkg, &err) != 0)
-		return rm_err_print(&err);
+	{
+		/* oci:// references and cache digests: the cached package (fetched if needed) */
+		char pkgpath[4096];
+		if (rm_cache_resolve(argv[optind], pkgpath, sizeof(pkgpath), &err) != 0)
+			return rm_err_print(&err);
+		if (rm_pkg_open(pkgpath, flags, &pkg, &err) != 0)
+			return rm_err_print(&err);
+	}
 	if (extract != NULL && rm_pkg_extract(pkg, extract, &err) != 0) {
 		rm_pkg_free(pkg);
 		return rm_err_print(&err);

@@ -1,0 +1,1364 @@
+/* The content-addressed package cache: fetch, list, verify, gc, clear. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rm_cache.h"
+#include "rm_config.h"
+#include "rm_crypto.h"
+#include "rm_doc.h"
+#include "rm_fs.h"
+#include "rm_home.h"
+#include "rm_log.h"
+#include "rm_oci.h"
+#include "rm_pkg.h"
+
+#define REFS_SCHEMA "remotemedia.cache-refs/1"
+#define MAX_BLOB_JOBS 4
+
+/* rm_pkg_open/extract and the index are not meant for several threads at once */
+static pthread_mutex_t install_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+is_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[n] == '\0';
+}
+
+static int
+home_dir(char *buf, size_t size, const char *rel, struct rm_err *err)
+{
+	int r;
+
+	if ((r = rm_path(buf, size, err, "%s/%s", rm_home(), rel)) != 0)
+		return r;
+	return rm_mkdir_p(buf, 0700, err);
+}
+
+static int
+entry_complete(const char *hex)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/pipelines/%s", rm_home(), hex);
+	snprintf(q, sizeof(q), "%s/pipelines/%s.rmpkg", rm_home(), hex);
+	return rm_is_dir(p) && rm_is_file(q);
+}
+
+static void
+now_iso(char *buf, size_t size)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- refs.json ---------------------------------------------------------- */
+
+static json_t *
+index_load(void)
+{
+	char p[PATH_MAX];
+	struct rm_err err;
+	json_t *doc = NULL;
+
+	rm_err_clear(&err);
+	snprintf(p, sizeof(p), "%s/refs.json", rm_home());
+	if (rm_is_file(p))
+		doc = rm_doc_load(p, &err);
+	if (!json_is_object(doc) || strcmp(json_string_value(json_object_get(doc, "schema")) ?
+	    json_string_value(json_object_get(doc, "schema")) : "", REFS_SCHEMA) != 0) {
+		if (doc != NULL)
+			rm_warn("%s: not a cache index; starting a new one", p);
+		json_decref(doc);
+		doc = json_pack("{ss s{} s{}}", "schema", REFS_SCHEMA, "refs", "packages");
+	}
+	if (!json_is_object(json_object_get(doc, "refs")))
+		json_object_set_new(doc, "refs", json_object());
+	if (!json_is_object(json_object_get(doc, "packages")))
+		json_object_set_new(doc, "packages", json_object());
+	return doc;
+}
+
+typedef void (*index_edit)(json_t *doc, void *ctx);
+
+/* Read-modify-write under refs.lock; written atomically. */
+static int
+index_update(index_edit fn, void *ctx, struct rm_err *err)
+{
+	char p[PATH_MAX], lk[PATH_MAX], *text;
+	json_t *doc;
+	int fd, r;
+
+	snprintf(p, sizeof(p), "%s/refs.json", rm_home());
+	snprintf(lk, sizeof(lk), "%s/refs.lock", rm_home());
+	if ((r = rm_mkdir_p(rm_home(), 0700, err)) != 0)
+		return r;
+	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
+		return fd;
+	doc = index_load();
+	fn(doc, ctx);
+	text = rm_json_dump_file(doc);
+	r = text ? rm_write_atomic(p, text, strlen(text), 0600, err) :
+	    rm_err_set(err, RM_EXIT_INTERNAL, p, NULL, "cannot encode");
+	free(text);
+	json_decref(doc);
+	rm_unlock(fd);
+	return r;
+}
+
+struct note {
+	const char *ref, *manifest, *hex, *signature, *source;
+};
+
+static void
+edit_note(json_t *doc, void *p)
+{
+	struct note *n = p;
+	char ts[32];
+
+	now_iso(ts, sizeof(ts));
+	if (n->ref != NULL)
+		json_object_set_new(json_object_get(doc, "refs"), n->ref, json_pack("{ss ss ss}",
+		    "manifest", n->manifest ? n->manifest : "", "package", n->hex, "fetched_at", ts));
+	if (n->hex != NULL && n->source != NULL) {
+		json_t *e = json_pack("{ss ss}", "manifest", n->manifest ? n->manifest : "",
+		    "source", n->source);
+		if (n->signature)
+			json_object_set_new(e, "signature", json_string(n->signature));
+		json_object_set_new(json_object_get(doc, "packages"), n->hex, e);
+	}
+}
+
+static void
+edit_pushed(json_t *doc, void *p)
+{
+	const char **kv = p;
+
+	if (!json_is_object(json_object_get(doc, "pushed")))
+		json_object_set_new(doc, "pushed", json_object());
+	json_object_set_new(json_object_get(doc, "pushed"), kv[0], json_pack("{ss ss}",
+	    "manifest", kv[1], "package", kv[2]));
+}
+
+void
+rm_cache_note_push(const char *ref, const char *manifest_digest, const char *pkg_digest)
+{
+	struct rm_err err;
+	const char *kv[3] = { ref, manifest_digest, pkg_digest };
+
+	/* remembered under "pushed" only: a push does not make a cache entry */
+	rm_err_clear(&err);
+	if (index_update(edit_pushed, (void *)kv, &err) != 0)
+		rm_debug("cannot note the push: %s", err.msg);
+}
+
+json_t *
+rm_cache_mount_candidates(const char *host, const char *repo)
+{
+	json_t *doc = index_load(), *out = json_array(), *v;
+	const char *maps[] = { "pushed", "refs" }, *k;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		json_object_foreach(json_object_get(doc, maps[i]), k, v) {
+			struct rm_oci_ref r;
+			struct rm_err err;
+			size_t j;
+			json_t *x;
+			int dup = 0;
+			rm_err_clear(&err);
+			if (rm_oci_ref_parse(k, &r, &err) != 0 || strcmp(r.host, host) != 0 ||
+			    strcmp(r.repo, repo) == 0)
+				continue;
+			json_array_foreach(out, j, x)
+				if (strcmp(json_string_value(x), r.repo) == 0)
+					dup = 1;
+			if (!dup)
+				json_array_append_new(out, json_string(r.repo));
+		}
+	}
+	json_decref(doc);
+	return out;
+}
+
+/* ---- fetching blobs ----------------------------------------------------- */
+
+struct source {
+	struct rm_oci *oci;		/* a registry, or ... */
+	char layout[PATH_MAX];		/* ... an OCI image layout directory */
+};
+
+/* Copies a blob from a layout, hashing while copying; renamed only when it matches. */
+static int
+copy_blob(const char *src, const char *digest, uint64_t size, const char *dest,
+    struct rm_err *err)
+{
+	char tmp[PATH_MAX], hex[RM_SHA256_HEX];
+	unsigned char *buf;
+	struct rm_sha256 *h;
+	int in, out, r = 0;
+	uint64_t got = 0;
+
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return rm_err_set(err, RM_EXIT_NOTFOUND, src, NULL, "cannot open: %s", strerror(errno));
+	snprintf(tmp, sizeof(tmp), "%s.partial", dest);
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		close(in);
+		return rm_err_set(err, RM_EXIT_INVALID, tmp, NULL, "cannot create: %s", strerror(errno));
+	}
+	buf = malloc(1 << 20);
+	h = rm_sha256_new();
+	for (;;) {
+		ssize_t n = read(in, buf, 1 << 20);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = rm_err_set(err, RM_EXIT_INVALID, src, NULL, "read error: %s", strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		rm_sha256_update(h, buf, (size_t)n);
+		if (write(out, buf, (size_t)n) != n) {
+			r = rm_err_set(err, RM_EXIT_INVALID, tmp, NULL, "write error: %s", strerror(errno));
+			break;
+		}
+		got += (uint64_t)n;
+		rm_oci_progress_add((uint64_t)n);
+	}
+	rm_sha256_final(h, hex);
+	free(buf);
+	close(in);
+	if (r == 0 && (got != size || strcmp(hex, digest + 7) != 0))
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, src, NULL,
+		    "refused: %llu bytes hashing to sha256:%s, expected %s (%llu bytes)",
+		    (unsigned long long)got, hex, digest, (unsigned long long)size);
+	if (r == 0 && fsync(out) != 0)
+		r = rm_err_set(err, RM_EXIT_INVALID, tmp, NULL, "cannot write: %s", strerror(errno));
+	close(out);
+	if (r == 0 && rename(tmp, dest) != 0)
+		r = rm_err_set(err, RM_EXIT_INVALID, dest, NULL, "cannot rename: %s", strerror(errno));
+	if (r != 0)
+		unlink(tmp);
+	return r;
+}
+
+static int
+blob_present(const char *path, uint64_t size)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size;
+}
+
+/* Gets one blob into the cache, under its lock (a second process waits, then finds it). */
+static int
+get_blob(struct source *s, struct rm_oci *oci, const char *digest, uint64_t size,
+    struct rm_err *err)
+{
+	char dest[PATH_MAX], lk[PATH_MAX], src[PATH_MAX];
+	int fd, r;
+
+	snprintf(dest, sizeof(dest), "%s/blobs/sha256/%s", rm_home(), digest + 7);
+	if (blob_present(dest, size)) {
+		rm_oci_progress_add(size);
+		return 0;
+	}
+	snprintf(lk, sizeof(lk), "%s.lock", dest);
+	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
+		return fd;
+	if (blob_present(dest, size)) {
+		rm_oci_progress_add(size);
+		r = 0;
+	} else if (oci != NULL)
+		r = rm_oci_blob_fetch(oci, digest, size, dest, err);
+	else {
+		snprintf(src, sizeof(src), "%s/blobs/sha256/%s", s->layout, digest + 7);
+		r = copy_blob(src, digest, size, dest, err);
+	}
+	unlink(lk);
+	rm_unlock(fd);
+	return r;
+}
+
+struct blob_job {
+	pthread_mutex_t mu;
+	struct source *src;
+	const json_t *files;
+	size_t next;
+	int failed;
+	struct rm_err err;
+};
+
+static void *
+blob_worker(void *p)
+{
+	struct blob_job *j = p;
+	struct rm_oci *o = j->src->oci ? rm_oci_dup(j->src->oci) : NULL;
+	struct rm_err err;
+
+	for (;;) {
+		const json_t *f;
+		int r;
+		pthread_mutex_lock(&j->mu);
+		if (j->failed || j->next >= json_array_size(j->files)) {
+			pthread_mutex_unlock(&j->mu);
+			break;
+		}
+		f = json_array_get(j->files, j->next++);
+		pthread_mutex_unlock(&j->mu);
+		rm_err_clear(&err);
+		r = get_blob(j->src, o, json_string_value(json_object_get(f, "digest")),
+		    (uint64_t)json_integer_value(json_object_get(f, "size")), &err);
+		if (r != 0) {
+			pthread_mutex_lock(&j->mu);
+			if (!j->failed) {
+				j->failed = 1;
+				j->err = err;
+				if (j->err.field[0] == '\0')
+					snprintf(j->err.field, sizeof(j->err.field), "%s",
+					    json_string_value(json_object_get(f, "path")));
+			}
+			pthread_mutex_unlock(&j->mu);
+		}
+	}
+	rm_oci_close(o);
+	return NULL;
+}
+
+static int
+get_blobs(struct source *s, const json_t *files, const char *label, struct rm_err *err)
+{
+	struct blob_job j;
+	pthread_t th[MAX_BLOB_JOBS];
+	size_t i, n = json_array_size(files);
+	int nth = 0, t;
+	uint64_t total = 0;
+
+	for (i = 0; i < n; i++)
+		total += (uint64_t)json_integer_value(json_object_get(json_array_get(files, i), "size"));
+	memset(&j, 0, sizeof(j));
+	pthread_mutex_init(&j.mu, NULL);
+	j.src = s;
+	j.files = files;
+	rm_oci_progress_begin(label, total);
+	for (t = 0; t < MAX_BLOB_JOBS && (size_t)t < n; t++)
+		if (pthread_create(&th[nth], NULL, blob_worker, &j) == 0)
+			nth++;
+	if (nth == 0)
+		blob_worker(&j);
+	for (t = 0; t < nth; t++)
+		pthread_join(th[t], NULL);
+	rm_oci_progress_end();
+	pthread_mutex_destroy(&j.mu);
+	if (j.failed) {
+		*err = j.err;
+		return -(err->code ? err->code : RM_EXIT_NETWORK);
+	}
+	return 0;
+}
+
+/* ---- installing --------------------------------------------------------- */
+
+static int
+rm_tree_cb(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (type == FTW_DP)
+		return rmdir(fpath);
+	return unlink(fpath);
+}
+
+static void
+remove_tree(const char *dir)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) != 0)
+		return;
+	if (S_ISDIR(st.st_mode))
+		nftw(dir, rm_tree_cb, 16, FTW_DEPTH | FTW_PHYS);
+	else
+		unlink(dir);
+}
+
+/* Leftovers of an install that was killed: temporaries named after hex. */
+static void
+remove_leftovers(const char *pipedir, const char *hex)
+{
+	DIR *d = opendir(pipedir);
+	struct dirent *de;
+	char p[PATH_MAX];
+	size_t hl = strlen(hex);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, hex, hl) != 0)
+			continue;
+		if (strncmp(de->d_name + hl, ".tmp.", 5) == 0 ||
+		    strncmp(de->d_name + hl, ".rmpkg.tmp.", 11) == 0 ||
+		    strncmp(de->d_name + hl, ".new", 4) == 0 ||
+		    strncmp(de->d_name + hl, ".old", 4) == 0) {
+			snprintf(p, sizeof(p), "%s/%s", pipedir, de->d_name);
+			remove_tree(p);
+		}
+	}
+	closedir(d);
+}
+
+/*
+ * Makes pipelines/<hex> from a package file (pkgfile: already at
+ * pipelines/<hex>.rmpkg, or a file to copy there). Caller holds the lock.
+ */
+static int
+install_pkgfile(const char *hex, const char *pkgfile, int replace, struct rm_err *err)
+{
+	char pipedir[PATH_MAX], dir[PATH_MAX], rmpkg[PATH_MAX], newdir[PATH_MAX];
+	char olddir[PATH_MAX];
+	struct rm_pkg *pkg = NULL;
+	int r;
+
+	snprintf(pipedir, sizeof(pipedir), "%s/pipelines", rm_home());
+	snprintf(dir, sizeof(dir), "%s/%s", pipedir, hex);
+	snprintf(rmpkg, sizeof(rmpkg), "%s/%s.rmpkg", pipedir, hex);
+	snprintf(newdir, sizeof(newdir), "%s/%s.new", pipedir, hex);
+	snprintf(olddir, sizeof(olddir), "%s/%s.old", pipedir, hex);
+	pthread_mutex_lock(&install_mu);
+	/* the package is loaded and verified before it becomes visible */
+	if ((r = rm_pkg_open(pkgfile, 0, &pkg, err)) != 0)
+		goto out;
+	if (strcmp(pkg->digest, hex) != 0) {
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, pkgfile, NULL,
+		    "refused: package digest is sha256:%s, expected sha256:%s", pkg->digest, hex);
+		goto out;
+	}
+	if ((r = rm_pkg_extract(pkg, newdir, err)) != 0)
+		goto out;
+	if (strcmp(pkgfile, rmpkg) != 0) {
+		/* a package from elsewhere: copied beside, then renamed */
+		char *data = NULL;
+		size_t len = 0;
+		if ((r = rm_read_file(pkgfile, (size_t)1 << 40, &data, &len, err)) != 0 ||
+		    (r = rm_write_atomic(rmpkg, data, len, 0644, err)) != 0) {
+			free(data);
+			remove_tree(newdir);
+			goto out;
+		}
+		free(data);
+	}
+	if (replace && rm_is_dir(dir) && rename(dir, olddir) != 0) {
+		r = rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot move aside: %s",
+		    strerror(errno));
+		remove_tree(newdir);
+		goto out;
+	}
+	if (rename(newdir, dir) != 0) {
+		r = rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot rename into place: %s",
+		    strerror(errno));
+		remove_tree(newdir);
+		goto out;
+	}
+	{
+		int fd = open(pipedir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+	}
+	remove_tree(olddir);
+out:
+	pthread_mutex_unlock(&install_mu);
+	rm_pkg_free(pkg);
+	return r;
+}
+
+static const char *
+signature_digest(const json_t *files)
+{
+	size_t i;
+	const json_t *f;
+
+	json_array_foreach(files, i, f)
+		if (strcmp(json_string_value(json_object_get(f, "path")), RM_PKG_SIGNATURE) == 0)
+			return json_string_value(json_object_get(f, "digest"));
+	return "";
+}
+
+/* Blobs, then the .rmpkg, then the verified directory. */
+static int
+install_oci(struct source *s, const json_t *files, const char *pkgdigest, long long mtime,
+    const char *manifest_digest, const char *label, const char *source, int *was_cached,
+    struct rm_err *err)
+{
+	char pipedir[PATH_MAX], rmpkg[PATH_MAX], lk[PATH_MAX], blobdir[PATH_MAX];
+	const char *hex = pkgdigest + 7, *sig = signature_digest(files);
+	json_t *idx, *known;
+	int fd, r, replace = 0;
+
+	*was_cached = 0;
+	if ((r = home_dir(pipedir, sizeof(pipedir), "pipelines", err)) != 0 ||
+	    (r = home_dir(blobdir, sizeof(blobdir), "blobs/sha256", err)) != 0)
+		return r;
+	snprintf(rmpkg, sizeof(rmpkg), "%s/%s.rmpkg", pipedir, hex);
+	snprintf(lk, sizeof(lk), "%s/%s.lock", pipedir, hex);
+	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
+		return fd;
+	idx = index_load();
+	known = json_object_get(json_object_get(idx, "packages"), hex);
+	if (entry_complete(hex)) {
+		const char *ks = json_string_value(json_object_get(known, "signature"));
+		if (ks == NULL || strcmp(ks, sig) == 0) {
+			*was_cached = 1;
+			json_decref(idx);
+			r = 0;
+			goto done;
+		}
+		/* same contents, another signature upstream: replace the entry */
+		rm_info("sha256:%s: the signature changed upstream; fetching it again", hex);
+		replace = 1;
+	}
+	json_decref(idx);
+	remove_leftovers(pipedir, hex);
+	if ((r = get_blobs(s, files, label, err)) != 0)
+		goto out;
+	if ((r = rm_oci_package_assemble(files, mtime, blobdir, rmpkg, err)) != 0)
+		goto out;
+	if ((r = install_pkgfile(hex, rmpkg, replace, err)) != 0) {
+		unlink(rmpkg);
+		goto out;
+	}
+done:
+	{
+		struct note n = { NULL, manifest_digest, hex, sig, source };
+		if (!*was_cached)
+			r = index_update(edit_note, &n, err);
+	}
+out:
+	unlink(lk);
+	rm_unlock(fd);
+	return r;
+}
+
+/* ---- references ---------------------------------------------------------- */
+
+static json_t *
+result_for(const char *ref, const char *hex, const char *manifest, int cached)
+{
+	char dir[PATH_MAX], pkg[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/pipelines/%s", rm_home(), hex);
+	snprintf(pkg, sizeof(pkg), "%s/pipelines/%s.rmpkg", rm_home(), hex);
+	return json_pack("{ss ss+ ss ss ss sb}", "ref", ref, "digest", "sha256:", hex, "path", dir,
+	    "package", pkg, "manifest", manifest ? manifest : "", "cached", cached);
+}
+
+/* A cached package by digest or unique prefix (no network). 1: none. */
+static int
+lookup_digest(const char *s, char hex[RM_SHA256_HEX], struct rm_err *err)
+{
+	char pipedir[PATH_MAX];
+	const char *h = strncmp(s, "sha256:", 7) == 0 ? s + 7 : s;
+	size_t hl = strlen(h);
+	DIR *d;
+	struct dirent *de;
+	int found = 0;
+
+	snprintf(pipedir, sizeof(pipedir), "%s/pipelines", rm_home());
+	if ((d = opendir(pipedir)) == NULL)
+		return 1;
+	while ((de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) != 64 || !is_hex(de->d_name, 64) ||
+		    strncmp(de->d_name, h, hl) != 0 || !entry_complete(de->d_name))
+			continue;
+		if (found++) {
+			closedir(d);
+			return rm_err_set(err, RM_EXIT_USAGE, NULL, NULL,
+			    "'%s' matches more than one cached package; give more digits", s);
+		}
+		memcpy(hex, de->d_name, 65);
+	}
+	closedir(d);
+	return found ? 0 : 1;
+}
+
+static int
+looks_like_digest(const char *s)
+{
+	const char *h = strncmp(s, "sha256:", 7) == 0 ? s + 7 : s;
+	size_t n = strlen(h);
+
+	return n >= 12 && n <= 64 && is_hex(h, n) && !rm_is_file(s);
+}
+
+/* DIR, DIR:TAG or oci:DIR[:TAG] naming an OCI image layout; 0 if it is one. */
+static int
+layout_ref(const char *ref, char *dir, size_t dsize, char *tag, size_t tsize)
+{
+	char buf[PATH_MAX], *colon, lay[PATH_MAX + 20];
+	const char *s = strncmp(ref, "oci:", 4) == 0 && strncmp(ref, "oci://", 6) != 0 ?
+	    ref + 4 : ref;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	tag[0] = '\0';
+	snprintf(lay, sizeof(lay), "%s/oci-layout", buf);
+	if (!rm_is_file(lay) && (colon = strrchr(buf, ':')) != NULL) {
+		*colon = '\0';
+		snprintf(tag, tsize, "%s", colon + 1);
+		snprintf(lay, sizeof(lay), "%s/oci-layout", buf);
+	}
+	if (!rm_is_file(lay))
+		return -1;
+	snprintf(dir, dsize, "%s", buf);
+	return 0;
+}
+
+static int
+read_json_file(const char *path, size_t max, json_t **doc, char **raw, size_t *rawlen,
+    struct rm_err *err)
+{
+	char *text;
+	size_t len;
+	json_error_t je;
+	int r;
+
+	*doc = NULL;
+	if ((r = rm_read_file(path, max, &text, &len, err)) != 0)
+		return r;
+	*doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (*doc == NULL) {
+		free(text);
+		return rm_err_setpos(err, RM_EXIT_INVALID, path, je.line, je.column, NULL, "%s",
+		    je.text);
+	}
+	if (raw) {
+		*raw = text;
+		*rawlen = len;
+	} else
+		free(text);
+	return 0;
+}
+
+static int
+store_manifest(const char *digest, const char *data, size_t len, struct rm_err *err)
+{
+	char p[PATH_MAX];
+	int r;
+
+	if ((r = home_dir(p, sizeof(p), "blobs/sha256", err)) != 0)
+		return r;
+	snprintf(p + strlen(p), sizeof(p) - strlen(p), "/%s", digest + 7);
+	if (rm_is_file(p))
+		return 0;
+	return rm_write_atomic(p, data, len, 0644, err);
+}
+
+static int
+fetch_layout(const char *ref, const char *dir, const char *tag, int flags, json_t **result,
+    struct rm_err *err)
+{
+	char p[PATH_MAX], mdigest[80], pkgdigest[80], hex[RM_SHA256_HEX];
+	json_t *index = NULL, *m = NULL, *files = NULL, *desc = NULL, *d;
+	char *raw = NULL;
+	size_t rawlen = 0, i;
+	long long mtime;
+	struct source s;
+	int r, cached = 0;
+
+	(void)flags;
+	snprintf(p, sizeof(p), "%s/index.json", dir);
+	if ((r = read_json_file(p, 4 << 20, &index, NULL, NULL, err)) != 0)
+		return r;
+	json_array_foreach(json_object_get(index, "manifests"), i, d) {
+		const char *name = json_string_value(json_object_get(json_object_get(d, "annotations"),
+		    "org.opencontainers.image.ref.name"));
+		if (tag[0] ? (name != NULL && strcmp(name, tag) == 0) :
+		    json_array_size(json_object_get(index, "manifests")) == 1) {
+			desc = d;
+			break;
+		}
+	}
+	if (desc == NULL || !rm_oci_digest_ok(json_string_value(json_object_get(desc, "digest")) ?
+	    json_string_value(json_object_get(desc, "digest")) : "")) {
+		r = rm_err_set(err, RM_EXIT_NOTFOUND, p, "manifests", tag[0] ?
+		    "no manifest tagged '%s'" : "%s", tag[0] ? tag :
+		    "several manifests: name one with DIR:TAG");
+		goto out;
+	}
+	snprintf(mdigest, sizeof(mdigest), "%s", json_string_value(json_object_get(desc, "digest")));
+	snprintf(p, sizeof(p), "%s/blobs/sha256/%s", dir, mdigest + 7);
+	if ((r = read_json_file(p, 4 << 20, &m, &raw, &rawlen, err)) != 0)
+		goto out;
+	rm_sha256_hex(raw, rawlen, hex);
+	if (strcmp(hex, mdigest + 7) != 0) {
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, NULL, "refused: manifest hashes to sha256:%s",
+		    hex);
+		goto out;
+	}
+	if ((r = rm_oci_package_layout(m, p, &files, pkgdigest, &mtime, err)) != 0)
+		goto out;
+	if ((r = store_manifest(mdigest, raw, rawlen, err)) != 0)
+		goto out;
+	memset(&s, 0, sizeof(s));
+	snprintf(s.layout, sizeof(s.layout), "%s", dir);
+	{
+		char src[PATH_MAX + 8];
+		snprintf(src, sizeof(src), "layout:%s", dir);
+		if ((r = install_oci(&s, files, pkgdigest, mtime, mdigest, ref, src, &cached,
+		    err)) != 0)
+			goto out;
+	}
+	*result = result_for(ref, pkgdigest + 7, mdigest, cached);
+out:
+	free(raw);
+	json_decref(index);
+	json_decref(m);
+	json_decref(files);
+	return r;
+}
+
+static int
+fetch_remote(const char *refstr, int flags, json_t **result, struct rm_err *err)
+{
+	struct rm_oci_ref ref;
+	struct rm_oci *o = NULL;
+	char key[1200], mdigest[80], pkgdigest[80];
+	char *raw = NULL;
+	size_t rawlen;
+	json_t *m = NULL, *files = NULL;
+	json_error_t je;
+	long long mtime;
+	struct source s;
+	int r, cached = 0;
+
+	if ((r = rm_oci_ref_parse(refstr, &ref, err)) != 0)
+		return r;
+	rm_oci_ref_str(&ref, key, sizeof(key));
+	if (!(flags & RM_CACHE_REFRESH)) {
+		/* a reference seen before: no network at all */
+		json_t *idx = index_load();
+		json_t *e = json_object_get(json_object_get(idx, "refs"), key);
+		const char *hex = json_string_value(json_object_get(e, "package"));
+		if (hex != NULL && strlen(hex) == 64 && is_hex(hex, 64) && entry_complete(hex)) {
+			*result = result_for(key, hex, json_string_value(json_object_get(e, "manifest")),
+			    1);
+			json_decref(idx);
+			return 0;
+		}
+		json_decref(idx);
+	}
+	if (flags & RM_CACHE_OFFLINE)
+		return rm_err_set(err, RM_EXIT_NEGATIVE, key, NULL,
+		    "not in the cache, and --offline forbids fetching it");
+	if ((r = rm_oci_open(&ref, (flags & RM_CACHE_INSECURE) != 0, 0, &o, err)) != 0)
+		goto out;
+	if ((r = rm_oci_manifest_get(o, ref.digest[0] ? ref.digest : ref.tag, &raw, &rawlen,
+	    mdigest, err)) != 0)
+		goto out;
+	if ((m = json_loadb(raw, rawlen, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		r = rm_err_set(err, RM_EXIT_INVALID, key, NULL, "manifest is not JSON: %s", je.text);
+		goto out;
+	}
+	if ((r = rm_oci_package_layout(m, key, &files, pkgdigest, &mtime, err)) != 0)
+		goto out;
+	if ((r = store_manifest(mdigest, raw, rawlen, err)) != 0)
+		goto out;
+	memset(&s, 0, sizeof(s));
+	s.oci = o;
+	if ((r = install_oci(&s, files, pkgdigest, mtime, mdigest, key, key, &cached, err)) != 0)
+		goto out;
+	{
+		struct note n = { key, mdigest, pkgdigest + 7, NULL, NULL };
+		if ((r = index_update(edit_note, &n, err)) != 0)
+			goto out;
+	}
+	*result = result_for(key, pkgdigest + 7, mdigest, cached);
+out:
+	rm_oci_close(o);
+	free(raw);
+	json_decref(m);
+	json_decref(files);
+	return r;
+}
+
+static int
+fetch_pkgfile(const char *path, json_t **result, struct rm_err *err)
+{
+	struct rm_pkg *pkg = NULL;
+	char hex[RM_SHA256_HEX], lk[PATH_MAX], pipedir[PATH_MAX];
+	int r, fd, cached = 0;
+
+	if ((r = rm_pkg_open(path, 0, &pkg, err)) != 0)
+		return r;
+	memcpy(hex, pkg->digest, sizeof(hex));
+	rm_pkg_free(pkg);
+	if ((r = home_dir(pipedir, sizeof(pipedir), "pipelines", err)) != 0)
+		return r;
+	snprintf(lk, sizeof(lk), "%s/%s.lock", pipedir, hex);
+	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
+		return fd;
+	if (entry_complete(hex))
+		cached = 1;
+	else {
+		remove_leftovers(pipedir, hex);
+		r = install_pkgfile(hex, path, 0, err);
+		if (r == 0) {
+			struct note n = { NULL, NULL, hex, NULL, "file" };
+			r = index_update(edit_note, &n, err);
+		}
+	}
+	unlink(lk);
+	rm_unlock(fd);
+	if (r == 0)
+		*result = result_for(path, hex, NULL, cached);
+	return r;
+}
+
+int
+rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err)
+{
+	char dir[PATH_MAX], tag[256], hex[RM_SHA256_HEX];
+	int r;
+
+	*result = NULL;
+	if (strncmp(ref, "oci://", 6) == 0)
+		return fetch_remote(ref, flags, result, err);
+	if (layout_ref(ref, dir, sizeof(dir), tag, sizeof(tag)) == 0)
+		return fetch_layout(ref, dir, tag, flags, result, err);
+	if (looks_like_digest(ref)) {
+		if ((r = lookup_digest(ref, hex, err)) < 0)
+			return r;
+		if (r == 1)
+			return rm_err_set(err, RM_EXIT_NOTFOUND, ref, NULL, "no cached package with "
+			    "this digest");
+		*result = result_for(ref, hex, NULL, 1);
+		return 0;
+	}
+	if (rm_is_file(ref))
+		return fetch_pkgfile(ref, result, err);
+	return rm_err_set(err, RM_EXIT_NOTFOUND, ref, NULL,
+	    "expected oci://HOST/REPO[:TAG|@DIGEST], an OCI image layout directory, a cached "
+	    "digest or a .rmpkg file");
+}
+
+struct many_job {
+	pthread_mutex_t mu;
+	const char *const *refs;
+	size_t n, next;
+	int flags, worst;
+	json_t *results;
+};
+
+static void *
+many_worker(void *p)
+{
+	struct many_job *j = p;
+
+	for (;;) {
+		size_t i;
+		json_t *res = NULL;
+		struct rm_err err;
+		int r;
+		pthread_mutex_lock(&j->mu);
+		if (j->next >= j->n) {
+			pthread_mutex_unlock(&j->mu);
+			break;
+		}
+		i = j->next++;
+		pthread_mutex_unlock(&j->mu);
+		rm_err_clear(&err);
+		r = rm_cache_fetch(j->refs[i], j->flags, &res, &err);
+		if (r != 0) {
+			char msg[2048];
+			res = json_pack("{ss ss si}", "ref", j->refs[i], "error",
+			    rm_err_str(&err, msg, sizeof(msg)), "exit", err.code);
+		}
+		pthread_mutex_lock(&j->mu);
+		json_array_set_new(j->results, i, res);
+		if (r != 0 && err.code > j->worst)
+			j->worst = err.code;
+		pthread_mutex_unlock(&j->mu);
+	}
+	return NULL;
+}
+
+int
+rm_cache_fetch_many(const char *const *refs, size_t n, int flags, int jobs, json_t **results,
+    struct rm_err *err)
+{
+	struct many_job j;
+	pthread_t th[16];
+	int nth = 0, t;
+	size_t i;
+
+	if (rm_config(err) == NULL)	/* read once before the threads */
+		return -err->code;
+	memset(&j, 0, sizeof(j));
+	pthread_mutex_init(&j.mu, NULL);
+	j.refs = refs;
+	j.n = n;
+	j.flags = flags;
+	j.results = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(j.results, json_null());
+	if (jobs < 1)
+		jobs = 1;
+	if (jobs > 16)
+		jobs = 16;
+	for (t = 0; t < jobs && (size_t)t < n; t++)
+		if (pthread_create(&th[nth], NULL, many_worker, &j) == 0)
+			nth++;
+	if (nth == 0)
+		many_worker(&j);
+	for (t = 0; t < nth; t++)
+		pthread_join(th[t], NULL);
+	pthread_mutex_destroy(&j.mu);
+	*results = j.results;
+	return j.worst;
+}
+
+int
+rm_cache_resolve(const char *ref, char *pkgpath, size_t size, struct rm_err *err)
+{
+	json_t *res = NULL;
+	int r;
+
+	char dir[PATH_MAX], tag[256];
+
+	/* anything that is not a reference stays a path: the loader's messages apply */
+	if (strncmp(ref, "oci://", 6) != 0 && !looks_like_digest(ref) &&
+	    layout_ref(ref, dir, sizeof(dir), tag, sizeof(tag)) != 0)
+		return rm_path(pkgpath, size, err, "%s", ref);
+	if ((r = rm_cache_fetch(ref, 0, &res, err)) != 0)
+		return r;
+	r = rm_path(pkgpath, size, err, "%s", json_string_value(json_object_get(res, "package")));
+	json_decref(res);
+	return r;
+}
+
+/* ---- listing, verifying, collecting ------------------------------------- */
+
+static json_t *
+refs_of(json_t *idx, const char *hex)
+{
+	json_t *out = json_array(), *v;
+	const char *k;
+
+	json_object_foreach(json_object_get(idx, "refs"), k, v)
+		if (strcmp(json_string_value(json_object_get(v, "package")) ?
+		    json_string_value(json_object_get(v, "package")) : "", hex) == 0)
+			json_array_append_new(out, json_string(k));
+	return out;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The complete entries, sorted. */
+static char **
+list_entries(size_t *n)
+{
+	char pipedir[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	char **v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	snprintf(pipedir, sizeof(pipedir), "%s/pipelines", rm_home());
+	if ((d = opendir(pipedir)) == NULL)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) != 64 || !is_hex(de->d_name, 64) || !entry_complete(de->d_name))
+			continue;
+		if (*n == cap) {
+			char **nv;
+			cap = cap ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+				break;
+			v = nv;
+		}
+		v[(*n)++] = strdup(de->d_name);
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), cmp_str);
+	return v;
+}
+
+static void
+free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int
+rm_cache_list(json_t **entries, struct rm_err *err)
+{
+	size_t n, i;
+	char **v = list_entries(&n);
+	json_t *idx = index_load(), *out = json_array();
+
+	(void)err;
+	for (i = 0; i < n; i++) {
+		char p[PATH_MAX];
+		struct stat st;
+		json_t *man, *e;
+		struct rm_err e2;
+		rm_err_clear(&e2);
+		snprintf(p, sizeof(p), "%s/pipelines/%s/manifest.json", rm_home(), v[i]);
+		man = rm_doc_load(p, &e2);
+		snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), v[i]);
+		e = json_pack("{ss+ sO sO sI ss so}", "digest", "sha256:", v[i],
+		    "name", json_object_get(man, "name") ? json_object_get(man, "name") : json_null(),
+		    "version", json_object_get(man, "version") ? json_object_get(man, "version") :
+		    json_null(), "size", (json_int_t)(stat(p, &st) == 0 ? st.st_size : 0),
+		    "package", p, "refs", refs_of(idx, v[i]));
+		snprintf(p, sizeof(p), "%s/pipelines/%s", rm_home(), v[i]);
+		json_object_set_new(e, "path", json_string(p));
+		json_array_append_new(out, e);
+		json_decref(man);
+	}
+	free_list(v, n);
+	json_decref(idx);
+	*entries = out;
+	return 0;
+}
+
+static void
+report(json_t *rep, const char *what, const char *path, const char *problem)
+{
+	json_array_append_new(rep, json_pack("{ss ss ss}", "what", what, "path", path,
+	    "problem", problem));
+}
+
+int
+rm_cache_verify(json_t **rep, struct rm_err *err)
+{
+	char blobdir[PATH_MAX], p[PATH_MAX], hex[RM_SHA256_HEX];
+	DIR *d;
+	struct dirent *de;
+	json_t *out = json_array();
+	size_t n, i, k;
+	char **v;
+
+	(void)err;
+	snprintf(blobdir, sizeof(blobdir), "%s/blobs/sha256", rm_home());
+	if ((d = opendir(blobdir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			uint64_t size;
+			struct rm_err e2;
+			if (strlen(de->d_name) != 64 || !is_hex(de->d_name, 64))
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", blobdir, de->d_name);
+			rm_err_clear(&e2);
+			if (rm_sha256_file(p, hex, &size, &e2) != 0)
+				report(out, "blob", p, e2.msg);
+			else if (strcmp(hex, de->d_name) != 0)
+				report(out, "blob", p, "contents do not match the name");
+		}
+		closedir(d);
+	}
+	v = list_entries(&n);
+	for (i = 0; i < n; i++) {
+		struct rm_pkg *pkg = NULL;
+		struct rm_err e2;
+		rm_err_clear(&e2);
+		snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), v[i]);
+		if (rm_pkg_open(p, RM_PKG_VERIFY | RM_PKG_NO_POLICY, &pkg, &e2) != 0) {
+			char msg[2048];
+			report(out, "package", p, rm_err_str(&e2, msg, sizeof(msg)));
+			continue;
+		}
+		if (strcmp(pkg->digest, v[i]) != 0)
+			report(out, "package", p, "digest does not match the name");
+		for (k = 0; k < pkg->nfiles; k++) {
+			uint64_t size;
+			snprintf(p, sizeof(p), "%s/pipelines/%s/%s", rm_home(), v[i], pkg->files[k].path);
+			rm_err_clear(&e2);
+			if (rm_sha256_file(p, hex, &size, &e2) != 0)
+				report(out, "file", p, e2.msg);
+			else if (strcmp(hex, pkg->files[k].sha256) != 0 || size != pkg->files[k].size)
+				report(out, "file", p, "does not match the contents list");
+		}
+		rm_pkg_free(pkg);
+	}
+	free_list(v, n);
+	*rep = out;
+	return json_array_size(out) ? RM_EXIT_NEGATIVE : 0;
+}
+
+static void
+keep_manifest_blobs(json_t *keep, const char *mdigest)
+{
+	char p[PATH_MAX];
+	json_t *m;
+	struct rm_err e;
+	size_t i;
+	json_t *l;
+
+	if (mdigest == NULL || !rm_oci_digest_ok(mdigest))
+		return;
+	json_object_set_new(keep, mdigest + 7, json_true());
+	rm_err_clear(&e);
+	snprintf(p, sizeof(p), "%s/blobs/sha256/%s", rm_home(), mdigest + 7);
+	if ((m = rm_doc_load(p, &e)) == NULL)
+		return;
+	if (json_is_string(json_object_get(json_object_get(m, "config"), "digest")))
+		json_object_set_new(keep, json_string_value(json_object_get(json_object_get(m,
+		    "config"), "digest")) + 7, json_true());
+	json_array_foreach(json_object_get(m, "layers"), i, l) {
+		const char *dg = json_string_value(json_object_get(l, "digest"));
+		if (dg != NULL && rm_oci_digest_ok(dg))
+			json_object_set_new(keep, dg + 7, json_true());
+	}
+	json_decref(m);
+}
+
+static void
+edit_prune(json_t *doc, void *ctx)
+{
+	json_t *gone = json_array(), *v;
+	const char *k;
+	size_t i;
+
+	(void)ctx;
+	json_object_foreach(json_object_get(doc, "refs"), k, v) {
+		const char *h = json_string_value(json_object_get(v, "package"));
+		if (h == NULL || strlen(h) != 64 || !entry_complete(h))
+			json_array_append_new(gone, json_string(k));
+	}
+	json_array_foreach(gone, i, v)
+		json_object_del(json_object_get(doc, "refs"), json_string_value(v));
+	json_array_clear(gone);
+	json_object_foreach(json_object_get(doc, "packages"), k, v)
+		if (strlen(k) != 64 || !entry_complete(k))
+			json_array_append_new(gone, json_string(k));
+	json_array_foreach(gone, i, v)
+		json_object_del(json_object_get(doc, "packages"), json_string_value(v));
+	json_decref(gone);
+}
+
+/* A temporary left by a killed process: removable when nobody holds its lock. */
+static int
+stale(const char *dir, const char *name, const char *lockname)
+{
+	char lk[PATH_MAX];
+	struct rm_err e;
+	int fd;
+
+	rm_err_clear(&e);
+	snprintf(lk, sizeof(lk), "%s/%s", dir, lockname);
+	if (!rm_is_file(lk))
+		return 1;
+	fd = rm_lock(lk, 1, 1, &e);
+	if (fd < 0)
+		return 0;
+	rm_unlock(fd);
+	(void)name;
+	return 1;
+}
+
+int
+rm_cache_gc(json_t **rep, struct rm_err *err)
+{
+	char blobdir[PATH_MAX], pipedir[PATH_MAX], p[PATH_MAX], lockname[128];
+	json_t *idx, *keep = json_object(), *out = json_array(), *v;
+	const char *k;
+	DIR *d;
+	struct dirent *de;
+	size_t n, i;
+	char **ents;
+	int r;
+
+	if ((r = index_update(edit_prune, NULL, err)) != 0) {
+		json_decref(keep);
+		json_decref(out);
+		return r;
+	}
+	idx = index_load();
+	ents = list_entries(&n);
+	for (i = 0; i < n; i++) {
+		json_t *pk = json_object_get(json_object_get(idx, "packages"), ents[i]);
+		keep_manifest_blobs(keep, json_string_value(json_object_get(pk, "manifest")));
+	}
+	json_object_foreach(json_object_get(idx, "refs"), k, v)
+		keep_manifest_blobs(keep, json_string_value(json_object_get(v, "manifest")));
+	free_list(ents, n);
+	json_decref(idx);
+	snprintf(blobdir, sizeof(blobdir), "%s/blobs/sha256", rm_home());
+	if ((d = opendir(blobdir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			const char *nm = de->d_name;
+			if (nm[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", blobdir, nm);
+			snprintf(lockname, sizeof(lockname), "%.64s.lock", nm);
+			if (strlen(nm) == 64 && is_hex(nm, 64)) {
+				if (json_object_get(keep, nm) == NULL) {
+					if (unlink(p) == 0)
+						report(out, "blob", p, "unused");
+				}
+			} else if (strstr(nm, ".lock") == NULL && stale(blobdir, nm, lockname)) {
+				if (unlink(p) == 0)
+					report(out, "partial", p, "unfinished download");
+			}
+		}
+		closedir(d);
+	}
+	snprintf(pipedir, sizeof(pipedir), "%s/pipelines", rm_home());
+	if ((d = opendir(pipedir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			const char *nm = de->d_name;
+			if (nm[0] == '.' || strlen(nm) < 64 || !is_hex(nm, 64) ? 0 : 0)
+				continue;
+			if (strlen(nm) <= 64 || !((nm[64] == '.') && (strncmp(nm + 64, ".tmp.", 5) == 0 ||
+			    strncmp(nm + 64, ".rmpkg.tmp.", 11) == 0 || strcmp(nm + 64, ".new") == 0 ||
+			    strcmp(nm + 64, ".old") == 0 || strcmp(nm + 64, ".rmpkg") == 0)))
+				continue;
+			{
+				char hex[65];
+				memcpy(hex, nm, 64);
+				hex[64] = '\0';
+				if (strcmp(nm + 64, ".rmpkg") == 0 && entry_complete(hex))
+					continue;
+				snprintf(lockname, sizeof(lockname), "%s.lock", hex);
+				if (!stale(pipedir, nm, lockname))
+					continue;
+				snprintf(p, sizeof(p), "%s/%s", pipedir, nm);
+				remove_tree(p);
+				report(out, "temporary", p, "left by an interrupted install");
+			}
+		}
+		closedir(d);
+	}
+	json_decref(keep);
+	*rep = out;
+	return 0;
+}
+
+static int
+lookup_any(const char *ref, char hex[RM_SHA256_HEX], struct rm_err *err)
+{
+	json_t *idx, *e;
+	const char *h;
+	int r;
+
+	if (strncmp(ref, "oci://", 6) == 0) {
+		struct rm_oci_ref o;
+		char key[1200];
+		if ((r = rm_oci_ref_parse(ref, &o, err)) != 0)
+			return r;
+		rm_oci_ref_str(&o, key, sizeof(key));
+		idx = index_load();
+		e = json_object_get(json_object_get(idx, "refs"), key);
+		h = json_string_value(json_object_get(e, "package"));
+		r = h != NULL && strlen(h) == 64 && entry_complete(h) ? 0 : 1;
+		if (r == 0)
+			memcpy(hex, h, 65);
+		json_decref(idx);
+		return r;
+	}
+	if (looks_like_digest(ref))
+		return lookup_digest(ref, hex, err);
+	if (rm_is_file(ref)) {
+		struct rm_pkg *pkg;
+		if ((r = rm_pkg_open(ref, RM_PKG_NO_POLICY, &pkg, err)) != 0)
+			return r;
+		memcpy(hex, pkg->digest, 65);
+		rm_pkg_free(pkg);
+		return entry_complete(hex) ? 0 : 1;
+	}
+	return 1;
+}
+
+int
+rm_cache_lookup(const char *ref, char hex[65], struct rm_err *err)
+{
+	return lookup_any(ref, hex, err);
+}
+
+int
+rm_cache_clear(const char *ref, json_t **rep, struct rm_err *err)
+{
+	char p[PATH_MAX], q[PATH_MAX], lk[PATH_MAX], hex[RM_SHA256_HEX];
+	json_t *out = json_array(), *gc = NULL;
+	int r, fd;
+
+	*rep = NULL;
+	if (ref == NULL) {
+		const char *sub[] = { "pipelines", "blobs", "refs.json", NULL };
+		int i;
+		for (i = 0; sub[i]; i++) {
+			snprintf(p, sizeof(p), "%s/%s", rm_home(), sub[i]);
+			if (access(p, F_OK) != 0)
+				continue;
+			/* moved aside first: nothing half-removed stays visible */
+			snprintf(q, sizeof(q), "%s/.%s.clear.%ld", rm_home(), sub[i], (long)getpid());
+			if (rename(p, q) == 0) {
+				remove_tree(q);
+				report(out, sub[i], p, "removed");
+			}
+		}
+		*rep = out;
+		return 0;
+	}
+	if ((r = lookup_any(ref, hex, err)) < 0) {
+		json_decref(out);
+		return r;
+	}
+	if (r == 1) {
+		json_decref(out);
+		return rm_err_set(err, RM_EXIT_NOTFOUND, ref, NULL, "not in the cache");
+	}
+	snprintf(lk, sizeof(lk), "%s/pipelines/%s.lock", rm_home(), hex);
+	if ((fd = rm_lock(lk, 1, 0, err)) < 0) {
+		json_decref(out);
+		return fd;
+	}
+	snprintf(p, sizeof(p), "%s/pipelines/%s", rm_home(), hex);
+	snprintf(q, sizeof(q), "%s/pipelines/%s.old", rm_home(), hex);
+	if (rename(p, q) == 0) {
+		remove_tree(q);
+		report(out, "package", p, "removed");
+	}
+	snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);
+	unlink(p);
+	unlink(lk);
+	rm_unlock(fd);
+	if ((r = rm_cache_gc(&gc, err)) != 0) {
+		json_decref(out);
+		return r;
+	}
+	json_array_extend(out, gc);
+	json_decref(gc);
+	*rep = out;
+	return 0;
+}

@@ -1,0 +1,66 @@
+/*
+ * The package cache under $REMOTEMEDIA_HOME (DESIGN.md section 2):
+ *   blobs/sha256/<hex>           verified registry blobs, shared by packages
+ *   blobs/sha256/<hex>.partial   a download in progress (resumed with Range)
+ *   blobs/sha256/<hex>.lock      held while one process downloads it
+ *   pipelines/<hex>.rmpkg        the package, byte-identical to the pushed one
+ *   pipelines/<hex>/             the package unpacked; present = complete
+ *   pipelines/<hex>.lock         held while one process installs it
+ *   refs.json                    what each reference resolved to:
+ *     {"schema": "remotemedia.cache-refs/1",
+ *      "refs": {"oci://h/r:t": {"manifest", "package", "fetched_at"}},
+ *      "packages": {"<hex>": {"manifest", "source"}}}
+ * The package directory is renamed into place only after the whole package
+ * was loaded and verified (rm_pkg_open + rm_pkg_extract), the .rmpkg before
+ * it; every file is written beside its final name and renamed. A crash at
+ * any instant leaves an entry complete or absent, and the next fetch
+ * finishes the work (resuming partial blobs).
+ */
+#ifndef RM_CACHE_H
+#define RM_CACHE_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#include "rm_err.h"
+
+#define RM_CACHE_REFRESH	0x1	/* resolve tags again, re-fetch changed packages */
+#define RM_CACHE_OFFLINE	0x2	/* never use the network: a miss is RM_EXIT_NEGATIVE */
+#define RM_CACHE_INSECURE	0x4	/* plain HTTP / unverified TLS allowed */
+
+/*
+ * Fetches one reference: oci://HOST/REPO[:TAG|@DIGEST], an OCI image layout
+ * directory (DIR, DIR:TAG or oci:DIR[:TAG]), a cached package digest
+ * (sha256:HEX or a unique prefix of at least 12 hex digits) or a .rmpkg file
+ * (installed into the cache). *result receives {"ref", "digest", "path",
+ * "package", "manifest", "cached": bool}.
+ */
+int rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err);
+/* Fetches several references at once (up to jobs in parallel); results in
+ * order, each with "error" and "exit" when it failed. Returns the worst code. */
+int rm_cache_fetch_many(const char *const *refs, size_t n, int flags, int jobs,
+    json_t **results, struct rm_err *err);
+/*
+ * For tools that take a package: a .rmpkg path stays as it is; a cache
+ * digest, an oci:// reference or a layout is resolved (fetched if needed)
+ * to the cached .rmpkg path.
+ */
+int rm_cache_resolve(const char *ref, char *pkgpath, size_t size, struct rm_err *err);
+/* The entries: [{"digest", "name", "version", "size", "path", "refs": []}]. */
+int rm_cache_list(json_t **entries, struct rm_err *err);
+/* Re-hashes every blob and entry; *report lists {"what", "path", "problem"}.
+ * Returns 0, or RM_EXIT_NEGATIVE (not negated) when something is corrupt. */
+int rm_cache_verify(json_t **report, struct rm_err *err);
+/* Removes blobs no cached package uses, stale partials and temporaries. */
+int rm_cache_gc(json_t **report, struct rm_err *err);
+/* The cached entry's hex digest for any reference form, with no network:
+ * 0 found, 1 not cached, < 0 error. */
+int rm_cache_lookup(const char *ref, char hex[65], struct rm_err *err);
+/* Remembers a push (for mounts from this repository later). */
+void rm_cache_note_push(const char *ref, const char *manifest_digest, const char *pkg_digest);
+/* Other repositories of host seen before: a JSON array of names. */
+json_t *rm_cache_mount_candidates(const char *host, const char *repo);
+/* Removes one entry (by any reference form) or, with ref NULL, everything. */
+int rm_cache_clear(const char *ref, json_t **report, struct rm_err *err);
+
+#endif

@@ -1,0 +1,648 @@
+/* HTTP on libcurl for the registry client: retries, TLS, Basic and Bearer auth. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "rm_http.h"
+#include "rm_log.h"
+
+#define ERR_BODY_MAX ((size_t)1 << 20)
+#define MEM_BODY_MAX ((size_t)64 << 20)
+#define NTOKENS 8
+
+struct token {
+	char scope[512];
+	char *value;
+};
+
+struct rm_http {
+	CURL *c;
+	char base[512];
+	int insecure;
+	struct rm_cred cred;
+	int use_basic;		/* the registry asked for Basic: send it at once */
+	struct token tokens[NTOKENS];
+	int ntok;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void
+global_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct rm_http *
+rm_http_new(const char *base, int insecure, const struct rm_cred *cred)
+{
+	struct rm_http *h;
+
+	pthread_once(&global_once, global_init);
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return NULL;
+	if ((h->c = curl_easy_init()) == NULL) {
+		free(h);
+		return NULL;
+	}
+	snprintf(h->base, sizeof(h->base), "%s", base);
+	h->insecure = insecure;
+	if (cred != NULL)
+		h->cred = *cred;
+	return h;
+}
+
+struct rm_http *
+rm_http_dup(const struct rm_http *o)
+{
+	struct rm_http *h = rm_http_new(o->base, o->insecure, &o->cred);
+	int i;
+
+	if (h == NULL)
+		return NULL;
+	h->use_basic = o->use_basic;
+	for (i = 0; i < o->ntok; i++) {
+		snprintf(h->tokens[i].scope, sizeof(h->tokens[i].scope), "%s", o->tokens[i].scope);
+		h->tokens[i].value = o->tokens[i].value ? strdup(o->tokens[i].value) : NULL;
+	}
+	h->ntok = o->ntok;
+	return h;
+}
+
+void
+rm_http_free(struct rm_http *h)
+{
+	int i;
+
+	if (h == NULL)
+		return;
+	curl_easy_cleanup(h->c);
+	for (i = 0; i < h->ntok; i++) {
+		if (h->tokens[i].value != NULL) {
+			memset(h->tokens[i].value, 0, strlen(h->tokens[i].value));
+			free(h->tokens[i].value);
+		}
+	}
+	rm_cred_wipe(&h->cred);
+	free(h);
+}
+
+const char *
+rm_http_base(const struct rm_http *h)
+{
+	return h->base;
+}
+
+void
+rm_http_resp_release(struct rm_http_resp *resp)
+{
+	free(resp->body);
+	memset(resp, 0, sizeof(*resp));
+}
+
+int
+rm_http_retries(void)
+{
+	const char *s = getenv("RM_HTTP_RETRIES");
+	int n = s ? atoi(s) : 5;
+
+	return n < 0 ? 0 : n > 20 ? 20 : n;
+}
+
+void
+rm_http_backoff(int attempt)
+{
+	long ms = 200;
+	struct timespec ts;
+
+	while (--attempt > 0 && ms < 3000)
+		ms *= 2;
+	if (ms > 3000)
+		ms = 3000;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* ---- one transfer ------------------------------------------------------ */
+
+struct xfer {
+	struct rm_http *h;
+	const struct rm_http_req *req;
+	struct rm_http_resp *resp;
+	uint64_t sent;
+	size_t cap;
+	int sink_failed;
+	char www_auth[2048];
+	long retry_after;
+};
+
+static size_t
+read_cb(char *buf, size_t size, size_t nmemb, void *p)
+{
+	struct xfer *x = p;
+	const struct rm_http_req *q = x->req;
+	uint64_t total = q->body_fd >= 0 ? q->body_size : q->body_len;
+	size_t want = size * nmemb, n;
+
+	if (x->sent >= total)
+		return 0;
+	if (want > total - x->sent)
+		want = (size_t)(total - x->sent);
+	if (q->body_fd >= 0) {
+		ssize_t got;
+		do
+			got = pread(q->body_fd, buf, want, (off_t)(q->body_off + x->sent));
+		while (got < 0 && errno == EINTR);
+		if (got <= 0)
+			return CURL_READFUNC_ABORT;
+		n = (size_t)got;
+	} else {
+		memcpy(buf, (const char *)q->body + x->sent, want);
+		n = want;
+	}
+	x->sent += n;
+	if (q->on_bytes != NULL)
+		q->on_bytes(q->bytes_ctx, n);
+	return n;
+}
+
+static int
+seek_cb(void *p, curl_off_t off, int origin)
+{
+	struct xfer *x = p;
+
+	if (origin != SEEK_SET || off < 0)
+		return CURL_SEEKFUNC_CANTSEEK;
+	x->sent = (uint64_t)off;
+	return CURL_SEEKFUNC_OK;
+}
+
+static int
+buf_append(struct xfer *x, const char *data, size_t len, size_t max)
+{
+	struct rm_http_resp *r = x->resp;
+
+	if (r->body_len + len > max)
+		return -1;
+	if (r->body_len + len + 1 > x->cap) {
+		size_t ncap = x->cap ? x->cap : 4096;
+		char *nb;
+		while (ncap < r->body_len + len + 1)
+			ncap *= 2;
+		if ((nb = realloc(r->body, ncap)) == NULL)
+			return -1;
+		r->body = nb;
+		x->cap = ncap;
+	}
+	memcpy(r->body + r->body_len, data, len);
+	r->body_len += len;
+	r->body[r->body_len] = '\0';
+	return 0;
+}
+
+static size_t
+write_cb(char *data, size_t size, size_t nmemb, void *p)
+{
+	struct xfer *x = p;
+	size_t len = size * nmemb;
+	long code = 0;
+
+	curl_easy_getinfo(x->h->c, CURLINFO_RESPONSE_CODE, &code);
+	if (code >= 200 && code < 300 && x->req->sink != NULL) {
+		if (x->req->sink(x->req->sink_ctx, code, data, len) != 0) {
+			x->sink_failed = 1;
+			return 0;
+		}
+		x->resp->received += len;
+		return len;
+	}
+	if (buf_append(x, data, len, code >= 200 && code < 300 ? MEM_BODY_MAX : ERR_BODY_MAX) != 0)
+		return code >= 200 && code < 300 ? 0 : len;	/* error bodies: keep the start */
+	return len;
+}
+
+static void
+copy_value(char *dst, size_t size, const char *v, size_t len)
+{
+	while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+		len--;
+	while (len > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		len--;
+	}
+	if (len >= size)
+		len = size - 1;
+	memcpy(dst, v, len);
+	dst[len] = '\0';
+}
+
+static size_t
+header_cb(char *data, size_t size, size_t nmemb, void *p)
+{
+	struct xfer *x = p;
+	struct rm_http_resp *r = x->resp;
+	size_t len = size * nmemb;
+	const char *colon = memchr(data, ':', len);
+	size_t klen;
+
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		/* a new answer (after 100 Continue, a redirect or a 401) */
+		r->location[0] = r->digest[0] = r->range[0] = r->content_type[0] = '\0';
+		r->has_length = 0;
+		x->www_auth[0] = '\0';
+		x->retry_after = 0;
+		return len;
+	}
+	if (colon == NULL)
+		return len;
+	klen = (size_t)(colon - data);
+#define IS(k) (klen == sizeof(k) - 1 && strncasecmp(data, k, klen) == 0)
+	if (IS("location"))
+		copy_value(r->location, sizeof(r->location), colon + 1, len - klen - 1);
+	else if (IS("docker-content-digest"))
+		copy_value(r->digest, sizeof(r->digest), colon + 1, len - klen - 1);
+	else if (IS("range"))
+		copy_value(r->range, sizeof(r->range), colon + 1, len - klen - 1);
+	else if (IS("content-type"))
+		copy_value(r->content_type, sizeof(r->content_type), colon + 1, len - klen - 1);
+	else if (IS("www-authenticate"))
+		copy_value(x->www_auth, sizeof(x->www_auth), colon + 1, len - klen - 1);
+	else if (IS("retry-after")) {
+		char v[32];
+		copy_value(v, sizeof(v), colon + 1, len - klen - 1);
+		x->retry_after = atol(v);
+	} else if (IS("content-length")) {
+		char v[32];
+		copy_value(v, sizeof(v), colon + 1, len - klen - 1);
+		r->content_length = strtoull(v, NULL, 10);
+		r->has_length = 1;
+	}
+#undef IS
+	return len;
+}
+
+static void
+absolute_url(const struct rm_http *h, const char *u, char *out, size_t size)
+{
+	if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0)
+		snprintf(out, size, "%s", u);
+	else
+		snprintf(out, size, "%s%s%s", h->base, u[0] == '/' ? "" : "/", u);
+}
+
+static const char *
+token_for(const struct rm_http *h, const char *scope)
+{
+	int i;
+
+	for (i = 0; i < h->ntok; i++)
+		if (strcmp(h->tokens[i].scope, scope ? scope : "") == 0)
+			return h->tokens[i].value;
+	return NULL;
+}
+
+static void
+token_set(struct rm_http *h, const char *scope, char *value)
+{
+	int i;
+
+	for (i = 0; i < h->ntok; i++)
+		if (strcmp(h->tokens[i].scope, scope ? scope : "") == 0)
+			break;
+	if (i == NTOKENS) {
+		i = NTOKENS - 1;	/* replace the last one */
+	}
+	if (i == h->ntok)
+		h->ntok++;
+	if (h->tokens[i].value != NULL) {
+		memset(h->tokens[i].value, 0, strlen(h->tokens[i].value));
+		free(h->tokens[i].value);
+	}
+	snprintf(h->tokens[i].scope, sizeof(h->tokens[i].scope), "%s", scope ? scope : "");
+	h->tokens[i].value = value;
+}
+
+/* One value of a WWW-Authenticate challenge: key="value" (quotes optional). */
+static int
+challenge_param(const char *ch, const char *key, char *out, size_t size)
+{
+	const char *p = ch;
+	size_t kl = strlen(key);
+
+	while ((p = strcasestr(p, key)) != NULL) {
+		if ((p == ch || p[-1] == ' ' || p[-1] == ',') && p[kl] == '=') {
+			const char *v = p + kl + 1;
+			size_t n = 0;
+			if (*v == '"') {
+				v++;
+				while (v[n] != '\0' && v[n] != '"')
+					n++;
+			} else {
+				while (v[n] != '\0' && v[n] != ',' && v[n] != ' ')
+					n++;
+			}
+			if (n >= size)
+				n = size - 1;
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return 0;
+		}
+		p += kl;
+	}
+	return -1;
+}
+
+static void
+common_opts(struct rm_http *h, struct xfer *x)
+{
+	CURL *c = h->c;
+
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, getenv("RM_HTTP_STALL") ?
+	    atol(getenv("RM_HTTP_STALL")) : 30L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "remotemedia/" PACKAGE_VERSION);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024L);
+	curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024L * 1024L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	if (h->insecure) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+}
+
+/* Asks the realm for a token; stores it under scope. */
+static int
+fetch_token(struct rm_http *h, const char *challenge, const char *scope, struct rm_err *err)
+{
+	char realm[1024], service[256], chscope[512], url[4096];
+	struct rm_http_resp resp;
+	struct xfer x;
+	CURLcode cc;
+	json_t *doc;
+	json_error_t je;
+	const char *tok;
+	char *e1, *e2;
+	int r;
+
+	if (challenge_param(challenge, "realm", realm, sizeof(realm)) != 0)
+		return rm_err_set(err, RM_EXIT_NETWORK, h->base, NULL,
+		    "the registry asks for a Bearer token but names no realm");
+	if (strncmp(realm, "https://", 8) != 0 && strncmp(realm, "http://", 7) != 0)
+		return rm_err_set(err, RM_EXIT_NETWORK, h->base, NULL, "token realm is not a URL");
+	if (strncmp(realm, "http://", 7) == 0 && strncmp(h->base, "http://", 7) != 0 &&
+	    !h->insecure)
+		return rm_err_set(err, RM_EXIT_NETWORK, h->base, NULL,
+		    "refusing to send credentials to a plain-HTTP token realm (use --insecure)");
+	if (challenge_param(challenge, "service", service, sizeof(service)) != 0)
+		service[0] = '\0';
+	if (challenge_param(challenge, "scope", chscope, sizeof(chscope)) != 0)
+		chscope[0] = '\0';
+	e1 = curl_easy_escape(h->c, service, 0);
+	snprintf(url, sizeof(url), "%s%sservice=%s", realm, strchr(realm, '?') ? "&" : "?",
+	    e1 ? e1 : "");
+	curl_free(e1);
+	{
+		/* the scopes asked for, and the one the challenge names */
+		char all[1100], *save = NULL, *s;
+		snprintf(all, sizeof(all), "%s %s", scope ? scope : "", chscope);
+		for (s = strtok_r(all, " ", &save); s != NULL; s = strtok_r(NULL, " ", &save)) {
+			size_t ul = strlen(url);
+			e2 = curl_easy_escape(h->c, s, 0);
+			if (e2 != NULL && strstr(url, e2) == NULL)
+				snprintf(url + ul, sizeof(url) - ul, "&scope=%s", e2);
+			curl_free(e2);
+		}
+	}
+	memset(&resp, 0, sizeof(resp));
+	memset(&x, 0, sizeof(x));
+	x.h = h;
+	x.resp = &resp;
+	{
+		struct rm_http_req q;
+		memset(&q, 0, sizeof(q));
+		q.body_fd = -1;
+		x.req = &q;
+		common_opts(h, &x);
+		curl_easy_setopt(h->c, CURLOPT_URL, url);
+		curl_easy_setopt(h->c, CURLOPT_HTTPGET, 1L);
+		if (h->cred.have) {
+			curl_easy_setopt(h->c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+			curl_easy_setopt(h->c, CURLOPT_USERNAME, h->cred.username);
+			curl_easy_setopt(h->c, CURLOPT_PASSWORD, h->cred.password);
+		}
+		cc = curl_easy_perform(h->c);
+		curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &resp.status);
+	}
+	rm_debug("token GET %s -> %ld", url, cc == CURLE_OK ? resp.status : -1L);
+	if (cc != CURLE_OK) {
+		r = rm_err_set(err, RM_EXIT_NETWORK, realm, NULL, "token request failed: %s",
+		    curl_easy_strerror(cc));
+		rm_http_resp_release(&resp);
+		return r;
+	}
+	if (resp.status == 401 || resp.status == 403) {
+		r = rm_err_set(err, RM_EXIT_NETWORK, h->base, NULL,
+		    "authentication failed%s%s%s%s", h->cred.have ? " for user '" : " (no credentials",
+		    h->cred.have ? h->cred.username : ")", h->cred.have ? "' from " : "",
+		    h->cred.have ? h->cred.source : "");
+		rm_http_resp_release(&resp);
+		return r;
+	}
+	doc = resp.body ? json_loads(resp.body, 0, &je) : NULL;
+	if (resp.body)
+		memset(resp.body, 0, resp.body_len);
+	tok = json_string_value(json_object_get(doc, "token"));
+	if (tok == NULL)
+		tok = json_string_value(json_object_get(doc, "access_token"));
+	if (resp.status != 200 || tok == NULL) {
+		json_decref(doc);
+		r = rm_err_set(err, RM_EXIT_NETWORK, realm, NULL,
+		    "token service answered %ld without a token", resp.status);
+		rm_http_resp_release(&resp);
+		return r;
+	}
+	token_set(h, scope, strdup(tok));
+	json_decref(doc);
+	rm_http_resp_release(&resp);
+	return 0;
+}
+
+static int
+retryable_status(long s)
+{
+	return s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
+}
+
+static int
+retryable_curl(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_COULDNT_CONNECT: case CURLE_OPERATION_TIMEDOUT: case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR: case CURLE_GOT_NOTHING: case CURLE_PARTIAL_FILE:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_HTTP2: case CURLE_HTTP2_STREAM: case CURLE_READ_ERROR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp *resp,
+    struct rm_err *err)
+{
+	char url[4096], authz[8300], hdr[4400];
+	int attempt = 0, auth_tries = 0, retries = req->once ? 0 : rm_http_retries();
+	struct curl_slist *hl;
+	struct xfer x;
+	CURLcode cc;
+	const char *m = req->method;
+	int has_body = req->body_fd >= 0 || req->body != NULL;
+	uint64_t blen = req->body_fd >= 0 ? req->body_size : req->body_len;
+
+	memset(resp, 0, sizeof(*resp));
+	absolute_url(h, req->url, url, sizeof(url));
+	for (;;) {
+		const char *tok = token_for(h, req->scope);
+		rm_http_resp_release(resp);
+		memset(&x, 0, sizeof(x));
+		x.h = h;
+		x.req = req;
+		x.resp = resp;
+		common_opts(h, &x);
+		curl_easy_setopt(h->c, CURLOPT_URL, url);
+		hl = curl_slist_append(NULL, "Expect:");
+		if (req->accept) {
+			snprintf(hdr, sizeof(hdr), "Accept: %s", req->accept);
+			hl = curl_slist_append(hl, hdr);
+		}
+		if (req->content_type) {
+			snprintf(hdr, sizeof(hdr), "Content-Type: %s", req->content_type);
+			hl = curl_slist_append(hl, hdr);
+		}
+		if (req->range) {
+			snprintf(hdr, sizeof(hdr), "Range: %s", req->range);
+			hl = curl_slist_append(hl, hdr);
+		}
+		if (req->content_range) {
+			snprintf(hdr, sizeof(hdr), "Content-Range: %s", req->content_range);
+			hl = curl_slist_append(hl, hdr);
+		}
+		authz[0] = '\0';
+		if (tok != NULL)
+			snprintf(authz, sizeof(authz), "Authorization: Bearer %s", tok);
+		else if (h->use_basic && h->cred.have) {
+			memcpy(authz, "Authorization: ", 15);
+			if (rm_cred_basic(&h->cred, authz + 15, sizeof(authz) - 15) != 0)
+				authz[0] = '\0';
+		}
+		if (authz[0])
+			hl = curl_slist_append(hl, authz);
+		memset(authz, 0, sizeof(authz));
+		curl_easy_setopt(h->c, CURLOPT_HTTPHEADER, hl);
+		if (strcmp(m, "HEAD") == 0) {
+			curl_easy_setopt(h->c, CURLOPT_NOBODY, 1L);
+		} else if (strcmp(m, "GET") == 0) {
+			curl_easy_setopt(h->c, CURLOPT_HTTPGET, 1L);
+			curl_easy_setopt(h->c, CURLOPT_FOLLOWLOCATION, 1L);
+			curl_easy_setopt(h->c, CURLOPT_MAXREDIRS, 5L);
+		} else if (strcmp(m, "POST") == 0 && !has_body) {
+			curl_easy_setopt(h->c, CURLOPT_POST, 1L);
+			curl_easy_setopt(h->c, CURLOPT_POSTFIELDSIZE, 0L);
+		} else {
+			curl_easy_setopt(h->c, CURLOPT_UPLOAD, 1L);
+			curl_easy_setopt(h->c, CURLOPT_CUSTOMREQUEST, m);
+			curl_easy_setopt(h->c, CURLOPT_READFUNCTION, read_cb);
+			curl_easy_setopt(h->c, CURLOPT_READDATA, &x);
+			curl_easy_setopt(h->c, CURLOPT_SEEKFUNCTION, seek_cb);
+			curl_easy_setopt(h->c, CURLOPT_SEEKDATA, &x);
+			curl_easy_setopt(h->c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(has_body ? blen : 0));
+		}
+		cc = curl_easy_perform(h->c);
+		curl_slist_free_all(hl);
+		if (cc == CURLE_OK)
+			curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &resp->status);
+		rm_debug("%s %s -> %ld%s%s", m, url, cc == CURLE_OK ? resp->status : -1L,
+		    cc == CURLE_OK ? "" : ": ", cc == CURLE_OK ? "" : h->errbuf[0] ? h->errbuf :
+		    curl_easy_strerror(cc));
+		if (resp->location[0]) {
+			char abs[4096];
+			absolute_url(h, resp->location, abs, sizeof(abs));
+			snprintf(resp->location, sizeof(resp->location), "%s", abs);
+		}
+		if (x.sink_failed)
+			return rm_err_set(err, RM_EXIT_INTERNAL, url, NULL, "cannot store the response");
+		if (cc != CURLE_OK) {
+			resp->transport_error = 1;
+			if (retryable_curl(cc) && attempt < retries && resp->received == 0) {
+				attempt++;
+				rm_info("%s %s: %s; retrying (%d of %d)", m, url, curl_easy_strerror(cc),
+				    attempt, retries);
+				rm_http_backoff(attempt);
+				continue;
+			}
+			return rm_err_set(err, RM_EXIT_NETWORK, url, NULL, "%s failed: %s", m,
+			    h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
+		}
+		if (resp->status == 401 && auth_tries < 2) {
+			char www[2048];
+			snprintf(www, sizeof(www), "%s", x.www_auth);
+			auth_tries++;
+			if (strncasecmp(www, "Bearer", 6) == 0) {
+				int r = fetch_token(h, www + 6, req->scope, err);
+				if (r != 0)
+					return r;
+				continue;
+			}
+			if (strncasecmp(www, "Basic", 5) == 0 && h->cred.have && !h->use_basic) {
+				h->use_basic = 1;
+				continue;
+			}
+		}
+		if (resp->status == 401)
+			return rm_err_set(err, RM_EXIT_NETWORK, h->base, NULL,
+			    "authentication failed%s%s%s%s", h->cred.have ? " for user '" :
+			    " (no credentials found",
+			    h->cred.have ? h->cred.username : ")", h->cred.have ? "' from " : "",
+			    h->cred.have ? h->cred.source : "");
+		if (retryable_status(resp->status) && attempt < retries) {
+			attempt++;
+			rm_info("%s %s: HTTP %ld; retrying (%d of %d)", m, url, resp->status, attempt,
+			    retries);
+			if (x.retry_after > 0 && x.retry_after <= 3) {
+				sleep((unsigned)x.retry_after);
+			} else
+				rm_http_backoff(attempt);
+			continue;
+		}
+		return 0;
+	}
+}

@@ -1,0 +1,75 @@
+/*
+ * HTTP for the registry client, on libcurl: one session per host and
+ * thread (connections kept alive), TLS verified unless insecure, retries
+ * with backoff on 429, 5xx, timeouts and dropped connections for requests
+ * that can be repeated, and the registry auth flows: Basic, and Bearer
+ * (401 + WWW-Authenticate realm/service/scope -> token) with the session's
+ * credentials. Authorization headers and secrets are never logged; -vv
+ * shows method, URL and status only.
+ */
+#ifndef RM_HTTP_H
+#define RM_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rm_creds.h"
+#include "rm_err.h"
+
+struct rm_http;
+
+/* base: "https://host:port" or "http://host:port"; cred may be NULL. */
+struct rm_http *rm_http_new(const char *base, int insecure, const struct rm_cred *cred);
+/* Another session for a worker thread, sharing nothing but settings and tokens. */
+struct rm_http *rm_http_dup(const struct rm_http *h);
+void rm_http_free(struct rm_http *h);
+const char *rm_http_base(const struct rm_http *h);
+
+/* Receives response bytes of a 2xx answer (status 200 or 206); 0 or -1 to abort. */
+typedef int (*rm_http_sink)(void *ctx, long status, const void *data, size_t len);
+
+struct rm_http_req {
+	const char *method;		/* GET HEAD PUT PATCH POST DELETE */
+	const char *url;		/* absolute, or a path below base */
+	const char *scope;		/* token scope(s), space separated */
+	const char *accept, *content_type, *range, *content_range;
+	const void *body;		/* body from memory ... */
+	size_t body_len;
+	int body_fd;			/* ... or from a file (-1: none) at an offset */
+	uint64_t body_off, body_size;
+	rm_http_sink sink;		/* streams a 2xx body; NULL keeps it in memory */
+	void *sink_ctx;
+	void (*on_bytes)(void *ctx, uint64_t n);	/* progress: body bytes sent */
+	void *bytes_ctx;
+	int once;			/* no automatic retries (the caller resumes) */
+	int quiet_404;
+};
+
+struct rm_http_resp {
+	long status;
+	char *body;			/* NUL-terminated (non-2xx answers too), malloc'ed */
+	size_t body_len;
+	char location[4096];		/* made absolute */
+	char digest[160];		/* Docker-Content-Digest */
+	char range[64];			/* Range (upload status) */
+	char content_type[256];
+	uint64_t content_length;
+	int has_length;
+	int transport_error;		/* the connection failed (no complete answer) */
+	uint64_t received;		/* body bytes given to the sink */
+};
+
+void rm_http_resp_release(struct rm_http_resp *resp);
+/*
+ * Sends req and fills resp. Returns 0 whenever an HTTP answer came (check
+ * resp->status), -RM_EXIT_NETWORK when none did after the retries, naming
+ * the URL; a 401 that survives authentication is -RM_EXIT_NETWORK too.
+ */
+int rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp *resp,
+    struct rm_err *err);
+/* Sleeps before retry number attempt (1, 2, ...): 0.2 s doubling, capped at 3 s. */
+void rm_http_backoff(int attempt);
+/* Retries a request may take (RM_HTTP_RETRIES, default 5). */
+int rm_http_retries(void);
+
+#endif

@@ -1,0 +1,222 @@
+#!/usr/bin/env bats
+# rm-cache: fetching packages from a real registry into the crash-safe,
+# content-addressed cache; hits without network; faults; verify, gc, clear.
+
+bats_require_minimum_version 1.5.0
+load test_helper
+source "$RM_TOP_SRCDIR/tests/fixtures/oci/registry.bash"
+
+setup_file() {
+	export PATH
+	for _d in "$RM_TOP_BUILDDIR"/tools/*/; do PATH=${_d%/}:$PATH; done
+	export REMOTEMEDIA_SHARE=$RM_TOP_SRCDIR/share/remotemedia REMOTEMEDIA_ENV=development
+	export HOME=$BATS_FILE_TMPDIR/home REMOTEMEDIA_HOME=$BATS_FILE_TMPDIR/home/.remotemedia
+	mkdir -p "$HOME"
+	registry_start "$BATS_FILE_TMPDIR/reg"
+	PKG1=$(make_pkg "$BATS_FILE_TMPDIR/p1" 1 1.0.0)
+	PKG2=$(make_pkg "$BATS_FILE_TMPDIR/p2" 2 2.0.0)
+	rm-push --insecure -q "$PKG1" "oci://$REG/voice/tts:1.0" >/dev/null
+	rm-push --insecure -q "$PKG2" "oci://$REG/voice/tts:2.0" >/dev/null
+	rm-push --insecure -q "$PKG1" "oci://$REG/voice/tts:latest" >/dev/null
+	export REG REG_PID REG_LOG PKG1 PKG2
+}
+
+teardown_file() {
+	registry_stop "$BATS_FILE_TMPDIR/reg"
+}
+
+teardown() {
+	proxy_stop
+}
+
+fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
+
+@test "rm-cache: fetch unpacks a verified package under pipelines/<digest>/ and keeps a byte-identical .rmpkg" {
+	fetch_json "oci://$REG/voice/tts:1.0"
+	assert_success
+	d=$(jq -r '.[0].digest' <<<"$output")
+	[ "$d" = "$(rm-inspect --json "$PKG1" 2>/dev/null | jq -r .digest)" ]
+	jq -e '.[0].cached == false' <<<"$output"
+	[ "$(jq -r '.[0].path' <<<"$output")" = "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}" ]
+	cmp "$PKG1" "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}.rmpkg"
+	[ -f "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}/manifest.json" ]
+	cmp "$BATS_FILE_TMPDIR/p1/src/models/tiny-vad.safetensors" "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}/models/tiny-vad.safetensors"
+	# the model blob is stored once under its digest
+	[ -f "$REMOTEMEDIA_HOME/blobs/sha256/$(sha256sum "$BATS_FILE_TMPDIR/p1/src/models/tiny-vad.safetensors" | cut -c1-64)" ]
+	run --separate-stderr rm-cache ls --json
+	jq -e --arg d "$d" --arg r "oci://$REG/voice/tts:1.0" 'length == 1 and .[0].digest == $d and .[0].name == "voice" and .[0].version == "1.0.0" and .[0].refs == [$r]' <<<"$output"
+	run --separate-stderr rm-cache path --json "oci://$REG/voice/tts:1.0"
+	[ "$(jq -r .path <<<"$output")" = "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}" ]
+	run --separate-stderr rm-cache path --json "${d:7:12}"
+	[ "$(jq -r .package <<<"$output")" = "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}.rmpkg" ]
+}
+
+@test "rm-cache: a reference seen before is answered with no network request (proxy gone), and --offline misses exit 1" {
+	proxy_start "$BATS_TEST_TMPDIR" pass
+	fetch_json "oci://$PROXY/voice/tts:1.0"
+	assert_success
+	proxy_stop
+	n=$(wc -l < "$BATS_TEST_TMPDIR/proxy.log")
+	fetch_json "oci://$PROXY/voice/tts:1.0"
+	assert_success
+	jq -e '.[0].cached == true' <<<"$output"
+	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
+	[ "$(wc -l < "$BATS_TEST_TMPDIR/proxy.log")" = "$n" ]
+	run rm-cache fetch --offline "oci://$PROXY/voice/tts:2.0"
+	assert_failure 1
+	assert_output --partial "offline"
+	# not cached and unreachable: a clear error naming it, suggesting --offline
+	run rm-cache fetch "oci://$PROXY/voice/tts:2.0"
+	assert_failure 6
+	assert_output --partial "cannot fetch oci://$PROXY/voice/tts:2.0"
+	assert_output --partial "--offline"
+}
+
+@test "rm-cache: a download cut off mid-blob resumes with Range and gives the same package" {
+	proxy_start "$BATS_TEST_TMPDIR" drop-blob
+	fetch_json "oci://$PROXY/voice/tts:1.0"
+	assert_success
+	grep -q '^dropped after' "$BATS_TEST_TMPDIR/proxy.log"
+	grep -qE '^GET /v2/voice/tts/blobs/sha256:[0-9a-f]+ 206$' "$BATS_TEST_TMPDIR/proxy.log"
+	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
+	run rm-cache verify
+	assert_success
+}
+
+@test "rm-cache: a 500 is retried" {
+	proxy_start "$BATS_TEST_TMPDIR" 500-once
+	fetch_json "oci://$PROXY/voice/tts:1.0"
+	assert_success
+	grep -qE '^GET /v2/voice/tts/blobs/sha256:[0-9a-f]+ 500$' "$BATS_TEST_TMPDIR/proxy.log"
+	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
+}
+
+@test "rm-cache: a blob whose bytes do not match its digest is refused, and nothing corrupt is left" {
+	proxy_start "$BATS_TEST_TMPDIR" corrupt
+	run rm-cache fetch --insecure "oci://$PROXY/voice/tts:1.0"
+	assert_failure 5
+	assert_output --partial "refused"
+	[ -z "$(ls "$REMOTEMEDIA_HOME/pipelines" 2>/dev/null | grep -v '\.lock$')" ]
+	run rm-cache verify
+	assert_success
+	run rm-cache ls --json
+	assert_output "[]"
+}
+
+@test "rm-cache: kill -9 during a fetch leaves a valid cache; the next fetch completes it" {
+	proxy_start "$BATS_TEST_TMPDIR" slow
+	rm-cache fetch --insecure -q "oci://$PROXY/voice/tts:1.0" >/dev/null 2>&1 &
+	pid=$!
+	sleep 0.6
+	kill -9 "$pid"
+	wait "$pid" || true
+	# nothing half-done is visible
+	run --separate-stderr rm-cache ls --json
+	assert_output "[]"
+	run rm-cache verify
+	assert_success
+	ls "$REMOTEMEDIA_HOME/blobs/sha256/" | grep -q '\.partial$'
+	fetch_json "oci://$REG/voice/tts:1.0"
+	assert_success
+	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
+	run rm-cache verify
+	assert_success
+	run rm-cache gc
+	assert_success
+	[ -z "$(ls "$REMOTEMEDIA_HOME/blobs/sha256/" | grep '\.partial$')" ]
+}
+
+@test "rm-cache: two concurrent fetches of the same reference give one correct entry" {
+	rm-cache fetch --insecure -q --json "oci://$REG/voice/tts:2.0" > "$BATS_TEST_TMPDIR/a" 2>&1 &
+	a=$!
+	rm-cache fetch --insecure -q --json "oci://$REG/voice/tts:2.0" > "$BATS_TEST_TMPDIR/b" 2>&1 &
+	b=$!
+	wait "$a"
+	wait "$b"
+	run --separate-stderr rm-cache ls --json
+	jq -e 'length == 1' <<<"$output"
+	cmp "$PKG2" "$(jq -r '.[0].package' "$BATS_TEST_TMPDIR/a")"
+	[ "$(ls "$REMOTEMEDIA_HOME/pipelines" | grep -v '\.lock$' | wc -l)" = 2 ]
+	run rm-cache verify
+	assert_success
+}
+
+@test "rm-cache: --pipeline fetches every remote_ref in parallel; several refs at once" {
+	sed -e "s#oci://registry.example/voice/tts:1.0#oci://$REG/voice/tts:1.0#" \
+	    "$SHARE/examples/voice.yaml" > "$BATS_TEST_TMPDIR/p.yaml"
+	grep -q "oci://$REG/voice/tts:1.0" "$BATS_TEST_TMPDIR/p.yaml"
+	run --separate-stderr rm-cache fetch --insecure --json --pipeline "$BATS_TEST_TMPDIR/p.yaml"
+	assert_success
+	jq -e 'length == 1 and .[0].cached == false' <<<"$output"
+	fetch_json "oci://$REG/voice/tts:1.0" "oci://$REG/voice/tts:2.0" "oci://$REG/voice/tts:latest"
+	assert_success
+	jq -e 'length == 3 and .[0].cached and (.[1].cached|not) and .[2].digest == .[0].digest' <<<"$output"
+}
+
+@test "rm-cache: --refresh re-resolves a moved tag; clear removes an entry and its blobs; clear --all empties the cache" {
+	fetch_json "oci://$REG/voice/tts:latest"
+	d1=$(jq -r '.[0].digest' <<<"$output")
+	rm-push --insecure -q "$PKG2" "oci://$REG/voice/tts:latest" >/dev/null
+	fetch_json "oci://$REG/voice/tts:latest"
+	[ "$(jq -r '.[0].digest' <<<"$output")" = "$d1" ]
+	fetch_json --refresh "oci://$REG/voice/tts:latest"
+	d2=$(jq -r '.[0].digest' <<<"$output")
+	[ "$d2" != "$d1" ]
+	cmp "$PKG2" "$(jq -r '.[0].package' <<<"$output")"
+	rm-push --insecure -q "$PKG1" "oci://$REG/voice/tts:latest" >/dev/null
+	run rm-cache clear "$d1"
+	assert_success
+	[ ! -e "$REMOTEMEDIA_HOME/pipelines/${d1#sha256:}" ]
+	[ ! -e "$REMOTEMEDIA_HOME/blobs/sha256/$(sha256sum "$BATS_FILE_TMPDIR/p1/src/models/tiny-vad.safetensors" | cut -c1-64)" ]
+	[ -e "$REMOTEMEDIA_HOME/blobs/sha256/$(sha256sum "$BATS_FILE_TMPDIR/p2/src/models/tiny-vad.safetensors" | cut -c1-64)" ]
+	run rm-cache path "$d1"
+	assert_failure 1
+	run rm-cache clear --all
+	assert_success
+	run --separate-stderr rm-cache ls --json
+	assert_output "[]"
+}
+
+@test "rm-cache: verify reports a corrupted blob and a tampered unpacked file, exit 1" {
+	fetch_json "oci://$REG/voice/tts:1.0"
+	d=$(jq -r '.[0].digest' <<<"$output")
+	m=$(sha256sum "$BATS_FILE_TMPDIR/p1/src/models/tiny-vad.safetensors" | cut -c1-64)
+	printf 'x' >> "$REMOTEMEDIA_HOME/blobs/sha256/$m"
+	printf 'x' >> "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}/modules/voice.yaml"
+	run --separate-stderr rm-cache verify --json
+	assert_failure 1
+	jq -e 'length == 2 and ([.[].what] | sort) == ["blob", "file"]' <<<"$output"
+}
+
+@test "rm-inspect: accepts oci:// references and cache digests" {
+	# a plain-HTTP registry listed as insecure in config.yaml
+	mkdir -p "$REMOTEMEDIA_HOME"
+	printf 'registries:\n  "%s":\n    insecure: true\n' "$REG" > "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr rm-inspect --json "oci://$REG/voice/tts:1.0"
+	assert_success
+	d=$(jq -r .digest <<<"$output")
+	[ "$d" = "$(rm-inspect --json "$PKG1" 2>/dev/null | jq -r .digest)" ]
+	run --separate-stderr rm-inspect --json "$d"
+	assert_success
+	[ "$(jq -r .digest <<<"$output")" = "$d" ]
+	run --separate-stderr rm-inspect --json "${d:7:12}"
+	assert_success
+}
+
+@test "rm-cache: usage errors exit 2, --help exits 0, unknown digest exit 4" {
+	run rm-cache --help
+	assert_success
+	assert_output --partial "usage: rm-cache"
+	run rm-cache
+	assert_failure 2
+	run rm-cache frobnicate
+	assert_failure 2
+	run rm-cache fetch
+	assert_failure 2
+	run rm-cache clear
+	assert_failure 2
+	run rm-cache fetch "oci://nohost"
+	assert_failure 2
+	run rm-cache fetch "sha256:$(printf '0%.0s' $(seq 64))"
+	assert_failure 4
+}

@@ -1,0 +1,314 @@
+/*
+ * rm-cache: the package cache. fetch pulls packages from OCI registries or
+ * image layouts into $REMOTEMEDIA_HOME (verified before they become
+ * visible); ls, path, verify, gc and clear look after it.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_cache.h"
+#include "rm_doc.h"
+#include "rm_err.h"
+#include "rm_home.h"
+#include "rm_log.h"
+#include "rm_pipeline.h"
+#include "rm_tool.h"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: rm-cache fetch [--refresh] [--offline] [--insecure] [-j N] REF...\n"
+	    "       rm-cache fetch [--refresh] [--offline] [--insecure] --pipeline PIPELINE\n"
+	    "       rm-cache ls | path REF | verify | gc | clear (REF | --all)\n"
+	    "\n"
+	    "REF: oci://HOST[:PORT]/REPO[:TAG|@sha256:HEX], an OCI image layout directory\n"
+	    "(DIR, DIR:TAG, oci:DIR:TAG), a cached digest (sha256:HEX or 12+ hex digits) or\n"
+	    "a .rmpkg file. A reference fetched before is answered from the cache without\n"
+	    "any network request.\n"
+	    "  --refresh        resolve tags again (re-fetch a changed package)\n"
+	    "  --offline        never use the network: a miss is exit 1\n"
+	    "  --insecure       allow plain HTTP or unverified TLS\n"
+	    "  --pipeline FILE  fetch every remote_ref of the pipeline's nodes\n"
+	    "  -j, --jobs N     references fetched at once (default 4)\n"
+	    "  --all            clear: remove every package and blob\n"
+	    "  --json           JSON output (the default when stdout is not a terminal)\n"
+	    "  -v, --verbose / -q, --quiet / -h, --help / --version\n");
+}
+
+static void
+print_entries(const json_t *entries)
+{
+	size_t i;
+	const json_t *e;
+
+	if (json_array_size(entries) == 0)
+		printf("(the cache is empty)\n");
+	json_array_foreach(entries, i, e) {
+		const json_t *refs = json_object_get(e, "refs"), *r;
+		size_t k;
+		printf("%.19s  %-20s %-10s %12lld\n", json_string_value(json_object_get(e, "digest")),
+		    json_is_string(json_object_get(e, "name")) ?
+		    json_string_value(json_object_get(e, "name")) : "?",
+		    json_is_string(json_object_get(e, "version")) ?
+		    json_string_value(json_object_get(e, "version")) : "",
+		    (long long)json_integer_value(json_object_get(e, "size")));
+		json_array_foreach(refs, k, r)
+			printf("    %s\n", json_string_value(r));
+	}
+}
+
+static void
+print_report(const json_t *rep, const char *none)
+{
+	size_t i;
+	const json_t *e;
+
+	if (json_array_size(rep) == 0)
+		printf("%s\n", none);
+	json_array_foreach(rep, i, e)
+		printf("%-9s %s: %s\n", json_string_value(json_object_get(e, "what")),
+		    json_string_value(json_object_get(e, "path")),
+		    json_string_value(json_object_get(e, "problem")));
+}
+
+static int
+pipeline_refs(const char *path, json_t **refs, struct rm_err *err)
+{
+	json_t *doc = rm_pipeline_load(path, err), *n;
+	size_t i;
+
+	if (doc == NULL)
+		return -err->code;
+	*refs = json_array();
+	json_array_foreach(json_object_get(doc, "nodes"), i, n) {
+		const char *r = json_string_value(json_object_get(n, "remote_ref"));
+		if (r != NULL)
+			json_array_append_new(*refs, json_string(r));
+	}
+	json_decref(doc);
+	return 0;
+}
+
+static int
+do_fetch(int argc, char **argv, int flags, int jobs, const char *pipeline, int json)
+{
+	struct rm_err err;
+	json_t *refs = NULL, *results = NULL, *r;
+	const char **v;
+	size_t n, i;
+	int worst;
+
+	rm_err_clear(&err);
+	if (pipeline != NULL) {
+		if (argc > 0) {
+			usage(stderr);
+			return RM_EXIT_USAGE;
+		}
+		if (pipeline_refs(pipeline, &refs, &err) != 0)
+			return rm_err_print(&err);
+	} else {
+		if (argc == 0) {
+			usage(stderr);
+			return RM_EXIT_USAGE;
+		}
+		refs = json_array();
+		for (i = 0; i < (size_t)argc; i++)
+			json_array_append_new(refs, json_string(argv[i]));
+	}
+	n = json_array_size(refs);
+	v = calloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = json_string_value(json_array_get(refs, i));
+	worst = rm_cache_fetch_many(v, n, flags, jobs, &results, &err);
+	if (worst < 0) {
+		free(v);
+		json_decref(refs);
+		return rm_err_print(&err);
+	}
+	json_array_foreach(results, i, r) {
+		if (json_object_get(r, "error") != NULL) {
+			fprintf(stderr, "%s: cannot fetch %s: %s\n", rm_progname(), v[i],
+			    json_string_value(json_object_get(r, "error")));
+			if (pipeline != NULL || (flags & RM_CACHE_OFFLINE) == 0)
+				fprintf(stderr, "%s: hint: use --offline to run from cached packages "
+				    "only, or run the node locally\n", rm_progname());
+		}
+	}
+	if (json)
+		rm_json_print(stdout, results, 0);
+	else
+		json_array_foreach(results, i, r)
+			if (json_object_get(r, "error") == NULL)
+				printf("%s  %s%s\n", json_string_value(json_object_get(r, "digest")),
+				    json_string_value(json_object_get(r, "ref")),
+				    json_is_true(json_object_get(r, "cached")) ? "  (cached)" : "");
+	free(v);
+	json_decref(refs);
+	json_decref(results);
+	return worst;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "refresh", no_argument, NULL, 'R' },
+		{ "offline", no_argument, NULL, 'O' },
+		{ "insecure", no_argument, NULL, 'k' },
+		{ "pipeline", required_argument, NULL, 'p' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "all", no_argument, NULL, 'A' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct rm_err err;
+	const char *pipeline = NULL, *cmd;
+	int c, json = 0, flags = 0, all = 0, level = RM_LOG_NORMAL, r;
+	long jobs = 4;
+	json_t *out = NULL;
+
+	rm_tool_init(argc, argv);
+	while ((c = getopt_long(argc, argv, "+j:vqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'R': flags |= RM_CACHE_REFRESH; break;
+		case 'O': flags |= RM_CACHE_OFFLINE; break;
+		case 'k': flags |= RM_CACHE_INSECURE; break;
+		case 'p': pipeline = optarg; break;
+		case 'j':
+			if (rm_tool_parse_long(optarg, &jobs) != 0 || jobs < 1) {
+				fprintf(stderr, "%s: --jobs: expected a positive number, got '%s'\n",
+				    rm_progname(), optarg);
+				return RM_EXIT_USAGE;
+			}
+			break;
+		case 'A': all = 1; break;
+		case 'J': json = 1; break;
+		case 'v': level++; break;
+		case 'q': level = RM_LOG_QUIET; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': rm_tool_version(); return 0;
+		default: usage(stderr); return RM_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return RM_EXIT_USAGE;
+	}
+	cmd = argv[optind++];
+	/* options may follow the command too */
+	while ((c = getopt_long(argc, argv, "j:vqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'R': flags |= RM_CACHE_REFRESH; break;
+		case 'O': flags |= RM_CACHE_OFFLINE; break;
+		case 'k': flags |= RM_CACHE_INSECURE; break;
+		case 'p': pipeline = optarg; break;
+		case 'j':
+			if (rm_tool_parse_long(optarg, &jobs) != 0 || jobs < 1) {
+				fprintf(stderr, "%s: --jobs: expected a positive number, got '%s'\n",
+				    rm_progname(), optarg);
+				return RM_EXIT_USAGE;
+			}
+			break;
+		case 'A': all = 1; break;
+		case 'J': json = 1; break;
+		case 'v': level++; break;
+		case 'q': level = RM_LOG_QUIET; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return RM_EXIT_USAGE;
+		}
+	}
+	rm_log_set_level(level);
+	rm_tool_banner();
+	json = rm_tool_want_json(json);
+	rm_err_clear(&err);
+	argc -= optind;
+	argv += optind;
+
+	if (strcmp(cmd, "fetch") == 0)
+		return do_fetch(argc, argv, flags, (int)jobs, pipeline, json);
+	if (strcmp(cmd, "ls") == 0 || strcmp(cmd, "list") == 0) {
+		if (argc != 0) {
+			usage(stderr);
+			return RM_EXIT_USAGE;
+		}
+		if ((r = rm_cache_list(&out, &err)) != 0)
+			return rm_err_print(&err);
+		if (json)
+			rm_json_print(stdout, out, 0);
+		else
+			print_entries(out);
+		json_decref(out);
+		return 0;
+	}
+	if (strcmp(cmd, "path") == 0) {
+		char hex[65];
+		if (argc != 1) {
+			usage(stderr);
+			return RM_EXIT_USAGE;
+		}
+		r = rm_cache_lookup(argv[0], hex, &err);
+		if (r < 0)
+			return rm_err_print(&err);
+		if (r == 1) {
+			fprintf(stderr, "%s: %s: not in the cache\n", rm_progname(), argv[0]);
+			return RM_EXIT_NEGATIVE;
+		}
+		if (json) {
+			char d[4200], p[4200];
+			snprintf(d, sizeof(d), "%s/pipelines/%s", rm_home(), hex);
+			snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);
+			out = json_pack("{ss ss+ ss ss}", "ref", argv[0], "digest", "sha256:", hex,
+			    "path", d, "package", p);
+			rm_json_print(stdout, out, 0);
+			json_decref(out);
+		} else
+			printf("%s/pipelines/%s\n", rm_home(), hex);
+		return 0;
+	}
+	if (strcmp(cmd, "verify") == 0 || strcmp(cmd, "gc") == 0) {
+		int verify = cmd[0] == 'v';
+		if (argc != 0) {
+			usage(stderr);
+			return RM_EXIT_USAGE;
+		}
+		r = verify ? rm_cache_verify(&out, &err) : rm_cache_gc(&out, &err);
+		if (r < 0)
+			return rm_err_print(&err);
+		if (json)
+			rm_json_print(stdout, out, 0);
+		else
+			print_report(out, verify ? "cache verified: nothing corrupt" :
+			    "nothing to collect");
+		if (verify && r == RM_EXIT_NEGATIVE)
+			fprintf(stderr, "%s: %zu corrupt item(s) in the cache; 'rm-cache clear' the "
+			    "package and fetch it again\n", rm_progname(), json_array_size(out));
+		json_decref(out);
+		return r;
+	}
+	if (strcmp(cmd, "clear") == 0) {
+		if ((all && argc != 0) || (!all && argc != 1)) {
+			usage(stderr);
+			return RM_EXIT_USAGE;
+		}
+		if ((r = rm_cache_clear(all ? NULL : argv[0], &out, &err)) != 0)
+			return rm_err_print(&err);
+		if (json)
+			rm_json_print(stdout, out, 0);
+		else
+			print_report(out, "nothing removed");
+		json_decref(out);
+		return 0;
+	}
+	fprintf(stderr, "%s: unknown command '%s'\n", rm_progname(), cmd);
+	usage(stderr);
+	return RM_EXIT_USAGE;
+}
