@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rm_config.h"
 #include "rm_doc.h"
@@ -19,7 +20,9 @@
 #include "rm_pipeline.h"
 #include "rm_probe.h"
 #include "rm_sched.h"
+#include "rm_run.h"
 #include "rm_tool.h"
+#include "run.h"
 
 static void
 usage(FILE *fp)
@@ -29,9 +32,12 @@ usage(FILE *fp)
 	    "                        [--format json|text|dot] [-x ADVERT]... [-d DIR]...\n"
 	    "                        [-o FILE] [--measure] [--timeout MS] [--no-park]\n"
 	    "                        [--no-local] [-k N] [--decisions top|full] PIPELINE\n"
-	    "       rm-schedule explain [--json] PLAN NODE\n"
+	    "       rm-schedule explain [--json] PLAN|RUN NODE\n"
 	    "       rm-schedule queue [--json]\n"
 	    "       rm-schedule reconcile [-p POLICY] [-x ADVERT]... [-d DIR]... [--json]\n"
+	    "       rm-schedule run [-p POLICY] [--budget AMOUNT] [--run-id ID] PLAN|PIPELINE\n"
+	    "       rm-schedule run --resume RUN;  rm-schedule report [--json] RUN\n"
+	    "                     (rm-schedule run -h for the run options)\n"
 	    "  -p POLICY     greedy (first by executor id), balanced (lowest load_score),\n"
 	    "                cost (cheapest), latency (lowest latency); default greedy\n"
 	    "  --budget N    refuse (exit 7) a plan whose estimated total exceeds N\n"
@@ -198,7 +204,8 @@ cmd_plan(struct args *a, const char *file)
 	} else if (strcmp(a->format, "text") == 0)
 		rm_sched_print_text(stdout, plan);
 	else
-		rm_json_print(stdout, plan, 1);
+		/* a stream: one compact object (files written with -o are indented) */
+		rm_json_print(stdout, plan, isatty(STDOUT_FILENO));
 out:
 	fflush(stdout);
 	json_decref(b);
@@ -220,6 +227,16 @@ cmd_explain(struct args *a, const char *planfile, const char *node)
 	size_t i;
 
 	rm_err_clear(&err);
+	/* a run id names the plan kept in its run directory */
+	if (!rm_is_file(planfile) && rm_run_id_valid(planfile)) {
+		static char runplan[1100];
+		if (rm_run_dir(planfile, runplan, sizeof(runplan) - 12, 0, &err) == 0) {
+			strcat(runplan, "/plan.json");
+			if (rm_is_file(runplan))
+				planfile = runplan;
+		}
+		rm_err_clear(&err);
+	}
 	if ((plan = rm_doc_load(planfile, &err)) == NULL)
 		return rm_err_print(&err);
 	if (rm_doc_check_schema(plan, "plan", 1, 1, planfile, &err) != 0) {
@@ -343,11 +360,13 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 2 || argv[1][0] == '-') {
-		fprintf(stderr, "%s: missing command (plan, explain, queue, reconcile)\n",
+		fprintf(stderr, "%s: missing command (plan, explain, queue, reconcile, run, report)\n",
 		    rm_progname());
 		usage(stderr);
 		return RM_EXIT_USAGE;
 	}
+	if (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "report") == 0)
+		return rm_run_main(argc - 1, argv + 1);
 	verb = argv[1];
 	argc--;
 	argv++;
@@ -449,7 +468,8 @@ main(int argc, char **argv)
 		}
 		return verb[0] == 'q' ? cmd_queue(&a) : cmd_reconcile(&a);
 	}
-	fprintf(stderr, "%s: unknown command \"%s\": expected plan, explain, queue or reconcile\n",
+	fprintf(stderr, "%s: unknown command \"%s\": expected plan, explain, queue, reconcile, "
+	    "run or report\n",
 	    rm_progname(), verb);
 	usage(stderr);
 	return RM_EXIT_USAGE;
