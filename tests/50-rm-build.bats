@@ -365,3 +365,36 @@ print(h["vad.weight"]["dtype"], "vad.weight.scale" in h)' "$OUT/$t.st"
 	run rm-build -o "$OUT" "$BATS_TEST_TMPDIR/p.txt"
 	assert_failure 3
 }
+
+@test "rm-build: data files load back through the SDK; a pickle is refused in production mode" {
+	cat > "$BATS_TEST_TMPDIR/pk.py" <<'PY'
+from remotemedia import Pipeline, Node
+pipeline = Pipeline("pk")
+pipeline.add(Node("n", "Passthrough", params={"tags": {"b", "a"}, "blob": b"\x00\x01"}))
+PY
+	run rm-build -o "$OUT" "$BATS_TEST_TMPDIR/pk.py"
+	assert_success
+	p=$(jq -r .path <<<"$output")
+	rm-inspect -x "$BATS_TEST_TMPDIR/unpacked" "$p" >/dev/null
+	cat > "$BATS_TEST_TMPDIR/load.py" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from remotemedia import load_data
+root = sys.argv[2]
+params = json.load(open(root + "/manifest.json"))["nodes"][0]["params"]
+print(sorted(load_data(params["tags"], root)), load_data(params["blob"], root))
+PY
+	REMOTEMEDIA_ENV=development run python3 "$BATS_TEST_TMPDIR/load.py" "$SHARE/python" "$BATS_TEST_TMPDIR/unpacked"
+	assert_success
+	assert_output "['a', 'b'] b'\\x00\\x01'"
+	REMOTEMEDIA_ENV=production run python3 "$BATS_TEST_TMPDIR/load.py" "$SHARE/python" "$BATS_TEST_TMPDIR/unpacked"
+	assert_failure
+	assert_output --partial "refusing to load a pickle in production mode"
+	# a data file changed after the build is refused before it is read
+	f=$(jq -r '.nodes[0].params.blob["$data"].path' "$BATS_TEST_TMPDIR/unpacked/manifest.json")
+	chmod u+w "$BATS_TEST_TMPDIR/unpacked/$f" "$BATS_TEST_TMPDIR/unpacked/$(dirname "$f")" 2>/dev/null || true
+	printf 'x' >> "$BATS_TEST_TMPDIR/unpacked/$f"
+	REMOTEMEDIA_ENV=development run python3 "$BATS_TEST_TMPDIR/load.py" "$SHARE/python" "$BATS_TEST_TMPDIR/unpacked"
+	assert_failure
+	assert_output --partial "SHA-256 does not match the manifest"
+}

@@ -23,10 +23,12 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 
 __all__ = [
     "Pipeline", "Node", "HFPipelineNode", "VAD", "SpeechToText", "WhisperNode",
     "TextToSpeech", "Command", "Passthrough", "SCHEMA", "PipelineError",
+    "load_data", "production_mode",
 ]
 __version__ = "0.1.0"
 
@@ -232,3 +234,50 @@ class Pipeline:
     def serialize(self, indent=2):
         """The JSON manifest (remotemedia.pipeline/1), keys sorted."""
         return json.dumps(self.to_dict(), indent=indent, sort_keys=True, allow_nan=False)
+
+
+def production_mode():
+    """REMOTEMEDIA_ENV decides; unset, CI means production (as the tools)."""
+    env = os.environ.get("REMOTEMEDIA_ENV", "")
+    if env:
+        return env in ("production", "prod")
+    ci = os.environ.get("CI", "")
+    return ci not in ("", "false", "0")
+
+
+def load_data(ref, root):
+    """Load a parameter value stored as a data file of a package.
+
+    ref is the {"$data": {...}} reference from manifest.json (or its inner
+    object); root is the unpacked package directory. The file's SHA-256 is
+    checked first. Pickle runs code while loading, so it is refused in
+    production mode; there, store values as JSON, bytes, .npy or msgpack.
+    """
+    info = ref.get("$data", ref) if isinstance(ref, dict) else None
+    if not isinstance(info, dict) or "path" not in info or "format" not in info:
+        raise PipelineError("not a data reference: %r" % (ref,))
+    rel = info["path"]
+    if rel.startswith("/") or ".." in rel.split("/"):
+        raise PipelineError("data path %r leaves the package" % rel)
+    with open(os.path.join(root, rel), "rb") as f:
+        data = f.read()
+    if hashlib.sha256(data).hexdigest() != info.get("sha256"):
+        raise PipelineError("%s: SHA-256 does not match the manifest" % rel)
+    fmt = info["format"]
+    if fmt == "json":
+        return json.loads(data.decode("utf-8"))
+    if fmt == "bytes":
+        return data
+    if fmt == "npy":
+        import numpy
+        return numpy.load(io.BytesIO(data), allow_pickle=False)
+    if fmt == "msgpack":
+        import msgpack
+        return msgpack.unpackb(data, raw=False)
+    if fmt == "pickle":
+        if production_mode():
+            raise PipelineError("%s: refusing to load a pickle in production mode "
+                                "(it can run arbitrary code)" % rel)
+        import pickle
+        return pickle.loads(data)
+    raise PipelineError("%s: unknown data format %r" % (rel, fmt))
