@@ -42,6 +42,7 @@ struct memo {
 	size_t nav, chosen;
 	json_t *tried, *decision, *alternatives, *rejected, *deciding;
 	double metric;
+	double secs;		/* the duration the costs in it were computed for */
 	struct rm_match_cand cand;
 };
 
@@ -61,6 +62,7 @@ struct rm_sched {
 	json_t *measured;		/* endpoint -> ms (or null: unreachable) */
 	struct memo *memo;		/* tier results by requirements */
 	size_t nmemo, capmemo;
+	int has_tokens;			/* some executor is priced per invocation */
 };
 
 static const char *policy_names[] = { "greedy", "balanced", "cost", "latency" };
@@ -130,8 +132,14 @@ rm_sched_new(const struct rm_exgroup *g, const struct rm_sched_opts *o, struct r
 	s->mopts.limit = -1;
 	s->mopts.now = s->o.now;
 	s->mopts.approved = (json_t *)o->approved;
-	for (i = 0; i < g->n; i++)
-		s->total += g->sets[i]->nexec;
+	for (i = 0; i < g->n; i++) {
+		const struct rm_exset *set = g->sets[i];
+		int k = rm_taxo_find(s->t, "cost_tokens");
+		uint32_t e;
+		s->total += set->nexec;
+		for (e = 0; k >= 0 && e < set->nexec && !s->has_tokens; e++)
+			s->has_tokens = rm_exset_val(set, k, e)->kind == RM_V_NUM;
+	}
 	s->cands = malloc((s->total + 1) * sizeof(*s->cands));
 	s->avail = malloc((s->total + 1) * sizeof(*s->avail));
 	s->metric = malloc((s->total + 1) * sizeof(*s->metric));
@@ -636,6 +644,38 @@ tier_release(struct tier_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/*
+ * Under the cost policy the ranking depends on a node's duration only when
+ * hourly prices meet per-invocation cost_tokens; otherwise every cost
+ * scales with the duration alike, so one answer serves every duration and
+ * its figures are rescaled (see rescale_costs).
+ */
+static int
+cost_needs_secs(const struct rm_sched *s, double secs)
+{
+	return s->o.policy == RM_POLICY_COST && (s->has_tokens || !(secs > 0));
+}
+
+/* Costs computed for m->secs, for a node that runs secs. */
+static void
+rescale_costs(struct tier_result *r, const struct memo *m, double secs)
+{
+	double f = secs / m->secs;
+	json_t *alts, *a;
+	size_t i;
+
+	if (r->metric != HUGE_VAL)
+		r->metric *= f;
+	alts = json_deep_copy(r->alternatives);
+	json_array_foreach(alts, i, a) {
+		json_t *v = json_object_get(a, "policy_value");
+		if (json_is_number(v))
+			json_object_set_new(a, "policy_value", json_real(json_number_value(v) * f));
+	}
+	json_decref(r->alternatives);
+	r->alternatives = alts;
+}
+
 static char *
 memo_key(const struct rm_sched *s, size_t tier, const json_t *tierdoc, const char *host,
     double secs)
@@ -649,7 +689,7 @@ memo_key(const struct rm_sched *s, size_t tier, const json_t *tierdoc, const cha
 	key = malloc(n);
 	if (key != NULL)
 		snprintf(key, n, "%zu|%s|%.17g|%s", tier, host ? host : "",
-		    s->o.policy == RM_POLICY_COST ? secs : 0.0, doc);
+		    cost_needs_secs(s, secs) ? secs : 0.0, doc);
 	free(doc);
 	return key;
 }
@@ -680,6 +720,8 @@ run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *node
 		r->deciding = json_incref(m->deciding);
 		if (m->nav > 0)
 			s->cands[m->chosen] = m->cand;
+		if (s->o.policy == RM_POLICY_COST && secs != m->secs && m->secs > 0)
+			rescale_costs(r, m, secs);
 		free(key);
 		return 0;
 	}
@@ -703,6 +745,10 @@ run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *node
 	m->nav = r->nav;
 	m->chosen = r->chosen;
 	m->metric = r->metric;
+	m->secs = secs;
+	if (s->o.policy == RM_POLICY_COST)
+		/* the record is shared by every node of this shape */
+		json_object_set_new(r->decision, "policy_values_for_seconds", json_real(secs));
 	m->tried = json_incref(r->tried);
 	m->decision = json_incref(r->decision);
 	m->alternatives = json_incref(r->alternatives);
@@ -843,6 +889,7 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 	dec = json_pack("{s:s,s:s,s:s}", "node", id, "policy", rm_policy_name(s->o.policy), "rule",
 	    rm_policy_rule(s->o.policy));
 	json_object_set(dec, "requirements", caps ? caps : json_object());
+	json_object_set_new(dec, "estimated_seconds", json_real(secs));
 	if (json_array_size(fallback))
 		json_object_set(dec, "fallback", fallback);
 	/* local first: no requirements, no host, no fallback */

@@ -153,7 +153,7 @@ rm_sched_dot(const json_t *plan)
 }
 
 static void
-print_exec(FILE *fp, const json_t *e)
+print_exec(FILE *fp, const json_t *e, double scale)
 {
 	json_t *c, *r;
 	size_t i;
@@ -164,7 +164,8 @@ print_exec(FILE *fp, const json_t *e)
 	if (json_is_integer(json_object_get(e, "rank")))
 		fprintf(fp, "  rank %lld", (long long)json_integer_value(json_object_get(e, "rank")));
 	if (json_is_number(json_object_get(e, "policy_value")))
-		fprintf(fp, "  policy value %g", json_number_value(json_object_get(e, "policy_value")));
+		fprintf(fp, "  policy value %g",
+		    json_number_value(json_object_get(e, "policy_value")) * scale);
 	if (json_is_true(json_object_get(e, "degraded")))
 		fprintf(fp, "  degraded");
 	fputc('\n', fp);
@@ -183,6 +184,7 @@ rm_sched_print_explain(FILE *fp, const json_t *plan, const json_t *d)
 {
 	json_t *t, *e, *c, *choice = json_object_get(d, "choice");
 	size_t i, j;
+	double scale;
 	char nb[400];
 
 	fprintf(fp, "node %s\n", str(d, "node", "?"));
@@ -206,8 +208,15 @@ rm_sched_print_explain(FILE *fp, const json_t *plan, const json_t *d)
 			fprintf(fp, "  clause %-28s eliminated %lld%s\n", str(c, "path", "?"),
 			    (long long)json_integer_value(json_object_get(c, "eliminated")),
 			    json_is_true(json_object_get(c, "preferred")) ? " (preferred)" : "");
+		/* a shared record's costs were computed for another node's duration */
+		scale = 1;
+		if (json_is_number(json_object_get(t, "policy_values_for_seconds")) &&
+		    json_is_number(json_object_get(d, "estimated_seconds")) &&
+		    json_number_value(json_object_get(t, "policy_values_for_seconds")) > 0)
+			scale = json_number_value(json_object_get(d, "estimated_seconds")) /
+			    json_number_value(json_object_get(t, "policy_values_for_seconds"));
 		json_array_foreach(json_object_get(t, "executors"), j, e)
-			print_exec(fp, e);
+			print_exec(fp, e, scale);
 		if (json_integer_value(json_object_get(t, "omitted")) > 0)
 			fprintf(fp, "  (%lld more executors not recorded; plan with --decisions full)\n",
 			    (long long)json_integer_value(json_object_get(t, "omitted")));

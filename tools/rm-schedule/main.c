@@ -258,7 +258,21 @@ cmd_explain(struct args *a, const char *planfile, const char *node)
 		json_t *copy = json_deep_copy(d), *tiers = json_object_get(copy, "tiers"), *t;
 		json_array_foreach(tiers, i, t) {
 			const json_t *rec = rm_sched_tier_record(plan, t);
-			json_array_set(tiers, i, rec ? (json_t *)rec : json_null());
+			json_t *own = rec ? json_deep_copy(rec) : json_null();
+			json_t *for_secs = json_object_get(own, "policy_values_for_seconds");
+			json_t *secs = json_object_get(copy, "estimated_seconds"), *e;
+			size_t k;
+			/* shared records hold costs for another node's duration: rescale */
+			if (json_is_number(for_secs) && json_number_value(for_secs) > 0 &&
+			    json_is_number(secs)) {
+				double f = json_number_value(secs) / json_number_value(for_secs);
+				json_array_foreach(json_object_get(own, "executors"), k, e)
+					if (json_is_number(json_object_get(e, "policy_value")))
+						json_object_set_new(e, "policy_value", json_real(
+						    json_number_value(json_object_get(e, "policy_value")) * f));
+				json_object_del(own, "policy_values_for_seconds");
+			}
+			json_array_set_new(tiers, i, own);
 		}
 		rm_json_print(stdout, copy, 1);
 		json_decref(copy);
