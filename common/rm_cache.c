@@ -7,6 +7,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,28 @@ blob_present(const char *path, uint64_t size)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size;
 }
 
+/*
+ * A blob already in the cache is hashed again before a package is made from
+ * it (the unpacked files are taken from the blobs, not re-hashed there): one
+ * that no longer matches its name is removed, and fetched again.
+ */
+static int
+blob_good(const char *path, const char *digest, uint64_t size)
+{
+	char hex[RM_SHA256_HEX];
+	uint64_t got = 0;
+	struct rm_err e;
+
+	if (!blob_present(path, size))
+		return 0;
+	rm_err_clear(&e);
+	if (rm_sha256_file(path, hex, &got, &e) == 0 && got == size &&
+	    strcmp(hex, digest + 7) == 0)
+		return 1;
+	rm_warn("%s: cached blob does not match its digest; fetching it again", path);
+	return 0;
+}
+
 /* Gets one blob into the cache, under its lock (a second process waits, then finds it). */
 static int
 get_blob(struct source *s, struct rm_oci *oci, const char *digest, uint64_t size,
@@ -279,16 +302,20 @@ get_blob(struct source *s, struct rm_oci *oci, const char *digest, uint64_t size
 	int fd, r;
 
 	snprintf(dest, sizeof(dest), "%s/blobs/sha256/%s", rm_home(), digest + 7);
-	if (blob_present(dest, size)) {
+	if (blob_good(dest, digest, size)) {
 		rm_oci_progress_add(size);
 		return 0;
 	}
 	snprintf(lk, sizeof(lk), "%s.lock", dest);
 	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
 		return fd;
-	if (blob_present(dest, size)) {
+	if (blob_good(dest, digest, size)) {
 		rm_oci_progress_add(size);
 		r = 0;
+	} else if (unlink(dest) != 0 && errno != ENOENT) {
+		/* a bad blob goes (an entry linked to it keeps its own name) */
+		r = rm_err_set(err, RM_EXIT_INVALID, dest, NULL, "cannot remove: %s",
+		    strerror(errno));
 	} else if (oci != NULL)
 		r = rm_oci_blob_fetch(oci, digest, size, dest, err);
 	else {
@@ -428,11 +455,58 @@ remove_leftovers(const char *pipedir, const char *hex)
 }
 
 /*
- * Makes pipelines/<hex> from a package file (pkgfile: already at
- * pipelines/<hex>.rmpkg, or a file to copy there). Caller holds the lock.
+ * The layers a package was assembled from against its verified contents
+ * list: every file but meta/contents.json (the package digest, checked by
+ * rm_oci_package_layout) and meta/signature must be the blob of the SHA-256
+ * and size the list gives it. Then every byte of the .rmpkg and of its
+ * unpacked files is a blob verified against its digest.
  */
 static int
-install_pkgfile(const char *hex, const char *pkgfile, int replace, struct rm_err *err)
+cmp_pkg_file(const void *a, const void *b)
+{
+	return strcmp(((const struct rm_pkg_file *)a)->path, ((const struct rm_pkg_file *)b)->path);
+}
+
+static int
+layers_match(const json_t *files, const struct rm_pkg *pkg, const char *where,
+    struct rm_err *err)
+{
+	const json_t *f;
+	size_t i;
+
+	json_array_foreach(files, i, f) {
+		const char *path = json_string_value(json_object_get(f, "path"));
+		const char *dg = json_string_value(json_object_get(f, "digest"));
+		uint64_t size = (uint64_t)json_integer_value(json_object_get(f, "size"));
+		struct rm_pkg_file key;
+		const struct rm_pkg_file *pf;
+		if (strcmp(path, RM_PKG_CONTENTS) == 0 || strcmp(path, RM_PKG_SIGNATURE) == 0)
+			continue;
+		key.path = (char *)path;	/* the list is sorted by path (rm_pkg.h) */
+		pf = bsearch(&key, pkg->files, pkg->nfiles, sizeof(*pkg->files), cmp_pkg_file);
+		if (pf == NULL || strcmp(dg + 7, pf->sha256) != 0 || size != pf->size)
+			return rm_err_set(err, RM_EXIT_INTEGRITY, where, NULL,
+			    "refused: the layer for '%s' is %s (%llu bytes), the contents list says "
+			    "sha256:%s (%llu bytes)", path, dg, (unsigned long long)size,
+			    pf ? pf->sha256 : "(not listed)",
+			    (unsigned long long)(pf ? pf->size : 0));
+	}
+	return 0;
+}
+
+/* Files of at least this size are unpacked as hard links to their blobs. */
+#define LINK_MIN ((uint64_t)1 << 20)
+
+/*
+ * Makes pipelines/<hex> from a package file (pkgfile: already at
+ * pipelines/<hex>.rmpkg, or a file to copy there). With files (the layers
+ * pkgfile was assembled from, every one verified in blobs/sha256/), the
+ * files are unpacked from those blobs instead of from the archive. Caller
+ * holds the lock.
+ */
+static int
+install_pkgfile(const char *hex, const char *pkgfile, int replace, const json_t *files,
+    struct rm_err *err)
 {
 	char pipedir[PATH_MAX], dir[PATH_MAX], rmpkg[PATH_MAX], newdir[PATH_MAX];
 	char olddir[PATH_MAX];
@@ -453,7 +527,13 @@ install_pkgfile(const char *hex, const char *pkgfile, int replace, struct rm_err
 		    "refused: package digest is sha256:%s, expected sha256:%s", pkg->digest, hex);
 		goto out;
 	}
-	if ((r = rm_pkg_extract(pkg, newdir, err)) != 0)
+	if (files != NULL) {
+		char blobdir[PATH_MAX];
+		snprintf(blobdir, sizeof(blobdir), "%s/blobs/sha256", rm_home());
+		if ((r = layers_match(files, pkg, pkgfile, err)) != 0 ||
+		    (r = rm_pkg_extract_blobs(pkg, newdir, blobdir, LINK_MIN, err)) != 0)
+			goto out;
+	} else if ((r = rm_pkg_extract(pkg, newdir, err)) != 0)
 		goto out;
 	if (strcmp(pkgfile, rmpkg) != 0) {
 		/* a package from elsewhere: copied beside, then renamed */
@@ -544,7 +624,7 @@ install_oci(struct source *s, const json_t *files, const char *pkgdigest, long l
 		goto out;
 	if ((r = rm_oci_package_assemble(files, mtime, blobdir, rmpkg, err)) != 0)
 		goto out;
-	if ((r = install_pkgfile(hex, rmpkg, replace, err)) != 0) {
+	if ((r = install_pkgfile(hex, rmpkg, replace, files, err)) != 0) {
 		unlink(rmpkg);
 		goto out;
 	}
@@ -821,7 +901,7 @@ fetch_pkgfile(const char *path, json_t **result, struct rm_err *err)
 		cached = 1;
 	else {
 		remove_leftovers(pipedir, hex);
-		r = install_pkgfile(hex, path, 0, err);
+		r = install_pkgfile(hex, path, 0, NULL, err);
 		if (r == 0) {
 			struct note n = { NULL, NULL, hex, NULL, "file" };
 			r = index_update(edit_note, &n, err);
@@ -1059,13 +1139,42 @@ report(json_t *rep, const char *what, const char *path, const char *problem)
 	    "problem", problem));
 }
 
+/*
+ * Hashes a file, once per inode: a large unpacked file is a hard link to
+ * its blob, and both names are checked against what they should hold
+ * without reading the bytes twice.
+ */
+static int
+hash_once(json_t *seen, const char *path, char hex[RM_SHA256_HEX], uint64_t *size,
+    struct rm_err *err)
+{
+	struct stat st;
+	char key[96];
+	json_t *v;
+	int r;
+
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return rm_sha256_file(path, hex, size, err);
+	snprintf(key, sizeof(key), "%ju:%ju:%jd:%ld", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+	    (intmax_t)st.st_size, (long)st.st_mtim.tv_nsec);
+	if ((v = json_object_get(seen, key)) != NULL) {
+		snprintf(hex, RM_SHA256_HEX, "%s", json_string_value(json_object_get(v, "sha256")));
+		*size = (uint64_t)json_integer_value(json_object_get(v, "size"));
+		return 0;
+	}
+	if ((r = rm_sha256_file(path, hex, size, err)) == 0)
+		json_object_set_new(seen, key, json_pack("{ss sI}", "sha256", hex, "size",
+		    (json_int_t)*size));
+	return r;
+}
+
 int
 rm_cache_verify(json_t **rep, struct rm_err *err)
 {
 	char blobdir[PATH_MAX], p[PATH_MAX], hex[RM_SHA256_HEX];
 	DIR *d;
 	struct dirent *de;
-	json_t *out = json_array();
+	json_t *out = json_array(), *seen = json_object();
 	size_t n, i, k;
 	char **v;
 
@@ -1079,7 +1188,7 @@ rm_cache_verify(json_t **rep, struct rm_err *err)
 				continue;
 			snprintf(p, sizeof(p), "%s/%s", blobdir, de->d_name);
 			rm_err_clear(&e2);
-			if (rm_sha256_file(p, hex, &size, &e2) != 0)
+			if (hash_once(seen, p, hex, &size, &e2) != 0)
 				report(out, "blob", p, e2.msg);
 			else if (strcmp(hex, de->d_name) != 0)
 				report(out, "blob", p, "contents do not match the name");
@@ -1103,7 +1212,7 @@ rm_cache_verify(json_t **rep, struct rm_err *err)
 			uint64_t size;
 			snprintf(p, sizeof(p), "%s/pipelines/%s/%s", rm_home(), v[i], pkg->files[k].path);
 			rm_err_clear(&e2);
-			if (rm_sha256_file(p, hex, &size, &e2) != 0)
+			if (hash_once(seen, p, hex, &size, &e2) != 0)
 				report(out, "file", p, e2.msg);
 			else if (strcmp(hex, pkg->files[k].sha256) != 0 || size != pkg->files[k].size)
 				report(out, "file", p, "does not match the contents list");
@@ -1111,6 +1220,7 @@ rm_cache_verify(json_t **rep, struct rm_err *err)
 		rm_pkg_free(pkg);
 	}
 	free_list(v, n);
+	json_decref(seen);
 	*rep = out;
 	return json_array_size(out) ? RM_EXIT_NEGATIVE : 0;
 }

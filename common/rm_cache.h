@@ -15,6 +15,13 @@
  * it; every file is written beside its final name and renamed. A crash at
  * any instant leaves an entry complete or absent, and the next fetch
  * finishes the work (resuming partial blobs).
+ * From a registry or a layout, every blob is hashed while it streams (one
+ * already cached is hashed again first), the .rmpkg is written from the
+ * blobs, loaded, and its contents list matched against the layers' digests;
+ * the directory is then made from the blobs themselves
+ * (rm_pkg_extract_blobs), no byte hashed twice: files of 1 MiB and more are
+ * hard links to their blobs (one inode, two names: rm-cache verify checks
+ * both, gc and clear only ever unlink), smaller ones copies.
  */
 #ifndef RM_CACHE_H
 #define RM_CACHE_H

@@ -564,22 +564,61 @@ rm_oci_blob_push(struct rm_oci *o, const char *digest, int fd, uint64_t off, uin
 	}
 }
 
+/*
+ * The body arrives in pieces of at most 16 KiB; they are hashed as they come
+ * and written in pieces of FETCH_BUF, which saves most of the system calls
+ * of a large blob. Whatever is buffered is written out after each request,
+ * before have is trusted for a Range.
+ */
+#define FETCH_BUF ((size_t)4 << 20)
+
 struct fetch_ctx {
 	int fd;
 	struct rm_sha256 *h;
-	uint64_t have, size;
+	uint64_t have, size;	/* have: received, of which the last blen are in buf */
 	int restarted;
+	unsigned char *buf;
+	size_t blen, cap;
 };
+
+static int
+pwrite_all(int fd, const void *data, size_t len, uint64_t at)
+{
+	const char *d = data;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, d, len, (off_t)at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		d += n;
+		len -= (size_t)n;
+		at += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int
+fetch_flush(struct fetch_ctx *c)
+{
+	if (c->blen == 0)
+		return 0;
+	if (pwrite_all(c->fd, c->buf, c->blen, c->have - c->blen) != 0)
+		return -1;
+	c->blen = 0;
+	return 0;
+}
 
 static int
 fetch_sink(void *p, long status, const void *data, size_t len)
 {
 	struct fetch_ctx *c = p;
-	const char *d = data;
 
 	if (status == 200 && c->have > 0 && !c->restarted) {
 		/* the server ignored our Range: start over */
 		char junk[RM_SHA256_HEX];
+		c->blen = 0;
 		if (ftruncate(c->fd, 0) != 0)
 			return -1;
 		rm_sha256_final(c->h, junk);
@@ -589,18 +628,17 @@ fetch_sink(void *p, long status, const void *data, size_t len)
 	c->restarted = 1;
 	if (c->have + len > c->size)
 		return -1;
-	while (len > 0) {
-		ssize_t n = pwrite(c->fd, d, len, (off_t)c->have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		rm_sha256_update(c->h, d, (size_t)n);
-		rm_oci_progress_add((uint64_t)n);
-		c->have += (uint64_t)n;
-		d += n;
-		len -= (size_t)n;
-	}
+	if (c->buf != NULL && c->blen + len > c->cap && fetch_flush(c) != 0)
+		return -1;
+	if (c->buf != NULL && len <= c->cap)
+		memcpy(c->buf + c->blen, data, len);
+	else if (pwrite_all(c->fd, data, len, c->have) != 0)
+		return -1;
+	rm_sha256_update(c->h, data, len);
+	rm_oci_progress_add((uint64_t)len);
+	c->have += (uint64_t)len;
+	if (c->buf != NULL && len <= c->cap)
+		c->blen += len;
 	return 0;
 }
 
@@ -646,6 +684,8 @@ rm_oci_blob_fetch(struct rm_oci *o, const char *digest, uint64_t size, const cha
 		return rm_err_set(err, RM_EXIT_INVALID, partial, NULL, "cannot open: %s",
 		    strerror(errno));
 	c.h = rm_sha256_new();
+	c.cap = size < FETCH_BUF ? (size_t)size + 1 : FETCH_BUF;
+	c.buf = malloc(c.cap);	/* NULL: unbuffered */
 	if (fstat(c.fd, &st) == 0 && (uint64_t)st.st_size <= size && st.st_size > 0) {
 		/* hash what an earlier attempt left, then ask for the rest */
 		unsigned char *buf = malloc(1 << 20);
@@ -680,6 +720,12 @@ rm_oci_blob_fetch(struct rm_oci *o, const char *digest, uint64_t size, const cha
 		q.once = 1;
 		c.restarted = 0;
 		r = rm_http_do(o->h, &q, &resp, err);
+		if (fetch_flush(&c) != 0) {
+			rm_http_resp_release(&resp);
+			r = rm_err_set(err, RM_EXIT_INVALID, partial, NULL, "cannot write: %s",
+			    strerror(errno));
+			goto out;
+		}
 		if (r == 0 && (resp.status == 200 || resp.status == 206)) {
 			rm_http_resp_release(&resp);
 			if (c.have == size)
@@ -746,10 +792,12 @@ rm_oci_blob_fetch(struct rm_oci *o, const char *digest, uint64_t size, const cha
 		goto bad;
 	}
 	fsync_parent(dest);
+	free(c.buf);
 	return 0;
 bad:
 	unlink(partial);
 out:
+	free(c.buf);
 	if (c.h != NULL)
 		rm_sha256_final(c.h, hex);
 	if (c.fd >= 0)

@@ -17,7 +17,8 @@
  * A model file is one blob, so unchanged weights are never sent twice and
  * blobs are shared between versions and repositories. Pulling re-writes the
  * archive with the package writer from these blobs in the same order with
- * the same mode and mtime, which gives the same bytes and the same digest.
+ * the same mode and mtime, which gives the same bytes and the same digest
+ * (rm_cache.c unpacks the package from the same blobs).
  */
 #ifndef RM_OCI_H
 #define RM_OCI_H

@@ -75,6 +75,10 @@ struct scan {
 	const char *path;	/* package, for messages */
 	int hash;		/* hash every file */
 	int dirfd;		/* extraction root, or -1 */
+	const char *blobdir;	/* with dirfd: file bytes from blobdir/<sha256> */
+	const struct rm_pkg *want;	/* ... named by this opened package's list */
+	uint64_t link_min;	/* blob mode: hard-link files of at least this size */
+	mode_t umask;
 	json_t *entries;	/* name -> index into seen */
 	struct seen *seen;
 	size_t nseen, capseen;
@@ -155,6 +159,130 @@ write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+static int cmp_file(const void *a, const void *b);
+
+/* The process umask, read without changing it (other threads create files). */
+static mode_t
+current_umask(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	unsigned int um = 022;
+
+	if (f == NULL)
+		return 022;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Umask: %o", &um) == 1)
+			break;
+	fclose(f);
+	return (mode_t)(um & 0777);
+}
+
+/* Copies size bytes of in (from offset 0) into out: in the kernel when it can. */
+static int
+copy_fd(int in, int out, uint64_t size, unsigned char **buf)
+{
+	off64_t ioff = 0, ooff = 0;
+	uint64_t done = 0;
+	int kernel = 1;
+
+	while (done < size) {
+		size_t want = size - done < COPY_BLOCK ? (size_t)(size - done) : COPY_BLOCK;
+		ssize_t n;
+		if (kernel) {
+			n = copy_file_range(in, &ioff, out, &ooff, want, 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && done == 0 && (errno == EXDEV || errno == ENOSYS ||
+			    errno == EINVAL || errno == EOPNOTSUPP || errno == EPERM)) {
+				kernel = 0;	/* not here: through a buffer */
+				continue;
+			}
+			if (n <= 0)
+				return -1;
+		} else {
+			if (*buf == NULL && (*buf = malloc(COPY_BLOCK)) == NULL)
+				return -1;
+			n = pread(in, *buf, want, (off_t)done);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0 || write_all(out, *buf, (size_t)n) != 0)
+				return -1;
+		}
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Blob mode of the scan: entry name (its header already checked) is made
+ * under the extraction root from the verified blob the contents list names
+ * for it: a hard link for a large file whose blob has the file's mode,
+ * otherwise a copy. The archive's own data for it is never used.
+ */
+static int
+place_from_blob(struct scan *s, const char *name, uint64_t hsize, int perm, struct rm_err *err)
+{
+	const char *sha, *base;
+	char src[PATH_MAX], proc[64];
+	struct rm_pkg_file key, *f;
+	unsigned char *buf = NULL;
+	struct stat st;
+	int bfd, pfd, ofd, mode = (perm & 0111) ? 0755 : 0644, linked = 0, r = 0;
+
+	if (strcmp(name, RM_PKG_CONTENTS) == 0)
+		sha = s->want->digest;	/* the package digest is its SHA-256 */
+	else {
+		key.path = (char *)name;
+		f = bsearch(&key, s->want->files, s->want->nfiles, sizeof(*f), cmp_file);
+		if (f == NULL)
+			return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+			    "'%s' is in the package but not in the contents list", name);
+		if (f->size != hsize)
+			return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+			    "'%s' is %llu bytes, the contents list says %llu", name,
+			    (unsigned long long)hsize, (unsigned long long)f->size);
+		sha = f->sha256;
+	}
+	if ((r = rm_path(src, sizeof(src), err, "%s/%s", s->blobdir, sha)) != 0)
+		return r;
+	if ((bfd = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, src, NULL, "no blob for '%s': %s", name,
+		    strerror(errno));
+	if (fstat(bfd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != hsize) {
+		close(bfd);
+		return rm_err_set(err, RM_EXIT_INTEGRITY, src, NULL,
+		    "the blob for '%s' is not a file of %llu bytes", name, (unsigned long long)hsize);
+	}
+	if ((pfd = open_parent(s->dirfd, name, &base)) < 0) {
+		r = rm_err_set(err, RM_EXIT_INVALID, s->path, NULL,
+		    "cannot create '%s' while extracting: %s", name, strerror(errno));
+		close(bfd);
+		return r;
+	}
+	if (hsize >= s->link_min && (st.st_mode & 07777) == ((mode_t)mode & ~s->umask)) {
+		/* the very inode checked above, never a name that may have changed since */
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", bfd);
+		linked = linkat(AT_FDCWD, proc, pfd, base, AT_SYMLINK_FOLLOW) == 0;
+	}
+	if (!linked) {
+		ofd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (ofd < 0 || copy_fd(bfd, ofd, hsize, &buf) != 0 || fsync(ofd) != 0)
+			r = rm_err_set(err, RM_EXIT_INVALID, s->path, NULL,
+			    "cannot write '%s' while extracting: %s", name, strerror(errno));
+		if (ofd >= 0 && close(ofd) != 0 && r == 0)
+			r = rm_err_set(err, RM_EXIT_INVALID, s->path, NULL,
+			    "cannot write '%s' while extracting: %s", name, strerror(errno));
+	}
+	if (r == 0 && fsync(pfd) != 0)
+		r = rm_err_set(err, RM_EXIT_INVALID, s->path, NULL,
+		    "cannot write '%s' while extracting: %s", name, strerror(errno));
+	free(buf);
+	close(pfd);
+	close(bfd);
+	return r;
+}
+
 static int
 scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm_err *err)
 {
@@ -205,7 +333,13 @@ scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm
 	if (slot >= 0 && hsize > META_MAX)
 		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
 		    "entry '%s' is too large (%llu bytes)", name, (unsigned long long)hsize);
-	if (slot < 0 && !s->hash && s->dirfd < 0)
+	if (s->blobdir != NULL && s->dirfd >= 0) {
+		/* the file from its blob; the archive's bytes only for the documents */
+		if (strcmp(name, RM_PKG_SIGNATURE) != 0 &&
+		    (r = place_from_blob(s, name, hsize, (int)archive_entry_perm(e), err)) != 0)
+			return r;
+	}
+	if (slot < 0 && !s->hash && (s->dirfd < 0 || s->blobdir != NULL))
 		return archive_read_data_skip(a) == ARCHIVE_OK ? 0 :
 		    rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL, "entry '%s': %s", name,
 		    archive_error_string(a) ? archive_error_string(a) : "truncated archive");
@@ -215,7 +349,7 @@ scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm
 			return rm_err_set(err, RM_EXIT_INTERNAL, s->path, NULL, "out of memory");
 	}
 	h = rm_sha256_new();
-	if (s->dirfd >= 0 && strcmp(name, RM_PKG_SIGNATURE) != 0) {
+	if (s->dirfd >= 0 && s->blobdir == NULL && strcmp(name, RM_PKG_SIGNATURE) != 0) {
 		int pfd = open_parent(s->dirfd, name, &base);
 		if (pfd >= 0) {
 			fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -417,9 +551,13 @@ scan_release(struct scan *s)
 		free(s->docs[i]);
 }
 
-/* One pass over the archive; fills pkg. dirfd >= 0 extracts there. */
+/*
+ * One pass over the archive; fills pkg. dirfd >= 0 extracts there: from the
+ * archive's bytes, or with blobdir from the blobs want's contents list names.
+ */
 static int
-scan(const char *path, int hash, int dirfd, struct rm_pkg *pkg, struct rm_err *err)
+scan_blobs(const char *path, int hash, int dirfd, const char *blobdir, const struct rm_pkg *want,
+    uint64_t link_min, struct rm_pkg *pkg, struct rm_err *err)
 {
 	struct archive *a;
 	struct archive_entry *e;
@@ -430,6 +568,10 @@ scan(const char *path, int hash, int dirfd, struct rm_pkg *pkg, struct rm_err *e
 	s.path = path;
 	s.hash = hash;
 	s.dirfd = dirfd;
+	s.blobdir = blobdir;
+	s.want = want;
+	s.link_min = link_min;
+	s.umask = blobdir != NULL ? current_umask() : 022;
 	s.entries = json_object();
 	a = archive_read_new();
 	if (a == NULL || s.entries == NULL) {
@@ -508,6 +650,12 @@ out:
 	return r;
 }
 
+static int
+scan(const char *path, int hash, int dirfd, struct rm_pkg *pkg, struct rm_err *err)
+{
+	return scan_blobs(path, hash, dirfd, NULL, NULL, 0, pkg, err);
+}
+
 int
 rm_pkg_open(const char *path, int flags, struct rm_pkg **out, struct rm_err *err)
 {
@@ -563,8 +711,9 @@ remove_tree(const char *dir)
 	nftw(dir, rm_tree_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int
-rm_pkg_extract(const struct rm_pkg *pkg, const char *dir, struct rm_err *err)
+static int
+extract(const struct rm_pkg *pkg, const char *dir, const char *blobdir, uint64_t link_min,
+    struct rm_err *err)
 {
 	char tmp[PATH_MAX];
 	struct rm_pkg *again;
@@ -583,7 +732,8 @@ rm_pkg_extract(const struct rm_pkg *pkg, const char *dir, struct rm_err *err)
 		r = rm_err_set(err, RM_EXIT_INTERNAL, tmp, NULL, "cannot open: %s", strerror(errno));
 		goto fail;
 	}
-	if ((r = scan(pkg->path, 1, fd, again, err)) != 0)
+	if ((r = scan_blobs(pkg->path, blobdir == NULL, fd, blobdir, pkg, link_min, again,
+	    err)) != 0)
 		goto fail;
 	if (strcmp(again->digest, pkg->digest) != 0) {
 		r = rm_err_set(err, RM_EXIT_INTEGRITY, pkg->path, NULL,
@@ -607,6 +757,19 @@ fail:
 	rm_pkg_free(again);
 	remove_tree(tmp);
 	return r;
+}
+
+int
+rm_pkg_extract(const struct rm_pkg *pkg, const char *dir, struct rm_err *err)
+{
+	return extract(pkg, dir, NULL, 0, err);
+}
+
+int
+rm_pkg_extract_blobs(const struct rm_pkg *pkg, const char *dir, const char *blobdir,
+    uint64_t link_min, struct rm_err *err)
+{
+	return extract(pkg, dir, blobdir, link_min, err);
 }
 
 /* ---- writing ------------------------------------------------------------ */

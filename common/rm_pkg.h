@@ -71,6 +71,19 @@ void rm_pkg_free(struct rm_pkg *pkg);
  * while writing, never following links, then renamed into place.
  */
 int rm_pkg_extract(const struct rm_pkg *pkg, const char *dir, struct rm_err *err);
+/*
+ * The same, with every file's bytes taken from blobdir/<its SHA-256> (the
+ * contents list's, meta/contents.json's the package digest) instead of the
+ * archive: for a store of blobs the caller has verified against their names
+ * and whose every name the package's layers matched. The archive is read
+ * again for its entries, checked as above (data read only for manifest.json
+ * and meta/), never for the bytes of other files. A file of at least link_min
+ * bytes whose blob has the mode the file gets is a hard link to the blob
+ * (both then share one inode: never write to either); the others, and any
+ * the filesystem cannot link, are copied (copy_file_range).
+ */
+int rm_pkg_extract_blobs(const struct rm_pkg *pkg, const char *dir, const char *blobdir,
+    uint64_t link_min, struct rm_err *err);
 
 /* Writing: entries must be added in sorted path order. */
 struct rm_pkg_writer;

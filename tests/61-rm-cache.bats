@@ -203,6 +203,99 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	assert_success
 }
 
+@test "rm-cache: a large file is unpacked as a hard link to its verified blob; verify, clear and a new fetch handle the shared inode" {
+	d=$BATS_TEST_TMPDIR/big
+	mkdir -p "$d/src/models" "$d/out"
+	cp "$SHARE/examples/voice.yaml" "$d/src/"
+	head -c 1500000 /dev/urandom > "$d/src/models/tiny-vad.safetensors"
+	pkg=$(SOURCE_DATE_EPOCH=1700000000 rm-build -q -o "$d/out" "$d/src/voice.yaml" | jq -r .path)
+	rm-push --insecure -q "$pkg" "oci://$REG/voice/big:1" >/dev/null
+	fetch_json "oci://$REG/voice/big:1"
+	assert_success
+	h=$(jq -r '.[0].digest' <<<"$output")
+	h=${h#sha256:}
+	cmp "$pkg" "$REMOTEMEDIA_HOME/pipelines/$h.rmpkg"
+	blob=$REMOTEMEDIA_HOME/blobs/sha256/$(sha256sum "$d/src/models/tiny-vad.safetensors" | cut -c1-64)
+	file=$REMOTEMEDIA_HOME/pipelines/$h/models/tiny-vad.safetensors
+	cmp "$d/src/models/tiny-vad.safetensors" "$file"
+	[ "$(stat -c %i "$blob")" = "$(stat -c %i "$file")" ]
+	[ "$(stat -c %a "$file")" = "$(stat -c %a "$REMOTEMEDIA_HOME/pipelines/$h/manifest.json")" ]
+	# a small file is a copy of its own
+	v=$REMOTEMEDIA_HOME/pipelines/$h/modules/voice.yaml
+	[ "$(stat -c %i "$v")" != "$(stat -c %i "$REMOTEMEDIA_HOME/blobs/sha256/$(sha256sum "$v" | cut -c1-64)")" ]
+	run rm-cache verify
+	assert_success
+	# one byte changed in the shared inode is reported under both of its names
+	printf 'x' | dd of="$file" bs=1 seek=1000 conv=notrunc status=none
+	run --separate-stderr rm-cache verify --json
+	assert_failure 1
+	jq -e --arg b "$blob" --arg f "$file" 'length == 2 and (map(.path) | sort) == ([$b, $f] | sort)' <<<"$output"
+	# clear takes both names away; the next fetch downloads a good blob again
+	run rm-cache clear "sha256:$h"
+	assert_success
+	[ ! -e "$blob" ]
+	[ ! -e "$REMOTEMEDIA_HOME/pipelines/$h" ]
+	fetch_json "oci://$REG/voice/big:1"
+	assert_success
+	jq -e '.[0].cached == false' <<<"$output"
+	cmp "$d/src/models/tiny-vad.safetensors" "$file"
+	run rm-cache verify
+	assert_success
+}
+
+@test "rm-cache: a cached blob that no longer matches its digest is fetched again, never unpacked" {
+	fetch_json "oci://$REG/voice/tts:1.0"
+	h=$(jq -r '.[0].digest' <<<"$output")
+	h=${h#sha256:}
+	m=$REMOTEMEDIA_HOME/blobs/sha256/$(sha256sum "$BATS_FILE_TMPDIR/p1/src/models/tiny-vad.safetensors" | cut -c1-64)
+	# the entry gone, its blobs left (as by a crash), one of them damaged in place
+	rm -rf "$REMOTEMEDIA_HOME/pipelines/$h" "$REMOTEMEDIA_HOME/pipelines/$h.rmpkg"
+	printf 'x' | dd of="$m" bs=1 seek=10 conv=notrunc status=none
+	fetch_json "oci://$REG/voice/tts:1.0"
+	assert_success
+	[[ $stderr == *"does not match its digest; fetching it again"* ]]
+	cmp "$PKG1" "$REMOTEMEDIA_HOME/pipelines/$h.rmpkg"
+	cmp "$BATS_FILE_TMPDIR/p1/src/models/tiny-vad.safetensors" "$REMOTEMEDIA_HOME/pipelines/$h/models/tiny-vad.safetensors"
+	run rm-cache verify
+	assert_success
+}
+
+@test "rm-cache: a layer that is not the file the contents list names (same size) is refused, exit 5" {
+	rm-push --insecure -q "$PKG1" "oci://$REG/voice/forged:1.0" >/dev/null
+	lay=$BATS_TEST_TMPDIR/layout
+	run skopeo copy --src-tls-verify=false "docker://$REG/voice/forged:1.0" "oci:$lay:1.0"
+	assert_success
+	man=$(jq -r '.manifests[0].digest' "$lay/index.json")
+	man=${man#sha256:}
+	title='.annotations["org.opencontainers.image.title"] == "modules/voice.yaml"'
+	old=$(jq -r ".layers[] | select($title) | .digest" "$lay/blobs/sha256/$man")
+	# the same bytes with one changed: a blob true to its own digest, not to the list
+	cp "$lay/blobs/sha256/${old#sha256:}" "$BATS_TEST_TMPDIR/forged"
+	c='#'
+	[ "$(head -c1 "$BATS_TEST_TMPDIR/forged")" != '#' ] || c='%'
+	printf '%s' "$c" | dd of="$BATS_TEST_TMPDIR/forged" bs=1 seek=0 conv=notrunc status=none
+	new=$(sha256sum "$BATS_TEST_TMPDIR/forged" | cut -c1-64)
+	[ "sha256:$new" != "$old" ]
+	mv "$BATS_TEST_TMPDIR/forged" "$lay/blobs/sha256/$new"
+	jq -c --arg d "sha256:$new" "(.layers[] | select($title) | .digest) = \$d" "$lay/blobs/sha256/$man" > "$BATS_TEST_TMPDIR/m"
+	nm=$(sha256sum "$BATS_TEST_TMPDIR/m" | cut -c1-64)
+	mv "$BATS_TEST_TMPDIR/m" "$lay/blobs/sha256/$nm"
+	jq -c --arg d "sha256:$nm" --argjson s "$(stat -c %s "$lay/blobs/sha256/$nm")" \
+	    '.manifests[0].digest = $d | .manifests[0].size = $s' "$lay/index.json" > "$BATS_TEST_TMPDIR/i"
+	mv "$BATS_TEST_TMPDIR/i" "$lay/index.json"
+	# the true blobs in the cache too (an entry that was removed, blobs kept)
+	fetch_json "oci://$REG/voice/forged:1.0"
+	assert_success
+	h=$(jq -r '.[0].digest' <<<"$output")
+	rm -rf "$REMOTEMEDIA_HOME/pipelines/${h#sha256:}" "$REMOTEMEDIA_HOME/pipelines/${h#sha256:}.rmpkg"
+	run rm-cache fetch "$lay:1.0"
+	assert_failure 5
+	assert_output --partial "refused: the layer for 'modules/voice.yaml'"
+	run --separate-stderr rm-cache ls --json
+	assert_output "[]"
+	[ -z "$(ls "$REMOTEMEDIA_HOME/pipelines" | grep -v '\.lock$')" ]
+}
+
 @test "rm-cache: usage errors exit 2, --help exits 0, unknown digest exit 4" {
 	run rm-cache --help
 	assert_success
