@@ -271,9 +271,13 @@ check_cb(int key, json_t *parent, const char *name, const char *path, void *arg)
 
 	if (ca->failed)
 		return;
+	/* the field path is only formatted for an error: this runs for every
+	 * value of every advert */
+	if (check_value(&ca->t->keys[key], parent, name, ca->file, "", ca->err) == 0)
+		return;
 	snprintf(field, sizeof(field), "%s%s", ca->prefix, path);
-	if (check_value(&ca->t->keys[key], parent, name, ca->file, field, ca->err) != 0)
-		ca->failed = 1;
+	snprintf(ca->err->field, sizeof(ca->err->field), "%s", field);
+	ca->failed = 1;
 }
 
 static json_t *normalize(const json_t *doc, const char *file, int owned, struct rm_err *err);
