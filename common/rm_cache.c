@@ -406,28 +406,6 @@ get_blobs(struct source *s, const json_t *files, const char *label, struct rm_er
 
 /* ---- installing --------------------------------------------------------- */
 
-static int
-rm_tree_cb(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	if (type == FTW_DP)
-		return rmdir(fpath);
-	return unlink(fpath);
-}
-
-static void
-remove_tree(const char *dir)
-{
-	struct stat st;
-
-	if (lstat(dir, &st) != 0)
-		return;
-	if (S_ISDIR(st.st_mode))
-		nftw(dir, rm_tree_cb, 16, FTW_DEPTH | FTW_PHYS);
-	else
-		unlink(dir);
-}
 
 /* Leftovers of an install that was killed: temporaries named after hex. */
 static void
@@ -448,7 +426,7 @@ remove_leftovers(const char *pipedir, const char *hex)
 		    strncmp(de->d_name + hl, ".new", 4) == 0 ||
 		    strncmp(de->d_name + hl, ".old", 4) == 0) {
 			snprintf(p, sizeof(p), "%s/%s", pipedir, de->d_name);
-			remove_tree(p);
+			rm_remove_tree(p);
 		}
 	}
 	closedir(d);
@@ -542,7 +520,7 @@ install_pkgfile(const char *hex, const char *pkgfile, int replace, const json_t 
 		if ((r = rm_read_file(pkgfile, (size_t)1 << 40, &data, &len, err)) != 0 ||
 		    (r = rm_write_atomic(rmpkg, data, len, 0644, err)) != 0) {
 			free(data);
-			remove_tree(newdir);
+			rm_remove_tree(newdir);
 			goto out;
 		}
 		free(data);
@@ -550,13 +528,13 @@ install_pkgfile(const char *hex, const char *pkgfile, int replace, const json_t 
 	if (replace && rm_is_dir(dir) && rename(dir, olddir) != 0) {
 		r = rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot move aside: %s",
 		    strerror(errno));
-		remove_tree(newdir);
+		rm_remove_tree(newdir);
 		goto out;
 	}
 	if (rename(newdir, dir) != 0) {
 		r = rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot rename into place: %s",
 		    strerror(errno));
-		remove_tree(newdir);
+		rm_remove_tree(newdir);
 		goto out;
 	}
 	{
@@ -566,7 +544,7 @@ install_pkgfile(const char *hex, const char *pkgfile, int replace, const json_t 
 			close(fd);
 		}
 	}
-	remove_tree(olddir);
+	rm_remove_tree(olddir);
 out:
 	pthread_mutex_unlock(&install_mu);
 	rm_pkg_free(pkg);
@@ -1363,7 +1341,7 @@ rm_cache_gc(json_t **rep, struct rm_err *err)
 				if (!stale(pipedir, nm, lockname))
 					continue;
 				snprintf(p, sizeof(p), "%s/%s", pipedir, nm);
-				remove_tree(p);
+				rm_remove_tree(p);
 				report(out, "temporary", p, "left by an interrupted install");
 			}
 		}
@@ -1433,7 +1411,7 @@ rm_cache_clear(const char *ref, json_t **rep, struct rm_err *err)
 			/* moved aside first: nothing half-removed stays visible */
 			snprintf(q, sizeof(q), "%s/.%s.clear.%ld", rm_home(), sub[i], (long)getpid());
 			if (rename(p, q) == 0) {
-				remove_tree(q);
+				rm_remove_tree(q);
 				report(out, sub[i], p, "removed");
 			}
 		}
@@ -1456,7 +1434,7 @@ rm_cache_clear(const char *ref, json_t **rep, struct rm_err *err)
 	snprintf(p, sizeof(p), "%s/pipelines/%s", rm_home(), hex);
 	snprintf(q, sizeof(q), "%s/pipelines/%s.old", rm_home(), hex);
 	if (rename(p, q) == 0) {
-		remove_tree(q);
+		rm_remove_tree(q);
 		report(out, "package", p, "removed");
 	}
 	snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);

@@ -29,6 +29,9 @@ int rm_append_locked(const char *path, const char *line, struct rm_err *err);
 /* snprintf that reports truncation as an error instead of cutting a path. */
 int rm_path(char *buf, size_t size, struct rm_err *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* rm -r without following links (nothing outside path is touched); a
+ * non-directory is simply unlinked. Best effort, for cleanup paths. */
+void rm_remove_tree(const char *path);
 int rm_is_dir(const char *path);
 int rm_is_file(const char *path);
 

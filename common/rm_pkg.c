@@ -695,21 +695,6 @@ rm_pkg_open(const char *path, int flags, struct rm_pkg **out, struct rm_err *err
 	return 0;
 }
 
-static int
-rm_tree_cb(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	if (type == FTW_DP)
-		return rmdir(fpath);
-	return unlink(fpath);
-}
-
-static void
-remove_tree(const char *dir)
-{
-	nftw(dir, rm_tree_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int
 extract(const struct rm_pkg *pkg, const char *dir, const char *blobdir, uint64_t link_min,
@@ -755,7 +740,7 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	rm_pkg_free(again);
-	remove_tree(tmp);
+	rm_remove_tree(tmp);
 	return r;
 }
 
