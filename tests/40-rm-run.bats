@@ -92,7 +92,7 @@ b-local ok " ]
 }
 
 @test "rm-schedule run: an executor whose advert expired mid-run is not chosen for the next attempt" {
-	jq --arg t "$(iso_in 1)" '.id = "b-expiring" | .expires_at = $t' "$F/b-local.json" \
+	jq --arg t "$(iso_in 3)" '.id = "b-expiring" | .expires_at = $t' "$F/b-local.json" \
 	    > "$BATS_TEST_TMPDIR/b-expiring.json"
 	cat > "$BATS_TEST_TMPDIR/p.yaml" <<-'EOF'
 	schema: remotemedia.pipeline/1
@@ -101,7 +101,7 @@ b-local ok " ]
 	  - id: slow
 	    type: Command
 	    capabilities: {tags: [demo]}
-	    exec: 'if [ "$REMOTEMEDIA_EXECUTOR" = a-local ]; then sleep 2; exit 1; fi; echo "ran on $REMOTEMEDIA_EXECUTOR"'
+	    exec: 'if [ "$REMOTEMEDIA_EXECUTOR" = a-local ]; then sleep 4; exit 1; fi; echo "ran on $REMOTEMEDIA_EXECUTOR"'
 	EOF
 	run rm-schedule run --run-id ex -x "$F/a-local.json" -x "$BATS_TEST_TMPDIR/b-expiring.json" \
 	    -x "$F/c-local.json" "$BATS_TEST_TMPDIR/p.yaml"
