@@ -153,8 +153,18 @@ do_fetch(int argc, char **argv, int flags, int jobs, const char *pipeline, int j
 	return worst;
 }
 
-int
-main(int argc, char **argv)
+struct cli {
+	const char *pipeline;
+	int json, flags, all, level;
+	long jobs;
+};
+
+/*
+ * Options may come before the command or after it: parse_opts runs once
+ * for each side. Returns -1 to go on, else the exit status.
+ */
+static int
+parse_opts(int argc, char **argv, const char *optstring, struct cli *o)
 {
 	static const struct option opts[] = {
 		{ "refresh", no_argument, NULL, 'R' },
@@ -170,62 +180,59 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct rm_err err;
-	const char *pipeline = NULL, *cmd;
-	int c, json = 0, flags = 0, all = 0, level = RM_LOG_NORMAL, r;
-	long jobs = 4;
-	json_t *out = NULL;
+	int c;
 
-	rm_tool_init(argc, argv);
-	while ((c = getopt_long(argc, argv, "+j:vqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
 		switch (c) {
-		case 'R': flags |= RM_CACHE_REFRESH; break;
-		case 'O': flags |= RM_CACHE_OFFLINE; break;
-		case 'k': flags |= RM_CACHE_INSECURE; break;
-		case 'p': pipeline = optarg; break;
+		case 'R': o->flags |= RM_CACHE_REFRESH; break;
+		case 'O': o->flags |= RM_CACHE_OFFLINE; break;
+		case 'k': o->flags |= RM_CACHE_INSECURE; break;
+		case 'p': o->pipeline = optarg; break;
 		case 'j':
-			if (rm_tool_parse_long(optarg, &jobs) != 0 || jobs < 1) {
+			if (rm_tool_parse_long(optarg, &o->jobs) != 0 || o->jobs < 1) {
 				fprintf(stderr, "%s: --jobs: expected a positive number, got '%s'\n",
 				    rm_progname(), optarg);
 				return RM_EXIT_USAGE;
 			}
 			break;
-		case 'A': all = 1; break;
-		case 'J': json = 1; break;
-		case 'v': level++; break;
-		case 'q': level = RM_LOG_QUIET; break;
+		case 'A': o->all = 1; break;
+		case 'J': o->json = 1; break;
+		case 'v': o->level++; break;
+		case 'q': o->level = RM_LOG_QUIET; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': rm_tool_version(); return 0;
 		default: usage(stderr); return RM_EXIT_USAGE;
 		}
 	}
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct rm_err err;
+	struct cli o = { NULL, 0, 0, 0, RM_LOG_NORMAL, 4 };
+	const char *pipeline, *cmd;
+	int json, flags, all, level, r;
+	long jobs;
+	json_t *out = NULL;
+
+	rm_tool_init(argc, argv);
+	if ((r = parse_opts(argc, argv, "+j:vqh", &o)) >= 0)
+		return r;
 	if (optind >= argc) {
 		usage(stderr);
 		return RM_EXIT_USAGE;
 	}
 	cmd = argv[optind++];
-	/* options may follow the command too */
-	while ((c = getopt_long(argc, argv, "j:vqh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'R': flags |= RM_CACHE_REFRESH; break;
-		case 'O': flags |= RM_CACHE_OFFLINE; break;
-		case 'k': flags |= RM_CACHE_INSECURE; break;
-		case 'p': pipeline = optarg; break;
-		case 'j':
-			if (rm_tool_parse_long(optarg, &jobs) != 0 || jobs < 1) {
-				fprintf(stderr, "%s: --jobs: expected a positive number, got '%s'\n",
-				    rm_progname(), optarg);
-				return RM_EXIT_USAGE;
-			}
-			break;
-		case 'A': all = 1; break;
-		case 'J': json = 1; break;
-		case 'v': level++; break;
-		case 'q': level = RM_LOG_QUIET; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return RM_EXIT_USAGE;
-		}
-	}
+	if ((r = parse_opts(argc, argv, "j:vqh", &o)) >= 0)
+		return r;
+	pipeline = o.pipeline;
+	json = o.json;
+	flags = o.flags;
+	all = o.all;
+	level = o.level;
+	jobs = o.jobs;
 	rm_log_set_level(level);
 	rm_tool_banner();
 	json = rm_tool_want_json(json);
