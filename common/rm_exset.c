@@ -267,9 +267,9 @@ exb_init(struct exb *x, const struct rm_taxo *t, int keep)
 }
 
 static int
-exb_grow(struct exb *x)
+exb_grow_to(struct exb *x, size_t ncap)
 {
-	size_t ncap = x->cap ? x->cap * 2 : 64, k, nk = x->t->nkeys;
+	size_t k, nk = x->t->nkeys;
 	struct rm_val *nc = calloc(nk * ncap, sizeof(*nc));
 	struct rm_exinfo *ni = realloc(x->info, ncap * sizeof(*ni));
 	size_t *no = x->raw ? realloc(x->roff, ncap * sizeof(*no)) : NULL;
@@ -291,6 +291,12 @@ exb_grow(struct exb *x)
 	x->cols = nc;
 	x->cap = ncap;
 	return 0;
+}
+
+static int
+exb_grow(struct exb *x)
+{
+	return exb_grow_to(x, x->cap ? x->cap * 2 : 64);
 }
 
 /* Index of an earlier executor with this id, or -1; records it otherwise. */
@@ -373,16 +379,21 @@ exb_finish(struct exb *x, struct rm_exset **out, struct rm_err *err)
 {
 	struct rm_exset *s = calloc(1, sizeof(*s));
 	size_t n = x->n, k, nk = x->t->nkeys;
-	struct rm_val *cols = calloc(nk * (n ? n : 1), sizeof(*cols));
+	/* columns are compacted to a stride of n, unless they already have it */
+	struct rm_val *cols = n > 0 && n == x->cap ? x->cols :
+	    calloc(nk * (n ? n : 1), sizeof(*cols));
 
 	if (s == NULL || cols == NULL) {
 		free(s);
-		free(cols);
+		if (cols != x->cols)
+			free(cols);
 		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
 	}
-	for (k = 0; k < nk && n > 0; k++)
-		memcpy(cols + k * n, x->cols + k * x->cap, n * sizeof(*cols));
-	free(x->cols);
+	if (cols != x->cols) {
+		for (k = 0; k < nk && n > 0; k++)
+			memcpy(cols + k * n, x->cols + k * x->cap, n * sizeof(*cols));
+		free(x->cols);
+	}
 	free(x->idset);
 	if (x->info == NULL)
 		x->info = calloc(1, sizeof(*x->info));
@@ -996,6 +1007,16 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 	}
 	exb_init(&x, t, 0);
 	x.raw = buf;
+	{
+		/* one advert a line, usually: size the columns once */
+		size_t lines = len > 0 && buf[len - 1] != '\n';
+		const char *p = buf, *end = buf + len;
+		while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+			lines++;
+			p++;
+		}
+		exb_grow_to(&x, lines ? lines : 1);
+	}
 	while (off < len) {
 		json_error_t je;
 		json_t *d, *a;
