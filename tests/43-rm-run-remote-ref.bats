@@ -7,12 +7,7 @@ load test_helper
 source "$RM_TOP_SRCDIR/tests/fixtures/oci/registry.bash"
 
 setup_file() {
-	export PATH
-	for _d in "$RM_TOP_BUILDDIR"/tools/*/; do PATH=${_d%/}:$PATH; done
-	export REMOTEMEDIA_SHARE=$RM_TOP_SRCDIR/share/remotemedia REMOTEMEDIA_ENV=development
-	export HOME=$BATS_FILE_TMPDIR/home REMOTEMEDIA_HOME=$BATS_FILE_TMPDIR/home/.remotemedia
-	mkdir -p "$HOME"
-	registry_start "$BATS_FILE_TMPDIR/reg"
+	oci_setup_file
 	PKG=$(make_pkg "$BATS_FILE_TMPDIR/p" 3 1.0.0)
 	rm-push --insecure -q "$PKG" "oci://$REG/voice/tts:1.0" >/dev/null
 	export REG REG_PID REG_LOG PKG

@@ -7,12 +7,7 @@ load test_helper
 source "$RM_TOP_SRCDIR/tests/fixtures/oci/registry.bash"
 
 setup_file() {
-	export PATH
-	for _d in "$RM_TOP_BUILDDIR"/tools/*/; do PATH=${_d%/}:$PATH; done
-	export REMOTEMEDIA_SHARE=$RM_TOP_SRCDIR/share/remotemedia REMOTEMEDIA_ENV=development
-	export HOME=$BATS_FILE_TMPDIR/home REMOTEMEDIA_HOME=$BATS_FILE_TMPDIR/home/.remotemedia
-	mkdir -p "$HOME"
-	registry_start "$BATS_FILE_TMPDIR/reg"
+	oci_setup_file
 	PKG1=$(make_pkg "$BATS_FILE_TMPDIR/p1" 1 1.0.0)
 	PKG2=$(make_pkg "$BATS_FILE_TMPDIR/p2" 2 1.1.0)
 	# a second registry with htpasswd (bcrypt) Basic auth
