@@ -12,9 +12,11 @@
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "rm_crypto.h"
 #include "rm_fs.h"
@@ -500,6 +502,70 @@ scan_trust(const unsigned char raw[32], X509_STORE *store, char *signer, size_t 
 	snprintf((info)->reason, sizeof((info)->reason), __VA_ARGS__); \
 } while (0)
 
+/*
+ * OpenSSL 3.0 has no code-signing purpose; ours is registered once. The
+ * leaf must name codeSigning in its extended key usage and digitalSignature
+ * in its key usage; every CA must be one by basicConstraints (CA:TRUE) and,
+ * when it restricts extended key usage, allow code signing.
+ */
+#define RM_PURPOSE_CODE_SIGN (X509_PURPOSE_MAX + 41)
+
+static int
+leaf_usage_problem(X509 *x, char *why, size_t size)
+{
+	uint32_t flags = X509_get_extension_flags(x);
+
+	if (!(flags & EXFLAG_XKUSAGE))
+		snprintf(why, size, "it has no extended key usage (codeSigning is required)");
+	else if (!(X509_get_extended_key_usage(x) & XKU_CODE_SIGN))
+		snprintf(why, size, "its extended key usage lacks codeSigning");
+	else if (!(flags & EXFLAG_KUSAGE))
+		snprintf(why, size, "it has no key usage (digitalSignature is required)");
+	else if (!(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE))
+		snprintf(why, size, "its key usage lacks digitalSignature");
+	else
+		return 0;
+	return -1;
+}
+
+static int
+code_sign_check(const X509_PURPOSE *xp, const X509 *cx, int ca)
+{
+	X509 *x = (X509 *)cx;	/* the getters take no const in OpenSSL 3.0 */
+	char why[128];
+
+	(void)xp;
+	if (!ca)
+		return leaf_usage_problem(x, why, sizeof(why)) == 0;
+	if (X509_check_ca(x) != 1)
+		return 0;
+	return !(X509_get_extension_flags(x) & EXFLAG_XKUSAGE) ||
+	    (X509_get_extended_key_usage(x) & (XKU_CODE_SIGN | XKU_ANYEKU)) != 0;
+}
+
+static CRYPTO_ONCE purpose_once = CRYPTO_ONCE_STATIC_INIT;
+static int purpose_ok;
+
+static void
+purpose_register(void)
+{
+	purpose_ok = X509_PURPOSE_add(RM_PURPOSE_CODE_SIGN, X509_TRUST_OBJECT_SIGN, 0,
+	    code_sign_check, "remotemedia package signing", "rmcodesign", NULL) == 1;
+}
+
+/* Strict RFC 5280 checks, our purpose, and only self-signed trust anchors. */
+static int
+verify_setup(X509_STORE_CTX *ctx)
+{
+	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+
+	if (!CRYPTO_THREAD_run_once(&purpose_once, purpose_register) || !purpose_ok)
+		return -1;
+	X509_VERIFY_PARAM_clear_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
+	return X509_STORE_CTX_set_purpose(ctx, RM_PURPOSE_CODE_SIGN) == 1 ? 0 : -1;
+}
+
 static void
 check_chain(const json_t *certs, const unsigned char raw[32], struct rm_sig_info *info)
 {
@@ -509,7 +575,7 @@ check_chain(const json_t *certs, const unsigned char raw[32], struct rm_sig_info
 	X509 *leaf = NULL;
 	unsigned char lraw[32];
 	size_t i;
-	char dummy[8];
+	char dummy[8], why[128];
 
 	if (chain == NULL || store == NULL || ctx == NULL) {
 		SIG_SET(info, RM_SIG_INVALID, "out of memory");
@@ -532,8 +598,13 @@ check_chain(const json_t *certs, const unsigned char raw[32], struct rm_sig_info
 		goto out;
 	}
 	X509_NAME_oneline(X509_get_subject_name(leaf), info->signer, sizeof(info->signer));
+	if (leaf_usage_problem(leaf, why, sizeof(why)) != 0) {
+		SIG_SET(info, RM_SIG_UNTRUSTED, "the leaf certificate %s is not a code-signing "
+		    "certificate: %s", info->signer, why);
+		goto out;
+	}
 	scan_trust(raw, store, dummy, sizeof(dummy));
-	if (X509_STORE_CTX_init(ctx, store, leaf, chain) != 1) {
+	if (X509_STORE_CTX_init(ctx, store, leaf, chain) != 1 || verify_setup(ctx) != 0) {
 		SIG_SET(info, RM_SIG_INVALID, "cannot set up certificate verification");
 		goto out;
 	}

@@ -181,11 +181,25 @@ trust() {
 	assert_failure 4
 }
 
-# A CA chain made with the openssl command line: root -> intermediate -> leaf.
+# A CA chain made with the openssl command line: root -> intermediate -> leaf,
+# with the extensions RFC 5280 and strict verification ask for; ext_file
+# PROFILE writes a leaf's extensions (code signing unless told otherwise).
+ext_file() {	# ext_file NAME KEYUSAGE [EKU]
+	local d=$BATS_TEST_TMPDIR/ca
+	{
+		echo "basicConstraints=critical,CA:FALSE"
+		echo "keyUsage=critical,$2"
+		[ -z "${3:-}" ] || echo "extendedKeyUsage=$3"
+		echo "subjectKeyIdentifier=hash"
+		echo "authorityKeyIdentifier=keyid"
+	} > "$d/$1.ext"
+}
+
 make_ca() {
 	local d=$BATS_TEST_TMPDIR/ca
 	mkdir -p "$d"
-	printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > "$d/ca.ext"
+	printf '%s\n' basicConstraints=critical,CA:TRUE keyUsage=critical,keyCertSign,cRLSign \
+	    subjectKeyIdentifier=hash authorityKeyIdentifier=keyid > "$d/ca.ext"
 	openssl req -x509 -newkey ed25519 -nodes -keyout "$d/root.key" -out "$d/root.crt" \
 	    -subj /CN=Test-Root -days 3650 -addext basicConstraints=critical,CA:TRUE \
 	    -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
@@ -196,13 +210,14 @@ make_ca() {
 	rm-build keygen builder >/dev/null
 	openssl req -new -key "$REMOTEMEDIA_HOME/keys/builder.key" -subj /CN=Builder \
 	    -out "$d/leaf.csr" 2>/dev/null
+	ext_file code digitalSignature codeSigning
 }
 
-leaf_cert() {	# leaf_cert DAYS ISSUER OUT
+leaf_cert() {	# leaf_cert DAYS ISSUER OUT [PROFILE]
 	local d=$BATS_TEST_TMPDIR/ca
 	openssl x509 -req -in "$d/leaf.csr" -CA "$d/$2.crt" -CAkey "$d/$2.key" \
-	    -CAcreateserial -days "$1" -out "$d/leaf-$3.crt" 2>/dev/null
-	cat "$d/leaf-$3.crt" "$d/int.crt" > "$d/chain-$3.pem"
+	    -CAcreateserial -days "$1" -extfile "$d/${4:-code}.ext" -out "$d/leaf-$3.crt" 2>/dev/null
+	cat "$d/leaf-$3.crt" "$d/$2.crt" > "$d/chain-$3.pem"
 }
 
 @test "rm-inspect: a leaf <- intermediate <- root chain verifies against the trusted root; expired or wrongly issued leaves are refused" {
@@ -226,11 +241,12 @@ leaf_cert() {	# leaf_cert DAYS ISSUER OUT
 	openssl req -x509 -newkey ed25519 -nodes -keyout "$d/rogue.key" -out "$d/rogue.crt" \
 	    -subj /CN=Test-Intermediate -days 3650 -addext basicConstraints=critical,CA:TRUE 2>/dev/null
 	leaf_cert 30 rogue rogue
+	cat "$d/leaf-rogue.crt" "$d/int.crt" > "$d/chain-rogue.pem"
 	cp "$p" "$OUT/rogue.rmpkg"
 	rm-build sign --sign builder --cert "$d/chain-rogue.pem" "$OUT/rogue.rmpkg" >/dev/null
 	run rm-inspect --verify "$OUT/rogue.rmpkg"
 	assert_failure 5
-	assert_output --partial "not trusted: certificate signature failure"
+	assert_output --partial "not trusted: unable to get local issuer certificate"
 	# without the root in trust/ the good chain is untrusted too
 	rm "$REMOTEMEDIA_HOME/trust/root.crt"
 	run rm-inspect --verify "$p"
@@ -241,6 +257,61 @@ leaf_cert() {	# leaf_cert DAYS ISSUER OUT
 	run rm-build sign --sign other --cert "$d/chain-good.pem" "$OUT/rogue.rmpkg"
 	assert_failure 3
 	assert_output --partial "does not hold the signing key"
+}
+
+@test "rm-inspect: an X.509 signer must hold a code-signing leaf (codeSigning, digitalSignature) under real CAs" {
+	make_ca
+	d=$BATS_TEST_TMPDIR/ca
+	cp "$d/root.crt" "$REMOTEMEDIA_HOME/trust/"
+	leaf_cert 30 int good
+	cat "$d/leaf-good.crt" "$d/int.crt" > "$d/chain-good.pem"
+	p=$(build --sign builder --cert "$d/chain-good.pem")
+	run rm-inspect --verify --json "$p"
+	assert_success
+	[ "$(jq -r .signature.status <<<"$output")" = valid ]
+	# a TLS server certificate from the same CA
+	ext_file tls keyAgreement serverAuth
+	leaf_cert 30 int tls tls
+	cp "$p" "$OUT/tls.rmpkg"
+	rm-build sign --sign builder --cert "$d/chain-tls.pem" "$OUT/tls.rmpkg" >/dev/null
+	run rm-inspect --verify "$OUT/tls.rmpkg"
+	assert_failure 5
+	assert_output --partial "CN=Builder is not a code-signing certificate: its extended key usage lacks codeSigning"
+	REMOTEMEDIA_ENV=production run rm-inspect -x "$OUT/x" "$OUT/tls.rmpkg"
+	assert_failure 5
+	[ ! -e "$OUT/x" ]
+	# no extended key usage at all is not "any purpose"
+	ext_file noeku digitalSignature
+	leaf_cert 30 int noeku noeku
+	rm-build sign --sign builder --cert "$d/chain-noeku.pem" "$OUT/tls.rmpkg" >/dev/null
+	run rm-inspect --verify "$OUT/tls.rmpkg"
+	assert_failure 5
+	assert_output --partial "has no extended key usage (codeSigning is required)"
+	# code signing, but a key usage without digitalSignature
+	ext_file nodigsig nonRepudiation codeSigning
+	leaf_cert 30 int nodigsig nodigsig
+	rm-build sign --sign builder --cert "$d/chain-nodigsig.pem" "$OUT/tls.rmpkg" >/dev/null
+	run rm-inspect --verify "$OUT/tls.rmpkg"
+	assert_failure 5
+	assert_output --partial "its key usage lacks digitalSignature"
+	# an intermediate that may sign certificates (keyCertSign) but is not a CA
+	openssl req -new -newkey ed25519 -nodes -keyout "$d/noca.key" -out "$d/noca.csr" \
+	    -subj /CN=Not-A-CA 2>/dev/null
+	printf '%s\n' keyUsage=critical,keyCertSign subjectKeyIdentifier=hash \
+	    authorityKeyIdentifier=keyid > "$d/noca.ext"
+	openssl x509 -req -in "$d/noca.csr" -CA "$d/root.crt" -CAkey "$d/root.key" \
+	    -CAcreateserial -days 3650 -extfile "$d/noca.ext" -out "$d/noca.crt" 2>/dev/null
+	leaf_cert 30 noca noca
+	rm-build sign --sign builder --cert "$d/chain-noca.pem" "$OUT/tls.rmpkg" >/dev/null
+	run rm-inspect --verify "$OUT/tls.rmpkg"
+	assert_failure 5
+	assert_output --partial "certificate chain of /CN=Builder not trusted"
+	# the intermediate alone in trust/ is no anchor: no partial chains
+	rm "$REMOTEMEDIA_HOME/trust/root.crt"
+	cp "$d/int.crt" "$REMOTEMEDIA_HOME/trust/"
+	run rm-inspect --verify "$p"
+	assert_failure 5
+	assert_output --partial "not trusted: unable to get issuer certificate"
 }
 
 @test "rm-inspect: usage errors exit 2, --help exits 0" {
