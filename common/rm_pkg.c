@@ -68,6 +68,7 @@ rm_pkg_free(struct rm_pkg *pkg)
 /* What one scan saw of each entry. */
 struct seen {
 	uint64_t size;
+	int mode;		/* the header's permission bits */
 	char sha256[RM_SHA256_HEX];	/* empty when not hashed */
 };
 
@@ -161,6 +162,12 @@ write_all(int fd, const void *buf, size_t len)
 
 static int cmp_file(const void *a, const void *b);
 
+const char *
+rm_pkg_mode_str(int mode)
+{
+	return mode == 0755 ? "0755" : "0644";
+}
+
 /* The process umask, read without changing it (other threads create files). */
 static mode_t
 current_umask(void)
@@ -215,35 +222,57 @@ copy_fd(int in, int out, uint64_t size, unsigned char **buf)
 }
 
 /*
- * Blob mode of the scan: entry name (its header already checked) is made
- * under the extraction root from the verified blob the contents list names
- * for it: a hard link for a large file whose blob has the file's mode,
- * otherwise a copy. The archive's own data for it is never used.
+ * Extraction: the entry of the verified contents list that entry name (its
+ * header already checked) becomes, its size and mode checked against the
+ * header. meta/contents.json itself gives NULL and mode 0644.
+ */
+static int
+listed_entry(struct scan *s, const char *name, uint64_t hsize, int perm,
+    const struct rm_pkg_file **out, struct rm_err *err)
+{
+	struct rm_pkg_file key, *f;
+
+	*out = NULL;
+	if (strcmp(name, RM_PKG_CONTENTS) == 0)
+		return 0;
+	key.path = (char *)name;
+	f = bsearch(&key, s->want->files, s->want->nfiles, sizeof(*f), cmp_file);
+	if (f == NULL)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "'%s' is in the package but not in the contents list", name);
+	if (f->size != hsize)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "'%s' is %llu bytes, the contents list says %llu", name,
+		    (unsigned long long)hsize, (unsigned long long)f->size);
+	if (f->mode != perm)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "'%s' has mode %04o in the archive, the contents list says %04o", name,
+		    (unsigned int)perm, (unsigned int)f->mode);
+	*out = f;
+	return 0;
+}
+
+/*
+ * Blob mode of the scan: entry name is made under the extraction root from
+ * the verified blob the contents list names for it, with the list's mode:
+ * a hard link for a large file whose blob has that mode, otherwise a copy.
+ * The archive's own data for it is never used.
  */
 static int
 place_from_blob(struct scan *s, const char *name, uint64_t hsize, int perm, struct rm_err *err)
 {
 	const char *sha, *base;
 	char src[PATH_MAX], proc[64];
-	struct rm_pkg_file key, *f;
+	const struct rm_pkg_file *f;
 	unsigned char *buf = NULL;
 	struct stat st;
-	int bfd, pfd, ofd, mode = (perm & 0111) ? 0755 : 0644, linked = 0, r = 0;
+	int bfd, pfd, ofd, mode, linked = 0, r = 0;
 
-	if (strcmp(name, RM_PKG_CONTENTS) == 0)
-		sha = s->want->digest;	/* the package digest is its SHA-256 */
-	else {
-		key.path = (char *)name;
-		f = bsearch(&key, s->want->files, s->want->nfiles, sizeof(*f), cmp_file);
-		if (f == NULL)
-			return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
-			    "'%s' is in the package but not in the contents list", name);
-		if (f->size != hsize)
-			return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
-			    "'%s' is %llu bytes, the contents list says %llu", name,
-			    (unsigned long long)hsize, (unsigned long long)f->size);
-		sha = f->sha256;
-	}
+	if ((r = listed_entry(s, name, hsize, perm, &f, err)) != 0)
+		return r;
+	/* the package digest is the SHA-256 of meta/contents.json */
+	sha = f != NULL ? f->sha256 : s->want->digest;
+	mode = f != NULL ? f->mode : 0644;
 	if ((r = rm_path(src, sizeof(src), err, "%s/%s", s->blobdir, sha)) != 0)
 		return r;
 	if ((bfd = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
@@ -283,17 +312,15 @@ place_from_blob(struct scan *s, const char *name, uint64_t hsize, int perm, stru
 	return r;
 }
 
+/*
+ * Checks one entry's header: a safe name seen once, a regular file of mode
+ * 0644 or 0755 (no setuid, setgid or sticky bit), a size.
+ */
 static int
-scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm_err *err)
+check_header(struct scan *s, struct archive_entry *e, struct rm_err *err)
 {
-	const char *name = archive_entry_pathname(e), *what, *base;
-	struct seen *sn;
-	int slot, fd = -1;
-	uint64_t hsize, got = 0;
-	struct rm_sha256 *h = NULL;
-	char *mem = NULL;
-	size_t memlen = 0;
-	int r;
+	const char *name = archive_entry_pathname(e), *what;
+	unsigned int perm = (unsigned int)archive_entry_perm(e);
 
 	if (name == NULL)
 		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
@@ -311,23 +338,83 @@ scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm
 	if (json_object_size(s->entries) >= MAX_ENTRIES)
 		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
 		    "more than %d entries", MAX_ENTRIES);
+	if (perm != 0644 && perm != 0755)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "entry '%s' has mode %04o; a package holds files of mode 0644 or 0755 only "
+		    "(no setuid, setgid or sticky bit)", name, perm);
+	if (perm != 0644 && (strcmp(name, RM_PKG_CONTENTS) == 0 ||
+	    strcmp(name, RM_PKG_SIGNATURE) == 0))
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "entry '%s' has mode %04o, expected 0644", name, perm);
 	if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
 		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
 		    "entry '%s' has no size in its header", name);
-	hsize = (uint64_t)archive_entry_size(e);
+	return 0;
+}
+
+/* Creates the file entry name becomes when extracting from the archive. */
+static int
+create_file(struct scan *s, const char *name, uint64_t hsize, int perm, int *fd,
+    struct rm_err *err)
+{
+	const struct rm_pkg_file *f;
+	const char *base;
+	int pfd, r;
+
+	*fd = -1;
+	if ((r = listed_entry(s, name, hsize, perm, &f, err)) != 0)
+		return r;
+	if ((pfd = open_parent(s->dirfd, name, &base)) >= 0) {
+		*fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    f != NULL ? f->mode : 0644);
+		close(pfd);
+	}
+	if (*fd < 0)
+		return rm_err_set(err, RM_EXIT_INVALID, s->path, NULL,
+		    "cannot create '%s' while extracting: %s", name, strerror(errno));
+	return 0;
+}
+
+/* Records entry name (header checked) as seen; NULL when out of memory. */
+static struct seen *
+add_seen(struct scan *s, const char *name, uint64_t size, int mode)
+{
+	struct seen *sn;
+
 	if (s->nseen == s->capseen) {
 		size_t ncap = s->capseen ? s->capseen * 2 : 64;
 		struct seen *ns = realloc(s->seen, ncap * sizeof(*ns));
 		if (ns == NULL)
-			return rm_err_set(err, RM_EXIT_INTERNAL, s->path, NULL, "out of memory");
+			return NULL;
 		s->seen = ns;
 		s->capseen = ncap;
 	}
 	sn = &s->seen[s->nseen];
 	memset(sn, 0, sizeof(*sn));
-	sn->size = hsize;
+	sn->size = size;
+	sn->mode = mode;
 	json_object_set_new(s->entries, name, json_integer((json_int_t)s->nseen));
 	s->nseen++;
+	return sn;
+}
+
+static int
+scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm_err *err)
+{
+	const char *name = archive_entry_pathname(e);
+	struct seen *sn;
+	int slot, fd = -1, perm = (int)archive_entry_perm(e);
+	uint64_t hsize, got = 0;
+	struct rm_sha256 *h = NULL;
+	char *mem = NULL;
+	size_t memlen = 0;
+	int r;
+
+	if ((r = check_header(s, e, err)) != 0)
+		return r;
+	hsize = (uint64_t)archive_entry_size(e);
+	if ((sn = add_seen(s, name, hsize, perm)) == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, s->path, NULL, "out of memory");
 
 	slot = doc_slot(name);
 	if (slot >= 0 && hsize > META_MAX)
@@ -336,7 +423,7 @@ scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm
 	if (s->blobdir != NULL && s->dirfd >= 0) {
 		/* the file from its blob; the archive's bytes only for the documents */
 		if (strcmp(name, RM_PKG_SIGNATURE) != 0 &&
-		    (r = place_from_blob(s, name, hsize, (int)archive_entry_perm(e), err)) != 0)
+		    (r = place_from_blob(s, name, hsize, perm, err)) != 0)
 			return r;
 	}
 	if (slot < 0 && !s->hash && (s->dirfd < 0 || s->blobdir != NULL))
@@ -348,21 +435,12 @@ scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm
 		if (mem == NULL)
 			return rm_err_set(err, RM_EXIT_INTERNAL, s->path, NULL, "out of memory");
 	}
-	h = rm_sha256_new();
-	if (s->dirfd >= 0 && s->blobdir == NULL && strcmp(name, RM_PKG_SIGNATURE) != 0) {
-		int pfd = open_parent(s->dirfd, name, &base);
-		if (pfd >= 0) {
-			fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    (archive_entry_perm(e) & 0111) ? 0755 : 0644);
-			close(pfd);
-		}
-		if (fd < 0) {
-			free(mem);
-			rm_sha256_final(h, sn->sha256);
-			return rm_err_set(err, RM_EXIT_INVALID, s->path, NULL,
-			    "cannot create '%s' while extracting: %s", name, strerror(errno));
-		}
+	if (s->dirfd >= 0 && s->blobdir == NULL && strcmp(name, RM_PKG_SIGNATURE) != 0 &&
+	    (r = create_file(s, name, hsize, perm, &fd, err)) != 0) {
+		free(mem);
+		return r;
 	}
+	h = rm_sha256_new();
 	for (;;) {
 		const void *buf;
 		size_t len;
@@ -449,6 +527,37 @@ cmp_file(const void *a, const void *b)
 	return strcmp(((const struct rm_pkg_file *)a)->path, ((const struct rm_pkg_file *)b)->path);
 }
 
+/*
+ * 1 for a remotemedia.contents/1 list (no modes: every file 0644), 0 for
+ * the current one, -1 (err set) for anything else.
+ */
+static int
+contents_version(const json_t *contents, const char *shown, struct rm_err *err)
+{
+	struct rm_err old;
+
+	rm_err_clear(&old);
+	if (rm_doc_check_schema(contents, "contents", 1, 1, shown, &old) == 0)
+		return 1;
+	if (rm_doc_check_schema(contents, "contents", 2, 1, shown, err) == 0)
+		return 0;
+	err->code = RM_EXIT_INTEGRITY;
+	return -1;
+}
+
+/* A mode of the contents list: "0644" or "0755"; -1 for anything else. */
+static int
+list_mode(const json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	if (s != NULL && strcmp(s, "0644") == 0)
+		return 0644;
+	if (s != NULL && strcmp(s, "0755") == 0)
+		return 0755;
+	return -1;
+}
+
 /* Reads the contents list and checks it against what the archive held. */
 static int
 check_contents(struct scan *s, struct rm_pkg *pkg, struct rm_err *err)
@@ -458,6 +567,7 @@ check_contents(struct scan *s, struct rm_pkg *pkg, struct rm_err *err)
 	const char *name;
 	json_t *val;
 	char shown[PATH_MAX + 64];
+	int legacy;
 
 	snprintf(shown, sizeof(shown), "%s:%s", s->path, RM_PKG_CONTENTS);
 	if (s->docs[1] == NULL)
@@ -466,10 +576,8 @@ check_contents(struct scan *s, struct rm_pkg *pkg, struct rm_err *err)
 	rm_sha256_hex(s->docs[1], s->doclen[1], pkg->digest);
 	if ((pkg->contents = parse_meta(s, 1, RM_PKG_CONTENTS, err)) == NULL)
 		return -RM_EXIT_INTEGRITY;
-	if (rm_doc_check_schema(pkg->contents, "contents", 1, 1, shown, err) != 0) {
-		err->code = RM_EXIT_INTEGRITY;
+	if ((legacy = contents_version(pkg->contents, shown, err)) < 0)
 		return -RM_EXIT_INTEGRITY;
-	}
 	files = json_object_get(pkg->contents, "files");
 	if (!json_is_array(files))
 		return rm_err_set(err, RM_EXIT_INTEGRITY, shown, "files", "expected a list");
@@ -486,13 +594,16 @@ check_contents(struct scan *s, struct rm_pkg *pkg, struct rm_err *err)
 		json_t *size = json_object_get(f, "size"), *idx;
 		char field[64];
 		struct seen *sn;
+		int mode = legacy ? 0644 : list_mode(json_object_get(f, "mode"));
 
 		snprintf(field, sizeof(field), "files[%zu]", i);
 		if (path == NULL || sha == NULL || strlen(sha) != 64 || !json_is_integer(size) ||
-		    json_integer_value(size) < 0 || !rm_pkg_path_ok(path)) {
+		    json_integer_value(size) < 0 || !rm_pkg_path_ok(path) || mode < 0) {
 			json_decref(listed);
-			return rm_err_set(err, RM_EXIT_INTEGRITY, shown, field,
-			    "expected {\"path\", \"size\", \"sha256\"} with a safe path");
+			return rm_err_set(err, RM_EXIT_INTEGRITY, shown, field, legacy ?
+			    "expected {\"path\", \"size\", \"sha256\"} with a safe path" :
+			    "expected {\"path\", \"size\", \"sha256\", \"mode\": \"0644\" or "
+			    "\"0755\"} with a safe path");
 		}
 		if (json_object_get(listed, path) != NULL || strcmp(path, RM_PKG_CONTENTS) == 0 ||
 		    strcmp(path, RM_PKG_SIGNATURE) == 0) {
@@ -504,6 +615,7 @@ check_contents(struct scan *s, struct rm_pkg *pkg, struct rm_err *err)
 		pkg->files[i].path = strdup(path);
 		pkg->files[i].size = (uint64_t)json_integer_value(size);
 		snprintf(pkg->files[i].sha256, RM_SHA256_HEX, "%s", sha);
+		pkg->files[i].mode = mode;
 		pkg->nfiles = i + 1;
 		pkg->total_size += pkg->files[i].size;
 		idx = json_object_get(s->entries, path);
@@ -518,6 +630,13 @@ check_contents(struct scan *s, struct rm_pkg *pkg, struct rm_err *err)
 			return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
 			    "'%s' is %llu bytes, the contents list says %llu", path,
 			    (unsigned long long)sn->size, (unsigned long long)pkg->files[i].size);
+		}
+		if (sn->mode != mode) {
+			json_decref(listed);
+			return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+			    "'%s' has mode %04o in the archive, the contents list says %04o%s", path,
+			    (unsigned int)sn->mode, (unsigned int)mode,
+			    legacy ? " (a remotemedia.contents/1 list: every file 0644)" : "");
 		}
 		if (sn->sha256[0] != '\0' && strcmp(sn->sha256, sha) != 0) {
 			json_decref(listed);

@@ -6,9 +6,12 @@
  * regular files only, in sorted order, owner 0/0 "root", mode 0644 or 0755,
  * one fixed mtime:
  *   manifest.json        the pipeline document (remotemedia.pipeline/1)
- *   meta/contents.json   {"schema": "remotemedia.contents/1", "files":
- *                        [{"path", "size", "sha256"}]}: every other file
- *                        but meta/signature, sorted by path
+ *   meta/contents.json   {"schema": "remotemedia.contents/2", "files":
+ *                        [{"path", "size", "sha256", "mode"}]}: every other
+ *                        file but meta/signature, sorted by path; mode is
+ *                        "0644" or "0755" and each archive entry's mode must
+ *                        be exactly that. A contents/1 list has no modes:
+ *                        every file of such a package is 0644.
  *   meta/provenance.json, meta/runtime.json, meta/signature (optional)
  *   modules/..., models/..., data/...
  * The package digest is the SHA-256 of the bytes of meta/contents.json; a
@@ -27,6 +30,7 @@
 
 #define RM_PKG_CONTENTS "meta/contents.json"
 #define RM_PKG_SIGNATURE "meta/signature"
+#define RM_PKG_CONTENTS_SCHEMA "remotemedia.contents/2"
 
 /* rm_pkg_open flags */
 #define RM_PKG_VERIFY		0x1	/* hash every file against the contents list */
@@ -37,6 +41,7 @@ struct rm_pkg_file {
 	char *path;
 	uint64_t size;
 	char sha256[RM_SHA256_HEX];
+	int mode;		/* 0644 or 0755, as the contents list says */
 };
 
 struct rm_pkg {
@@ -54,8 +59,9 @@ struct rm_pkg {
 /*
  * Reads the archive in one streaming pass and checks, before anything
  * runs: entries (no absolute paths, no "..", no links of any kind, no
- * devices or fifos, no duplicates, data matching the header size), every
- * file against the contents list (both ways; SHA-256 too with
+ * devices or fifos, no duplicates, no mode but 0644 and 0755, data matching
+ * the header size), every file against the contents list (both ways, mode
+ * and size; SHA-256 too with
  * RM_PKG_VERIFY), manifest.json (rm_pipeline_normalize), and the signature
  * against $REMOTEMEDIA_HOME/trust. Integrity and signature failures are
  * RM_EXIT_INTEGRITY naming what failed; an invalid manifest RM_EXIT_INVALID.
@@ -68,7 +74,8 @@ void rm_pkg_free(struct rm_pkg *pkg);
 /*
  * Extracts an opened package into dir (which must not exist): a new
  * directory beside it is filled, re-verifying every SHA-256 and the digest
- * while writing, never following links, then renamed into place.
+ * while writing, never following links, each file created with the mode
+ * its contents list entry gives (less the umask), then renamed into place.
  */
 int rm_pkg_extract(const struct rm_pkg *pkg, const char *dir, struct rm_err *err);
 /*
@@ -85,7 +92,7 @@ int rm_pkg_extract(const struct rm_pkg *pkg, const char *dir, struct rm_err *err
 int rm_pkg_extract_blobs(const struct rm_pkg *pkg, const char *dir, const char *blobdir,
     uint64_t link_min, struct rm_err *err);
 
-/* Writing: entries must be added in sorted path order. */
+/* Writing: entries must be added in sorted path order; mode: 0644 or 0755. */
 struct rm_pkg_writer;
 /* Starts a temporary file beside final_path. */
 int rm_pkg_writer_open(const char *final_path, time_t mtime, struct rm_pkg_writer **w,
@@ -104,6 +111,9 @@ void rm_pkg_writer_abort(struct rm_pkg_writer *w);
  * other entry copied unchanged: the digest stays the same.
  */
 int rm_pkg_set_signature(const char *path, const json_t *sigdoc, struct rm_err *err);
+
+/* A file mode as the contents list spells it: "0755" or "0644". */
+const char *rm_pkg_mode_str(int mode);
 
 /* Is name a safe, canonical relative path (no "", ".", "..", "//", "/x")? */
 int rm_pkg_path_ok(const char *name);

@@ -82,6 +82,27 @@ make_repo() {
 	assert_output "$(printf '%s\n' 2024-01-02T03:04:05Z git-commit voice.py)"
 }
 
+@test "rm-build: a source's exec bit is packaged 0755 and listed in the contents list, so it is part of the digest" {
+	cp -r "$EX" "$BATS_TEST_TMPDIR/ex"
+	chmod 0755 "$BATS_TEST_TMPDIR/ex/voice.py"
+	export SOURCE_DATE_EPOCH=86400
+	mkdir -p "$OUT/a" "$OUT/b" "$OUT/c"
+	a=$(rm-build -o "$OUT/a" "$BATS_TEST_TMPDIR/ex/voice.py" | jq -r .path)
+	run tar -tvf "$a" modules/voice.py models/tiny-vad.safetensors
+	assert_line --index 1 --regexp '^-rwxr-xr-x .* modules/voice.py$'
+	assert_line --index 0 --regexp '^-rw-r--r-- .* models/tiny-vad.safetensors$'
+	run bash -c "$EDIT cat '$a' meta/contents.json | jq -r '.schema, (.files[] | select(.path | startswith(\"modules/\")) | .path + \" \" + .mode)'"
+	assert_output "$(printf '%s\n' remotemedia.contents/2 'modules/voice.py 0755')"
+	chmod 0644 "$BATS_TEST_TMPDIR/ex/voice.py"
+	b=$(rm-build -o "$OUT/b" "$BATS_TEST_TMPDIR/ex/voice.py" | jq -r .path)
+	[ "$(basename "$a")" != "$(basename "$b")" ]
+	[ "$($EDIT cat "$b" meta/contents.json | jq -r '.files[] | select(.path=="modules/voice.py") | .mode')" = 0644 ]
+	# the same sources with the same modes: the same bytes again
+	chmod 0755 "$BATS_TEST_TMPDIR/ex/voice.py"
+	c=$(rm-build -o "$OUT/c" "$BATS_TEST_TMPDIR/ex/voice.py" | jq -r .path)
+	cmp "$a" "$c"
+}
+
 @test "rm-build: SOURCE_DATE_EPOCH sets the recorded build time and the entries' mtime" {
 	SOURCE_DATE_EPOCH=86400 run rm-build -o "$OUT" "$EX/voice.yaml"
 	assert_success

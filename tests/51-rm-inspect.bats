@@ -20,6 +20,17 @@ trust() {
 	cp "$REMOTEMEDIA_HOME/keys/$1.pub" "$REMOTEMEDIA_HOME/trust/"
 }
 
+# refused PKG MESSAGE: --verify exits 5 saying MESSAGE; -x exits 5 leaving nothing
+refused() {
+	run rm-inspect --verify "$1"
+	assert_failure 5
+	assert_output --partial "$2"
+	run rm-inspect -x "$OUT/x" "$1"
+	assert_failure 5
+	[ ! -e "$OUT/x" ]
+	[ -z "$(ls -d "$OUT"/x.tmp.* 2>/dev/null)" ]
+}
+
 @test "rm-inspect: shows name, version, digest, nodes with requirements, files, runtime, provenance, signature" {
 	p=$(build)
 	run rm-inspect --json "$p"
@@ -59,13 +70,7 @@ trust() {
 	trust alice
 	p=$(build --sign alice)
 	$EDIT flip "$p" models/tiny-vad.safetensors
-	run rm-inspect --verify "$p"
-	assert_failure 5
-	assert_output --partial "'models/tiny-vad.safetensors' has been modified"
-	run rm-inspect -x "$OUT/x" "$p"
-	assert_failure 5
-	[ ! -e "$OUT/x" ]
-	[ -z "$(ls -d "$OUT"/x.tmp.* 2>/dev/null)" ]
+	refused "$p" "'models/tiny-vad.safetensors' has been modified"
 }
 
 @test "rm-inspect: a file added or removed is refused with exit 5, even without --verify" {
@@ -147,7 +152,7 @@ trust() {
 	p=$(build)
 	mkdir -p "$BATS_TEST_TMPDIR/work"
 	abs=$BATS_TEST_TMPDIR/abs-escape.txt
-	for kind in absolute dotdot symlink hardlink device fifo duplicate; do
+	for kind in absolute dotdot symlink hardlink device fifo duplicate setuid setgid sticky; do
 		$EDIT hostile "$p" "$OUT/$kind.rmpkg" $kind "$abs"
 		run rm-inspect -x "$BATS_TEST_TMPDIR/work/t/out" "$OUT/$kind.rmpkg"
 		assert_failure 5
@@ -158,12 +163,70 @@ trust() {
 		device) assert_output --partial "is a character device" ;;
 		fifo) assert_output --partial "is a fifo" ;;
 		duplicate) assert_output --partial "'manifest.json' appears twice" ;;
+		setuid) assert_output --partial "'modules/run.sh' has mode 4755; a package holds files of mode 0644 or 0755 only" ;;
+		setgid) assert_output --partial "'modules/run.sh' has mode 2755" ;;
+		sticky) assert_output --partial "'modules/run.sh' has mode 1755" ;;
 		esac
 		[ ! -e "$abs" ]
 		[ ! -e "$BATS_TEST_TMPDIR/work/escape.txt" ]
 		[ ! -e "$BATS_TEST_TMPDIR/escape.txt" ]
 		[ -z "$(find "$BATS_TEST_TMPDIR/work" -mindepth 1 -not -name t)" ]
 	done
+}
+
+# The voice example with its pipeline file executable: packaged 0755.
+build_exec() {
+	cp -r "$EX" "$BATS_TEST_TMPDIR/ex"
+	chmod 0755 "$BATS_TEST_TMPDIR/ex/voice.yaml"
+	rm-build -o "$OUT" "$@" "$BATS_TEST_TMPDIR/ex/voice.yaml" | jq -r .path
+}
+
+@test "rm-inspect: file modes are signed: an exec bit set or cleared in the archive is refused, never extracted" {
+	rm-build keygen alice >/dev/null
+	trust alice
+	p=$(build_exec --sign alice)
+	[ "$($EDIT cat "$p" meta/contents.json | jq -r '.schema, (.files[] | .path + " " + .mode)' | tr '\n' ,)" = \
+	    "remotemedia.contents/2,manifest.json 0644,meta/provenance.json 0644,meta/runtime.json 0644,models/tiny-vad.safetensors 0644,modules/voice.yaml 0755," ]
+	run rm-inspect --verify --json "$p"
+	assert_success
+	[ "$(jq -r '.files[] | select(.path=="modules/voice.yaml") | .mode' <<<"$output")" = 0755 ]
+	(umask 022 && rm-inspect -x "$OUT/good" "$p" >/dev/null)
+	[ "$(stat -c %a "$OUT/good/modules/voice.yaml" "$OUT/good/models/tiny-vad.safetensors" "$OUT/good/manifest.json" | tr '\n' ' ')" = "755 644 644 " ]
+	digest=$($EDIT cat "$p" meta/contents.json | sha256sum)
+	# the bit set on a model, then cleared on the script: bytes, list and signature unchanged
+	for flip in "models/tiny-vad.safetensors 0755" "modules/voice.yaml 0644"; do
+		set -- $flip
+		cp "$p" "$OUT/m.rmpkg"
+		$EDIT chmod "$OUT/m.rmpkg" "$1" "$2"
+		[ "$($EDIT cat "$OUT/m.rmpkg" meta/contents.json | sha256sum)" = "$digest" ]
+		$EDIT cat "$OUT/m.rmpkg" meta/signature | cmp - <($EDIT cat "$p" meta/signature)
+		refused "$OUT/m.rmpkg" "'$1' has mode $2 in the archive, the contents list says 0"
+	done
+}
+
+@test "rm-inspect: an old remotemedia.contents/1 package (no modes) is read as all 0644; an executable entry in it is refused" {
+	p=$(build_exec)
+	cp "$p" "$OUT/old.rmpkg"
+	$EDIT chmod "$OUT/old.rmpkg" modules/voice.yaml 0644
+	$EDIT rehash "$OUT/old.rmpkg" 1
+	[ "$($EDIT cat "$OUT/old.rmpkg" meta/contents.json | jq -c '[.schema, (.files[0] | has("mode"))]')" = '["remotemedia.contents/1",false]' ]
+	run rm-inspect --json "$OUT/old.rmpkg"
+	assert_success
+	[ "$(jq -r '[.files[].mode] | unique | join(",")' <<<"$output")" = 0644 ]
+	rm-inspect -x "$OUT/old" "$OUT/old.rmpkg" >/dev/null
+	[ ! -x "$OUT/old/modules/voice.yaml" ]
+	$EDIT chmod "$OUT/old.rmpkg" modules/voice.yaml 0755
+	run rm-inspect -x "$OUT/x" "$OUT/old.rmpkg"
+	assert_failure 5
+	assert_output --partial "'modules/voice.yaml' has mode 0755 in the archive, the contents list says 0644 (a remotemedia.contents/1 list: every file 0644)"
+	[ ! -e "$OUT/x" ]
+	# a current list must give every mode
+	$EDIT rehash "$OUT/old.rmpkg"
+	$EDIT cat "$OUT/old.rmpkg" meta/contents.json | jq 'del(.files[0].mode)' > "$OUT/c.json"
+	$EDIT put "$OUT/old.rmpkg" meta/contents.json "$OUT/c.json"
+	run rm-inspect "$OUT/old.rmpkg"
+	assert_failure 5
+	assert_output --partial 'files[0]: expected {"path", "size", "sha256", "mode": "0644" or "0755"}'
 }
 
 @test "rm-inspect: a manifest of schema major 2 is a version mismatch; garbage is not a package" {

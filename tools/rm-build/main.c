@@ -57,6 +57,7 @@ struct bfile {
 	unsigned char *mem;	/* held in memory */
 	uint64_t size;
 	char sha256[RM_SHA256_HEX];
+	int mode;		/* 0755 when src is executable by its owner, else 0644 */
 	struct stat st;		/* of src before hashing: a change since is caught */
 };
 
@@ -108,7 +109,9 @@ add_file(struct build *b, const char *name, const char *src, unsigned char *mem,
 			free(f->src);
 			return r;
 		}
+		f->mode = (f->st.st_mode & S_IXUSR) ? 0755 : 0644;
 	} else {
+		f->mode = 0644;
 		f->mem = mem;
 		f->size = len;
 		rm_sha256_hex(mem ? (const void *)mem : "", len, f->sha256);
@@ -546,9 +549,10 @@ write_package(struct build *b, const char *outdir, time_t mtime, const json_t *s
 			sigdone = 1;
 		}
 		if (f->src != NULL)
-			r = rm_pkg_writer_add_file(w, f->name, f->src, f->size, f->sha256, 0644, err);
+			r = rm_pkg_writer_add_file(w, f->name, f->src, f->size, f->sha256, f->mode,
+			    err);
 		else
-			r = rm_pkg_writer_add_mem(w, f->name, f->mem, (size_t)f->size, 0644, err);
+			r = rm_pkg_writer_add_mem(w, f->name, f->mem, (size_t)f->size, f->mode, err);
 		if (r != 0)
 			goto out;
 	}
@@ -665,9 +669,10 @@ do_build(const char *pipeline, const char *outdir, const char *key, const char *
 	qsort(b.files, b.nfiles, sizeof(*b.files), cmp_bfile);
 	list = json_array();
 	for (i = 0; i < b.nfiles; i++)
-		json_array_append_new(list, json_pack("{ss sI ss}", "path", b.files[i].name,
-		    "size", (json_int_t)b.files[i].size, "sha256", b.files[i].sha256));
-	contents = json_pack("{ss so}", "schema", "remotemedia.contents/1", "files", list);
+		json_array_append_new(list, json_pack("{ss sI ss ss}", "path", b.files[i].name,
+		    "size", (json_int_t)b.files[i].size, "sha256", b.files[i].sha256,
+		    "mode", rm_pkg_mode_str(b.files[i].mode)));
+	contents = json_pack("{ss so}", "schema", RM_PKG_CONTENTS_SCHEMA, "files", list);
 	if ((ctext = rm_json_dump_file(contents)) == NULL) {
 		rm_err_set(&err, RM_EXIT_INTERNAL, NULL, NULL, "cannot encode the contents list");
 		goto fail;

@@ -43,8 +43,9 @@ describe(const struct rm_pkg *pkg)
 	size_t i, k;
 
 	for (i = 0; i < pkg->nfiles; i++)
-		json_array_append_new(files, json_pack("{ss sI ss}", "path", pkg->files[i].path,
-		    "size", (json_int_t)pkg->files[i].size, "sha256", pkg->files[i].sha256));
+		json_array_append_new(files, json_pack("{ss sI ss ss}", "path", pkg->files[i].path,
+		    "size", (json_int_t)pkg->files[i].size, "sha256", pkg->files[i].sha256,
+		    "mode", rm_pkg_mode_str(pkg->files[i].mode)));
 	for (i = 0; i < json_array_size(mn); i++) {
 		json_t *n = json_array_get(mn, i), *d, *models = json_array();
 		json_t *ms = json_object_get(n, "models");
@@ -128,7 +129,8 @@ print_text(const json_t *d)
 	printf("files (%lld bytes)\n", (long long)json_integer_value(json_object_get(d, "total_size")));
 	for (i = 0; i < json_array_size(files); i++) {
 		json_t *f = json_array_get(files, i);
-		printf("  %12lld  %s\n", (long long)json_integer_value(json_object_get(f, "size")),
+		printf("  %s %12lld  %s\n", str_or(json_object_get(f, "mode"), "?"),
+		    (long long)json_integer_value(json_object_get(f, "size")),
 		    str_or(json_object_get(f, "path"), "?"));
 	}
 	printf("runtime    python %s\n", str_or(json_object_get(json_object_get(rt, "python"),
