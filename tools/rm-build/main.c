@@ -504,8 +504,10 @@ make_runtime(struct build *b)
 	json_t *py = b->runner ? json_object_get(b->runner, "python") : NULL;
 	json_t *imp = b->runner ? json_object_get(b->runner, "imports") : NULL;
 
-	return json_pack("{ss sO sO}", "schema", "remotemedia.runtime/1",
-	    "python", py ? py : json_null(), "imports", imp ? imp : json_array());
+	/* "o" takes the reference: borrowed values are increfed, new ones handed over */
+	return json_pack("{ss so so}", "schema", "remotemedia.runtime/1",
+	    "python", py ? json_incref(py) : json_null(), "imports",
+	    imp ? json_incref(imp) : json_array());
 }
 
 static void
