@@ -21,6 +21,7 @@
 #include "rm_crypto.h"
 #include "rm_fs.h"
 #include "rm_home.h"
+#include "rm_log.h"
 
 #define HASH_BLOCK ((size_t)4 << 20)
 #define PEM_MAX ((size_t)1 << 20)
@@ -336,11 +337,13 @@ cert_pem(X509 *x)
 	return s;
 }
 
+static int leaf_usage_problem(X509 *x, char *why, size_t size);
+
 int
 rm_sign_digest(const char *key, const char *certfile, const char *digest_hex,
     json_t **sigdoc, struct rm_err *err)
 {
-	char path[PATH_MAX], msg[80], id[17];
+	char path[PATH_MAX], msg[80], id[17], why[128];
 	unsigned char raw[32], sig[64];
 	size_t siglen = sizeof(sig), i;
 	EVP_PKEY *pk = NULL;
@@ -380,6 +383,9 @@ rm_sign_digest(const char *key, const char *certfile, const char *digest_hex,
 			    "the first (leaf) certificate does not hold the signing key %s", path);
 			goto out;
 		}
+		if (leaf_usage_problem(sk_X509_value(chain, 0), why, sizeof(why)) != 0)
+			rm_warn("%s: the leaf is not a code-signing certificate (%s): "
+			    "verifiers will not trust this signature", certfile, why);
 		for (i = 0; i < (size_t)sk_X509_num(chain); i++) {
 			char *pem = cert_pem(sk_X509_value(chain, (int)i));
 			if (pem == NULL)

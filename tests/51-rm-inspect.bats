@@ -336,7 +336,9 @@ leaf_cert() {	# leaf_cert DAYS ISSUER OUT [PROFILE]
 	ext_file tls keyAgreement serverAuth
 	leaf_cert 30 int tls tls
 	cp "$p" "$OUT/tls.rmpkg"
-	rm-build sign --sign builder --cert "$d/chain-tls.pem" "$OUT/tls.rmpkg" >/dev/null
+	run rm-build sign --sign builder --cert "$d/chain-tls.pem" "$OUT/tls.rmpkg"
+	assert_success
+	assert_output --partial "the leaf is not a code-signing certificate (its extended key usage lacks codeSigning): verifiers will not trust this signature"
 	run rm-inspect --verify "$OUT/tls.rmpkg"
 	assert_failure 5
 	assert_output --partial "CN=Builder is not a code-signing certificate: its extended key usage lacks codeSigning"
