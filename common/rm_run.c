@@ -84,8 +84,11 @@ struct runner {
 	size_t nn;
 	size_t running;
 	int dec_fd, cost_fd, ledger_fd, state_fd, lock_fd;
-	double spent;			/* finished attempts */
+	double spent;			/* finished attempts, earlier invocations too */
+	double prior;			/* the ledger's sum when this invocation began */
+	double budget;			/* < 0: none; kept in budget.json */
 	int budget_hit;
+	char budget_msg[512];		/* why the budget stopped the run */
 	int failed;
 	int invalid;
 	json_t *adverts;		/* id -> advert, for this run */
@@ -484,6 +487,56 @@ ledger(struct runner *r, struct rnode *n, double end, const char *status, const 
 	json_decref(o);
 }
 
+/*
+ * An executor's price: per_hour (returned), or else cost_tokens charged per
+ * attempt (*tokens); never both.
+ */
+static double
+advert_price(const json_t *advert, double *tokens)
+{
+	const json_t *pricing = json_object_get(advert, "pricing"), *t;
+	double rate = json_is_number(json_object_get(pricing, "per_hour")) ?
+	    json_number_value(json_object_get(pricing, "per_hour")) : 0;
+
+	*tokens = 0;
+	if (rate > 0)
+		return rate;
+	t = json_object_get(advert, "cost_tokens");
+	if (!json_is_number(t))
+		t = json_object_get(pricing, "cost_tokens");
+	*tokens = json_is_number(t) ? json_number_value(t) : 0;
+	return 0;
+}
+
+static void stop_all(struct runner *r, int sig);
+
+/*
+ * cost_tokens are charged in full the moment an attempt starts, so an
+ * attempt whose tokens would bring the run to its budget is not started:
+ * starting it could only spend them and be stopped at once.
+ */
+static int
+tokens_reach_budget(struct runner *r, struct rnode *n, const char *exec, const json_t *advert)
+{
+	double tokens, total;
+
+	if (r->budget < 0 || r->budget_hit)
+		return 0;
+	advert_price(advert, &tokens);
+	total = r->spent + running_cost(r, rm_run_now());
+	if (tokens <= 0 || total + tokens < r->budget)
+		return 0;
+	r->budget_hit = 1;
+	snprintf(r->budget_msg, sizeof(r->budget_msg), "accumulated cost %.4f and cost_tokens "
+	    "%g of node '%s' on '%s' would reach the budget %g; the attempt was not started",
+	    total, tokens, n->id, exec, r->budget);
+	decide(r, n->id, "budget_exceeded", json_pack("{s:f,s:f,s:s,s:f,s:s}", "budget",
+	    r->budget, "total", total, "executor", exec, "cost_tokens", tokens, "reason",
+	    r->budget_msg));
+	stop_all(r, SIGTERM);
+	return 1;
+}
+
 /* An attempt that never started (no advert, expired, bad endpoint). */
 static void
 skip_attempt(struct runner *r, struct rnode *n, const char *exec, const char *reason,
@@ -678,7 +731,6 @@ start_attempt(struct runner *r, struct rnode *n, const char *exec, const json_t 
 	char name[64], path[1200];
 	int in = -1, out = -1, log = -1, sv[2] = { -1, -1 };
 	json_t *env = json_object(), *argv = NULL;
-	const json_t *pricing = json_object_get(advert, "pricing");
 	double mem = json_number_value(json_object_get(json_object_get(n->node, "capabilities"),
 	    "memory_gb"));
 	pid_t pid;
@@ -731,16 +783,7 @@ start_attempt(struct runner *r, struct rnode *n, const char *exec, const json_t 
 		rc = -err->code;
 		goto out;
 	}
-	n->rate = json_is_number(json_object_get(pricing, "per_hour")) ?
-	    json_number_value(json_object_get(pricing, "per_hour")) : 0;
-	n->tokens = 0;
-	if (n->rate <= 0) {
-		const json_t *t = json_object_get(advert, "cost_tokens");
-		if (!json_is_number(t))
-			t = json_object_get(pricing, "cost_tokens");
-		n->tokens = json_is_number(t) ? json_number_value(t) : 0;
-		n->rate = 0;
-	}
+	n->rate = advert_price(advert, &n->tokens);
 	n->memlimit = n->xp.kind == RM_XPORT_LOCAL && mem > 0;
 	n->start = rm_run_now();
 	pid = -1;
@@ -829,7 +872,8 @@ out:
 
 /*
  * Tries the node's next candidates until one starts. Returns 1 started,
- * 0 none left (node failed), < 0 an internal error.
+ * 0 none left (node failed), 2 not started because of the budget, < 0 an
+ * internal error.
  */
 static int
 next_attempt(struct runner *r, struct rnode *n, struct rm_err *err)
@@ -864,6 +908,10 @@ next_attempt(struct runner *r, struct rnode *n, struct rm_err *err)
 			skip_attempt(r, n, exec, "unsupported_endpoint", msg);
 			json_decref(adv);
 			continue;
+		}
+		if (tokens_reach_budget(r, n, exec, adv)) {
+			json_decref(adv);
+			return 2;
 		}
 		if (json_is_string(json_object_get(n->node, "remote_ref")) && !n->fetched) {
 			json_t *res = NULL;
@@ -1180,9 +1228,16 @@ reap(struct runner *r, struct rnode *n, int status, struct rm_err *err)
 		return 0;
 	}
 	if (n->stopped) {
-		snprintf(code, sizeof(code), "budget");
-		snprintf(msg, sizeof(msg), "stopped: the run's accumulated cost reached the budget "
-		    "%g", r->o->budget);
+		/* stop_all serves both the budget and an interrupting signal */
+		if (r->budget_hit) {
+			snprintf(code, sizeof(code), "budget");
+			snprintf(msg, sizeof(msg), "stopped: the run's accumulated cost reached the "
+			    "budget %g", r->budget);
+		} else {
+			snprintf(code, sizeof(code), "interrupted");
+			snprintf(msg, sizeof(msg), "stopped: the runner was interrupted by signal %d",
+			    (int)interrupted);
+		}
 		ledger(r, n, end, "stopped", code, msg);
 		decide(r, n->id, "stopped", json_pack("{s:s,s:s}", "executor", n->executor,
 		    "reason", msg));
@@ -1216,6 +1271,8 @@ reap(struct runner *r, struct rnode *n, int status, struct rm_err *err)
 			return -1;
 		if (s == 0)
 			node_failed(r, n);
+		else if (s == 2)
+			n->state = N_FAILED;
 		else
 			decide(r, n->id, "failover", json_pack("{s:s,s:s,s:s,s:I}", "from", from, "to",
 			    n->executor, "reason", msg, "input_offset", (json_int_t)n->in_off));
@@ -1265,12 +1322,15 @@ check_budget(struct runner *r)
 {
 	double total;
 
-	if (r->o->budget < 0 || r->budget_hit)
+	if (r->budget < 0 || r->budget_hit)
 		return;
 	total = r->spent + running_cost(r, rm_run_now());
-	if (total > 0 && total >= r->o->budget) {
+	if (total > 0 && total >= r->budget) {
 		r->budget_hit = 1;
-		decide(r, NULL, "budget_exceeded", json_pack("{s:f,s:f}", "budget", r->o->budget,
+		snprintf(r->budget_msg, sizeof(r->budget_msg), "accumulated cost %.4f reached the "
+		    "budget %g; %s", total, r->budget, r->running ? "running nodes were stopped" :
+		    "no further node was started");
+		decide(r, NULL, "budget_exceeded", json_pack("{s:f,s:f}", "budget", r->budget,
 		    "total", total));
 		stop_all(r, SIGTERM);
 	}
@@ -1293,8 +1353,8 @@ poll_timeout(struct runner *r)
 				t = left;
 		}
 	}
-	if (r->o->budget >= 0 && rate > 0 && !r->budget_hit) {
-		double left = (r->o->budget - r->spent - running_cost(r, now)) / (rate / 3600.0);
+	if (r->budget >= 0 && rate > 0 && !r->budget_hit) {
+		double left = (r->budget - r->spent - running_cost(r, now)) / (rate / 3600.0);
 		if (t < 0 || left < t)
 			t = left;
 	}
@@ -1346,6 +1406,8 @@ loop(struct runner *r, struct rm_err *err)
 				rc = -1;
 				goto out;
 			}
+			if (s == 2)
+				break;
 			if (s == 0)
 				node_failed(r, n);
 			started = 1;
@@ -1459,6 +1521,53 @@ load_state(struct runner *r)
 	free(text);
 }
 
+/*
+ * The budget lives with the run in budget.json, so that --resume keeps it;
+ * a --budget given on resume replaces it, lower or higher (finishing a run
+ * that hit its budget needs a higher one). A resumed run starts from what
+ * its ledger already holds.
+ */
+static int
+setup_budget(struct runner *r, struct rm_err *err)
+{
+	char p[1200], b[64];
+	double stored = -1;
+	json_t *doc;
+	int rc = 0;
+
+	snprintf(p, sizeof(p), "%s/budget.json", r->dir);
+	if (r->o->resume && rm_is_file(p)) {
+		const json_t *v;
+		if ((doc = rm_doc_load(p, err)) == NULL)
+			return -err->code;
+		v = json_object_get(doc, "budget");
+		if (!json_is_number(v) || json_number_value(v) < 0) {
+			rc = rm_err_set(err, RM_EXIT_INVALID, p, "budget", "expected a number >= 0, "
+			    "got %s", rm_json_brief(v, b, sizeof(b)));
+			json_decref(doc);
+			return rc;
+		}
+		stored = json_number_value(v);
+		json_decref(doc);
+	}
+	r->budget = r->o->budget >= 0 ? r->o->budget : stored;
+	if (r->o->resume) {
+		if (rm_run_ledger_total(r->dir, &r->prior, err) != 0)
+			return -err->code;
+		r->spent = r->prior;
+		if (r->budget != stored)
+			decide(r, NULL, "budget_changed", json_pack("{s:o,s:f,s:f}", "from",
+			    stored >= 0 ? json_real(stored) : json_null(), "to", r->budget, "spent",
+			    r->prior));
+	}
+	if (r->budget >= 0 && r->budget != stored) {
+		doc = json_pack("{s:f}", "budget", r->budget);
+		rc = rm_json_write_file(p, doc, err);
+		json_decref(doc);
+	}
+	return rc;
+}
+
 /* ---- results --------------------------------------------------------- */
 
 static const char *
@@ -1478,7 +1587,7 @@ results(struct runner *r, int code)
 {
 	json_t *res, *nodes = json_array();
 	char t0[40], t1[40];
-	double total = 0;
+	double total = r->prior;	/* earlier invocations of this run */
 	size_t i, k;
 	json_t *a;
 
@@ -1503,7 +1612,7 @@ results(struct runner *r, int code)
 	    code == RM_EXIT_INVALID ? "invalid" : interrupted ? "interrupted" : "failed", "exit",
 	    code, "started_at", t0, "finished_at", t1, "total_cost", total, "nodes", nodes, "dir",
 	    r->dir);
-	json_object_set_new(res, "budget", r->o->budget >= 0 ? json_real(r->o->budget) :
+	json_object_set_new(res, "budget", r->budget >= 0 ? json_real(r->budget) :
 	    json_null());
 	return res;
 }
@@ -1539,6 +1648,7 @@ rm_run_exec(const json_t *plan, const struct rm_run_opts *opts, json_t **result,
 	*result = NULL;
 	memset(&r, 0, sizeof(r));
 	r.o = opts;
+	r.budget = -1;
 	r.dec_fd = r.cost_fd = r.ledger_fd = r.state_fd = r.lock_fd = -1;
 	r.t0 = rm_run_now();
 	if (opts->run_id)
@@ -1590,6 +1700,10 @@ rm_run_exec(const json_t *plan, const struct rm_run_opts *opts, json_t **result,
 	    r.id, "policy", json_object_get(r.plan, "policy") ? json_object_get(r.plan, "policy") :
 	    json_null(), "pipeline", json_object_get(r.plan, "pipeline") ?
 	    json_object_get(r.plan, "pipeline") : json_null(), "pid", (int)getpid()));
+	if (setup_budget(&r, err) != 0) {
+		rc = -err->code;
+		goto out;
+	}
 	if (rm_doc_check_schema(r.plan, "plan", 1, 1, "plan.json", err) != 0) {
 		decide(&r, NULL, "invalid", json_pack("{s:s}", "reason", err->msg));
 		rc = -err->code;
@@ -1641,8 +1755,7 @@ rm_run_exec(const json_t *plan, const struct rm_run_opts *opts, json_t **result,
 			for (i = 0; i < r.nn; i++)
 				if (r.n[i].state != N_DONE && json_array_size(r.n[i].attempts) == 0)
 					json_array_append_new(list, json_string(r.n[i].id));
-			rc = rm_err_set(err, RM_EXIT_BUDGET, NULL, "budget", "accumulated cost %.4f "
-			    "reached the budget %g; running nodes were stopped", r.spent, opts->budget);
+			rc = rm_err_set(err, RM_EXIT_BUDGET, NULL, "budget", "%s", r.budget_msg);
 			decide(&r, NULL, "halt", json_pack("{s:s,s:f,s:o}", "reason", err->msg, "spent",
 			    r.spent, "not_started", list));
 		} else if (interrupted) {
