@@ -84,8 +84,11 @@ struct runner {
 	size_t nn;
 	size_t running;
 	int dec_fd, cost_fd, ledger_fd, state_fd, lock_fd;
-	double spent;			/* finished attempts */
+	double spent;			/* finished attempts, earlier invocations too */
+	double prior;			/* the ledger's sum when this invocation began */
+	double budget;			/* < 0: none; kept in budget.json */
 	int budget_hit;
+	char budget_msg[512];		/* why the budget stopped the run */
 	int failed;
 	int invalid;
 	json_t *adverts;		/* id -> advert, for this run */
@@ -484,6 +487,56 @@ ledger(struct runner *r, struct rnode *n, double end, const char *status, const 
 	json_decref(o);
 }
 
+/*
+ * An executor's price: per_hour (returned), or else cost_tokens charged per
+ * attempt (*tokens); never both.
+ */
+static double
+advert_price(const json_t *advert, double *tokens)
+{
+	const json_t *pricing = json_object_get(advert, "pricing"), *t;
+	double rate = json_is_number(json_object_get(pricing, "per_hour")) ?
+	    json_number_value(json_object_get(pricing, "per_hour")) : 0;
+
+	*tokens = 0;
+	if (rate > 0)
+		return rate;
+	t = json_object_get(advert, "cost_tokens");
+	if (!json_is_number(t))
+		t = json_object_get(pricing, "cost_tokens");
+	*tokens = json_is_number(t) ? json_number_value(t) : 0;
+	return 0;
+}
+
+static void stop_all(struct runner *r, int sig);
+
+/*
+ * cost_tokens are charged in full the moment an attempt starts, so an
+ * attempt whose tokens would bring the run to its budget is not started:
+ * starting it could only spend them and be stopped at once.
+ */
+static int
+tokens_reach_budget(struct runner *r, struct rnode *n, const char *exec, const json_t *advert)
+{
+	double tokens, total;
+
+	if (r->budget < 0 || r->budget_hit)
+		return 0;
+	advert_price(advert, &tokens);
+	total = r->spent + running_cost(r, rm_run_now());
+	if (tokens <= 0 || total + tokens < r->budget)
+		return 0;
+	r->budget_hit = 1;
+	snprintf(r->budget_msg, sizeof(r->budget_msg), "accumulated cost %.4f and cost_tokens "
+	    "%g of node '%s' on '%s' would reach the budget %g; the attempt was not started",
+	    total, tokens, n->id, exec, r->budget);
+	decide(r, n->id, "budget_exceeded", json_pack("{s:f,s:f,s:s,s:f,s:s}", "budget",
+	    r->budget, "total", total, "executor", exec, "cost_tokens", tokens, "reason",
+	    r->budget_msg));
+	stop_all(r, SIGTERM);
+	return 1;
+}
+
 /* An attempt that never started (no advert, expired, bad endpoint). */
 static void
 skip_attempt(struct runner *r, struct rnode *n, const char *exec, const char *reason,
@@ -671,51 +724,132 @@ spawn(const json_t *argv, const json_t *env, int in, int out, int log, int ck)
 	return rc == 0 ? pid : -1;
 }
 
+/*
+ * The next attempt's stderr log and output (numbers continue across
+ * resumed invocations), and its input positioned at the node's offset.
+ */
 static int
-start_attempt(struct runner *r, struct rnode *n, const char *exec, const json_t *advert,
-    struct rm_err *err)
+open_attempt_files(struct rnode *n, int *in, int *out, int *log, struct rm_err *err)
 {
 	char name[64], path[1200];
-	int in = -1, out = -1, log = -1, sv[2] = { -1, -1 };
-	json_t *env = json_object(), *argv = NULL;
-	const json_t *pricing = json_object_get(advert, "pricing");
-	double mem = json_number_value(json_object_get(json_object_get(n->node, "capabilities"),
-	    "memory_gb"));
-	pid_t pid;
-	int rc = 0;
 
-	/* attempt numbers continue across resumed invocations */
 	do {
 		n->attempt++;
 		snprintf(name, sizeof(name), "attempt-%d.err", n->attempt);
 		snprintf(path, sizeof(path), "%s/%s", n->dir, name);
 	} while (access(path, F_OK) == 0);
-	log = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	*log = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	snprintf(name, sizeof(name), "attempt-%d.out", n->attempt);
-	out = open_in_dir(n->dir, name, O_RDWR | O_CREAT | O_TRUNC);
-	in = n->input[0] ? open(n->input, O_RDONLY | O_CLOEXEC) : open("/dev/null",
+	*out = open_in_dir(n->dir, name, O_RDWR | O_CREAT | O_TRUNC);
+	*in = n->input[0] ? open(n->input, O_RDONLY | O_CLOEXEC) : open("/dev/null",
 	    O_RDONLY | O_CLOEXEC);
-	if (log < 0 || out < 0 || in < 0) {
-		rc = rm_err_set(err, RM_EXIT_INTERNAL, n->dir, NULL, "cannot open the files of "
+	if (*log < 0 || *out < 0 || *in < 0)
+		return rm_err_set(err, RM_EXIT_INTERNAL, n->dir, NULL, "cannot open the files of "
 		    "attempt %d: %s", n->attempt, strerror(errno));
-		goto out;
-	}
-	if (n->in_off > 0 && lseek(in, (off_t)n->in_off, SEEK_SET) < 0) {
-		rc = rm_err_set(err, RM_EXIT_INTERNAL, n->input, NULL, "cannot seek: %s",
+	if (n->in_off > 0 && lseek(*in, (off_t)n->in_off, SEEK_SET) < 0)
+		return rm_err_set(err, RM_EXIT_INTERNAL, n->input, NULL, "cannot seek: %s",
 		    strerror(errno));
-		goto out;
-	}
+	return 0;
+}
+
+static json_t *
+attempt_env(struct runner *r, struct rnode *n, const char *exec)
+{
+	json_t *env = json_object();
+	char off[32];
+
 	json_object_set_new(env, "REMOTEMEDIA_RUN", json_string(r->id));
 	json_object_set_new(env, "REMOTEMEDIA_NODE", json_string(n->id));
 	json_object_set_new(env, "REMOTEMEDIA_EXECUTOR", json_string(exec));
-	{
-		char off[32];
-		snprintf(off, sizeof(off), "%lld", n->in_off);
-		json_object_set_new(env, "REMOTEMEDIA_INPUT_OFFSET", json_string(off));
-	}
+	snprintf(off, sizeof(off), "%lld", n->in_off);
+	json_object_set_new(env, "REMOTEMEDIA_INPUT_OFFSET", json_string(off));
 	if (n->package[0] && n->xp.kind != RM_XPORT_SSH)
 		json_object_set_new(env, "REMOTEMEDIA_PACKAGE", json_string(n->package));
 	param_env(env, json_object_get(n->node, "params"));
+	return env;
+}
+
+/* In the forked child: descriptors, environment, memory limit, exec. */
+static void __attribute__((noreturn))
+exec_child(const json_t *argv, const json_t *env, int in, int out, int log, int ck,
+    double memlimit_gb)
+{
+	const char *k;
+	json_t *v;
+	char **av;
+	size_t i, na = json_array_size(argv);
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	setpgid(0, 0);
+	child_fd(in, 0);
+	child_fd(out, 1);
+	child_fd(log, 2);
+	if (ck >= 0)
+		child_fd(ck, 3);
+	json_object_foreach((json_t *)env, k, v)
+		setenv(k, json_string_value(v), 1);
+	if (memlimit_gb > 0) {
+		struct rlimit rl;
+		rl.rlim_cur = rl.rlim_max = (rlim_t)(memlimit_gb * 1073741824.0);
+		setrlimit(RLIMIT_AS, &rl);
+	}
+	av = calloc(na + 1, sizeof(*av));
+	for (i = 0; i < na; i++)
+		av[i] = (char *)json_string_value(json_array_get(argv, i));
+	execvp(av[0], av);
+	dprintf(2, "rm-schedule: cannot run '%s': %s\n", av[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+/* The attempt now running: the node's state, and the start decision. */
+static void
+record_start(struct runner *r, struct rnode *n, const char *exec, pid_t pid, int out, int ck,
+    const json_t *argv, double mem)
+{
+	json_t *d;
+
+	n->pid = pid;
+	n->executor = exec;
+	n->out_fd = out;
+	n->ck_fd = ck;
+	n->cklen = 0;
+	n->ck_in = n->ck_out = 0;
+	n->ck_bad = 0;
+	n->term_sent = 0;
+	n->stopped = 0;
+	n->state = N_RUNNING;
+	r->running++;
+	d = json_pack("{s:s,s:i,s:s,s:I}", "executor", exec, "attempt", n->attempt,
+	    "endpoint", n->xp.endpoint, "input_offset", (json_int_t)n->in_off);
+	if (n->memlimit)
+		json_object_set_new(d, "memory_limit_gb", json_real(mem));
+	if (n->rate > 0)
+		json_object_set_new(d, "per_hour", json_real(n->rate));
+	if (n->xp.kind != RM_XPORT_LOCAL)
+		json_object_set(d, "argv", (json_t *)argv);
+	decide(r, n->id, "start", d);
+}
+
+static int
+start_attempt(struct runner *r, struct rnode *n, const char *exec, const json_t *advert,
+    struct rm_err *err)
+{
+	int in = -1, out = -1, log = -1, sv[2] = { -1, -1 };
+	json_t *env = NULL, *argv = NULL;
+	double mem = json_number_value(json_object_get(json_object_get(n->node, "capabilities"),
+	    "memory_gb"));
+	pid_t pid;
+	int rc;
+
+	if ((rc = open_attempt_files(n, &in, &out, &log, err)) != 0)
+		goto out;
+	env = attempt_env(r, n, exec);
 	if (n->xp.kind == RM_XPORT_LOCAL) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
 			rc = rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "socketpair: %s",
@@ -731,16 +865,7 @@ start_attempt(struct runner *r, struct rnode *n, const char *exec, const json_t 
 		rc = -err->code;
 		goto out;
 	}
-	n->rate = json_is_number(json_object_get(pricing, "per_hour")) ?
-	    json_number_value(json_object_get(pricing, "per_hour")) : 0;
-	n->tokens = 0;
-	if (n->rate <= 0) {
-		const json_t *t = json_object_get(advert, "cost_tokens");
-		if (!json_is_number(t))
-			t = json_object_get(pricing, "cost_tokens");
-		n->tokens = json_is_number(t) ? json_number_value(t) : 0;
-		n->rate = 0;
-	}
+	n->rate = advert_price(advert, &n->tokens);
 	n->memlimit = n->xp.kind == RM_XPORT_LOCAL && mem > 0;
 	n->start = rm_run_now();
 	pid = -1;
@@ -754,63 +879,10 @@ start_attempt(struct runner *r, struct rnode *n, const char *exec, const json_t 
 		rc = rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "fork: %s", strerror(errno));
 		goto out;
 	}
-	if (pid == 0) {
-		const char *k;
-		json_t *v;
-		char **av;
-		size_t i, na = json_array_size(argv);
-		struct sigaction sa;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		sigaction(SIGCHLD, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGPIPE, &sa, NULL);
-		setpgid(0, 0);
-		child_fd(in, 0);
-		child_fd(out, 1);
-		child_fd(log, 2);
-		if (sv[1] >= 0)
-			child_fd(sv[1], 3);
-		json_object_foreach(env, k, v)
-			setenv(k, json_string_value(v), 1);
-		if (n->memlimit) {
-			struct rlimit rl;
-			rl.rlim_cur = rl.rlim_max = (rlim_t)(mem * 1073741824.0);
-			setrlimit(RLIMIT_AS, &rl);
-		}
-		av = calloc(na + 1, sizeof(*av));
-		for (i = 0; i < na; i++)
-			av[i] = (char *)json_string_value(json_array_get(argv, i));
-		execvp(av[0], av);
-		dprintf(2, "rm-schedule: cannot run '%s': %s\n", av[0], strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
-	}
-	n->pid = pid;
-	n->executor = exec;
-	n->out_fd = out;
-	out = -1;
-	n->ck_fd = sv[0];
-	sv[0] = -1;
-	n->cklen = 0;
-	n->ck_in = n->ck_out = 0;
-	n->ck_bad = 0;
-	n->term_sent = 0;
-	n->stopped = 0;
-	n->state = N_RUNNING;
-	r->running++;
-	{
-		json_t *d = json_pack("{s:s,s:i,s:s,s:I}", "executor", exec, "attempt", n->attempt,
-		    "endpoint", n->xp.endpoint, "input_offset", (json_int_t)n->in_off);
-		if (n->memlimit)
-			json_object_set_new(d, "memory_limit_gb", json_real(mem));
-		if (n->rate > 0)
-			json_object_set_new(d, "per_hour", json_real(n->rate));
-		if (n->xp.kind != RM_XPORT_LOCAL)
-			json_object_set(d, "argv", argv);
-		decide(r, n->id, "start", d);
-	}
+	if (pid == 0)
+		exec_child(argv, env, in, out, log, sv[1], n->memlimit ? mem : 0);
+	record_start(r, n, exec, pid, out, sv[0], argv, mem);
+	out = sv[0] = -1;	/* transferred */
 out:
 	if (in >= 0)
 		close(in);
@@ -829,7 +901,8 @@ out:
 
 /*
  * Tries the node's next candidates until one starts. Returns 1 started,
- * 0 none left (node failed), < 0 an internal error.
+ * 0 none left (node failed), 2 not started because of the budget, < 0 an
+ * internal error.
  */
 static int
 next_attempt(struct runner *r, struct rnode *n, struct rm_err *err)
@@ -864,6 +937,10 @@ next_attempt(struct runner *r, struct rnode *n, struct rm_err *err)
 			skip_attempt(r, n, exec, "unsupported_endpoint", msg);
 			json_decref(adv);
 			continue;
+		}
+		if (tokens_reach_budget(r, n, exec, adv)) {
+			json_decref(adv);
+			return 2;
 		}
 		if (json_is_string(json_object_get(n->node, "remote_ref")) && !n->fetched) {
 			json_t *res = NULL;
@@ -1180,9 +1257,16 @@ reap(struct runner *r, struct rnode *n, int status, struct rm_err *err)
 		return 0;
 	}
 	if (n->stopped) {
-		snprintf(code, sizeof(code), "budget");
-		snprintf(msg, sizeof(msg), "stopped: the run's accumulated cost reached the budget "
-		    "%g", r->o->budget);
+		/* stop_all serves both the budget and an interrupting signal */
+		if (r->budget_hit) {
+			snprintf(code, sizeof(code), "budget");
+			snprintf(msg, sizeof(msg), "stopped: the run's accumulated cost reached the "
+			    "budget %g", r->budget);
+		} else {
+			snprintf(code, sizeof(code), "interrupted");
+			snprintf(msg, sizeof(msg), "stopped: the runner was interrupted by signal %d",
+			    (int)interrupted);
+		}
 		ledger(r, n, end, "stopped", code, msg);
 		decide(r, n->id, "stopped", json_pack("{s:s,s:s}", "executor", n->executor,
 		    "reason", msg));
@@ -1216,6 +1300,8 @@ reap(struct runner *r, struct rnode *n, int status, struct rm_err *err)
 			return -1;
 		if (s == 0)
 			node_failed(r, n);
+		else if (s == 2)
+			n->state = N_FAILED;
 		else
 			decide(r, n->id, "failover", json_pack("{s:s,s:s,s:s,s:I}", "from", from, "to",
 			    n->executor, "reason", msg, "input_offset", (json_int_t)n->in_off));
@@ -1265,12 +1351,15 @@ check_budget(struct runner *r)
 {
 	double total;
 
-	if (r->o->budget < 0 || r->budget_hit)
+	if (r->budget < 0 || r->budget_hit)
 		return;
 	total = r->spent + running_cost(r, rm_run_now());
-	if (total > 0 && total >= r->o->budget) {
+	if (total > 0 && total >= r->budget) {
 		r->budget_hit = 1;
-		decide(r, NULL, "budget_exceeded", json_pack("{s:f,s:f}", "budget", r->o->budget,
+		snprintf(r->budget_msg, sizeof(r->budget_msg), "accumulated cost %.4f reached the "
+		    "budget %g; %s", total, r->budget, r->running ? "running nodes were stopped" :
+		    "no further node was started");
+		decide(r, NULL, "budget_exceeded", json_pack("{s:f,s:f}", "budget", r->budget,
 		    "total", total));
 		stop_all(r, SIGTERM);
 	}
@@ -1293,8 +1382,8 @@ poll_timeout(struct runner *r)
 				t = left;
 		}
 	}
-	if (r->o->budget >= 0 && rate > 0 && !r->budget_hit) {
-		double left = (r->o->budget - r->spent - running_cost(r, now)) / (rate / 3600.0);
+	if (r->budget >= 0 && rate > 0 && !r->budget_hit) {
+		double left = (r->budget - r->spent - running_cost(r, now)) / (rate / 3600.0);
 		if (t < 0 || left < t)
 			t = left;
 	}
@@ -1307,120 +1396,151 @@ poll_timeout(struct runner *r)
 	return (int)(t * 1000) + 1;
 }
 
+/* Starts every node whose inputs are complete. 1: some started, 0: none, < 0: error. */
+static int
+start_ready(struct runner *r, struct rm_err *err)
+{
+	size_t i;
+	int started = 0;
+
+	for (i = 0; i < r->nn && !r->budget_hit && !r->failed && !interrupted; i++) {
+		struct rnode *n = &r->n[i];
+		int s;
+		if (!ready(r, n))
+			continue;
+		if (r->o->max_parallel && r->running >= r->o->max_parallel)
+			break;
+		check_budget(r);
+		if (r->budget_hit)
+			break;
+		if (prepare_input(r, n, err) != 0)
+			return -1;
+		decide(r, n->id, "schedule", json_pack("{s:O,s:O,s:O}", "candidates", n->cands,
+		    "reason", json_object_get(n->pn, "reason") ?
+		    json_object_get(n->pn, "reason") : json_null(), "tier",
+		    json_object_get(n->pn, "tier") ? json_object_get(n->pn, "tier") :
+		    json_integer(0)));
+		s = next_attempt(r, n, err);
+		if (s < 0)
+			return -1;
+		if (s == 2)
+			break;
+		if (s == 0)
+			node_failed(r, n);
+		started = 1;
+	}
+	return started;
+}
+
+/* Waits for a child to end, a checkpoint, a signal or the next budget check. */
+static int
+wait_events(struct runner *r, struct pollfd *pfd, size_t *who, struct rm_err *err)
+{
+	size_t np = 0, i;
+
+	pfd[np].fd = sigpipe_fds[0];
+	pfd[np].events = POLLIN;
+	np++;
+	for (i = 0; i < r->nn; i++)
+		if (r->n[i].state == N_RUNNING && r->n[i].ck_fd >= 0) {
+			pfd[np].fd = r->n[i].ck_fd;
+			pfd[np].events = POLLIN;
+			who[np] = i;
+			np++;
+		}
+	if (poll(pfd, np, poll_timeout(r)) < 0 && errno != EINTR)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "poll: %s", strerror(errno));
+	if (pfd[0].revents & POLLIN) {
+		char b[256];
+		while (read(sigpipe_fds[0], b, sizeof(b)) > 0)
+			;
+	}
+	for (i = 1; i < np; i++)
+		if (pfd[i].revents & (POLLIN | POLLHUP))
+			read_checkpoints(r, &r->n[who[i]]);
+	return 0;
+}
+
+static int
+reap_children(struct runner *r, struct rm_err *err)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		size_t k;
+		if (pid <= 0)
+			return 0;
+		for (k = 0; k < r->nn; k++)
+			if (r->n[k].state == N_RUNNING && r->n[k].pid == pid)
+				break;
+		if (k < r->nn && reap(r, &r->n[k], status, err) != 0)
+			return -1;
+	}
+}
+
+/* SIGKILL for what outlived the grace period after SIGTERM. */
+static void
+kill_after_grace(struct runner *r)
+{
+	double now = rm_run_now(), grace = r->o->grace_s > 0 ? r->o->grace_s : 2;
+	size_t i;
+
+	for (i = 0; i < r->nn; i++) {
+		struct rnode *n = &r->n[i];
+		if (n->state == N_RUNNING && n->term_sent && now - n->term_at >= grace) {
+			kill(-n->pid, SIGKILL);
+			kill(n->pid, SIGKILL);
+		}
+	}
+}
+
+/* After an internal error: every child killed and waited for. */
+static void
+kill_all(struct runner *r)
+{
+	size_t i;
+
+	stop_all(r, SIGKILL);
+	while (r->running > 0) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+		if (pid < 0)
+			break;
+		for (i = 0; i < r->nn; i++)
+			if (r->n[i].state == N_RUNNING && r->n[i].pid == pid) {
+				close_attempt(r, &r->n[i]);
+				r->n[i].state = N_FAILED;
+			}
+	}
+}
+
 static int
 loop(struct runner *r, struct rm_err *err)
 {
 	struct pollfd *pfd = calloc(r->nn + 1, sizeof(*pfd));
 	size_t *who = calloc(r->nn + 1, sizeof(*who));
-	size_t i;
-	int rc = 0;
+	int rc = 0, started;
 
 	for (;;) {
-		size_t np = 0;
-		int started = 0;
-
 		if (interrupted && !r->budget_hit)
 			stop_all(r, SIGTERM);
-		/* start every node whose inputs are complete */
-		for (i = 0; i < r->nn && !r->budget_hit && !r->failed && !interrupted; i++) {
-			struct rnode *n = &r->n[i];
-			int s;
-			if (!ready(r, n))
-				continue;
-			if (r->o->max_parallel && r->running >= r->o->max_parallel)
-				break;
-			check_budget(r);
-			if (r->budget_hit)
-				break;
-			if (prepare_input(r, n, err) != 0) {
-				rc = -1;
-				goto out;
-			}
-			decide(r, n->id, "schedule", json_pack("{s:O,s:O,s:O}", "candidates", n->cands,
-			    "reason", json_object_get(n->pn, "reason") ?
-			    json_object_get(n->pn, "reason") : json_null(), "tier",
-			    json_object_get(n->pn, "tier") ? json_object_get(n->pn, "tier") :
-			    json_integer(0)));
-			s = next_attempt(r, n, err);
-			if (s < 0) {
-				rc = -1;
-				goto out;
-			}
-			if (s == 0)
-				node_failed(r, n);
-			started = 1;
+		if ((started = start_ready(r, err)) < 0) {
+			rc = -1;
+			break;
 		}
 		if (started)
 			continue;
 		if (r->running == 0)
 			break;
-		pfd[np].fd = sigpipe_fds[0];
-		pfd[np].events = POLLIN;
-		np++;
-		for (i = 0; i < r->nn; i++)
-			if (r->n[i].state == N_RUNNING && r->n[i].ck_fd >= 0) {
-				pfd[np].fd = r->n[i].ck_fd;
-				pfd[np].events = POLLIN;
-				who[np] = i;
-				np++;
-			}
-		if (poll(pfd, np, poll_timeout(r)) < 0 && errno != EINTR) {
-			rc = rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "poll: %s", strerror(errno));
-			goto out;
-		}
-		if (pfd[0].revents & POLLIN) {
-			char b[256];
-			while (read(sigpipe_fds[0], b, sizeof(b)) > 0)
-				;
-		}
-		for (i = 1; i < np; i++)
-			if (pfd[i].revents & (POLLIN | POLLHUP))
-				read_checkpoints(r, &r->n[who[i]]);
-		/* reap */
-		for (;;) {
-			int status;
-			pid_t pid = waitpid(-1, &status, WNOHANG);
-			size_t k;
-			if (pid <= 0)
-				break;
-			for (k = 0; k < r->nn; k++)
-				if (r->n[k].state == N_RUNNING && r->n[k].pid == pid)
-					break;
-			if (k == r->nn)
-				continue;
-			if (reap(r, &r->n[k], status, err) != 0) {
-				rc = -1;
-				goto out;
-			}
+		if (wait_events(r, pfd, who, err) != 0 || reap_children(r, err) != 0) {
+			rc = -1;
+			break;
 		}
 		check_budget(r);
-		/* SIGKILL after the grace period */
-		{
-			double now = rm_run_now(), grace = r->o->grace_s > 0 ? r->o->grace_s : 2;
-			for (i = 0; i < r->nn; i++) {
-				struct rnode *n = &r->n[i];
-				if (n->state == N_RUNNING && n->term_sent && now - n->term_at >= grace) {
-					kill(-n->pid, SIGKILL);
-					kill(n->pid, SIGKILL);
-				}
-			}
-		}
+		kill_after_grace(r);
 	}
-out:
-	if (rc != 0) {
-		stop_all(r, SIGKILL);
-		while (r->running > 0) {
-			int status;
-			pid_t pid = waitpid(-1, &status, 0);
-			if (pid < 0)
-				break;
-			for (i = 0; i < r->nn; i++)
-				if (r->n[i].state == N_RUNNING && r->n[i].pid == pid) {
-					close_attempt(r, &r->n[i]);
-					r->n[i].state = N_FAILED;
-				}
-		}
-	}
+	if (rc != 0)
+		kill_all(r);
 	free(pfd);
 	free(who);
 	return rc;
@@ -1459,6 +1579,53 @@ load_state(struct runner *r)
 	free(text);
 }
 
+/*
+ * The budget lives with the run in budget.json, so that --resume keeps it;
+ * a --budget given on resume replaces it, lower or higher (finishing a run
+ * that hit its budget needs a higher one). A resumed run starts from what
+ * its ledger already holds.
+ */
+static int
+setup_budget(struct runner *r, struct rm_err *err)
+{
+	char p[1200], b[64];
+	double stored = -1;
+	json_t *doc;
+	int rc = 0;
+
+	snprintf(p, sizeof(p), "%s/budget.json", r->dir);
+	if (r->o->resume && rm_is_file(p)) {
+		const json_t *v;
+		if ((doc = rm_doc_load(p, err)) == NULL)
+			return -err->code;
+		v = json_object_get(doc, "budget");
+		if (!json_is_number(v) || json_number_value(v) < 0) {
+			rc = rm_err_set(err, RM_EXIT_INVALID, p, "budget", "expected a number >= 0, "
+			    "got %s", rm_json_brief(v, b, sizeof(b)));
+			json_decref(doc);
+			return rc;
+		}
+		stored = json_number_value(v);
+		json_decref(doc);
+	}
+	r->budget = r->o->budget >= 0 ? r->o->budget : stored;
+	if (r->o->resume) {
+		if (rm_run_ledger_total(r->dir, &r->prior, err) != 0)
+			return -err->code;
+		r->spent = r->prior;
+		if (r->budget != stored)
+			decide(r, NULL, "budget_changed", json_pack("{s:o,s:f,s:f}", "from",
+			    stored >= 0 ? json_real(stored) : json_null(), "to", r->budget, "spent",
+			    r->prior));
+	}
+	if (r->budget >= 0 && r->budget != stored) {
+		doc = json_pack("{s:f}", "budget", r->budget);
+		rc = rm_json_write_file(p, doc, err);
+		json_decref(doc);
+	}
+	return rc;
+}
+
 /* ---- results --------------------------------------------------------- */
 
 static const char *
@@ -1478,7 +1645,7 @@ results(struct runner *r, int code)
 {
 	json_t *res, *nodes = json_array();
 	char t0[40], t1[40];
-	double total = 0;
+	double total = r->prior;	/* earlier invocations of this run */
 	size_t i, k;
 	json_t *a;
 
@@ -1503,7 +1670,7 @@ results(struct runner *r, int code)
 	    code == RM_EXIT_INVALID ? "invalid" : interrupted ? "interrupted" : "failed", "exit",
 	    code, "started_at", t0, "finished_at", t1, "total_cost", total, "nodes", nodes, "dir",
 	    r->dir);
-	json_object_set_new(res, "budget", r->o->budget >= 0 ? json_real(r->o->budget) :
+	json_object_set_new(res, "budget", r->budget >= 0 ? json_real(r->budget) :
 	    json_null());
 	return res;
 }
@@ -1526,187 +1693,252 @@ gen_id(char *buf, size_t size)
 	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rnd & 0xffffff);
 }
 
+/* The run directory: made with plan.json for a new run, its plan loaded on resume. */
+static int
+open_run_dir(struct runner *r, const json_t *plan, struct rm_err *err)
+{
+	char p[1200];
+
+	if (rm_run_dir(r->id, r->dir, sizeof(r->dir), 0, err) != 0)
+		return -err->code;
+	snprintf(p, sizeof(p), "%s/plan.json", r->dir);
+	if (r->o->resume) {
+		if (!rm_is_file(p))
+			return rm_err_set(err, RM_EXIT_NOTFOUND, p, NULL, "no such run '%s' to resume",
+			    r->id);
+		if ((r->plan = rm_doc_load(p, err)) == NULL)
+			return -err->code;
+		return 0;
+	}
+	if (rm_is_dir(r->dir))
+		return rm_err_set(err, RM_EXIT_USAGE, r->dir, NULL, "run '%s' exists already; "
+		    "finish it with --resume %s or pick another --run-id", r->id, r->id);
+	if (rm_run_dir(r->id, r->dir, sizeof(r->dir), 1, err) != 0)
+		return -err->code;
+	r->plan = json_deep_copy(plan);
+	if (rm_json_write_file(p, r->plan, err) != 0) {
+		json_decref(r->plan);
+		r->plan = NULL;
+		return -err->code;
+	}
+	return 0;
+}
+
+/* The lock, then the run's append-only files and the shared ledger. */
+static int
+open_run_files(struct runner *r, struct rm_err *err)
+{
+	char p[1200];
+
+	snprintf(p, sizeof(p), "%s/lock", r->dir);
+	r->lock_fd = rm_lock(p, 1, 1, err);
+	if (r->lock_fd < 0)
+		return rm_err_set(err, RM_EXIT_USAGE, r->dir, NULL, "run '%s' is being run by "
+		    "another process", r->id);
+	r->dec_fd = open_in_dir(r->dir, "decisions.jsonl", O_WRONLY | O_CREAT | O_APPEND);
+	r->cost_fd = open_in_dir(r->dir, "costs.jsonl", O_WRONLY | O_CREAT | O_APPEND);
+	r->state_fd = open_in_dir(r->dir, "state.jsonl", O_WRONLY | O_CREAT | O_APPEND);
+	if (rm_home_path(p, sizeof(p), "costs.jsonl", 1, err) == 0)
+		r->ledger_fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (r->dec_fd < 0 || r->cost_fd < 0 || r->state_fd < 0 || r->ledger_fd < 0)
+		return rm_err_set(err, RM_EXIT_INTERNAL, r->dir, NULL, "cannot open the run's "
+		    "files: %s", strerror(errno));
+	return 0;
+}
+
+/* Checks the plan and builds the nodes; every refusal is in decisions.jsonl. */
+static int
+load_plan(struct runner *r, struct rm_err *err)
+{
+	decide(r, NULL, r->o->resume ? "resume" : "run", json_pack("{s:s,s:O,s:O,s:i}", "run",
+	    r->id, "policy", json_object_get(r->plan, "policy") ?
+	    json_object_get(r->plan, "policy") : json_null(), "pipeline",
+	    json_object_get(r->plan, "pipeline") ? json_object_get(r->plan, "pipeline") :
+	    json_null(), "pid", (int)getpid()));
+	if (setup_budget(r, err) != 0)
+		return -err->code;
+	if (rm_doc_check_schema(r->plan, "plan", 1, 1, "plan.json", err) != 0) {
+		decide(r, NULL, "invalid", json_pack("{s:s}", "reason", err->msg));
+		return -err->code;
+	}
+	r->canon = json_object_get(r->plan, "canonical");
+	if (!json_is_object(r->canon)) {
+		rm_err_set(err, RM_EXIT_INVALID, "plan.json", "canonical", "expected the "
+		    "canonical pipeline object inside the plan");
+		decide(r, NULL, "invalid", json_pack("{s:s}", "reason", err->msg));
+		return -err->code;
+	}
+	if (setup_nodes(r, err) != 0)
+		return -err->code;
+	if (r->o->resume)
+		load_state(r);
+	return 0;
+}
+
+struct saved_signals {
+	struct sigaction chld, intr, term, pipe;
+};
+
+static int
+catch_signals(struct saved_signals *old, struct rm_err *err)
+{
+	struct sigaction sa;
+
+	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) != 0)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "pipe: %s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigchld;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, &old->chld);
+	sa.sa_handler = on_interrupt;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, &old->intr);
+	sigaction(SIGTERM, &sa, &old->term);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, &old->pipe);
+	return 0;
+}
+
+static void
+restore_signals(const struct saved_signals *old)
+{
+	sigaction(SIGCHLD, &old->chld, NULL);
+	sigaction(SIGINT, &old->intr, NULL);
+	sigaction(SIGTERM, &old->term, NULL);
+	sigaction(SIGPIPE, &old->pipe, NULL);
+	close(sigpipe_fds[0]);
+	close(sigpipe_fds[1]);
+	sigpipe_fds[0] = sigpipe_fds[1] = -1;
+}
+
+/* "node 'x' failed on every option: a: why; b: why; node 'y' ..." */
+static void
+failed_message(struct runner *r, char *buf, size_t size)
+{
+	size_t len = 0, i, k;
+	json_t *a;
+
+	buf[0] = '\0';
+	for (i = 0; i < r->nn; i++) {
+		if (r->n[i].state != N_FAILED)
+			continue;
+		len += (size_t)snprintf(buf + len, len < size ? size - len : 0,
+		    "%snode '%s' failed on every option:", len ? "; " : "", r->n[i].id);
+		json_array_foreach(r->n[i].attempts, k, a)
+			if (len < size)
+				len += (size_t)snprintf(buf + len, size - len, "%s %s: %s", k ? ";" : "",
+				    json_is_string(json_object_get(a, "executor")) ?
+				    json_string_value(json_object_get(a, "executor")) : "-",
+				    json_string_value(json_object_get(a, "message")));
+	}
+}
+
+/* How a loop that ran to its end finished: 0, or the error, halt recorded. */
+static int
+halt(struct runner *r, struct rm_err *err)
+{
+	char buf[2000];
+	size_t i;
+	int rc;
+
+	if (r->budget_hit) {
+		json_t *list = json_array();
+		for (i = 0; i < r->nn; i++)
+			if (r->n[i].state != N_DONE && json_array_size(r->n[i].attempts) == 0)
+				json_array_append_new(list, json_string(r->n[i].id));
+		rc = rm_err_set(err, RM_EXIT_BUDGET, NULL, "budget", "%s", r->budget_msg);
+		decide(r, NULL, "halt", json_pack("{s:s,s:f,s:o}", "reason", err->msg, "spent",
+		    r->spent, "not_started", list));
+		return rc;
+	}
+	if (interrupted)
+		rc = rm_err_set(err, RM_EXIT_EXEC, NULL, NULL, "interrupted by signal %d; "
+		    "resume with --resume %s", (int)interrupted, r->id);
+	else if (r->failed) {
+		failed_message(r, buf, sizeof(buf));
+		rc = rm_err_set(err, RM_EXIT_EXEC, NULL, NULL, "%s", buf);
+	} else {
+		decide(r, NULL, "finished", json_pack("{s:f}", "total_cost", r->spent));
+		return 0;
+	}
+	decide(r, NULL, "halt", json_pack("{s:s}", "reason", err->msg));
+	return rc;
+}
+
+static void
+close_fsynced(int fd)
+{
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* results.json (when there are nodes), then every file and node freed. */
+static void
+close_run(struct runner *r, int rc, json_t **result, struct rm_err *err)
+{
+	char p[1200];
+	size_t i;
+
+	if (r->n != NULL) {
+		struct rm_err e2;
+		*result = results(r, rc == 0 ? 0 : err->code);
+		snprintf(p, sizeof(p), "%s/results.json", r->dir);
+		rm_err_clear(&e2);
+		rm_json_write_file(p, *result, &e2);
+	} else if (r->dec_fd >= 0 && rc != 0)
+		decide(r, NULL, "halt", json_pack("{s:s}", "reason", err->msg));
+	close_fsynced(r->ledger_fd);
+	close_fsynced(r->cost_fd);
+	close_fsynced(r->state_fd);
+	if (r->dec_fd >= 0)
+		close(r->dec_fd);
+	for (i = 0; i < r->nn; i++) {
+		json_decref(r->n[i].attempts);
+		json_decref(r->n[i].cands);
+		free(r->n[i].pred);
+		free(r->n[i].succ);
+	}
+	free(r->n);
+	json_decref(r->local_advert);
+	json_decref(r->plan);
+	rm_unlock(r->lock_fd);
+}
+
 int
 rm_run_exec(const json_t *plan, const struct rm_run_opts *opts, json_t **result,
     struct rm_err *err)
 {
 	struct runner r;
-	char p[1200];
-	int rc = 0, code;
+	struct saved_signals old;
+	int rc;
 	size_t i;
-	struct sigaction sa, old_chld, old_int, old_term, old_pipe;
 
 	*result = NULL;
 	memset(&r, 0, sizeof(r));
 	r.o = opts;
+	r.budget = -1;
 	r.dec_fd = r.cost_fd = r.ledger_fd = r.state_fd = r.lock_fd = -1;
 	r.t0 = rm_run_now();
 	if (opts->run_id)
 		snprintf(r.id, sizeof(r.id), "%s", opts->run_id);
 	else
 		gen_id(r.id, sizeof(r.id));
-	if (opts->resume) {
-		if (rm_run_dir(r.id, r.dir, sizeof(r.dir), 0, err) != 0)
-			return -err->code;
-		snprintf(p, sizeof(p), "%s/plan.json", r.dir);
-		if (!rm_is_file(p))
-			return rm_err_set(err, RM_EXIT_NOTFOUND, p, NULL, "no such run '%s' to resume",
-			    r.id);
-		if ((r.plan = rm_doc_load(p, err)) == NULL)
-			return -err->code;
-	} else {
-		if (rm_run_dir(r.id, r.dir, sizeof(r.dir), 0, err) != 0)
-			return -err->code;
-		if (rm_is_dir(r.dir))
-			return rm_err_set(err, RM_EXIT_USAGE, r.dir, NULL, "run '%s' exists already; "
-			    "finish it with --resume %s or pick another --run-id", r.id, r.id);
-		if (rm_run_dir(r.id, r.dir, sizeof(r.dir), 1, err) != 0)
-			return -err->code;
-		r.plan = json_deep_copy(plan);
-		snprintf(p, sizeof(p), "%s/plan.json", r.dir);
-		if (rm_json_write_file(p, r.plan, err) != 0) {
-			json_decref(r.plan);
-			return -err->code;
-		}
-	}
-	snprintf(p, sizeof(p), "%s/lock", r.dir);
-	r.lock_fd = rm_lock(p, 1, 1, err);
-	if (r.lock_fd < 0) {
-		json_decref(r.plan);
-		return rm_err_set(err, RM_EXIT_USAGE, r.dir, NULL, "run '%s' is being run by another "
-		    "process", r.id);
-	}
-	r.dec_fd = open_in_dir(r.dir, "decisions.jsonl", O_WRONLY | O_CREAT | O_APPEND);
-	r.cost_fd = open_in_dir(r.dir, "costs.jsonl", O_WRONLY | O_CREAT | O_APPEND);
-	r.state_fd = open_in_dir(r.dir, "state.jsonl", O_WRONLY | O_CREAT | O_APPEND);
-	if (rm_home_path(p, sizeof(p), "costs.jsonl", 1, err) == 0)
-		r.ledger_fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (r.dec_fd < 0 || r.cost_fd < 0 || r.state_fd < 0 || r.ledger_fd < 0) {
-		rc = rm_err_set(err, RM_EXIT_INTERNAL, r.dir, NULL, "cannot open the run's files: %s",
-		    strerror(errno));
+	if (open_run_dir(&r, plan, err) != 0)
+		return -err->code;
+	if ((rc = open_run_files(&r, err)) != 0 || (rc = load_plan(&r, err)) != 0 ||
+	    (rc = catch_signals(&old, err)) != 0)
 		goto out;
-	}
-	decide(&r, NULL, opts->resume ? "resume" : "run", json_pack("{s:s,s:O,s:O,s:i}", "run",
-	    r.id, "policy", json_object_get(r.plan, "policy") ? json_object_get(r.plan, "policy") :
-	    json_null(), "pipeline", json_object_get(r.plan, "pipeline") ?
-	    json_object_get(r.plan, "pipeline") : json_null(), "pid", (int)getpid()));
-	if (rm_doc_check_schema(r.plan, "plan", 1, 1, "plan.json", err) != 0) {
-		decide(&r, NULL, "invalid", json_pack("{s:s}", "reason", err->msg));
-		rc = -err->code;
-		goto out;
-	}
-	r.canon = json_object_get(r.plan, "canonical");
-	if (!json_is_object(r.canon)) {
-		rc = rm_err_set(err, RM_EXIT_INVALID, "plan.json", "canonical", "expected the "
-		    "canonical pipeline object inside the plan");
-		decide(&r, NULL, "invalid", json_pack("{s:s}", "reason", err->msg));
-		goto out;
-	}
-	if (setup_nodes(&r, err) != 0) {
-		rc = -err->code;
-		goto out;
-	}
-	if (opts->resume)
-		load_state(&r);
-	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-		rc = rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "pipe: %s", strerror(errno));
-		goto out;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigchld;
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, &old_chld);
-	sa.sa_handler = on_interrupt;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, &old_pipe);
 	/* sinks completed in an earlier invocation: their output is the result too */
 	for (i = 0; i < r.nn; i++)
 		if (r.n[i].state == N_DONE)
 			print_output(&r, &r.n[i]);
-	if (loop(&r, err) != 0)
-		rc = -err->code;
-	sigaction(SIGCHLD, &old_chld, NULL);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGPIPE, &old_pipe, NULL);
-	close(sigpipe_fds[0]);
-	close(sigpipe_fds[1]);
-	sigpipe_fds[0] = sigpipe_fds[1] = -1;
-	if (rc == 0) {
-		if (r.budget_hit) {
-			json_t *list = json_array();
-			for (i = 0; i < r.nn; i++)
-				if (r.n[i].state != N_DONE && json_array_size(r.n[i].attempts) == 0)
-					json_array_append_new(list, json_string(r.n[i].id));
-			rc = rm_err_set(err, RM_EXIT_BUDGET, NULL, "budget", "accumulated cost %.4f "
-			    "reached the budget %g; running nodes were stopped", r.spent, opts->budget);
-			decide(&r, NULL, "halt", json_pack("{s:s,s:f,s:o}", "reason", err->msg, "spent",
-			    r.spent, "not_started", list));
-		} else if (interrupted) {
-			rc = rm_err_set(err, RM_EXIT_EXEC, NULL, NULL, "interrupted by signal %d; "
-			    "resume with --resume %s", (int)interrupted, r.id);
-			decide(&r, NULL, "halt", json_pack("{s:s}", "reason", err->msg));
-		} else if (r.failed) {
-			char buf[2000];
-			size_t len = 0, k;
-			json_t *a;
-			buf[0] = '\0';
-			for (i = 0; i < r.nn; i++) {
-				if (r.n[i].state != N_FAILED)
-					continue;
-				len += (size_t)snprintf(buf + len, len < sizeof(buf) ? sizeof(buf) - len : 0,
-				    "%snode '%s' failed on every option:", len ? "; " : "", r.n[i].id);
-				json_array_foreach(r.n[i].attempts, k, a)
-					if (len < sizeof(buf))
-						len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-						    "%s %s: %s", k ? ";" : "",
-						    json_is_string(json_object_get(a, "executor")) ?
-						    json_string_value(json_object_get(a, "executor")) : "-",
-						    json_string_value(json_object_get(a, "message")));
-			}
-			rc = rm_err_set(err, RM_EXIT_EXEC, NULL, NULL, "%s", buf);
-			decide(&r, NULL, "halt", json_pack("{s:s}", "reason", err->msg));
-		} else
-			decide(&r, NULL, "finished", json_pack("{s:f}", "total_cost", r.spent));
-	}
+	rc = loop(&r, err) != 0 ? -err->code : 0;
+	restore_signals(&old);
+	if (rc == 0)
+		rc = halt(&r, err);
 out:
-	code = rc == 0 ? 0 : err->code;
-	if (r.n != NULL) {
-		*result = results(&r, code);
-		snprintf(p, sizeof(p), "%s/results.json", r.dir);
-		{
-			struct rm_err e2;
-			rm_err_clear(&e2);
-			rm_json_write_file(p, *result, &e2);
-		}
-	} else if (r.dec_fd >= 0 && rc != 0)
-		decide(&r, NULL, "halt", json_pack("{s:s}", "reason", err->msg));
-	if (r.ledger_fd >= 0) {
-		fsync(r.ledger_fd);
-		close(r.ledger_fd);
-	}
-	if (r.cost_fd >= 0) {
-		fsync(r.cost_fd);
-		close(r.cost_fd);
-	}
-	if (r.state_fd >= 0) {
-		fsync(r.state_fd);
-		close(r.state_fd);
-	}
-	if (r.dec_fd >= 0)
-		close(r.dec_fd);
-	for (i = 0; i < r.nn; i++) {
-		json_decref(r.n[i].attempts);
-		json_decref(r.n[i].cands);
-		free(r.n[i].pred);
-		free(r.n[i].succ);
-	}
-	free(r.n);
-	json_decref(r.local_advert);
-	json_decref(r.plan);
-	rm_unlock(r.lock_fd);
+	close_run(&r, rc, result, err);
 	return rc;
 }

@@ -15,6 +15,7 @@
  *   costs.jsonl        one line per attempt (also appended, locked, to
  *                      $REMOTEMEDIA_HOME/costs.jsonl)
  *   state.jsonl        node completions, written as they happen (--resume)
+ *   budget.json        {"budget": N}: the run's budget, kept for --resume
  *   results.json       status and attempts of every node, at the end
  *   nodes/<node>/      attempt-N.out, attempt-N.err (the stderr log of each
  *                      attempt), output (the committed output, complete)
@@ -47,7 +48,7 @@ struct rm_sched;
 struct rm_run_opts {
 	const char *run_id;		/* NULL: a fresh id */
 	int resume;			/* run_id names an earlier run to finish */
-	double budget;			/* < 0: none */
+	double budget;			/* < 0: none (resume: the run's own) */
 	double grace_s;			/* SIGTERM -> SIGKILL; <= 0: 2 s */
 	int out_fd;			/* sink output; < 0: discarded */
 	const struct rm_exgroup *g;	/* adverts for the plan's executors */
@@ -67,6 +68,9 @@ int rm_run_dir(const char *id, char *buf, size_t size, int mk, struct rm_err *er
  * directory could be made. Returns 0, or -RM_EXIT_BUDGET (budget reached),
  * -RM_EXIT_EXEC (some node failed on every option), -RM_EXIT_INVALID (bad
  * plan: recorded in decisions.jsonl too), or another -code, with err set.
+ * The budget counts the cost of every invocation of the run: a resume
+ * starts from the run's costs.jsonl, and keeps its budget.json unless
+ * opts->budget replaces it.
  */
 int rm_run_exec(const json_t *plan, const struct rm_run_opts *opts, json_t **result,
     struct rm_err *err);

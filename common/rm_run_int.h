@@ -32,6 +32,9 @@ json_t *rm_run_argv(const struct rm_xport *x, const json_t *exec, const json_t *
 /* Shell-quotes s ('...' with '\'' for quotes) onto the end of buf. */
 void rm_run_shquote(char **buf, size_t *len, size_t *cap, const char *s);
 
+/* The sum of the costs in the run directory's costs.jsonl (0 when none). */
+int rm_run_ledger_total(const char *dir, double *total, struct rm_err *err);
+
 int rm_run_write_all(int fd, const char *p, size_t len);
 double rm_run_now(void);
 

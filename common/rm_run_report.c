@@ -9,14 +9,101 @@
 #include "rm_doc.h"
 #include "rm_fs.h"
 #include "rm_run.h"
+#include "rm_run_int.h"
+
+/*
+ * Calls fn for each record of a run's costs.jsonl (none when the file is
+ * missing); a line that is not a cost record is an error naming its line.
+ */
+static int
+each_cost(const char *path, int (*fn)(json_t *o, const char *node, void *arg), void *arg,
+    struct rm_err *err)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t len, ln = 0;
+	int rc = 0;
+
+	if (!rm_is_file(path))
+		return 0;
+	if (rm_read_file(path, 256u << 20, &text, &len, err) != 0)
+		return -err->code;
+	for (line = strtok_r(text, "\n", &save); line && rc == 0;
+	    line = strtok_r(NULL, "\n", &save)) {
+		json_t *o = json_loads(line, 0, NULL);
+		const char *id = json_string_value(json_object_get(o, "node"));
+		ln++;
+		if (!json_is_object(o) || id == NULL ||
+		    !json_is_number(json_object_get(o, "cost")))
+			rc = rm_err_setpos(err, RM_EXIT_INVALID, path, (int)ln, 0, NULL, "expected a "
+			    "cost record (one JSON object a line, with node and cost)");
+		else
+			rc = fn(o, id, arg);
+		json_decref(o);
+	}
+	free(text);
+	return rc;
+}
+
+static int
+add_cost(json_t *o, const char *node, void *arg)
+{
+	(void)node;
+	*(double *)arg += json_number_value(json_object_get(o, "cost"));
+	return 0;
+}
+
+int
+rm_run_ledger_total(const char *dir, double *total, struct rm_err *err)
+{
+	char p[1200];
+
+	*total = 0;
+	if (rm_path(p, sizeof(p), err, "%s/costs.jsonl", dir) != 0)
+		return -err->code;
+	return each_cost(p, add_cost, total, err);
+}
+
+struct report_acc {
+	json_t *nodes, *index;
+	double total;
+};
+
+/* One ledger line into its node's entry (made for nodes not in the plan). */
+static int
+add_attempt(json_t *o, const char *id, void *arg)
+{
+	struct report_acc *acc = arg;
+	json_t *e = json_object_get(acc->index, id), *a;
+
+	if (e == NULL) {
+		e = json_pack("{s:s,s:f,s:f,s:[]}", "id", id, "cost", 0.0, "duration_s", 0.0,
+		    "attempts");
+		json_object_set(acc->index, id, e);
+		json_array_append_new(acc->nodes, e);
+	}
+	a = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O}", "executor", json_object_get(o, "executor"),
+	    "attempt", json_object_get(o, "attempt"), "status", json_object_get(o, "status"),
+	    "start", json_object_get(o, "start"), "duration_s", json_object_get(o, "duration_s"),
+	    "cost", json_object_get(o, "cost"));
+	if (json_object_get(o, "reason"))
+		json_object_set(a, "reason", json_object_get(o, "reason"));
+	json_array_append_new(json_object_get(e, "attempts"), a);
+	json_object_set_new(e, "cost", json_real(json_number_value(json_object_get(e, "cost")) +
+	    json_number_value(json_object_get(o, "cost"))));
+	json_object_set_new(e, "duration_s", json_real(round((json_number_value(
+	    json_object_get(e, "duration_s")) + json_number_value(json_object_get(o,
+	    "duration_s"))) * 1000) / 1000));
+	acc->total += json_number_value(json_object_get(o, "cost"));
+	return 0;
+}
 
 json_t *
 rm_run_report(const char *run_id, struct rm_err *err)
 {
-	char dir[1024], p[1200], *text = NULL, *line, *save = NULL;
-	size_t len, i, ln = 0;
+	char dir[1024], p[1200];
+	size_t i;
 	json_t *rep, *nodes = json_array(), *index = json_object(), *res = NULL, *n;
-	double total = 0;
+	struct report_acc acc;
 
 	if (rm_run_dir(run_id, dir, sizeof(dir), 0, err) != 0)
 		return NULL;
@@ -43,47 +130,11 @@ rm_run_report(const char *run_id, struct rm_err *err)
 		json_decref(plan);
 	}
 	snprintf(p, sizeof(p), "%s/costs.jsonl", dir);
-	if (rm_is_file(p)) {
-		if (rm_read_file(p, 256u << 20, &text, &len, err) != 0)
-			goto fail;
-		for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			json_error_t je;
-			json_t *o = json_loads(line, 0, &je), *e, *a;
-			const char *id;
-			ln++;
-			if (!json_is_object(o) || (id = json_string_value(json_object_get(o, "node"))) ==
-			    NULL) {
-				json_decref(o);
-				rm_err_setpos(err, RM_EXIT_INVALID, p, (int)ln, 0, NULL, "expected a cost "
-				    "record (one JSON object a line)");
-				goto fail;
-			}
-			e = json_object_get(index, id);
-			if (e == NULL) {
-				e = json_pack("{s:s,s:f,s:f,s:[]}", "id", id, "cost", 0.0, "duration_s", 0.0,
-				    "attempts");
-				json_object_set(index, id, e);
-				json_array_append_new(nodes, e);
-			}
-			a = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O}", "executor",
-			    json_object_get(o, "executor"), "attempt", json_object_get(o, "attempt"),
-			    "status", json_object_get(o, "status"), "start", json_object_get(o, "start"),
-			    "duration_s", json_object_get(o, "duration_s"), "cost",
-			    json_object_get(o, "cost"));
-			if (json_object_get(o, "reason"))
-				json_object_set(a, "reason", json_object_get(o, "reason"));
-			json_array_append_new(json_object_get(e, "attempts"), a);
-			json_object_set_new(e, "cost", json_real(json_number_value(json_object_get(e,
-			    "cost")) + json_number_value(json_object_get(o, "cost"))));
-			json_object_set_new(e, "duration_s", json_real(round((json_number_value(
-			    json_object_get(e, "duration_s")) + json_number_value(json_object_get(o,
-			    "duration_s"))) * 1000) / 1000));
-			total += json_number_value(json_object_get(o, "cost"));
-			json_decref(o);
-		}
-		free(text);
-		text = NULL;
-	}
+	acc.nodes = nodes;
+	acc.index = index;
+	acc.total = 0;
+	if (each_cost(p, add_attempt, &acc, err) != 0)
+		goto fail;
 	snprintf(p, sizeof(p), "%s/results.json", dir);
 	if (rm_is_file(p)) {
 		struct rm_err e2;
@@ -102,12 +153,11 @@ rm_run_report(const char *run_id, struct rm_err *err)
 	    run_id, "status", res && json_object_get(res, "status") ?
 	    json_object_get(res, "status") : json_string("incomplete"), "budget",
 	    res && json_object_get(res, "budget") ? json_object_get(res, "budget") : json_null(),
-	    "total_cost", total, "nodes", nodes);
+	    "total_cost", acc.total, "nodes", nodes);
 	json_decref(res);
 	json_decref(index);
 	return rep;
 fail:
-	free(text);
 	json_decref(nodes);
 	json_decref(index);
 	return NULL;

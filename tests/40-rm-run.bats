@@ -138,6 +138,80 @@ two stopped" ]
 	assert_line --regexp '^TOTAL .*\(budget 1.5\)$'
 }
 
+# Four chained nodes at cost_tokens 10 each, the first blocking until $1/go exists.
+four_tens() {
+	jq '.id = "ten" | .cost_tokens = 10' "$F/tokens.json" > "$1/ten.json"
+	cat > "$1/four.yaml" <<-EOF
+	schema: remotemedia.pipeline/1
+	name: four
+	nodes:
+	  - {id: n1, type: Command, capabilities: {tags: [tok]}, exec: 'if [ -e $1/go ]; then echo one; else echo \$\$ > $1/n1.pid; exec sleep 30; fi'}
+	  - {id: n2, type: Command, capabilities: {tags: [tok]}, exec: cat}
+	  - {id: n3, type: Command, capabilities: {tags: [tok]}, exec: cat}
+	  - {id: n4, type: Command, capabilities: {tags: [tok]}, exec: cat}
+	edges: [[n1, n2], [n2, n3], [n3, n4]]
+	EOF
+}
+
+@test "rm-schedule run --resume: the budget is kept with the run and the cost counts from its ledger" {
+	T=$BATS_TEST_TMPDIR
+	four_tens "$T"
+	rm-schedule run --run-id b4 --budget 15 --grace 1 -x "$T/ten.json" "$T/four.yaml" \
+	    > "$T/out1" 2>&1 &
+	runner=$!
+	for _ in $(seq 100); do [ -s "$T/n1.pid" ] && break; sleep 0.1; done
+	[ -s "$T/n1.pid" ]
+	kill -TERM "$runner"
+	status=0
+	wait "$runner" || status=$?
+	[ "$status" -eq 8 ]
+	jq -e '.budget == 15' "$REMOTEMEDIA_HOME/runs/b4/budget.json"
+	[ "$(jq -r '.node + " " + .status + " " + (.cost | tostring)' \
+	    "$REMOTEMEDIA_HOME/runs/b4/costs.jsonl")" = "n1 stopped 10" ]
+	grep -q '"reason":"interrupted"' "$REMOTEMEDIA_HOME/runs/b4/costs.jsonl"
+	touch "$T/go"
+	# no --budget: the stored one holds, and the 10 already spent count
+	run rm-schedule run --resume b4 -x "$T/ten.json"
+	[ "$status" -eq 7 ]
+	assert_output --partial "rm-schedule: budget: accumulated cost 10.0000 and cost_tokens 10 of node 'n1' on 'ten' would reach the budget 15; the attempt was not started"
+	[ "$(wc -l < "$REMOTEMEDIA_HOME/runs/b4/costs.jsonl")" -eq 1 ]
+	jq -e '.status == "budget_exceeded" and .budget == 15 and .total_cost == 10' \
+	    "$REMOTEMEDIA_HOME/runs/b4/results.json"
+	# the same budget given again changes nothing
+	run rm-schedule run --resume b4 --budget 15 -x "$T/ten.json"
+	[ "$status" -eq 7 ]
+	assert_output --partial "would reach the budget 15"
+	run rm-schedule report --json b4
+	jq -e '.total_cost == 10 and .budget == 15' <<<"$output"
+	# an explicit --budget on resume replaces the stored one, lower or higher
+	run rm-schedule run --resume b4 --budget 60 -x "$T/ten.json"
+	assert_success
+	assert_output "one"
+	jq -e '.budget == 60' "$REMOTEMEDIA_HOME/runs/b4/budget.json"
+	jqs 'select(.event == "budget_changed") | .from == 15 and .to == 60' \
+	    "$REMOTEMEDIA_HOME/runs/b4/decisions.jsonl"
+	run rm-schedule report --json b4
+	jq -e '.total_cost == 50 and .status == "ok" and .budget == 60' <<<"$output"
+}
+
+@test "rm-schedule run: an attempt whose cost_tokens would reach the budget is not started" {
+	T=$BATS_TEST_TMPDIR
+	four_tens "$T"
+	touch "$T/go"
+	run rm-schedule run --run-id b4 --budget 15 -x "$T/ten.json" "$T/four.yaml"
+	[ "$status" -eq 7 ]
+	assert_output --partial "cost_tokens 10 of node 'n2' on 'ten' would reach the budget 15"
+	[ "$(jq -r .node "$REMOTEMEDIA_HOME/runs/b4/costs.jsonl")" = n1 ]
+	jq -e '.total_cost == 10 and [.nodes[].status] == ["done","not_run","not_run","not_run"]' \
+	    "$REMOTEMEDIA_HOME/runs/b4/results.json"
+	# a damaged budget.json stops a resume rather than running without a budget
+	echo '{"budget": "lots"}' > "$REMOTEMEDIA_HOME/runs/b4/budget.json"
+	run rm-schedule run --resume b4 -x "$T/ten.json"
+	[ "$status" -eq 3 ]
+	assert_output --partial "runs/b4/budget.json: budget: expected a number >= 0, got \"lots\""
+	[ "$(wc -l < "$REMOTEMEDIA_HOME/runs/b4/costs.jsonl")" -eq 1 ]
+}
+
 @test "rm-schedule run: cost_tokens are charged per attempt" {
 	cat > "$BATS_TEST_TMPDIR/p.yaml" <<-'EOF'
 	schema: remotemedia.pipeline/1

@@ -133,6 +133,77 @@ make_repo() {
 	assert_output "$(printf '%s\n' true '"modules/voice.yaml"')"
 }
 
+# The git object of a package's provenance, compact.
+prov_git() {
+	$EDIT cat "$1" meta/provenance.json | jq -c .git
+}
+
+@test "rm-build: a checkout and its clones by local path or file:// give the same digest, with no remote recorded" {
+	make_repo "$BATS_TEST_TMPDIR/orig"
+	git clone -q "$BATS_TEST_TMPDIR/orig" "$BATS_TEST_TMPDIR/bypath"
+	(cd "$BATS_TEST_TMPDIR" && git clone -q ./orig relclone)
+	git clone -q "file://$BATS_TEST_TMPDIR/orig" "$BATS_TEST_TMPDIR/byurl"
+	for d in orig bypath relclone byurl; do
+		mkdir -p "$OUT/$d"
+		run rm-build -o "$OUT/$d" "$BATS_TEST_TMPDIR/$d/voice.yaml"
+		assert_success
+		jq -r .path <<<"$output" > "$OUT/$d.path"
+		run prov_git "$(cat "$OUT/$d.path")"
+		assert_success
+		# a local remote is no provenance: it names this machine's disk
+		jq -e 'has("remote_url") | not' <<<"$output"
+		refute_output --partial "$BATS_TEST_TMPDIR"
+	done
+	for d in bypath relclone byurl; do
+		[ "$(basename "$(cat "$OUT/$d.path")")" = "$(basename "$(cat "$OUT/orig.path")")" ]
+		cmp "$(cat "$OUT/orig.path")" "$(cat "$OUT/$d.path")"
+	done
+}
+
+@test "rm-build: network remotes are recorded without credentials; local ones are not" {
+	make_repo "$BATS_TEST_TMPDIR/repo"
+	R=$BATS_TEST_TMPDIR/repo
+	git -C "$R" remote add origin https://user:secret@example.com/x.git
+	run rm-build -o "$OUT" "$R/voice.yaml"
+	assert_success
+	p=$(jq -r .path <<<"$output")
+	run prov_git "$p"
+	jq -e '.remote_url == "https://example.com/x.git"' <<<"$output"
+	# nowhere in the package, whatever the entry
+	mkdir "$OUT/x"
+	tar -xf "$p" -C "$OUT/x"
+	! grep -rqa secret "$OUT/x"
+	! grep -qa secret "$p"
+	while read -r url want; do
+		git -C "$R" remote set-url origin "$url"
+		mkdir -p "$OUT/u"
+		rm -f "$OUT"/u/*
+		run rm-build -o "$OUT/u" "$R/voice.yaml"
+		assert_success
+		run prov_git "$(jq -r .path <<<"$output")"
+		[ "$(jq -r '.remote_url // "-"' <<<"$output")" = "$want" ] ||
+		    { echo "$url: got $output, want $want"; false; }
+	done <<-EOF
+	ssh://git:pw@example.com:2222/x.git ssh://example.com:2222/x.git
+	git://example.com/x.git git://example.com/x.git
+	git@example.com:team/x.git git@example.com:team/x.git
+	example.com:x.git example.com:x.git
+	file:///srv/git/x.git -
+	/srv/git/x.git -
+	../x.git -
+	x.git -
+	./a:b -
+	EOF
+	# a local origin gives way to a network remote of the same repository
+	git -C "$R" remote set-url origin /srv/git/x.git
+	git -C "$R" remote add upstream https://tok@example.com/up.git
+	mkdir "$OUT/u2"
+	run rm-build -o "$OUT/u2" "$R/voice.yaml"
+	assert_success
+	run prov_git "$(jq -r .path <<<"$output")"
+	jq -e '.remote_url == "https://example.com/up.git"' <<<"$output"
+}
+
 @test "rm-build: outside any git repository provenance has git null and mtime 0" {
 	mkdir -p "$BATS_TEST_TMPDIR/plain/models"
 	cp "$EX/voice.yaml" "$BATS_TEST_TMPDIR/plain/"

@@ -10,8 +10,9 @@
 
 /*
  * Git facts about the work tree holding path (a real path): {"commit",
- * "branch", "remote_url" (credentials removed), "dirty", "path" (relative
- * to the work tree root), "commit_time"}; json null when path is in no
+ * "branch", "remote_url" (a network remote, credentials removed; absent
+ * when every remote is a local path), "dirty", "path" (relative to the
+ * work tree root), "commit_time"}; json null when path is in no
  * repository. Dirty means tracked files differ from HEAD (untracked files,
  * such as packages built into the tree, do not count).
  */

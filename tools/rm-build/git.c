@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,19 +30,70 @@ strip_userinfo(const char *url)
 	return out;
 }
 
+/*
+ * Does url name another machine? Git's rules: a scheme other than file://
+ * is a network transport; without a scheme, "host:path" (a colon before
+ * any slash, and a host before the colon) is scp-like ssh; everything else
+ * (absolute or relative paths, file://) is this machine's disk, which says
+ * nothing about the source and differs between clones of one commit.
+ */
+static int
+url_is_network(const char *url)
+{
+	const char *scheme = strstr(url, "://"), *p, *colon, *slash;
+
+	if (scheme != NULL && scheme > url) {
+		for (p = url; p < scheme && (isalnum((unsigned char)*p) || *p == '+' ||
+		    *p == '-' || *p == '.'); p++)
+			;
+		if (p == scheme)
+			return !(scheme - url == 4 && strncasecmp(url, "file", 4) == 0);
+	}
+	colon = strchr(url, ':');
+	slash = strchr(url, '/');
+	return colon != NULL && colon != url && (slash == NULL || slash > colon);
+}
+
+/*
+ * The remote recorded in provenance: origin when it is a network remote,
+ * else the first network remote in git's order; NULL when there is none.
+ */
+static char *
+network_remote(git_repository *repo)
+{
+	git_strarray names = { NULL, 0 };
+	git_remote *remote = NULL;
+	char *url = NULL;
+	size_t i;
+
+	if (git_remote_lookup(&remote, repo, "origin") == 0 && git_remote_url(remote) != NULL &&
+	    url_is_network(git_remote_url(remote)))
+		url = strip_userinfo(git_remote_url(remote));
+	git_remote_free(remote);
+	if (url != NULL || git_remote_list(&names, repo) != 0)
+		return url;
+	for (i = 0; i < names.count && url == NULL; i++) {
+		remote = NULL;
+		if (git_remote_lookup(&remote, repo, names.strings[i]) == 0 &&
+		    git_remote_url(remote) != NULL && url_is_network(git_remote_url(remote)))
+			url = strip_userinfo(git_remote_url(remote));
+		git_remote_free(remote);
+	}
+	git_strarray_dispose(&names);
+	return url;
+}
+
 json_t *
 rm_build_git_info(const char *path, struct rm_err *err)
 {
 	git_repository *repo = NULL;
 	git_reference *head = NULL;
 	git_commit *commit = NULL;
-	git_remote *remote = NULL;
 	git_status_list *st = NULL;
 	git_status_options so;
-	git_strarray remotes = { NULL, 0 };
 	json_t *out = NULL;
 	const char *wd;
-	char wdreal[PATH_MAX], dir[PATH_MAX], *slash;
+	char wdreal[PATH_MAX], dir[PATH_MAX], *slash, *url;
 
 	(void)err;
 	git_libgit2_init();
@@ -78,15 +130,10 @@ rm_build_git_info(const char *path, struct rm_err *err)
 	}
 	if (json_object_get(out, "branch") == NULL)
 		json_object_set_new(out, "branch", json_null());
-	if (git_remote_lookup(&remote, repo, "origin") != 0 &&
-	    git_remote_list(&remotes, repo) == 0 && remotes.count > 0)
-		git_remote_lookup(&remote, repo, remotes.strings[0]);
-	if (remote != NULL && git_remote_url(remote) != NULL) {
-		char *u = strip_userinfo(git_remote_url(remote));
-		json_object_set_new(out, "remote_url", u ? json_string(u) : json_null());
-		free(u);
-	} else
-		json_object_set_new(out, "remote_url", json_null());
+	/* no network remote: no field, so that every clone of a commit agrees */
+	if ((url = network_remote(repo)) != NULL)
+		json_object_set_new(out, "remote_url", json_string(url));
+	free(url);
 	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
 	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
 	so.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
@@ -96,8 +143,6 @@ rm_build_git_info(const char *path, struct rm_err *err)
 		json_object_set_new(out, "dirty", json_null());
 done:
 	git_status_list_free(st);
-	git_strarray_dispose(&remotes);
-	git_remote_free(remote);
 	git_commit_free(commit);
 	git_reference_free(head);
 	git_repository_free(repo);

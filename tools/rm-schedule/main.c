@@ -351,20 +351,16 @@ out:
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+/* Everything but run and report (rm_run_main); a's arrays are freed by main. */
+static int
+schedule_main(struct args *a, int argc, char **argv)
 {
-	struct args a;
 	const char *verb;
 	int c, verbose = RM_LOG_NORMAL;
 	long k;
 
-	rm_tool_init(argc, argv);
-	memset(&a, 0, sizeof(a));
-	a.so.policy = RM_POLICY_GREEDY;
-	a.so.budget = -1;
-	a.files = calloc((size_t)argc + 1, sizeof(*a.files));
-	a.dirs = calloc((size_t)argc + 1, sizeof(*a.dirs));
+	a->so.policy = RM_POLICY_GREEDY;
+	a->so.budget = -1;
 	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);
 		return 0;
@@ -381,21 +377,23 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "report") == 0)
 		return rm_run_main(argc - 1, argv + 1);
+	a->files = calloc((size_t)argc + 1, sizeof(*a->files));
+	a->dirs = calloc((size_t)argc + 1, sizeof(*a->dirs));
 	verb = argv[1];
 	argc--;
 	argv++;
 	while ((c = getopt_long(argc, argv, "p:o:x:d:k:vqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (rm_policy_parse(optarg, &a.so.policy) != 0) {
+			if (rm_policy_parse(optarg, &a->so.policy) != 0) {
 				fprintf(stderr, "%s: -p: unknown policy \"%s\": expected greedy, balanced, "
 				    "cost or latency\n", rm_progname(), optarg);
 				return RM_EXIT_USAGE;
 			}
-			a.policy_set = 1;
+			a->policy_set = 1;
 			break;
 		case O_BUDGET:
-			if (rm_tool_parse_double(optarg, &a.so.budget) != 0 || a.so.budget < 0) {
+			if (rm_tool_parse_double(optarg, &a->so.budget) != 0 || a->so.budget < 0) {
 				fprintf(stderr, "%s: --budget: expected a number >= 0, got \"%s\"\n",
 				    rm_progname(), optarg);
 				return RM_EXIT_USAGE;
@@ -408,40 +406,40 @@ main(int argc, char **argv)
 				    rm_progname(), optarg);
 				return RM_EXIT_USAGE;
 			}
-			a.format = optarg;
+			a->format = optarg;
 			break;
-		case 'o': a.out = optarg; break;
-		case 'x': a.files[a.src.nfiles++] = optarg; break;
-		case 'd': a.dirs[a.src.ndirs++] = optarg; break;
+		case 'o': a->out = optarg; break;
+		case 'x': a->files[a->src.nfiles++] = optarg; break;
+		case 'd': a->dirs[a->src.ndirs++] = optarg; break;
 		case 'k':
 			if (rm_tool_parse_long(optarg, &k) != 0 || k < 1) {
 				fprintf(stderr, "%s: -k: expected a count >= 1, got \"%s\"\n",
 				    rm_progname(), optarg);
 				return RM_EXIT_USAGE;
 			}
-			a.so.topk = (size_t)k;
+			a->so.topk = (size_t)k;
 			break;
-		case O_MEASURE: a.so.measure = 1; break;
+		case O_MEASURE: a->so.measure = 1; break;
 		case O_TIMEOUT:
 			if (rm_tool_parse_long(optarg, &k) != 0 || k < 1 || k > 60000) {
 				fprintf(stderr, "%s: --timeout: expected milliseconds (1-60000), got \"%s\"\n",
 				    rm_progname(), optarg);
 				return RM_EXIT_USAGE;
 			}
-			a.so.measure_timeout_ms = (int)k;
+			a->so.measure_timeout_ms = (int)k;
 			break;
-		case O_NOPARK: a.no_park = 1; break;
-		case O_NOLOCAL: a.so.no_local = 1; a.src.no_local = 1; break;
+		case O_NOPARK: a->no_park = 1; break;
+		case O_NOLOCAL: a->so.no_local = 1; a->src.no_local = 1; break;
 		case O_DECISIONS:
 			if (strcmp(optarg, "full") == 0)
-				a.so.full = 1;
+				a->so.full = 1;
 			else if (strcmp(optarg, "top") != 0) {
 				fprintf(stderr, "%s: --decisions: expected top or full, got \"%s\"\n",
 				    rm_progname(), optarg);
 				return RM_EXIT_USAGE;
 			}
 			break;
-		case O_JSON: a.want_json = 1; break;
+		case O_JSON: a->want_json = 1; break;
 		case 'v': verbose++; break;
 		case 'q': verbose = RM_LOG_QUIET; break;
 		case 'h': usage(stdout); return 0;
@@ -453,18 +451,18 @@ main(int argc, char **argv)
 	}
 	rm_log_set_level(verbose);
 	rm_tool_banner();
-	a.want_json = rm_tool_want_json(a.want_json);
-	if (a.format == NULL)
-		a.format = a.want_json ? "json" : "text";
+	a->want_json = rm_tool_want_json(a->want_json);
+	if (a->format == NULL)
+		a->format = a->want_json ? "json" : "text";
 	else
-		a.want_json = strcmp(a.format, "json") == 0;
+		a->want_json = strcmp(a->format, "json") == 0;
 	if (strcmp(verb, "plan") == 0) {
 		if (argc - optind != 1) {
 			fprintf(stderr, "%s: plan: expected one pipeline file\n", rm_progname());
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}
-		return cmd_plan(&a, argv[optind]);
+		return cmd_plan(a, argv[optind]);
 	}
 	if (strcmp(verb, "explain") == 0) {
 		if (argc - optind != 2) {
@@ -472,7 +470,7 @@ main(int argc, char **argv)
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}
-		return cmd_explain(&a, argv[optind], argv[optind + 1]);
+		return cmd_explain(a, argv[optind], argv[optind + 1]);
 	}
 	if (strcmp(verb, "queue") == 0 || strcmp(verb, "reconcile") == 0) {
 		if (argc != optind) {
@@ -480,11 +478,25 @@ main(int argc, char **argv)
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}
-		return verb[0] == 'q' ? cmd_queue(&a) : cmd_reconcile(&a);
+		return verb[0] == 'q' ? cmd_queue(a) : cmd_reconcile(a);
 	}
 	fprintf(stderr, "%s: unknown command \"%s\": expected plan, explain, queue, reconcile, "
 	    "run or report\n",
 	    rm_progname(), verb);
 	usage(stderr);
 	return RM_EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args a;
+	int rc;
+
+	rm_tool_init(argc, argv);
+	memset(&a, 0, sizeof(a));
+	rc = schedule_main(&a, argc, argv);
+	free(a.files);
+	free(a.dirs);
+	return rc;
 }
