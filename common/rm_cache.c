@@ -892,13 +892,55 @@ fetch_pkgfile(const char *path, json_t **result, struct rm_err *err)
 	return r;
 }
 
-int
-rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err)
+/*
+ * The signature policy, applied again each time a cached entry is handed
+ * out: the entry may have been cached in development mode, or its signer
+ * taken out of trust/ since. The signature in the cached .rmpkg is checked
+ * against the entry's digest (its name, proven when it was installed) and
+ * the trust store as it is now; nothing is hashed again. In production an
+ * unsigned or untrusted package is refused; an invalid signature always.
+ * result gains "signature" (and "signer").
+ */
+static int
+entry_trusted(const char *ref, const char *hex, json_t *result, struct rm_err *err)
+{
+	char p[PATH_MAX];
+	struct rm_pkg *pkg = NULL;
+	int r;
+
+	snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);
+	pthread_mutex_lock(&install_mu);
+	r = rm_pkg_open(p, RM_PKG_NO_POLICY, &pkg, err);
+	pthread_mutex_unlock(&install_mu);
+	if (r != 0)
+		return r;
+	if (strcmp(pkg->digest, hex) != 0)
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, NULL, "refused: the cached package "
+		    "holds sha256:%s, not sha256:%s; 'rm-cache clear' it", pkg->digest, hex);
+	else if (pkg->sig.status == RM_SIG_UNSIGNED && rm_mode() == RM_MODE_PRODUCTION)
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, RM_PKG_SIGNATURE, "refused in production "
+		    "mode: cached package sha256:%s (%s) is unsigned (cached in development mode?)",
+		    hex, ref);
+	else if (pkg->sig.status != RM_SIG_VALID && rm_mode() == RM_MODE_PRODUCTION)
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, RM_PKG_SIGNATURE, "refused in production "
+		    "mode: cached package sha256:%s (%s) is signed, but not by a key trusted now: %s",
+		    hex, ref, pkg->sig.reason);
+	if (r == 0) {
+		json_object_set_new(result, "signature",
+		    json_string(rm_sig_status_name(pkg->sig.status)));
+		if (pkg->sig.status == RM_SIG_VALID)
+			json_object_set_new(result, "signer", json_string(pkg->sig.signer));
+	}
+	rm_pkg_free(pkg);
+	return r;
+}
+
+static int
+fetch_any(const char *ref, int flags, json_t **result, struct rm_err *err)
 {
 	char dir[PATH_MAX], tag[256], hex[RM_SHA256_HEX];
 	int r;
 
-	*result = NULL;
 	if (strncmp(ref, "oci://", 6) == 0)
 		return fetch_remote(ref, flags, result, err);
 	if (layout_ref(ref, dir, sizeof(dir), tag, sizeof(tag)) == 0)
@@ -917,6 +959,24 @@ rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err)
 	return rm_err_set(err, RM_EXIT_NOTFOUND, ref, NULL,
 	    "expected oci://HOST/REPO[:TAG|@DIGEST], an OCI image layout directory, a cached "
 	    "digest or a .rmpkg file");
+}
+
+int
+rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err)
+{
+	const char *d;
+	int r;
+
+	*result = NULL;
+	if ((r = fetch_any(ref, flags, result, err)) != 0)
+		return r;
+	d = json_string_value(json_object_get(*result, "digest"));
+	if (!(flags & RM_CACHE_NO_POLICY) &&
+	    (r = entry_trusted(ref, d + 7, *result, err)) != 0) {
+		json_decref(*result);
+		*result = NULL;
+	}
+	return r;
 }
 
 struct many_job {
@@ -1007,7 +1067,8 @@ rm_cache_resolve(const char *ref, char *pkgpath, size_t size, struct rm_err *err
 	if (strncmp(ref, "oci://", 6) != 0 && !looks_like_digest(ref) &&
 	    layout_ref(ref, dir, sizeof(dir), tag, sizeof(tag)) != 0)
 		return rm_path(pkgpath, size, err, "%s", ref);
-	if ((r = rm_cache_fetch(ref, 0, &res, err)) != 0)
+	/* the caller opens the package, and applies the signature policy itself */
+	if ((r = rm_cache_fetch(ref, RM_CACHE_NO_POLICY, &res, err)) != 0)
 		return r;
 	r = rm_path(pkgpath, size, err, "%s", json_string_value(json_object_get(res, "package")));
 	json_decref(res);

@@ -34,13 +34,17 @@
 #define RM_CACHE_REFRESH	0x1	/* resolve tags again, re-fetch changed packages */
 #define RM_CACHE_OFFLINE	0x2	/* never use the network: a miss is RM_EXIT_NEGATIVE */
 #define RM_CACHE_INSECURE	0x4	/* plain HTTP / unverified TLS allowed */
+#define RM_CACHE_NO_POLICY	0x8	/* the caller applies the signature policy */
 
 /*
  * Fetches one reference: oci://HOST/REPO[:TAG|@DIGEST], an OCI image layout
  * directory (DIR, DIR:TAG or oci:DIR[:TAG]), a cached package digest
  * (sha256:HEX or a unique prefix of at least 12 hex digits) or a .rmpkg file
  * (installed into the cache). *result receives {"ref", "digest", "path",
- * "package", "manifest", "cached": bool}.
+ * "package", "manifest", "cached": bool, "signature": "valid"|"unsigned"|
+ * "untrusted", "signer"}. Every answer, from the cache or not, is checked
+ * against the current mode and trust store (unless RM_CACHE_NO_POLICY): in
+ * production an unsigned or no longer trusted package is RM_EXIT_INTEGRITY.
  */
 int rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err);
 /* Fetches several references at once (up to jobs in parallel); results in

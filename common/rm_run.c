@@ -87,6 +87,7 @@ struct runner {
 	double spent;			/* finished attempts */
 	int budget_hit;
 	int failed;
+	int refused;			/* a package refused (signature policy): exit 5 */
 	int invalid;
 	json_t *adverts;		/* id -> advert, for this run */
 	json_t *local_advert;
@@ -875,6 +876,8 @@ next_attempt(struct runner *r, struct rnode *n, struct rm_err *err)
 				rm_err_set(err, fe.code ? fe.code : RM_EXIT_EXEC, NULL, "remote_ref",
 				    "node '%s': cannot fetch %s: %s", n->id,
 				    json_string_value(json_object_get(n->node, "remote_ref")), fe.msg);
+				if (fe.code == RM_EXIT_INTEGRITY)
+					r->refused = 1;
 				decide(r, n->id, "fetch_failed", json_pack("{s:s}", "reason", err->msg));
 				json_array_append_new(n->attempts, json_pack("{s:s,s:s,s:s}", "status",
 				    "skipped", "reason", "fetch_failed", "message", err->msg));
@@ -1667,7 +1670,8 @@ rm_run_exec(const json_t *plan, const struct rm_run_opts *opts, json_t **result,
 						    json_string_value(json_object_get(a, "executor")) : "-",
 						    json_string_value(json_object_get(a, "message")));
 			}
-			rc = rm_err_set(err, RM_EXIT_EXEC, NULL, NULL, "%s", buf);
+			rc = rm_err_set(err, r.refused ? RM_EXIT_INTEGRITY : RM_EXIT_EXEC, NULL, NULL,
+			    "%s", buf);
 			decide(&r, NULL, "halt", json_pack("{s:s}", "reason", err->msg));
 		} else
 			decide(&r, NULL, "finished", json_pack("{s:f}", "total_cost", r.spent));
