@@ -322,7 +322,6 @@ get_blob(struct source *s, struct rm_oci *oci, const char *digest, uint64_t size
 		snprintf(src, sizeof(src), "%s/blobs/sha256/%s", s->layout, digest + 7);
 		r = copy_blob(src, digest, size, dest, err);
 	}
-	unlink(lk);
 	rm_unlock(fd);
 	return r;
 }
@@ -613,7 +612,6 @@ done:
 			r = index_update(edit_note, &n, err);
 	}
 out:
-	unlink(lk);
 	rm_unlock(fd);
 	return r;
 }
@@ -885,7 +883,6 @@ fetch_pkgfile(const char *path, json_t **result, struct rm_err *err)
 			r = index_update(edit_note, &n, err);
 		}
 	}
-	unlink(lk);
 	rm_unlock(fd);
 	if (r == 0)
 		*result = result_for(path, hex, NULL, cached);
@@ -1335,6 +1332,41 @@ stale(const char *dir, const char *name, const char *lockname)
 	return 1;
 }
 
+/*
+ * A lock file stays while what it guards may be in use: gc removes those of
+ * blobs and entries that are gone, each only while holding it (a process
+ * that was waiting on it then finds the name gone and locks it afresh, see
+ * rm_lock), without reporting them.
+ */
+static void
+drop_orphan_locks(const char *dir, int entries)
+{
+	char p[PATH_MAX], hex[RM_SHA256_HEX];
+	DIR *d;
+	struct dirent *de;
+	struct rm_err e;
+	int fd;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) != 69 || strcmp(de->d_name + 64, ".lock") != 0)
+			continue;
+		memcpy(hex, de->d_name, 64);
+		hex[64] = '\0';
+		snprintf(p, sizeof(p), "%s/%s", dir, hex);
+		if (!is_hex(hex, 64) || (entries ? entry_complete(hex) : access(p, F_OK) == 0))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		rm_err_clear(&e);
+		if ((fd = rm_lock(p, 1, 1, &e)) < 0)
+			continue;
+		unlink(p);
+		rm_unlock(fd);
+	}
+	closedir(d);
+}
+
 int
 rm_cache_gc(json_t **rep, struct rm_err *err)
 {
@@ -1408,6 +1440,8 @@ rm_cache_gc(json_t **rep, struct rm_err *err)
 		}
 		closedir(d);
 	}
+	drop_orphan_locks(blobdir, 0);
+	drop_orphan_locks(pipedir, 1);
 	json_decref(keep);
 	*rep = out;
 	return 0;
@@ -1500,7 +1534,6 @@ rm_cache_clear(const char *ref, json_t **rep, struct rm_err *err)
 	}
 	snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);
 	unlink(p);
-	unlink(lk);
 	rm_unlock(fd);
 	if ((r = rm_cache_gc(&gc, err)) != 0) {
 		json_decref(out);

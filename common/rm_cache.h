@@ -6,10 +6,14 @@
  *   pipelines/<hex>.rmpkg        the package, byte-identical to the pushed one
  *   pipelines/<hex>/             the package unpacked; present = complete
  *   pipelines/<hex>.lock         held while one process installs it
+ *   refs.lock                    held while one process edits refs.json
  *   refs.json                    what each reference resolved to:
  *     {"schema": "remotemedia.cache-refs/1",
  *      "refs": {"oci://h/r:t": {"manifest", "package", "fetched_at"}},
  *      "packages": {"<hex>": {"manifest", "source"}}}
+ * A lock file is never removed after use (a process waiting on it and a
+ * newcomer creating it again would both hold "the" lock); gc removes those
+ * whose blob or entry is gone, while holding them.
  * The package directory is renamed into place only after the whole package
  * was loaded and verified (rm_pkg_open + rm_pkg_extract), the .rmpkg before
  * it; every file is written beside its final name and renamed. A crash at

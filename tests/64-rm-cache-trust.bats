@@ -110,3 +110,52 @@ refused() {
 	assert_success
 	[ "$(jq -r '.signature.status' <<<"$output")" = valid ]
 }
+
+@test "rm-cache: 8 fetches of one package at once, three times over, all succeed and the cache verifies" {
+	ref=oci://$REG/trust/signed:1.0
+	hex=$(digest_of "$SIGNED")
+	hex=${hex#sha256:}
+	for round in 1 2 3; do
+		pids=()
+		for i in 1 2 3 4 5 6 7 8; do
+			# two of them install the same package from its .rmpkg file
+			if [ "$i" -gt 6 ]; then src=$SIGNED; else src=$ref; fi
+			rm-cache fetch -q "$src" > "$BATS_TEST_TMPDIR/out.$i" 2>&1 &
+			pids+=($!)
+		done
+		for i in "${!pids[@]}"; do
+			wait "${pids[$i]}" || { cat "$BATS_TEST_TMPDIR/out.$((i + 1))"; false; }
+		done
+		run rm-cache verify
+		assert_success
+		[ -f "$REMOTEMEDIA_HOME/pipelines/$hex/manifest.json" ]
+		# no temporaries left behind by one install deleting another's
+		run ls "$REMOTEMEDIA_HOME/pipelines"
+		refute_output --regexp '\.(new|old|tmp)'
+		rm-cache clear -q "$hex" >/dev/null
+	done
+}
+
+@test "rm-cache: lock files are never unlinked after use (one inode across fetches); gc drops orphans" {
+	ref=oci://$REG/trust/signed:1.0
+	hex=$(digest_of "$SIGNED")
+	hex=${hex#sha256:}
+	model=$(sha256sum "$BATS_FILE_TMPDIR/s/src/models/tiny-vad.safetensors" | cut -c1-64)
+	rm-cache fetch -q "$ref" >/dev/null
+	plock=$REMOTEMEDIA_HOME/pipelines/$hex.lock
+	block=$REMOTEMEDIA_HOME/blobs/sha256/$model.lock
+	[ -f "$plock" ]
+	[ -f "$block" ]
+	pi=$(stat -c %i "$plock")
+	bi=$(stat -c %i "$block")
+	rm-cache fetch -q --refresh "$ref" >/dev/null
+	rm-cache fetch -q "$SIGNED" >/dev/null
+	[ "$(stat -c %i "$plock")" = "$pi" ]
+	[ "$(stat -c %i "$block")" = "$bi" ]
+	rm-cache gc -q >/dev/null
+	[ "$(stat -c %i "$plock")" = "$pi" ]
+	# once the entry and its blobs are gone, so are their locks
+	rm-cache clear -q "$hex" >/dev/null
+	[ ! -e "$plock" ]
+	[ ! -e "$block" ]
+}
