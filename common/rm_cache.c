@@ -901,11 +901,13 @@ fetch_pkgfile(const char *path, json_t **result, struct rm_err *err)
 static int
 entry_trusted(const char *ref, const char *hex, json_t *result, struct rm_err *err)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], via[1200] = "";
 	struct rm_pkg *pkg = NULL;
 	int r;
 
 	snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);
+	if (strstr(ref, hex) == NULL)
+		snprintf(via, sizeof(via), " (%s)", ref);
 	pthread_mutex_lock(&install_mu);
 	r = rm_pkg_open(p, RM_PKG_NO_POLICY, &pkg, err);
 	pthread_mutex_unlock(&install_mu);
@@ -916,12 +918,12 @@ entry_trusted(const char *ref, const char *hex, json_t *result, struct rm_err *e
 		    "holds sha256:%s, not sha256:%s; 'rm-cache clear' it", pkg->digest, hex);
 	else if (pkg->sig.status == RM_SIG_UNSIGNED && rm_mode() == RM_MODE_PRODUCTION)
 		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, RM_PKG_SIGNATURE, "refused in production "
-		    "mode: cached package sha256:%s (%s) is unsigned (cached in development mode?)",
-		    hex, ref);
+		    "mode: cached package sha256:%s%s is unsigned (cached in development mode?)",
+		    hex, via);
 	else if (pkg->sig.status != RM_SIG_VALID && rm_mode() == RM_MODE_PRODUCTION)
 		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, RM_PKG_SIGNATURE, "refused in production "
-		    "mode: cached package sha256:%s (%s) is signed, but not by a key trusted now: %s",
-		    hex, ref, pkg->sig.reason);
+		    "mode: cached package sha256:%s%s is signed, but not by a key trusted now: %s",
+		    hex, via, pkg->sig.reason);
 	if (r == 0) {
 		json_object_set_new(result, "signature",
 		    json_string(rm_sig_status_name(pkg->sig.status)));

@@ -62,9 +62,11 @@ refused() {
 	assert_output --partial "refused in production mode: cached package $(digest_of "$3")"
 	assert_output --partial "$4"
 	[ ! -e "$MARK" ]
+	assert_output --partial "$(digest_of "$3") ($2) is"
 	REMOTEMEDIA_ENV=production run rm-cache fetch "$(digest_of "$3")"
 	assert_failure 5
 	assert_output --partial "$4"
+	refute_output --partial "hint: use --offline"
 }
 
 @test "rm-schedule run in production refuses a package cached unsigned in development, and runs nothing" {
