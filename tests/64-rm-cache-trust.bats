@@ -99,6 +99,21 @@ refused() {
 	assert_output --partial "untrusted"
 }
 
+@test "rm-cache fetch in production refuses an unsigned entry answered from the cache for a layout or --pipeline" {
+	lay=$BATS_TEST_TMPDIR/layout
+	run skopeo copy --src-tls-verify=false "docker://$REG/trust/unsigned:1.0" "oci:$lay:1.0"
+	assert_success
+	rm-cache fetch -q "$lay:1.0" >/dev/null 2>&1
+	REMOTEMEDIA_ENV=production run rm-cache fetch --json "$lay:1.0"
+	assert_failure 5
+	assert_output --partial "is unsigned"
+	rm-cache fetch -q "oci://$REG/trust/unsigned:1.0" >/dev/null 2>&1
+	REMOTEMEDIA_ENV=production run rm-cache fetch --offline --pipeline \
+	    "$(pipeline unsigned "oci://$REG/trust/unsigned:1.0")"
+	assert_failure 5
+	assert_output --partial "is unsigned"
+}
+
 @test "rm-schedule run in production runs a cached package signed by a trusted key" {
 	ref=oci://$REG/trust/signed:1.0
 	cp "$PUB" "$REMOTEMEDIA_HOME/trust/"
