@@ -322,7 +322,6 @@ get_blob(struct source *s, struct rm_oci *oci, const char *digest, uint64_t size
 		snprintf(src, sizeof(src), "%s/blobs/sha256/%s", s->layout, digest + 7);
 		r = copy_blob(src, digest, size, dest, err);
 	}
-	unlink(lk);
 	rm_unlock(fd);
 	return r;
 }
@@ -613,7 +612,6 @@ done:
 			r = index_update(edit_note, &n, err);
 	}
 out:
-	unlink(lk);
 	rm_unlock(fd);
 	return r;
 }
@@ -885,20 +883,63 @@ fetch_pkgfile(const char *path, json_t **result, struct rm_err *err)
 			r = index_update(edit_note, &n, err);
 		}
 	}
-	unlink(lk);
 	rm_unlock(fd);
 	if (r == 0)
 		*result = result_for(path, hex, NULL, cached);
 	return r;
 }
 
-int
-rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err)
+/*
+ * The signature policy, applied again each time a cached entry is handed
+ * out: the entry may have been cached in development mode, or its signer
+ * taken out of trust/ since. The signature in the cached .rmpkg is checked
+ * against the entry's digest (its name, proven when it was installed) and
+ * the trust store as it is now; nothing is hashed again. In production an
+ * unsigned or untrusted package is refused; an invalid signature always.
+ * result gains "signature" (and "signer").
+ */
+static int
+entry_trusted(const char *ref, const char *hex, json_t *result, struct rm_err *err)
+{
+	char p[PATH_MAX], via[1200] = "";
+	struct rm_pkg *pkg = NULL;
+	int r;
+
+	snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);
+	if (strstr(ref, hex) == NULL)
+		snprintf(via, sizeof(via), " (%s)", ref);
+	pthread_mutex_lock(&install_mu);
+	r = rm_pkg_open(p, RM_PKG_NO_POLICY, &pkg, err);
+	pthread_mutex_unlock(&install_mu);
+	if (r != 0)
+		return r;
+	if (strcmp(pkg->digest, hex) != 0)
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, NULL, "refused: the cached package "
+		    "holds sha256:%s, not sha256:%s; 'rm-cache clear' it", pkg->digest, hex);
+	else if (pkg->sig.status == RM_SIG_UNSIGNED && rm_mode() == RM_MODE_PRODUCTION)
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, RM_PKG_SIGNATURE, "refused in production "
+		    "mode: cached package sha256:%s%s is unsigned (cached in development mode?)",
+		    hex, via);
+	else if (pkg->sig.status != RM_SIG_VALID && rm_mode() == RM_MODE_PRODUCTION)
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, RM_PKG_SIGNATURE, "refused in production "
+		    "mode: cached package sha256:%s%s is signed, but not by a key trusted now: %s",
+		    hex, via, pkg->sig.reason);
+	if (r == 0) {
+		json_object_set_new(result, "signature",
+		    json_string(rm_sig_status_name(pkg->sig.status)));
+		if (pkg->sig.status == RM_SIG_VALID)
+			json_object_set_new(result, "signer", json_string(pkg->sig.signer));
+	}
+	rm_pkg_free(pkg);
+	return r;
+}
+
+static int
+fetch_any(const char *ref, int flags, json_t **result, struct rm_err *err)
 {
 	char dir[PATH_MAX], tag[256], hex[RM_SHA256_HEX];
 	int r;
 
-	*result = NULL;
 	if (strncmp(ref, "oci://", 6) == 0)
 		return fetch_remote(ref, flags, result, err);
 	if (layout_ref(ref, dir, sizeof(dir), tag, sizeof(tag)) == 0)
@@ -917,6 +958,24 @@ rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err)
 	return rm_err_set(err, RM_EXIT_NOTFOUND, ref, NULL,
 	    "expected oci://HOST/REPO[:TAG|@DIGEST], an OCI image layout directory, a cached "
 	    "digest or a .rmpkg file");
+}
+
+int
+rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err)
+{
+	const char *d;
+	int r;
+
+	*result = NULL;
+	if ((r = fetch_any(ref, flags, result, err)) != 0)
+		return r;
+	d = json_string_value(json_object_get(*result, "digest"));
+	if (!(flags & RM_CACHE_NO_POLICY) &&
+	    (r = entry_trusted(ref, d + 7, *result, err)) != 0) {
+		json_decref(*result);
+		*result = NULL;
+	}
+	return r;
 }
 
 struct many_job {
@@ -1007,7 +1066,8 @@ rm_cache_resolve(const char *ref, char *pkgpath, size_t size, struct rm_err *err
 	if (strncmp(ref, "oci://", 6) != 0 && !looks_like_digest(ref) &&
 	    layout_ref(ref, dir, sizeof(dir), tag, sizeof(tag)) != 0)
 		return rm_path(pkgpath, size, err, "%s", ref);
-	if ((r = rm_cache_fetch(ref, 0, &res, err)) != 0)
+	/* the caller opens the package, and applies the signature policy itself */
+	if ((r = rm_cache_fetch(ref, RM_CACHE_NO_POLICY, &res, err)) != 0)
 		return r;
 	r = rm_path(pkgpath, size, err, "%s", json_string_value(json_object_get(res, "package")));
 	json_decref(res);
@@ -1274,6 +1334,41 @@ stale(const char *dir, const char *name, const char *lockname)
 	return 1;
 }
 
+/*
+ * A lock file stays while what it guards may be in use: gc removes those of
+ * blobs and entries that are gone, each only while holding it (a process
+ * that was waiting on it then finds the name gone and locks it afresh, see
+ * rm_lock), without reporting them.
+ */
+static void
+drop_orphan_locks(const char *dir, int entries)
+{
+	char p[PATH_MAX], hex[RM_SHA256_HEX];
+	DIR *d;
+	struct dirent *de;
+	struct rm_err e;
+	int fd;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) != 69 || strcmp(de->d_name + 64, ".lock") != 0)
+			continue;
+		memcpy(hex, de->d_name, 64);
+		hex[64] = '\0';
+		snprintf(p, sizeof(p), "%s/%s", dir, hex);
+		if (!is_hex(hex, 64) || (entries ? entry_complete(hex) : access(p, F_OK) == 0))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		rm_err_clear(&e);
+		if ((fd = rm_lock(p, 1, 1, &e)) < 0)
+			continue;
+		unlink(p);
+		rm_unlock(fd);
+	}
+	closedir(d);
+}
+
 int
 rm_cache_gc(json_t **rep, struct rm_err *err)
 {
@@ -1347,6 +1442,8 @@ rm_cache_gc(json_t **rep, struct rm_err *err)
 		}
 		closedir(d);
 	}
+	drop_orphan_locks(blobdir, 0);
+	drop_orphan_locks(pipedir, 1);
 	json_decref(keep);
 	*rep = out;
 	return 0;
@@ -1439,7 +1536,6 @@ rm_cache_clear(const char *ref, json_t **rep, struct rm_err *err)
 	}
 	snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);
 	unlink(p);
-	unlink(lk);
 	rm_unlock(fd);
 	if ((r = rm_cache_gc(&gc, err)) != 0) {
 		json_decref(out);

@@ -6,10 +6,14 @@
  *   pipelines/<hex>.rmpkg        the package, byte-identical to the pushed one
  *   pipelines/<hex>/             the package unpacked; present = complete
  *   pipelines/<hex>.lock         held while one process installs it
+ *   refs.lock                    held while one process edits refs.json
  *   refs.json                    what each reference resolved to:
  *     {"schema": "remotemedia.cache-refs/1",
  *      "refs": {"oci://h/r:t": {"manifest", "package", "fetched_at"}},
  *      "packages": {"<hex>": {"manifest", "source"}}}
+ * A lock file is never removed after use (a process waiting on it and a
+ * newcomer creating it again would both hold "the" lock); gc removes those
+ * whose blob or entry is gone, while holding them.
  * The package directory is renamed into place only after the whole package
  * was loaded and verified (rm_pkg_open + rm_pkg_extract), the .rmpkg before
  * it; every file is written beside its final name and renamed. A crash at
@@ -34,13 +38,17 @@
 #define RM_CACHE_REFRESH	0x1	/* resolve tags again, re-fetch changed packages */
 #define RM_CACHE_OFFLINE	0x2	/* never use the network: a miss is RM_EXIT_NEGATIVE */
 #define RM_CACHE_INSECURE	0x4	/* plain HTTP / unverified TLS allowed */
+#define RM_CACHE_NO_POLICY	0x8	/* the caller applies the signature policy */
 
 /*
  * Fetches one reference: oci://HOST/REPO[:TAG|@DIGEST], an OCI image layout
  * directory (DIR, DIR:TAG or oci:DIR[:TAG]), a cached package digest
  * (sha256:HEX or a unique prefix of at least 12 hex digits) or a .rmpkg file
  * (installed into the cache). *result receives {"ref", "digest", "path",
- * "package", "manifest", "cached": bool}.
+ * "package", "manifest", "cached": bool, "signature": "valid"|"unsigned"|
+ * "untrusted", "signer"}. Every answer, from the cache or not, is checked
+ * against the current mode and trust store (unless RM_CACHE_NO_POLICY): in
+ * production an unsigned or no longer trusted package is RM_EXIT_INTEGRITY.
  */
 int rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err);
 /* Fetches several references at once (up to jobs in parallel); results in

@@ -189,8 +189,10 @@ rm_mkdir_p(const char *path, mode_t mode, struct rm_err *err)
 int
 rm_lock(const char *path, int exclusive, int nowait, struct rm_err *err)
 {
+	struct stat held, now;
 	int fd, op;
 
+again:
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return rm_err_set(err, RM_EXIT_INVALID, path, NULL, "cannot open lock: %s",
@@ -207,7 +209,18 @@ rm_lock(const char *path, int exclusive, int nowait, struct rm_err *err)
 		return rm_err_set(err, RM_EXIT_INVALID, path, NULL, "cannot lock: %s",
 		    strerror(saved));
 	}
-	return fd;
+	/* unlinked or replaced while we waited: a newcomer may lock the new file */
+	if (fstat(fd, &held) == 0 && stat(path, &now) == 0) {
+		if (held.st_dev == now.st_dev && held.st_ino == now.st_ino)
+			return fd;
+	} else if (errno != ENOENT) {
+		int saved = errno;
+		close(fd);
+		return rm_err_set(err, RM_EXIT_INVALID, path, NULL, "cannot stat lock: %s",
+		    strerror(saved));
+	}
+	close(fd);
+	goto again;
 }
 
 void

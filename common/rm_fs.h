@@ -20,7 +20,9 @@ int rm_mkdir_p(const char *path, mode_t mode, struct rm_err *err);
 /*
  * Takes an advisory lock on path (created if needed, mode 0600): exclusive
  * or shared; with nowait, returns -RM_EXIT_NEGATIVE at once when held.
- * Returns the descriptor to pass to rm_unlock.
+ * Returns the descriptor to pass to rm_unlock. The lock is on the file the
+ * path names once it is held: one unlinked or replaced meanwhile is let go
+ * and the path locked again, so a holder may unlink its lock file.
  */
 int rm_lock(const char *path, int exclusive, int nowait, struct rm_err *err);
 void rm_unlock(int fd);

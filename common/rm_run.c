@@ -90,6 +90,7 @@ struct runner {
 	int budget_hit;
 	char budget_msg[512];		/* why the budget stopped the run */
 	int failed;
+	int refused;			/* a package refused (signature policy): exit 5 */
 	int invalid;
 	json_t *adverts;		/* id -> advert, for this run */
 	json_t *local_advert;
@@ -952,6 +953,8 @@ next_attempt(struct runner *r, struct rnode *n, struct rm_err *err)
 				rm_err_set(err, fe.code ? fe.code : RM_EXIT_EXEC, NULL, "remote_ref",
 				    "node '%s': cannot fetch %s: %s", n->id,
 				    json_string_value(json_object_get(n->node, "remote_ref")), fe.msg);
+				if (fe.code == RM_EXIT_INTEGRITY)
+					r->refused = 1;
 				decide(r, n->id, "fetch_failed", json_pack("{s:s}", "reason", err->msg));
 				json_array_append_new(n->attempts, json_pack("{s:s,s:s,s:s}", "status",
 				    "skipped", "reason", "fetch_failed", "message", err->msg));
@@ -1856,7 +1859,7 @@ halt(struct runner *r, struct rm_err *err)
 		    "resume with --resume %s", (int)interrupted, r->id);
 	else if (r->failed) {
 		failed_message(r, buf, sizeof(buf));
-		rc = rm_err_set(err, RM_EXIT_EXEC, NULL, NULL, "%s", buf);
+		rc = rm_err_set(err, r->refused ? RM_EXIT_INTEGRITY : RM_EXIT_EXEC, NULL, NULL, "%s", buf);
 	} else {
 		decide(r, NULL, "finished", json_pack("{s:f}", "total_cost", r->spent));
 		return 0;

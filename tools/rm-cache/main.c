@@ -134,7 +134,9 @@ do_fetch(int argc, char **argv, int flags, int jobs, const char *pipeline, int j
 		if (json_object_get(r, "error") != NULL) {
 			fprintf(stderr, "%s: cannot fetch %s: %s\n", rm_progname(), v[i],
 			    json_string_value(json_object_get(r, "error")));
-			if (pipeline != NULL || (flags & RM_CACHE_OFFLINE) == 0)
+			/* no other source helps a package refused by the signature policy */
+			if ((pipeline != NULL || (flags & RM_CACHE_OFFLINE) == 0) &&
+			    json_integer_value(json_object_get(r, "exit")) != RM_EXIT_INTEGRITY)
 				fprintf(stderr, "%s: hint: use --offline to run from cached packages "
 				    "only, or run the node locally\n", rm_progname());
 		}
