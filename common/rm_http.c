@@ -304,6 +304,70 @@ absolute_url(const struct rm_http *h, const char *u, char *out, size_t size)
 		snprintf(out, size, "%s%s%s", h->base, u[0] == '/' ? "" : "/", u);
 }
 
+/*
+ * "scheme://host:port" of an http or https URL, lower case, with the default
+ * port made explicit; -1 for anything else (userinfo included).
+ */
+static int
+url_origin(const char *u, char *out, size_t size)
+{
+	const char *p, *auth;
+	size_t n, i;
+	int https;
+
+	if (strncasecmp(u, "https://", 8) == 0)
+		https = 1;
+	else if (strncasecmp(u, "http://", 7) == 0)
+		https = 0;
+	else
+		return -1;
+	auth = u + (https ? 8 : 7);
+	n = strcspn(auth, "/?#");
+	if (n == 0 || memchr(auth, '@', n) != NULL || n + 16 >= size)
+		return -1;
+	p = https ? "https://" : "http://";
+	snprintf(out, size, "%s", p);
+	for (i = 0; i < n; i++)
+		out[strlen(p) + i] = (char)tolower((unsigned char)auth[i]);
+	out[strlen(p) + n] = '\0';
+	if (auth[n - 1] != ']' && memchr(auth, ':', n) != NULL) {
+		/* a port given: drop an explicit default one */
+		size_t l = strlen(out);
+		const char *def = https ? ":443" : ":80";
+		if (l > strlen(def) && strcmp(out + l - strlen(def), def) == 0)
+			out[l - strlen(def)] = '\0';
+	}
+	return 0;
+}
+
+/* Is u on the registry's own scheme, host and port? Only such URLs get credentials. */
+static int
+own_origin(const struct rm_http *h, const char *u)
+{
+	char a[600], b[600];
+
+	return url_origin(h->base, a, sizeof(a)) == 0 && url_origin(u, b, sizeof(b)) == 0 &&
+	    strcmp(a, b) == 0;
+}
+
+/* The target of a redirect from cur: an absolute http(s) URL, or a path on cur's origin. */
+static int
+redirect_target(const char *cur, const char *loc, char *out, size_t size)
+{
+	char o[600];
+
+	if (strncasecmp(loc, "http://", 7) == 0 || strncasecmp(loc, "https://", 8) == 0) {
+		if (url_origin(loc, o, sizeof(o)) != 0)
+			return -1;
+		snprintf(out, size, "%s", loc);
+		return 0;
+	}
+	if (loc[0] != '/' || loc[1] == '/' || url_origin(cur, o, sizeof(o)) != 0)
+		return -1;
+	snprintf(out, size, "%s%s", o, loc);
+	return 0;
+}
+
 static const char *
 token_for(const struct rm_http *h, const char *scope)
 {
@@ -383,6 +447,9 @@ common_opts(struct rm_http *h, struct xfer *x)
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	/* redirects are followed by rm_http_do, which decides what they carry */
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024L);
 	curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024L * 1024L);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -515,23 +582,139 @@ retryable_curl(CURLcode cc)
 	}
 }
 
-int
-rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp *resp,
-    struct rm_err *err)
+/*
+ * The request's headers; Authorization (the session's token for the scope, or
+ * Basic once the registry asked for it) only when url is on the registry's own
+ * origin.
+ */
+static struct curl_slist *
+request_headers(struct rm_http *h, const struct rm_http_req *req, const char *url)
 {
-	char url[4096], authz[8300], hdr[4400];
-	int attempt = 0, auth_tries = 0, retries = req->once ? 0 : rm_http_retries();
-	struct curl_slist *hl;
-	struct xfer x;
-	CURLcode cc;
+	char authz[8300], hdr[4400];
+	struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
+	const char *tok = token_for(h, req->scope);
+
+#define ADD(name, v) do { if ((v) != NULL) { \
+		snprintf(hdr, sizeof(hdr), name ": %s", (v)); \
+		hl = curl_slist_append(hl, hdr); } } while (0)
+	ADD("Accept", req->accept);
+	ADD("Content-Type", req->content_type);
+	ADD("Range", req->range);
+	ADD("Content-Range", req->content_range);
+#undef ADD
+	if (!own_origin(h, url))
+		return hl;
+	authz[0] = '\0';
+	if (tok != NULL)
+		snprintf(authz, sizeof(authz), "Authorization: Bearer %s", tok);
+	else if (h->use_basic && h->cred.have) {
+		memcpy(authz, "Authorization: ", 15);
+		if (rm_cred_basic(&h->cred, authz + 15, sizeof(authz) - 15) != 0)
+			authz[0] = '\0';
+	}
+	if (authz[0])
+		hl = curl_slist_append(hl, authz);
+	memset(authz, 0, sizeof(authz));
+	return hl;
+}
+
+static void
+request_method(struct rm_http *h, const struct rm_http_req *req, struct xfer *x)
+{
 	const char *m = req->method;
 	int has_body = req->body_fd >= 0 || req->body != NULL;
 	uint64_t blen = req->body_fd >= 0 ? req->body_size : req->body_len;
 
+	if (strcmp(m, "HEAD") == 0) {
+		curl_easy_setopt(h->c, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(m, "GET") == 0) {
+		curl_easy_setopt(h->c, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(m, "POST") == 0 && !has_body) {
+		curl_easy_setopt(h->c, CURLOPT_POST, 1L);
+		curl_easy_setopt(h->c, CURLOPT_POSTFIELDSIZE, 0L);
+	} else {
+		curl_easy_setopt(h->c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h->c, CURLOPT_CUSTOMREQUEST, m);
+		curl_easy_setopt(h->c, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(h->c, CURLOPT_READDATA, x);
+		curl_easy_setopt(h->c, CURLOPT_SEEKFUNCTION, seek_cb);
+		curl_easy_setopt(h->c, CURLOPT_SEEKDATA, x);
+		curl_easy_setopt(h->c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(has_body ? blen : 0));
+	}
+}
+
+static int
+is_redirect(long s)
+{
+	return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
+}
+
+static int
+auth_failed(const struct rm_http *h, struct rm_err *err)
+{
+	return rm_err_set(err, RM_EXIT_NETWORK, h->base, NULL,
+	    "authentication failed%s%s%s%s", h->cred.have ? " for user '" :
+	    " (no credentials found", h->cred.have ? h->cred.username : ")",
+	    h->cred.have ? "' from " : "", h->cred.have ? h->cred.source : "");
+}
+
+/*
+ * A 401: answers the registry's own challenge (Bearer: a token from its
+ * realm; Basic: the credentials from now on). 0 to send the request again.
+ * A challenge from a host a redirect led to is refused: the registry's
+ * credentials and tokens never go to another host, nor does a token
+ * issued elsewhere come back to the registry.
+ */
+static int
+answer_challenge(struct rm_http *h, const struct rm_http_req *req, const char *url,
+    const char *www, int *auth_tries, struct rm_err *err)
+{
+	char o[600];
+
+	if (!own_origin(h, url)) {
+		if (url_origin(url, o, sizeof(o)) != 0)
+			snprintf(o, sizeof(o), "another host");
+		return rm_err_set(err, RM_EXIT_NETWORK, h->base, NULL,
+		    "%s %s was redirected to %s, which asks for authentication; "
+		    "the registry's credentials are not sent to another host",
+		    req->method, req->url, o);
+	}
+	if (*auth_tries >= 2)
+		return auth_failed(h, err);
+	(*auth_tries)++;
+	if (strncasecmp(www, "Bearer", 6) == 0)
+		return fetch_token(h, www + 6, req->scope, err);
+	if (strncasecmp(www, "Basic", 5) == 0 && h->cred.have && !h->use_basic) {
+		h->use_basic = 1;
+		return 0;
+	}
+	return auth_failed(h, err);
+}
+
+/* -vv: the URL without its query, which may carry a signature. */
+static void
+debug_url(const char *m, const char *url, long status, const char *why)
+{
+	rm_debug("%s %.*s -> %ld%s%s", m, (int)strcspn(url, "?#"), url, status,
+	    why ? ": " : "", why ? why : "");
+}
+
+int
+rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp *resp,
+    struct rm_err *err)
+{
+	char first[4096], url[4096], next[4096];
+	int attempt = 0, auth_tries = 0, hops = 0, r;
+	int retries = req->once ? 0 : rm_http_retries();
+	struct curl_slist *hl;
+	struct xfer x;
+	CURLcode cc;
+	const char *m = req->method;
+
 	memset(resp, 0, sizeof(*resp));
-	absolute_url(h, req->url, url, sizeof(url));
+	absolute_url(h, req->url, first, sizeof(first));
+	snprintf(url, sizeof(url), "%s", first);
 	for (;;) {
-		const char *tok = token_for(h, req->scope);
 		rm_http_resp_release(resp);
 		memset(&x, 0, sizeof(x));
 		x.h = h;
@@ -539,63 +722,19 @@ rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp
 		x.resp = resp;
 		common_opts(h, &x);
 		curl_easy_setopt(h->c, CURLOPT_URL, url);
-		hl = curl_slist_append(NULL, "Expect:");
-		if (req->accept) {
-			snprintf(hdr, sizeof(hdr), "Accept: %s", req->accept);
-			hl = curl_slist_append(hl, hdr);
-		}
-		if (req->content_type) {
-			snprintf(hdr, sizeof(hdr), "Content-Type: %s", req->content_type);
-			hl = curl_slist_append(hl, hdr);
-		}
-		if (req->range) {
-			snprintf(hdr, sizeof(hdr), "Range: %s", req->range);
-			hl = curl_slist_append(hl, hdr);
-		}
-		if (req->content_range) {
-			snprintf(hdr, sizeof(hdr), "Content-Range: %s", req->content_range);
-			hl = curl_slist_append(hl, hdr);
-		}
-		authz[0] = '\0';
-		if (tok != NULL)
-			snprintf(authz, sizeof(authz), "Authorization: Bearer %s", tok);
-		else if (h->use_basic && h->cred.have) {
-			memcpy(authz, "Authorization: ", 15);
-			if (rm_cred_basic(&h->cred, authz + 15, sizeof(authz) - 15) != 0)
-				authz[0] = '\0';
-		}
-		if (authz[0])
-			hl = curl_slist_append(hl, authz);
-		memset(authz, 0, sizeof(authz));
+		hl = request_headers(h, req, url);
 		curl_easy_setopt(h->c, CURLOPT_HTTPHEADER, hl);
-		if (strcmp(m, "HEAD") == 0) {
-			curl_easy_setopt(h->c, CURLOPT_NOBODY, 1L);
-		} else if (strcmp(m, "GET") == 0) {
-			curl_easy_setopt(h->c, CURLOPT_HTTPGET, 1L);
-			curl_easy_setopt(h->c, CURLOPT_FOLLOWLOCATION, 1L);
-			curl_easy_setopt(h->c, CURLOPT_MAXREDIRS, 5L);
-		} else if (strcmp(m, "POST") == 0 && !has_body) {
-			curl_easy_setopt(h->c, CURLOPT_POST, 1L);
-			curl_easy_setopt(h->c, CURLOPT_POSTFIELDSIZE, 0L);
-		} else {
-			curl_easy_setopt(h->c, CURLOPT_UPLOAD, 1L);
-			curl_easy_setopt(h->c, CURLOPT_CUSTOMREQUEST, m);
-			curl_easy_setopt(h->c, CURLOPT_READFUNCTION, read_cb);
-			curl_easy_setopt(h->c, CURLOPT_READDATA, &x);
-			curl_easy_setopt(h->c, CURLOPT_SEEKFUNCTION, seek_cb);
-			curl_easy_setopt(h->c, CURLOPT_SEEKDATA, &x);
-			curl_easy_setopt(h->c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(has_body ? blen : 0));
-		}
+		request_method(h, req, &x);
 		cc = curl_easy_perform(h->c);
 		curl_slist_free_all(hl);
 		if (cc == CURLE_OK)
 			curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &resp->status);
-		rm_debug("%s %s -> %ld%s%s", m, url, cc == CURLE_OK ? resp->status : -1L,
-		    cc == CURLE_OK ? "" : ": ", cc == CURLE_OK ? "" : h->errbuf[0] ? h->errbuf :
-		    curl_easy_strerror(cc));
+		debug_url(m, url, cc == CURLE_OK ? resp->status : -1L, cc == CURLE_OK ? NULL :
+		    h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
 		if (resp->location[0]) {
 			char abs[4096];
-			absolute_url(h, resp->location, abs, sizeof(abs));
+			if (redirect_target(url, resp->location, abs, sizeof(abs)) != 0)
+				absolute_url(h, resp->location, abs, sizeof(abs));
 			snprintf(resp->location, sizeof(resp->location), "%s", abs);
 		}
 		if (x.sink_failed)
@@ -604,43 +743,40 @@ rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp
 			resp->transport_error = 1;
 			if (retryable_curl(cc) && attempt < retries && resp->received == 0) {
 				attempt++;
-				rm_info("%s %s: %s; retrying (%d of %d)", m, url, curl_easy_strerror(cc),
+				rm_info("%s %s: %s; retrying (%d of %d)", m, first, curl_easy_strerror(cc),
 				    attempt, retries);
 				rm_http_backoff(attempt);
+				snprintf(url, sizeof(url), "%s", first);
 				continue;
 			}
-			return rm_err_set(err, RM_EXIT_NETWORK, url, NULL, "%s failed: %s", m,
+			return rm_err_set(err, RM_EXIT_NETWORK, first, NULL, "%s failed: %s", m,
 			    h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
 		}
-		if (resp->status == 401 && auth_tries < 2) {
-			char www[2048];
-			snprintf(www, sizeof(www), "%s", x.www_auth);
-			auth_tries++;
-			if (strncasecmp(www, "Bearer", 6) == 0) {
-				int r = fetch_token(h, www + 6, req->scope, err);
-				if (r != 0)
-					return r;
-				continue;
-			}
-			if (strncasecmp(www, "Basic", 5) == 0 && h->cred.have && !h->use_basic) {
-				h->use_basic = 1;
-				continue;
-			}
+		if (strcmp(m, "GET") == 0 && is_redirect(resp->status) && resp->location[0]) {
+			if (++hops > 5 || redirect_target(url, resp->location, next, sizeof(next)) != 0)
+				return rm_err_set(err, RM_EXIT_NETWORK, first, NULL,
+				    hops > 5 ? "too many redirects" : "redirected to a URL that is not "
+				    "http or https");
+			snprintf(url, sizeof(url), "%s", next);
+			continue;
 		}
-		if (resp->status == 401)
-			return rm_err_set(err, RM_EXIT_NETWORK, h->base, NULL,
-			    "authentication failed%s%s%s%s", h->cred.have ? " for user '" :
-			    " (no credentials found",
-			    h->cred.have ? h->cred.username : ")", h->cred.have ? "' from " : "",
-			    h->cred.have ? h->cred.source : "");
+		if (resp->status == 401) {
+			if ((r = answer_challenge(h, req, url, x.www_auth, &auth_tries, err)) != 0)
+				return r;
+			snprintf(url, sizeof(url), "%s", first);
+			hops = 0;
+			continue;
+		}
 		if (retryable_status(resp->status) && attempt < retries) {
 			attempt++;
-			rm_info("%s %s: HTTP %ld; retrying (%d of %d)", m, url, resp->status, attempt,
+			rm_info("%s %s: HTTP %ld; retrying (%d of %d)", m, first, resp->status, attempt,
 			    retries);
 			if (x.retry_after > 0 && x.retry_after <= 3) {
 				sleep((unsigned)x.retry_after);
 			} else
 				rm_http_backoff(attempt);
+			snprintf(url, sizeof(url), "%s", first);
+			hops = 0;
 			continue;
 		}
 		return 0;
