@@ -25,6 +25,14 @@
 
 struct rm_http;
 
+/*
+ * Loads libcurl (dlopen of libcurl.so.4, or of the file RM_LIBCURL names) on
+ * first use; -RM_EXIT_NETWORK saying why when it is missing, not libcurl or
+ * older than 7.68. Nothing else here may be called before it succeeded;
+ * rm_http_new calls it and returns NULL on failure.
+ */
+int rm_http_load(struct rm_err *err);
+
 /* base: "https://host:port" or "http://host:port"; cred may be NULL. */
 struct rm_http *rm_http_new(const char *base, int insecure, const struct rm_cred *cred);
 /* Another session for a worker thread, sharing nothing but settings and tokens. */
