@@ -88,7 +88,37 @@ libs_loaded() {
 	    "$RM_TOP_SRCDIR/share/remotemedia/examples/hello.yaml"
 	assert_output --partial libjansson
 	refute_output --partial libcurl
+	rm-schedule plan --format json --no-park -o "$BATS_TEST_TMPDIR/plan.json" \
+	    -d "$RM_TOP_SRCDIR/tests/fixtures/schedule/three" \
+	    "$RM_TOP_SRCDIR/share/remotemedia/examples/hello.yaml" >/dev/null
+	run libs_loaded rm-schedule explain "$BATS_TEST_TMPDIR/plan.json" upper
+	assert_output --partial libjansson
+	refute_output --partial libcurl
 	run libs_loaded rm-schedule queue
+	refute_output --partial libcurl
+}
+
+@test "startup: rm-schedule run of a remote_ref already in the cache loads no libcurl, in any process" {
+	mkdir -p "$REMOTEMEDIA_HOME"
+	printf 'registries:\n  "%s":\n    insecure: true\n' "$REG" > "$REMOTEMEDIA_HOME/config.yaml"
+	cat > "$BATS_TEST_TMPDIR/p.yaml" <<-EOF2
+	schema: remotemedia.pipeline/1
+	name: uses-package
+	nodes:
+	  - id: tts
+	    type: Command
+	    remote_ref: oci://$REG/voice/tts:1.0
+	    exec: 'test -f "\$REMOTEMEDIA_PACKAGE/manifest.json"'
+	EOF2
+	run libs_loaded rm-schedule run "$BATS_TEST_TMPDIR/p.yaml"
+	assert_output --partial libcurl.so.4
+	run --separate-stderr rm-schedule run "$BATS_TEST_TMPDIR/p.yaml"
+	assert_success
+	run libs_loaded rm-schedule run --run-id startup-hit "$BATS_TEST_TMPDIR/p.yaml"
+	assert_output --partial libjansson
+	refute_output --partial libcurl
+	run libs_loaded rm-schedule report startup-hit
+	assert_output --partial libjansson
 	refute_output --partial libcurl
 }
 
