@@ -1,7 +1,13 @@
-/* HTTP on libcurl for the registry client: retries, TLS, Basic and Bearer auth. */
+/*
+ * HTTP on libcurl for the registry client: retries, TLS, Basic and Bearer
+ * auth. libcurl is loaded with dlopen on first use, so that a tool that does
+ * not touch the network (a cache hit, a plan, an inspect of a local file)
+ * starts without it and its dozens of dependencies.
+ */
 #include "config.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,10 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
+/* the types and constants only: the functions come from rm_http_load() */
+#define CURL_DISABLE_TYPECHECK
+#define CURL_DISABLE_DEPRECATION
 #include <curl/curl.h>
 #include <jansson.h>
 
 #include "rm_http.h"
+#include "rm_lazy.h"
 #include "rm_log.h"
 
 #define ERR_BODY_MAX ((size_t)1 << 20)
@@ -36,24 +46,91 @@ struct rm_http {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+/* libcurl's functions, from the library rm_http_load() opened */
+static struct {
+	CURLcode (*global_init)(long);
+	curl_version_info_data *(*version_info)(CURLversion);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *);
+	void (*easy_reset)(CURL *);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	CURLcode (*easy_perform)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+	char *(*easy_escape)(CURL *, const char *, int);
+	void (*free)(void *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+	unsigned int version;	/* of the library loaded, as LIBCURL_VERSION_NUM */
+} cu;
+static struct rm_lazy curl_lib = RM_LAZY_INIT(RM_SONAME_CURL);
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static char load_error[600];	/* empty once loaded */
 
 static void
-global_init(void)
+load_curl(void)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	const char *name = getenv("RM_LIBCURL");
+	const char *missing = NULL;
+	curl_version_info_data *vi;
+	void *dl;
+
+	if (name != NULL && *name != '\0')
+		curl_lib.soname = name;
+	name = curl_lib.soname;
+	if ((dl = rm_lazy_open(&curl_lib)) == NULL) {
+		snprintf(load_error, sizeof(load_error), "cannot load libcurl: %s", curl_lib.error);
+		return;
+	}
+#define SYM(f) do { if (missing == NULL && \
+	    (cu.f = (__typeof__(cu.f))dlsym(dl, "curl_" #f)) == NULL) missing = "curl_" #f; } while (0)
+	SYM(global_init); SYM(version_info); SYM(easy_init); SYM(easy_cleanup);
+	SYM(easy_reset); SYM(easy_setopt); SYM(easy_getinfo); SYM(easy_perform);
+	SYM(easy_strerror); SYM(easy_escape); SYM(free); SYM(slist_append);
+	SYM(slist_free_all);
+#undef SYM
+	if (missing != NULL) {
+		snprintf(load_error, sizeof(load_error), "%s is not libcurl: it has no %s", name,
+		    missing);
+		return;
+	}
+	vi = cu.version_info(CURLVERSION_NOW);
+	cu.version = vi != NULL ? vi->version_num : 0;
+	if (cu.version < 0x074400) {
+		snprintf(load_error, sizeof(load_error), "%s is libcurl %s; 7.68 or later is needed",
+		    name, vi != NULL && vi->version ? vi->version : "of unknown version");
+		return;
+	}
+	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(load_error, sizeof(load_error), "%s: curl_global_init failed", name);
+		return;
+	}
+	load_error[0] = '\0';
+}
+
+int
+rm_http_load(struct rm_err *err)
+{
+	pthread_once(&load_once, load_curl);
+	if (load_error[0] != '\0')
+		return rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL,
+		    "%s (registry access needs " RM_SONAME_CURL ", or the library RM_LIBCURL names)",
+		    load_error);
+	return 0;
 }
 
 struct rm_http *
 rm_http_new(const char *base, int insecure, const struct rm_cred *cred)
 {
 	struct rm_http *h;
+	struct rm_err e;
 
-	pthread_once(&global_once, global_init);
+	if (rm_http_load(&e) != 0)
+		return NULL;
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return NULL;
-	if ((h->c = curl_easy_init()) == NULL) {
+	if ((h->c = cu.easy_init()) == NULL) {
 		free(h);
 		return NULL;
 	}
@@ -88,7 +165,7 @@ rm_http_free(struct rm_http *h)
 
 	if (h == NULL)
 		return;
-	curl_easy_cleanup(h->c);
+	cu.easy_cleanup(h->c);
 	for (i = 0; i < h->ntok; i++) {
 		if (h->tokens[i].value != NULL) {
 			memset(h->tokens[i].value, 0, strlen(h->tokens[i].value));
@@ -221,7 +298,7 @@ write_cb(char *data, size_t size, size_t nmemb, void *p)
 	size_t len = size * nmemb;
 	long code = 0;
 
-	curl_easy_getinfo(x->h->c, CURLINFO_RESPONSE_CODE, &code);
+	cu.easy_getinfo(x->h->c, CURLINFO_RESPONSE_CODE, &code);
 	if (code >= 200 && code < 300 && x->req->sink != NULL) {
 		if (x->req->sink(x->req->sink_ctx, code, data, len) != 0) {
 			x->sink_failed = 1;
@@ -304,6 +381,70 @@ absolute_url(const struct rm_http *h, const char *u, char *out, size_t size)
 		snprintf(out, size, "%s%s%s", h->base, u[0] == '/' ? "" : "/", u);
 }
 
+/*
+ * "scheme://host:port" of an http or https URL, lower case, with the default
+ * port made explicit; -1 for anything else (userinfo included).
+ */
+static int
+url_origin(const char *u, char *out, size_t size)
+{
+	const char *p, *auth;
+	size_t n, i;
+	int https;
+
+	if (strncasecmp(u, "https://", 8) == 0)
+		https = 1;
+	else if (strncasecmp(u, "http://", 7) == 0)
+		https = 0;
+	else
+		return -1;
+	auth = u + (https ? 8 : 7);
+	n = strcspn(auth, "/?#");
+	if (n == 0 || memchr(auth, '@', n) != NULL || n + 16 >= size)
+		return -1;
+	p = https ? "https://" : "http://";
+	snprintf(out, size, "%s", p);
+	for (i = 0; i < n; i++)
+		out[strlen(p) + i] = (char)tolower((unsigned char)auth[i]);
+	out[strlen(p) + n] = '\0';
+	if (auth[n - 1] != ']' && memchr(auth, ':', n) != NULL) {
+		/* a port given: drop an explicit default one */
+		size_t l = strlen(out);
+		const char *def = https ? ":443" : ":80";
+		if (l > strlen(def) && strcmp(out + l - strlen(def), def) == 0)
+			out[l - strlen(def)] = '\0';
+	}
+	return 0;
+}
+
+/* Is u on the registry's own scheme, host and port? Only such URLs get credentials. */
+static int
+own_origin(const struct rm_http *h, const char *u)
+{
+	char a[600], b[600];
+
+	return url_origin(h->base, a, sizeof(a)) == 0 && url_origin(u, b, sizeof(b)) == 0 &&
+	    strcmp(a, b) == 0;
+}
+
+/* The target of a redirect from cur: an absolute http(s) URL, or a path on cur's origin. */
+static int
+redirect_target(const char *cur, const char *loc, char *out, size_t size)
+{
+	char o[600];
+
+	if (strncasecmp(loc, "http://", 7) == 0 || strncasecmp(loc, "https://", 8) == 0) {
+		if (url_origin(loc, o, sizeof(o)) != 0)
+			return -1;
+		snprintf(out, size, "%s", loc);
+		return 0;
+	}
+	if (loc[0] != '/' || loc[1] == '/' || url_origin(cur, o, sizeof(o)) != 0)
+		return -1;
+	snprintf(out, size, "%s%s", o, loc);
+	return 0;
+}
+
 static const char *
 token_for(const struct rm_http *h, const char *scope)
 {
@@ -371,30 +512,36 @@ common_opts(struct rm_http *h, struct xfer *x)
 {
 	CURL *c = h->c;
 
-	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, getenv("RM_HTTP_STALL") ?
+	cu.easy_reset(c);
+	cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+	cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	cu.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	cu.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, getenv("RM_HTTP_STALL") ?
 	    atol(getenv("RM_HTTP_STALL")) : 30L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "remotemedia/" PACKAGE_VERSION);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024L);
-	curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024L * 1024L);
+	cu.easy_setopt(c, CURLOPT_USERAGENT, "remotemedia/" PACKAGE_VERSION);
+	cu.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	cu.easy_setopt(c, CURLOPT_WRITEDATA, x);
+	cu.easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	cu.easy_setopt(c, CURLOPT_HEADERDATA, x);
+	/* redirects are followed by rm_http_do, which decides what they carry */
+	cu.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	cu.easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	cu.easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024L);
+	cu.easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024L * 1024L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	if (cu.version >= 0x075500) {
+		cu.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		cu.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	} else
 #endif
+	{
+		cu.easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+		cu.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	}
 	if (h->insecure) {
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+		cu.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		cu.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 }
 
@@ -425,20 +572,20 @@ fetch_token(struct rm_http *h, const char *challenge, const char *scope, struct 
 		service[0] = '\0';
 	if (challenge_param(challenge, "scope", chscope, sizeof(chscope)) != 0)
 		chscope[0] = '\0';
-	e1 = curl_easy_escape(h->c, service, 0);
+	e1 = cu.easy_escape(h->c, service, 0);
 	snprintf(url, sizeof(url), "%s%sservice=%s", realm, strchr(realm, '?') ? "&" : "?",
 	    e1 ? e1 : "");
-	curl_free(e1);
+	cu.free(e1);
 	{
 		/* the scopes asked for, and the one the challenge names */
 		char all[1100], *save = NULL, *s;
 		snprintf(all, sizeof(all), "%s %s", scope ? scope : "", chscope);
 		for (s = strtok_r(all, " ", &save); s != NULL; s = strtok_r(NULL, " ", &save)) {
 			size_t ul = strlen(url);
-			e2 = curl_easy_escape(h->c, s, 0);
+			e2 = cu.easy_escape(h->c, s, 0);
 			if (e2 != NULL && strstr(url, e2) == NULL)
 				snprintf(url + ul, sizeof(url) - ul, "&scope=%s", e2);
-			curl_free(e2);
+			cu.free(e2);
 		}
 	}
 	memset(&resp, 0, sizeof(resp));
@@ -451,20 +598,20 @@ fetch_token(struct rm_http *h, const char *challenge, const char *scope, struct 
 		q.body_fd = -1;
 		x.req = &q;
 		common_opts(h, &x);
-		curl_easy_setopt(h->c, CURLOPT_URL, url);
-		curl_easy_setopt(h->c, CURLOPT_HTTPGET, 1L);
+		cu.easy_setopt(h->c, CURLOPT_URL, url);
+		cu.easy_setopt(h->c, CURLOPT_HTTPGET, 1L);
 		if (h->cred.have) {
-			curl_easy_setopt(h->c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-			curl_easy_setopt(h->c, CURLOPT_USERNAME, h->cred.username);
-			curl_easy_setopt(h->c, CURLOPT_PASSWORD, h->cred.password);
+			cu.easy_setopt(h->c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+			cu.easy_setopt(h->c, CURLOPT_USERNAME, h->cred.username);
+			cu.easy_setopt(h->c, CURLOPT_PASSWORD, h->cred.password);
 		}
-		cc = curl_easy_perform(h->c);
-		curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &resp.status);
+		cc = cu.easy_perform(h->c);
+		cu.easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &resp.status);
 	}
 	rm_debug("token GET %s -> %ld", url, cc == CURLE_OK ? resp.status : -1L);
 	if (cc != CURLE_OK) {
 		r = rm_err_set(err, RM_EXIT_NETWORK, realm, NULL, "token request failed: %s",
-		    curl_easy_strerror(cc));
+		    cu.easy_strerror(cc));
 		rm_http_resp_release(&resp);
 		return r;
 	}
@@ -515,87 +662,159 @@ retryable_curl(CURLcode cc)
 	}
 }
 
-int
-rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp *resp,
-    struct rm_err *err)
+/*
+ * The request's headers; Authorization (the session's token for the scope, or
+ * Basic once the registry asked for it) only when url is on the registry's own
+ * origin.
+ */
+static struct curl_slist *
+request_headers(struct rm_http *h, const struct rm_http_req *req, const char *url)
 {
-	char url[4096], authz[8300], hdr[4400];
-	int attempt = 0, auth_tries = 0, retries = req->once ? 0 : rm_http_retries();
-	struct curl_slist *hl;
-	struct xfer x;
-	CURLcode cc;
+	char authz[8300], hdr[4400];
+	struct curl_slist *hl = cu.slist_append(NULL, "Expect:");
+	const char *tok = token_for(h, req->scope);
+
+#define ADD(name, v) do { if ((v) != NULL) { \
+		snprintf(hdr, sizeof(hdr), name ": %s", (v)); \
+		hl = cu.slist_append(hl, hdr); } } while (0)
+	ADD("Accept", req->accept);
+	ADD("Content-Type", req->content_type);
+	ADD("Range", req->range);
+	ADD("Content-Range", req->content_range);
+#undef ADD
+	if (!own_origin(h, url))
+		return hl;
+	authz[0] = '\0';
+	if (tok != NULL)
+		snprintf(authz, sizeof(authz), "Authorization: Bearer %s", tok);
+	else if (h->use_basic && h->cred.have) {
+		memcpy(authz, "Authorization: ", 15);
+		if (rm_cred_basic(&h->cred, authz + 15, sizeof(authz) - 15) != 0)
+			authz[0] = '\0';
+	}
+	if (authz[0])
+		hl = cu.slist_append(hl, authz);
+	memset(authz, 0, sizeof(authz));
+	return hl;
+}
+
+static void
+request_method(struct rm_http *h, const struct rm_http_req *req, struct xfer *x)
+{
 	const char *m = req->method;
 	int has_body = req->body_fd >= 0 || req->body != NULL;
 	uint64_t blen = req->body_fd >= 0 ? req->body_size : req->body_len;
 
+	if (strcmp(m, "HEAD") == 0) {
+		cu.easy_setopt(h->c, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(m, "GET") == 0) {
+		cu.easy_setopt(h->c, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(m, "POST") == 0 && !has_body) {
+		cu.easy_setopt(h->c, CURLOPT_POST, 1L);
+		cu.easy_setopt(h->c, CURLOPT_POSTFIELDSIZE, 0L);
+	} else {
+		cu.easy_setopt(h->c, CURLOPT_UPLOAD, 1L);
+		cu.easy_setopt(h->c, CURLOPT_CUSTOMREQUEST, m);
+		cu.easy_setopt(h->c, CURLOPT_READFUNCTION, read_cb);
+		cu.easy_setopt(h->c, CURLOPT_READDATA, x);
+		cu.easy_setopt(h->c, CURLOPT_SEEKFUNCTION, seek_cb);
+		cu.easy_setopt(h->c, CURLOPT_SEEKDATA, x);
+		cu.easy_setopt(h->c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(has_body ? blen : 0));
+	}
+}
+
+static int
+is_redirect(long s)
+{
+	return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
+}
+
+static int
+auth_failed(const struct rm_http *h, struct rm_err *err)
+{
+	return rm_err_set(err, RM_EXIT_NETWORK, h->base, NULL,
+	    "authentication failed%s%s%s%s", h->cred.have ? " for user '" :
+	    " (no credentials found", h->cred.have ? h->cred.username : ")",
+	    h->cred.have ? "' from " : "", h->cred.have ? h->cred.source : "");
+}
+
+/*
+ * A 401: answers the registry's own challenge (Bearer: a token from its
+ * realm; Basic: the credentials from now on). 0 to send the request again.
+ * A challenge from a host a redirect led to is refused: the registry's
+ * credentials and tokens never go to another host, nor does a token
+ * issued elsewhere come back to the registry.
+ */
+static int
+answer_challenge(struct rm_http *h, const struct rm_http_req *req, const char *url,
+    const char *www, int *auth_tries, struct rm_err *err)
+{
+	char o[600];
+
+	if (!own_origin(h, url)) {
+		if (url_origin(url, o, sizeof(o)) != 0)
+			snprintf(o, sizeof(o), "another host");
+		return rm_err_set(err, RM_EXIT_NETWORK, h->base, NULL,
+		    "%s %s was redirected to %s, which asks for authentication; "
+		    "the registry's credentials are not sent to another host",
+		    req->method, req->url, o);
+	}
+	if (*auth_tries >= 2)
+		return auth_failed(h, err);
+	(*auth_tries)++;
+	if (strncasecmp(www, "Bearer", 6) == 0)
+		return fetch_token(h, www + 6, req->scope, err);
+	if (strncasecmp(www, "Basic", 5) == 0 && h->cred.have && !h->use_basic) {
+		h->use_basic = 1;
+		return 0;
+	}
+	return auth_failed(h, err);
+}
+
+/* -vv: the URL without its query, which may carry a signature. */
+static void
+debug_url(const char *m, const char *url, long status, const char *why)
+{
+	rm_debug("%s %.*s -> %ld%s%s", m, (int)strcspn(url, "?#"), url, status,
+	    why ? ": " : "", why ? why : "");
+}
+
+int
+rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp *resp,
+    struct rm_err *err)
+{
+	char first[4096], url[4096], next[4096];
+	int attempt = 0, auth_tries = 0, hops = 0, r;
+	int retries = req->once ? 0 : rm_http_retries();
+	struct curl_slist *hl;
+	struct xfer x;
+	CURLcode cc;
+	const char *m = req->method;
+
 	memset(resp, 0, sizeof(*resp));
-	absolute_url(h, req->url, url, sizeof(url));
+	absolute_url(h, req->url, first, sizeof(first));
+	snprintf(url, sizeof(url), "%s", first);
 	for (;;) {
-		const char *tok = token_for(h, req->scope);
 		rm_http_resp_release(resp);
 		memset(&x, 0, sizeof(x));
 		x.h = h;
 		x.req = req;
 		x.resp = resp;
 		common_opts(h, &x);
-		curl_easy_setopt(h->c, CURLOPT_URL, url);
-		hl = curl_slist_append(NULL, "Expect:");
-		if (req->accept) {
-			snprintf(hdr, sizeof(hdr), "Accept: %s", req->accept);
-			hl = curl_slist_append(hl, hdr);
-		}
-		if (req->content_type) {
-			snprintf(hdr, sizeof(hdr), "Content-Type: %s", req->content_type);
-			hl = curl_slist_append(hl, hdr);
-		}
-		if (req->range) {
-			snprintf(hdr, sizeof(hdr), "Range: %s", req->range);
-			hl = curl_slist_append(hl, hdr);
-		}
-		if (req->content_range) {
-			snprintf(hdr, sizeof(hdr), "Content-Range: %s", req->content_range);
-			hl = curl_slist_append(hl, hdr);
-		}
-		authz[0] = '\0';
-		if (tok != NULL)
-			snprintf(authz, sizeof(authz), "Authorization: Bearer %s", tok);
-		else if (h->use_basic && h->cred.have) {
-			memcpy(authz, "Authorization: ", 15);
-			if (rm_cred_basic(&h->cred, authz + 15, sizeof(authz) - 15) != 0)
-				authz[0] = '\0';
-		}
-		if (authz[0])
-			hl = curl_slist_append(hl, authz);
-		memset(authz, 0, sizeof(authz));
-		curl_easy_setopt(h->c, CURLOPT_HTTPHEADER, hl);
-		if (strcmp(m, "HEAD") == 0) {
-			curl_easy_setopt(h->c, CURLOPT_NOBODY, 1L);
-		} else if (strcmp(m, "GET") == 0) {
-			curl_easy_setopt(h->c, CURLOPT_HTTPGET, 1L);
-			curl_easy_setopt(h->c, CURLOPT_FOLLOWLOCATION, 1L);
-			curl_easy_setopt(h->c, CURLOPT_MAXREDIRS, 5L);
-		} else if (strcmp(m, "POST") == 0 && !has_body) {
-			curl_easy_setopt(h->c, CURLOPT_POST, 1L);
-			curl_easy_setopt(h->c, CURLOPT_POSTFIELDSIZE, 0L);
-		} else {
-			curl_easy_setopt(h->c, CURLOPT_UPLOAD, 1L);
-			curl_easy_setopt(h->c, CURLOPT_CUSTOMREQUEST, m);
-			curl_easy_setopt(h->c, CURLOPT_READFUNCTION, read_cb);
-			curl_easy_setopt(h->c, CURLOPT_READDATA, &x);
-			curl_easy_setopt(h->c, CURLOPT_SEEKFUNCTION, seek_cb);
-			curl_easy_setopt(h->c, CURLOPT_SEEKDATA, &x);
-			curl_easy_setopt(h->c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(has_body ? blen : 0));
-		}
-		cc = curl_easy_perform(h->c);
-		curl_slist_free_all(hl);
+		cu.easy_setopt(h->c, CURLOPT_URL, url);
+		hl = request_headers(h, req, url);
+		cu.easy_setopt(h->c, CURLOPT_HTTPHEADER, hl);
+		request_method(h, req, &x);
+		cc = cu.easy_perform(h->c);
+		cu.slist_free_all(hl);
 		if (cc == CURLE_OK)
-			curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &resp->status);
-		rm_debug("%s %s -> %ld%s%s", m, url, cc == CURLE_OK ? resp->status : -1L,
-		    cc == CURLE_OK ? "" : ": ", cc == CURLE_OK ? "" : h->errbuf[0] ? h->errbuf :
-		    curl_easy_strerror(cc));
+			cu.easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &resp->status);
+		debug_url(m, url, cc == CURLE_OK ? resp->status : -1L, cc == CURLE_OK ? NULL :
+		    h->errbuf[0] ? h->errbuf : cu.easy_strerror(cc));
 		if (resp->location[0]) {
 			char abs[4096];
-			absolute_url(h, resp->location, abs, sizeof(abs));
+			if (redirect_target(url, resp->location, abs, sizeof(abs)) != 0)
+				absolute_url(h, resp->location, abs, sizeof(abs));
 			snprintf(resp->location, sizeof(resp->location), "%s", abs);
 		}
 		if (x.sink_failed)
@@ -604,43 +823,40 @@ rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp
 			resp->transport_error = 1;
 			if (retryable_curl(cc) && attempt < retries && resp->received == 0) {
 				attempt++;
-				rm_info("%s %s: %s; retrying (%d of %d)", m, url, curl_easy_strerror(cc),
+				rm_info("%s %s: %s; retrying (%d of %d)", m, first, cu.easy_strerror(cc),
 				    attempt, retries);
 				rm_http_backoff(attempt);
+				snprintf(url, sizeof(url), "%s", first);
 				continue;
 			}
-			return rm_err_set(err, RM_EXIT_NETWORK, url, NULL, "%s failed: %s", m,
-			    h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
+			return rm_err_set(err, RM_EXIT_NETWORK, first, NULL, "%s failed: %s", m,
+			    h->errbuf[0] ? h->errbuf : cu.easy_strerror(cc));
 		}
-		if (resp->status == 401 && auth_tries < 2) {
-			char www[2048];
-			snprintf(www, sizeof(www), "%s", x.www_auth);
-			auth_tries++;
-			if (strncasecmp(www, "Bearer", 6) == 0) {
-				int r = fetch_token(h, www + 6, req->scope, err);
-				if (r != 0)
-					return r;
-				continue;
-			}
-			if (strncasecmp(www, "Basic", 5) == 0 && h->cred.have && !h->use_basic) {
-				h->use_basic = 1;
-				continue;
-			}
+		if (strcmp(m, "GET") == 0 && is_redirect(resp->status) && resp->location[0]) {
+			if (++hops > 5 || redirect_target(url, resp->location, next, sizeof(next)) != 0)
+				return rm_err_set(err, RM_EXIT_NETWORK, first, NULL,
+				    hops > 5 ? "too many redirects" : "redirected to a URL that is not "
+				    "http or https");
+			snprintf(url, sizeof(url), "%s", next);
+			continue;
 		}
-		if (resp->status == 401)
-			return rm_err_set(err, RM_EXIT_NETWORK, h->base, NULL,
-			    "authentication failed%s%s%s%s", h->cred.have ? " for user '" :
-			    " (no credentials found",
-			    h->cred.have ? h->cred.username : ")", h->cred.have ? "' from " : "",
-			    h->cred.have ? h->cred.source : "");
+		if (resp->status == 401) {
+			if ((r = answer_challenge(h, req, url, x.www_auth, &auth_tries, err)) != 0)
+				return r;
+			snprintf(url, sizeof(url), "%s", first);
+			hops = 0;
+			continue;
+		}
 		if (retryable_status(resp->status) && attempt < retries) {
 			attempt++;
-			rm_info("%s %s: HTTP %ld; retrying (%d of %d)", m, url, resp->status, attempt,
+			rm_info("%s %s: HTTP %ld; retrying (%d of %d)", m, first, resp->status, attempt,
 			    retries);
 			if (x.retry_after > 0 && x.retry_after <= 3) {
 				sleep((unsigned)x.retry_after);
 			} else
 				rm_http_backoff(attempt);
+			snprintf(url, sizeof(url), "%s", first);
+			hops = 0;
 			continue;
 		}
 		return 0;

@@ -5,7 +5,14 @@
  * that can be repeated, and the registry auth flows: Basic, and Bearer
  * (401 + WWW-Authenticate realm/service/scope -> token) with the session's
  * credentials. Authorization headers and secrets are never logged; -vv
- * shows method, URL and status only.
+ * shows method, URL (without its query) and status only.
+ *
+ * Credentials stay with the registry: an Authorization header is sent only
+ * to the base's scheme, host and port, and the Basic credentials to the
+ * token realm that the registry's own challenge names (as Docker does: the
+ * realm may be a separate token service). GET redirects are followed here,
+ * not by libcurl, so that a hop to another host carries no Authorization;
+ * a 401 from such a host is refused (-RM_EXIT_NETWORK), never answered.
  */
 #ifndef RM_HTTP_H
 #define RM_HTTP_H
@@ -17,6 +24,14 @@
 #include "rm_err.h"
 
 struct rm_http;
+
+/*
+ * Loads libcurl (dlopen of libcurl.so.4, or of the file RM_LIBCURL names) on
+ * first use; -RM_EXIT_NETWORK saying why when it is missing, not libcurl or
+ * older than 7.68. Nothing else here may be called before it succeeded;
+ * rm_http_new calls it and returns NULL on failure.
+ */
+int rm_http_load(struct rm_err *err);
 
 /* base: "https://host:port" or "http://host:port"; cred may be NULL. */
 struct rm_http *rm_http_new(const char *base, int insecure, const struct rm_cred *cred);

@@ -244,6 +244,8 @@ rm_oci_open(const struct rm_oci_ref *ref, int insecure, int push, struct rm_oci 
 	int r;
 
 	*out = NULL;
+	if ((r = rm_http_load(err)) != 0)
+		return r;
 	if ((r = rm_creds_lookup(ref->host, &cred, err)) != 0)
 		return r;
 	if (!insecure && rm_creds_insecure(ref->host))
