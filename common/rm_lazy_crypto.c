@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/safestack.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 
 #include "rm_lazy.h"
@@ -96,6 +97,23 @@ RM_LAZY(crypto, int, X509_STORE_CTX_init, (X509_STORE_CTX *c, X509_STORE *s, X50
 RM_LAZY(crypto, int, X509_STORE_CTX_get_error, (const X509_STORE_CTX *c), (c))
 RM_LAZY(crypto, int, X509_verify_cert, (X509_STORE_CTX *c), (c))
 RM_LAZY(crypto, const char *, X509_verify_cert_error_string, (long n), (n))
+RM_LAZY(crypto, X509_VERIFY_PARAM *, X509_STORE_CTX_get0_param, (const X509_STORE_CTX *c), (c))
+RM_LAZY(crypto, int, X509_STORE_CTX_set_purpose, (X509_STORE_CTX *c, int p), (c, p))
+RM_LAZY(crypto, int, X509_VERIFY_PARAM_set_flags, (X509_VERIFY_PARAM *p, unsigned long f),
+    (p, f))
+RM_LAZY(crypto, int, X509_VERIFY_PARAM_clear_flags, (X509_VERIFY_PARAM *p, unsigned long f),
+    (p, f))
+
+/* key usage and purpose of a signer (X.509 v3 extensions) */
+RM_LAZY(crypto, int, X509_check_ca, (X509 *x), (x))
+RM_LAZY(crypto, uint32_t, X509_get_extension_flags, (X509 *x), (x))
+RM_LAZY(crypto, uint32_t, X509_get_key_usage, (X509 *x), (x))
+RM_LAZY(crypto, uint32_t, X509_get_extended_key_usage, (X509 *x), (x))
+RM_LAZY(crypto, int, X509_PURPOSE_add, (int id, int trust, int flags,
+    int (*ck)(const X509_PURPOSE *, const X509 *, int), const char *name, const char *sname,
+    void *arg), (id, trust, flags, ck, name, sname, arg))
+RM_LAZY(crypto, int, CRYPTO_THREAD_run_once, (CRYPTO_ONCE *once, void (*init)(void)),
+    (once, init))
 
 /* stacks */
 RM_LAZY(crypto, OPENSSL_STACK *, OPENSSL_sk_new_null, (void), ())
