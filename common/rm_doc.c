@@ -601,12 +601,18 @@ rm_doc_parse_many(const char *buf, size_t len, const char *name, int yaml, struc
 json_t *
 rm_doc_load(const char *path, struct rm_err *err)
 {
+	return rm_doc_load_max(path, RM_DOC_MAX_BYTES, err);
+}
+
+json_t *
+rm_doc_load_max(const char *path, size_t max, struct rm_err *err)
+{
 	char *buf;
 	size_t len;
 	json_t *v;
 	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
 
-	if (rm_read_file(path, RM_DOC_MAX_BYTES, &buf, &len, err) != 0)
+	if (rm_read_file(path, max, &buf, &len, err) != 0)
 		return NULL;
 	v = rm_doc_parse(buf, len, name, rm_doc_is_yaml_name(path) ? 1 : -1, err);
 	free(buf);

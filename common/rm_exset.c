@@ -987,7 +987,7 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 	json_t *docs;
 	int r;
 
-	if ((r = rm_read_file(file, RM_DOC_MAX_BYTES, &buf, &len, err)) != 0)
+	if ((r = rm_read_file(file, RM_DOC_STREAM_MAX_BYTES, &buf, &len, err)) != 0)
 		return r;
 	while (off < len && (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\t' ||
 	    buf[off] == '\r'))
@@ -997,6 +997,13 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 		return rm_err_set(err, RM_EXIT_INVALID, name, NULL, "empty document");
 	}
 	if (rm_doc_is_yaml_name(file) || buf[off] != '{') {
+		/* read into one tree: the limit of a document */
+		if (len > RM_DOC_MAX_BYTES) {
+			free(buf);
+			return rm_err_set(err, RM_EXIT_INVALID, name, NULL,
+			    "file too large: %zu bytes, limit %zu for a YAML stream or a JSON array "
+			    "(JSON lines may have %zu)", len, RM_DOC_MAX_BYTES, RM_DOC_STREAM_MAX_BYTES);
+		}
 		docs = rm_doc_parse_many(buf, len, name, rm_doc_is_yaml_name(file) ? 1 : -1, err);
 		free(buf);
 		if (docs == NULL)

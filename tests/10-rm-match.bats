@@ -503,3 +503,36 @@ G=$BATS_TEST_DIRNAME/fixtures/gguf
 	assert_output --partial "the limit for 17360 bytes of input"
 	assert_bounded 64 2
 }
+
+# Issue 10 (also): 100 MB of adverts is refused naming the limit, before it
+# is read when it is a file, after 64 MiB from a pipe.
+@test "rm-match -x: 100 MB of adverts is refused with the limit, in bounded time and memory" {
+	local ad='{"id":"a","capabilities":{"memory_gb":16,"tags":["linux","docker"],"cpu":{"cores":8}}}'
+	yes "$ad" | head -c 104857600 > "$BATS_TEST_TMPDIR/ads.jsonl"
+	run_measured rm-match -x "$BATS_TEST_TMPDIR/ads.jsonl" "$(node '{"memory_gb":1}')"
+	assert_failure 3
+	assert_output --partial "ads.jsonl: file too large: 104857600 bytes, limit 67108864"
+	assert_bounded 64 2
+	run_measured bash -c "cat '$BATS_TEST_TMPDIR/ads.jsonl' | rm-match -x - '$BATS_TEST_TMPDIR/node.json'"
+	assert_failure 3
+	assert_output --partial "<stdin>: file too large: more than 67108864 bytes"
+	assert_bounded 160 5
+	# the same adverts as a JSON array have the 16 MiB limit of one tree
+	{ printf '['; yes "$ad," | head -n 200000; printf '%s]\n' "$ad"; } > "$BATS_TEST_TMPDIR/ads.json"
+	run_measured rm-match -x "$BATS_TEST_TMPDIR/ads.json" "$BATS_TEST_TMPDIR/node.json"
+	assert_failure 3
+	assert_output --regexp "ads.json: file too large: [0-9]+ bytes, limit 16777216 for a YAML stream or a JSON array"
+	assert_bounded 64 2
+	rm -f "$BATS_TEST_TMPDIR"/ads.*
+}
+
+@test "rm-match -x: 20,000 adverts in JSON lines, well under the limit, still match quickly" {
+	local i
+	for ((i = 0; i < 20000; i++)); do
+		printf '{"id":"e%05d","capabilities":{"memory_gb":%d,"tags":["linux"]}}\n' "$i" $((i % 64))
+	done > "$BATS_TEST_TMPDIR/ads.jsonl"
+	run_measured rm-match --json -n 1 -x "$BATS_TEST_TMPDIR/ads.jsonl" "$(node '{"memory_gb":63}')"
+	assert_success
+	assert_equal "$(jq -r '.compatible_count' <<<"$output")" 312
+	assert_bounded 64 5
+}

@@ -222,6 +222,8 @@ test_files(void)
 	free(buf);
 	ok(rm_read_file(path, 4, &buf, &len, &err) != 0 && strstr(err.msg, "too large"),
 	    "read cap enforced");
+	ok(strstr(err.msg, "file too large: 23 bytes, limit 4") != NULL,
+	    "a regular file too large is named with its size and the limit: %s", err.msg);
 	snprintf(path, sizeof(path), "%s/missing", dir);
 	ok(rm_read_file(path, 100, &buf, &len, &err) == -RM_EXIT_NOTFOUND, "missing file is not found");
 	ok(rm_read_file(dir, 100, &buf, &len, &err) == -RM_EXIT_INVALID, "directory refused");
