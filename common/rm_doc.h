@@ -10,13 +10,24 @@
 
 #include "rm_err.h"
 
-#define RM_DOC_MAX_BYTES ((size_t)256 << 20)
+/*
+ * Input limits (documented in remotemedia-formats(5)). A document, or a
+ * file of documents read into one tree (a JSON array, JSON lines, a YAML
+ * stream), may have RM_DOC_MAX_BYTES; a file of adverts in JSON lines, which
+ * rm-match -x reads one advert at a time, RM_DOC_STREAM_MAX_BYTES. Larger
+ * input is refused, before it is read when it is a regular file, with
+ * "file too large: N bytes, limit M" (RM_EXIT_INVALID).
+ */
+#define RM_DOC_MAX_BYTES ((size_t)16 << 20)
+#define RM_DOC_STREAM_MAX_BYTES ((size_t)64 << 20)
 
 /* Parses one document. yaml: 1 YAML, 0 JSON, -1 guess from the content. */
 json_t *rm_doc_parse(const char *buf, size_t len, const char *name, int yaml,
     struct rm_err *err);
 /* Loads one document from a file ("-" for stdin); YAML by extension or content. */
 json_t *rm_doc_load(const char *path, struct rm_err *err);
+/* The same, with a smaller size limit than RM_DOC_MAX_BYTES. */
+json_t *rm_doc_load_max(const char *path, size_t max, struct rm_err *err);
 /*
  * Loads every document of a file as an array: one document, a JSON array of
  * documents, JSON lines, or a multi-document YAML stream.

@@ -101,7 +101,8 @@ b_pool(struct builder *b, size_t n)
 {
 	size_t at = b->npool;
 
-	if (b->npool + n > b->pcap) {
+	/* never a NULL pool, even for an empty set: readers offset into it */
+	if (b->pool == NULL || b->npool + n > b->pcap) {
 		size_t ncap = b->pcap ? b->pcap * 2 : 4096;
 		uint32_t *np;
 		while (ncap < b->npool + n)
@@ -651,7 +652,8 @@ index_write(const struct rm_exset *s, const struct stat *dst, int racy, const ch
 		memcpy(buf + h.off_pool, s->pool, s->npool * sizeof(uint32_t));
 	if (s->hash_size)
 		memcpy(buf + h.off_hash, s->hash, (size_t)s->hash_size * sizeof(uint32_t));
-	memcpy(buf + h.off_strs, s->strs, s->strs_len);
+	if (s->strs_len)
+		memcpy(buf + h.off_strs, s->strs, s->strs_len);
 	if (blen)
 		memcpy(buf + h.off_broken, broken, blen);
 	if (flen)
@@ -849,7 +851,8 @@ scan_dir(struct exb *x, const char *dir, struct rm_err *err)
 		names[n++] = strdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_cstr);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_cstr);
 	for (i = 0; i < n; i++) {
 		struct rm_err e;
 		json_t *docs;
@@ -984,7 +987,7 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 	json_t *docs;
 	int r;
 
-	if ((r = rm_read_file(file, RM_DOC_MAX_BYTES, &buf, &len, err)) != 0)
+	if ((r = rm_read_file(file, RM_DOC_STREAM_MAX_BYTES, &buf, &len, err)) != 0)
 		return r;
 	while (off < len && (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\t' ||
 	    buf[off] == '\r'))
@@ -994,6 +997,13 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 		return rm_err_set(err, RM_EXIT_INVALID, name, NULL, "empty document");
 	}
 	if (rm_doc_is_yaml_name(file) || buf[off] != '{') {
+		/* read into one tree: the limit of a document */
+		if (len > RM_DOC_MAX_BYTES) {
+			free(buf);
+			return rm_err_set(err, RM_EXIT_INVALID, name, NULL,
+			    "file too large: %zu bytes, limit %zu for a YAML stream or a JSON array "
+			    "(JSON lines may have %zu)", len, RM_DOC_MAX_BYTES, RM_DOC_STREAM_MAX_BYTES);
+		}
 		docs = rm_doc_parse_many(buf, len, name, rm_doc_is_yaml_name(file) ? 1 : -1, err);
 		free(buf);
 		if (docs == NULL)

@@ -38,6 +38,13 @@ rm_read_file(const char *path, size_t max, char **out, size_t *len, struct rm_er
 			return rm_err_set(err, RM_EXIT_INVALID, name, NULL,
 			    "is a directory, expected a file");
 		}
+		/* a regular file too large is refused before a byte is read */
+		if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max) {
+			if (!is_stdin)
+				close(fd);
+			return rm_err_set(err, RM_EXIT_INVALID, name, NULL,
+			    "file too large: %lld bytes, limit %zu", (long long)st.st_size, max);
+		}
 		if (S_ISREG(st.st_mode) && st.st_size > 0)
 			cap = (size_t)st.st_size + 1;
 	}
@@ -84,7 +91,7 @@ rm_read_file(const char *path, size_t max, char **out, size_t *len, struct rm_er
 	if (n > max) {
 		free(buf);
 		return rm_err_set(err, RM_EXIT_INVALID, name, NULL,
-		    "file too large (more than %zu bytes)", max);
+		    "file too large: more than %zu bytes, the limit", max);
 	}
 	buf[n] = '\0';
 	*out = buf;

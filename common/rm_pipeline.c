@@ -747,7 +747,7 @@ rm_pipeline_normalize(const json_t *doc, const char *file, struct rm_err *err)
 json_t *
 rm_pipeline_load(const char *path, struct rm_err *err)
 {
-	json_t *doc = rm_doc_load(path, err), *out;
+	json_t *doc = rm_doc_load_max(path, RM_PIPELINE_MAX_BYTES, err), *out;
 
 	if (doc == NULL)
 		return NULL;

@@ -24,6 +24,9 @@
 
 #define RM_PIPELINE_SCHEMA "remotemedia.pipeline/1"
 
+/* A pipeline file may have this many bytes (remotemedia-formats(5)). */
+#define RM_PIPELINE_MAX_BYTES ((size_t)4 << 20)
+
 /* Reads a JSON or YAML pipeline file and returns its canonical form. */
 json_t *rm_pipeline_load(const char *path, struct rm_err *err);
 /*

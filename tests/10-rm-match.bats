@@ -2,6 +2,7 @@
 # rm-match: capability matching that explains itself (spec 000, 002, 003, 004).
 
 load test_helper
+bats_require_minimum_version 1.5.0
 
 M=$BATS_TEST_DIRNAME/fixtures/match
 
@@ -459,4 +460,79 @@ G=$BATS_TEST_DIRNAME/fixtures/gguf
 	run rm-match --json -d "$BATS_TEST_TMPDIR/ex" "$(node '{"gpu":{"type":"cuda","min_memory_gb":{"min":8,"required":false,"preferred":true}}}')"
 	assert_success
 	assert_equal "$(jq -r '[.executors[] | "\(.id):\(.degraded)"] | join(",")' <<<"$output")" "big-gpu:false,small-gpu:true"
+}
+
+# Issue 10 (9): found by fuzzing. In the sanitizer build UBSan aborts with
+# "runtime error" (exit 1, which a plain exit-status check would mistake for a
+# negative answer), so both the status and the absence of the report are checked.
+@test "rm-match -x: an advert with an empty tag list or codec map is read cleanly (no NULL pool)" {
+	printf '%s\n' '{"id":"a","capabilities":{"tags":[]}}' > "$BATS_TEST_TMPDIR/a.jsonl"
+	run --separate-stderr rm-match --json -x "$BATS_TEST_TMPDIR/a.jsonl" "$(node '{"capabilities":{}}')"
+	[[ $stderr != *"runtime error"* ]]
+	assert_success
+	assert_equal "$(jq -r '.executors[0].id' <<<"$output")" a
+	printf '%s\n' '{"id":"b","capabilities":{"tags":[],"codecs":{},"frameworks":{}}}' \
+		> "$BATS_TEST_TMPDIR/b.jsonl"
+	run --separate-stderr rm-match --json -x "$BATS_TEST_TMPDIR/b.jsonl" "$(node '{"tags":["x"]}')"
+	[[ $stderr != *"runtime error"* ]]
+	assert_failure 1
+	assert_equal "$(jq -r '.rejected[0].reasons[0].missing' <<<"$output")" x
+}
+
+@test "rm-match: an empty registry directory is a clean negative answer (no qsort of nothing)" {
+	mkdir -p "$BATS_TEST_TMPDIR/none"
+	run --separate-stderr rm-match --json -d "$BATS_TEST_TMPDIR/none" "$(node '{"capabilities":{}}')"
+	[[ $stderr != *"runtime error"* ]]
+	assert_failure 1
+	assert_equal "$(jq -r '.considered' <<<"$output")" 0
+	# the index of the empty directory is written and read back alike
+	run --separate-stderr rm-match --json -d "$BATS_TEST_TMPDIR/none" "$(node '{"capabilities":{}}')"
+	[[ $stderr != *"runtime error"* ]]
+	assert_failure 1
+}
+
+# Issue 10 (3): the expansion bound is counted over the whole stream and
+# grows with the input; the old per-document bound let this file take 1.8 GB
+# and 18 s.
+@test "rm-match -x: a 17 KB multi-document YAML alias bomb is refused at once, in little memory" {
+	yaml_bomb 70 > "$BATS_TEST_TMPDIR/bomb.yaml"
+	[ "$(stat -c %s "$BATS_TEST_TMPDIR/bomb.yaml")" -gt 17000 ]
+	run_measured rm-match -x "$BATS_TEST_TMPDIR/bomb.yaml" "$(node '{"memory_gb":1}')"
+	assert_failure 3
+	assert_output --partial "bomb.yaml:5:9: YAML expands to more than"
+	assert_output --partial "the limit for 17360 bytes of input"
+	assert_bounded 64 2
+}
+
+# Issue 10 (also): 100 MB of adverts is refused naming the limit, before it
+# is read when it is a file, after 64 MiB from a pipe.
+@test "rm-match -x: 100 MB of adverts is refused with the limit, in bounded time and memory" {
+	local ad='{"id":"a","capabilities":{"memory_gb":16,"tags":["linux","docker"],"cpu":{"cores":8}}}'
+	yes "$ad" | head -c 104857600 > "$BATS_TEST_TMPDIR/ads.jsonl"
+	run_measured rm-match -x "$BATS_TEST_TMPDIR/ads.jsonl" "$(node '{"memory_gb":1}')"
+	assert_failure 3
+	assert_output --partial "ads.jsonl: file too large: 104857600 bytes, limit 67108864"
+	assert_bounded 64 2
+	run_measured bash -c "cat '$BATS_TEST_TMPDIR/ads.jsonl' | rm-match -x - '$BATS_TEST_TMPDIR/node.json'"
+	assert_failure 3
+	assert_output --partial "<stdin>: file too large: more than 67108864 bytes"
+	assert_bounded 160 5
+	# the same adverts as a JSON array have the 16 MiB limit of one tree
+	{ printf '['; yes "$ad," | head -n 200000; printf '%s]\n' "$ad"; } > "$BATS_TEST_TMPDIR/ads.json"
+	run_measured rm-match -x "$BATS_TEST_TMPDIR/ads.json" "$BATS_TEST_TMPDIR/node.json"
+	assert_failure 3
+	assert_output --regexp "ads.json: file too large: [0-9]+ bytes, limit 16777216 for a YAML stream or a JSON array"
+	assert_bounded 64 2
+	rm -f "$BATS_TEST_TMPDIR"/ads.*
+}
+
+@test "rm-match -x: 20,000 adverts in JSON lines, well under the limit, still match quickly" {
+	local i
+	for ((i = 0; i < 20000; i++)); do
+		printf '{"id":"e%05d","capabilities":{"memory_gb":%d,"tags":["linux"]}}\n' "$i" $((i % 64))
+	done > "$BATS_TEST_TMPDIR/ads.jsonl"
+	run_measured rm-match --json -n 1 -x "$BATS_TEST_TMPDIR/ads.jsonl" "$(node '{"memory_gb":63}')"
+	assert_success
+	assert_equal "$(jq -r '.compatible_count' <<<"$output")" 312
+	assert_bounded 64 5
 }

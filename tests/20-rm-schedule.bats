@@ -265,3 +265,47 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); time.sleep(20)' "$port" &
 	run rm-schedule plan --bogus "$P/three.yaml"
 	assert_failure 2
 }
+
+# Issue 10 (3): where one document is expected, a second one is refused as
+# it starts, never expanded (before: the whole stream was, 1.8 GB here).
+@test "rm-schedule: a pipeline followed by a 17 KB YAML alias bomb stops at the second document" {
+	{ cat "$P/three.yaml"; echo ---; yaml_bomb 70; } > "$BATS_TEST_TMPDIR/p.yaml"
+	run_measured rm-schedule plan -d "$SF/three" "$BATS_TEST_TMPDIR/p.yaml"
+	assert_failure 3
+	assert_output --partial "p.yaml:11:1: expected one YAML document, found a second one"
+	assert_bounded 64 2
+	yaml_bomb 70 > "$BATS_TEST_TMPDIR/bomb.yaml"
+	run_measured rm-schedule plan -d "$SF/three" "$BATS_TEST_TMPDIR/bomb.yaml"
+	assert_failure 3
+	assert_output --partial "YAML expands to more than"
+	assert_bounded 64 2
+}
+
+# Issue 10 (also): pipelines have a 4 MiB limit, named in the refusal.
+@test "rm-schedule: a 10 MB pipeline is refused with the limit, in bounded time and memory" {
+	python3 - "$BATS_TEST_TMPDIR" <<'PY'
+import json, sys
+def pipeline(n):
+    nodes = [{"id": "n%06d" % i, "type": "Command", "exec": ["cat"], "estimated_seconds": 10,
+              "capabilities": {"cpu": {"cores": 4}, "memory_gb": 16}} for i in range(n)]
+    edges = [["n%06d" % (i - 1), "n%06d" % i] for i in range(1, n)]
+    return json.dumps({"schema": "remotemedia.pipeline/1", "name": "big", "nodes": nodes,
+                       "edges": edges})
+open(sys.argv[1] + "/big.json", "w").write(pipeline(80000))
+open(sys.argv[1] + "/ok.json", "w").write(pipeline(2000))
+PY
+	[ "$(stat -c %s "$BATS_TEST_TMPDIR/big.json")" -gt 10000000 ]
+	run_measured rm-schedule plan -d "$SF/three" "$BATS_TEST_TMPDIR/big.json"
+	assert_failure 3
+	assert_output --regexp "big.json: file too large: [0-9]+ bytes, limit 4194304"
+	assert_bounded 64 2
+	run_measured bash -c "cat '$BATS_TEST_TMPDIR/big.json' | rm-schedule plan -d '$SF/three' -"
+	assert_failure 3
+	assert_output --partial "<stdin>: file too large: more than 4194304 bytes"
+	assert_bounded 64 2
+	# 2,000 nodes (a quarter of a megabyte) plan in bounded time and memory
+	run_measured rm-schedule plan -d "$SF/three" "$BATS_TEST_TMPDIR/ok.json"
+	assert_success
+	assert_equal "$(jq '.nodes | length' <<<"$output")" 2000
+	assert_bounded 128 10
+}
