@@ -1,0 +1,66 @@
+#!/usr/bin/env bats
+# What an install relies on: the data directory found beside the binary and
+# a warning when only the built-in copy is left.
+
+load test_helper
+
+# fake_copy DIR: a copy of rm-match in DIR (a prefix bin/, a TREE/tools/rm-match/)
+fake_copy() {
+	mkdir -p "$1"
+	cp "$RM_TOP_BUILDDIR/tools/rm-match/rm-match" "$1/rm-match"
+}
+
+# a taxonomy with one more capability, fpga.count, under DIR
+edited_share() {
+	mkdir -p "$1"
+	awk '{ print } /^capabilities:$/ && !done { done = 1
+	    print "  fpga.count:\n    type: number\n    compare: at_least" }' \
+	    "$SHARE/taxonomy.yaml" >"$1/taxonomy.yaml"
+	printf 'id: fpga-node\ncapabilities:\n  fpga.count: 2\n' >"$BATS_TEST_TMPDIR/node.yaml"
+	printf 'id: fpga-box\ncapabilities:\n  fpga.count: 4\n' >"$BATS_TEST_TMPDIR/advert.yaml"
+}
+
+@test "share dir: an installed binary reads the taxonomy installed beside it (bin/../share/remotemedia)" {
+	local p=$BATS_TEST_TMPDIR/prefix
+	fake_copy "$p/bin"
+	edited_share "$p/share/remotemedia"
+	unset REMOTEMEDIA_SHARE
+	run "$p/bin/rm-match" --no-local --json -x "$BATS_TEST_TMPDIR/advert.yaml" "$BATS_TEST_TMPDIR/node.yaml"
+	assert_success
+	assert_output --partial '"id": "fpga-box"'
+	refute_output --partial 'built-in copy'
+}
+
+@test "share dir: a build tree's binary reads its source tree's share/ without REMOTEMEDIA_SHARE" {
+	unset REMOTEMEDIA_SHARE
+	run rm-match --no-local --json -x "$SHARE/examples/adverts.yaml" "$SHARE/examples/nodes.yaml"
+	assert_success
+	refute_output --partial 'built-in copy'
+	# and a build tree moved with its share/ (TREE/tools/NAME/NAME)
+	fake_copy "$BATS_TEST_TMPDIR/tree/tools/rm-match"
+	edited_share "$BATS_TEST_TMPDIR/tree/share/remotemedia"
+	run "$BATS_TEST_TMPDIR/tree/tools/rm-match/rm-match" --no-local --json \
+		-x "$BATS_TEST_TMPDIR/advert.yaml" "$BATS_TEST_TMPDIR/node.yaml"
+	assert_success
+	assert_output --partial '"id": "fpga-box"'
+}
+
+@test "share dir: with no data directory a tool warns that it uses its built-in copy" {
+	local p=$BATS_TEST_TMPDIR/bare
+	[ ! -e /usr/local/share/remotemedia/taxonomy.yaml ] ||
+		skip "an install in /usr/local would be found"
+	fake_copy "$p/bin"
+	unset REMOTEMEDIA_SHARE
+	run "$p/bin/rm-match" --no-local --json -x "$SHARE/examples/adverts.yaml" "$SHARE/examples/nodes.yaml"
+	assert_success
+	assert_output --partial 'rm-match: warning: taxonomy.yaml: no data directory'
+	assert_output --partial 'using the built-in copy (set REMOTEMEDIA_SHARE)'
+	# once, not per file or per read
+	[ "$(grep -c 'built-in copy' <<<"$output")" = 1 ]
+	# and an explicit REMOTEMEDIA_SHARE lacking the file says so too
+	mkdir -p "$p/empty"
+	REMOTEMEDIA_SHARE=$p/empty run "$p/bin/rm-match" --no-local --json \
+		-x "$SHARE/examples/adverts.yaml" "$SHARE/examples/nodes.yaml"
+	assert_success
+	assert_output --partial "taxonomy.yaml: not in $p/empty; using the built-in copy"
+}
