@@ -1,8 +1,67 @@
 #!/usr/bin/env bats
-# What an install relies on: the data directory found beside the binary and
-# a warning when only the built-in copy is left.
+# What an install relies on: the data directory found beside the binary, a
+# warning when only the built-in copy is left, the bash completion.
 
 load test_helper
+
+COMPLETION=$RM_TOP_SRCDIR/share/remotemedia/completion/remotemedia
+
+# complete WORD...: completes the last word as bash would; COMPREPLY, one a line
+complete_words() {
+	bash -c 'source "$1" || exit 1; shift
+		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=()
+		_rm_complete; printf "%s\n" "${COMPREPLY[@]}"' sh "$COMPLETION" "$@"
+}
+
+@test "completion: remotemedia completes its verbs (pu -> push)" {
+	run complete_words remotemedia pu
+	assert_success
+	assert_output "push"
+	run complete_words remotemedia re
+	assert_output "$(printf 'report\nregister')"
+}
+
+@test "completion: a tool's verb, then that verb's long options (rm-cache fetch --of -> --offline)" {
+	run complete_words rm-cache ''
+	assert_success
+	assert_line fetch
+	assert_line gc
+	run complete_words rm-cache fetch --of
+	assert_output "--offline"
+	run complete_words rm-schedule run --re
+	assert_output "--resume"
+}
+
+@test "completion: a front-end shortcut completes as its tool and verb (remotemedia run)" {
+	run complete_words remotemedia run --gr
+	assert_output "--grace"
+	run complete_words remotemedia schedule re
+	assert_output "$(printf 'reconcile\nreport')"
+	run complete_words remotemedia help sch
+	assert_output "schedule"
+}
+
+@test "completion: options come from the tool's own --help" {
+	run complete_words rm-build --opt
+	assert_output "--optimize"
+	run complete_words rm-match --exp
+	assert_output "--explain"
+	# a tool that is not there completes nothing (and says nothing)
+	run complete_words rm-none --x
+	assert_success
+	assert_output ""
+}
+
+@test "completion: every built tool has a completion registered" {
+	local d t
+	for d in "$RM_TOP_BUILDDIR"/tools/*/; do
+		t=$(basename "$d")
+		[ -x "$d$t" ] || continue
+		run bash -c 'source "$1" && complete -p "$2"' sh "$COMPLETION" "$t"
+		assert_success
+		assert_output --partial "_rm_complete"
+	done
+}
 
 # fake_copy DIR: a copy of rm-match in DIR (a prefix bin/, a TREE/tools/rm-match/)
 fake_copy() {
