@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # What an install relies on: the data directory found beside the binary, a
-# warning when only the built-in copy is left, the bash completion.
+# warning when only the built-in copy is left, the bash completion, and the
+# cron and systemd examples. tests/install-check.sh does a real
+# "make install" into a prefix and runs the installed tools.
 
 load test_helper
 
@@ -122,4 +124,51 @@ edited_share() {
 		-x "$SHARE/examples/adverts.yaml" "$SHARE/examples/nodes.yaml"
 	assert_success
 	assert_output --partial "taxonomy.yaml: not in $p/empty; using the built-in copy"
+}
+
+# ---- the cron and systemd examples --------------------------------------------
+# made from FILE.in with @bindir@ set; here to the build tree's rm-probe
+example() {
+	sed "s|@bindir@|$RM_TOP_BUILDDIR/tools/rm-probe|g" "$SHARE/examples/$1.in" \
+		>"$BATS_TEST_TMPDIR/$1"
+}
+
+@test "examples: rm-probe.cron is a crontab of rm-probe verbs named by path" {
+	local line jobs=0 prog verb
+	example rm-probe.cron
+	while IFS= read -r line; do
+		case $line in '' | '#'*) continue ;; esac
+		# five time fields (numbers, *, ranges, lists, steps), then a command
+		[[ $line =~ ^([0-9*][0-9*,/-]*[[:space:]]+){5}(/[^[:space:]]+)[[:space:]]+([a-z]+) ]] ||
+			fail "not a crontab line: $line"
+		prog=${BASH_REMATCH[2]} verb=${BASH_REMATCH[3]}
+		[ -x "$prog" ] || fail "$prog: not a tool"
+		run "$prog" --help
+		assert_line --regexp "^ +$(basename "$prog") $verb( |$)"
+		jobs=$((jobs + 1))
+	done <"$BATS_TEST_TMPDIR/rm-probe.cron"
+	[ "$jobs" = 2 ]
+}
+
+@test "examples: the systemd service and timer verify and run rm-probe verify" {
+	command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
+	example rm-probe-verify.service
+	cp "$SHARE/examples/rm-probe-verify.timer" "$BATS_TEST_TMPDIR/"
+	run grep '^ExecStart=' "$BATS_TEST_TMPDIR/rm-probe-verify.service"
+	assert_output "ExecStart=$RM_TOP_BUILDDIR/tools/rm-probe/rm-probe verify -q"
+	SYSTEMD_LOG_LEVEL=warning run systemd-analyze verify --man=no \
+		"$BATS_TEST_TMPDIR/rm-probe-verify.service" "$BATS_TEST_TMPDIR/rm-probe-verify.timer"
+	assert_success
+	assert_output ""
+}
+
+@test "examples: make substituted the configured bindir into the built examples" {
+	local f
+	for f in rm-probe.cron rm-probe-verify.service; do
+		[ -f "$RM_TOP_BUILDDIR/share/remotemedia/examples/$f" ] || skip "not built (make all)"
+		run grep -c '@bindir@' "$RM_TOP_BUILDDIR/share/remotemedia/examples/$f"
+		assert_output 0
+		run grep -Ec '[ =]/[^ ]*/rm-probe (verify|bench) ' "$RM_TOP_BUILDDIR/share/remotemedia/examples/$f"
+		refute_output 0
+	done
 }
