@@ -13,9 +13,10 @@ const char *rm_home(void);
 int rm_home_path(char *buf, size_t size, const char *rel, int mkparents, struct rm_err *err);
 /*
  * The data directory holding taxonomy.yaml, node-types.yaml, examples/:
- * $REMOTEMEDIA_SHARE, else the installed one, else the source tree next to
- * an uninstalled binary. NULL when none exists (callers then use the
- * embedded copies).
+ * $REMOTEMEDIA_SHARE; else, for an uninstalled binary (TREE/tools/X/X), the
+ * source tree's share/remotemedia; else the install found relative to the
+ * binary (a moved prefix), else the configured RM_DATADIR. NULL when none
+ * exists (callers then use the embedded copies, with a warning).
  */
 const char *rm_share_dir(void);
 
@@ -28,7 +29,8 @@ int rm_mode_check(struct rm_err *err);
 
 /*
  * Reads a data file by its name under share/remotemedia ("taxonomy.yaml"):
- * from the data directory when it has one, else the embedded copy. shown
+ * from the data directory when it has one, else the embedded copy (and a
+ * warning on stderr, once, since edits of the data go unseen). shown
  * receives the path used, for messages.
  */
 int rm_data_read(const char *name, char **text, size_t *len, char *shown, size_t shownsize,
