@@ -393,6 +393,21 @@ J
 	assert_failure 2
 }
 
+@test "rm-build -o: missing directories are created 0755; a file in the way is refused" {
+	run rm-build -o "$OUT/new/dist" "$EX/voice.yaml"
+	assert_success
+	[ -f "$(jq -r .path <<<"$output")" ]
+	[ "$(stat -c %a "$OUT/new/dist")" = 755 ]
+	[ "$(stat -c %a "$OUT/new")" = 755 ]
+	touch "$OUT/file"
+	run rm-build -o "$OUT/file" "$EX/voice.yaml"
+	assert_failure 3
+	assert_output --partial "$OUT/file: output path is not a directory"
+	run rm-build -o "$OUT/file/sub" "$EX/voice.yaml"
+	assert_failure 3
+	assert_output --partial "cannot create directory"
+}
+
 @test "rm-build: --sign at build and 'sign' afterwards keep the digest; the signature verifies with trust" {
 	rm-build keygen alice >/dev/null
 	mkdir -p "$OUT/u" "$OUT/s" "$REMOTEMEDIA_HOME/trust"

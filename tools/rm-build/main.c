@@ -42,7 +42,7 @@ usage(FILE *fp)
 	    "\n"
 	    "PIPELINE is a .py file defining a remotemedia Pipeline, or a .yaml/.json\n"
 	    "pipeline document. Writes DIR/<name>-<12 hex of digest>.rmpkg.\n"
-	    "  -o, --output DIR      where to write the package (default .)\n"
+	    "  -o, --output DIR      where to write the package (default .; created if missing)\n"
 	    "  -s, --sign KEY        sign with KEY (a path, or NAME in $REMOTEMEDIA_HOME/keys)\n"
 	    "  -c, --cert CHAIN      add this PEM certificate chain (leaf first) to the signature\n"
 	    "      --optimize[=T]    convert F32 safetensors tensors to T (f16, bf16, int8; f16)\n"
@@ -536,6 +536,8 @@ write_package(struct build *b, const char *outdir, time_t mtime, const json_t *s
 	int r, sigdone = sig == NULL;
 
 	safe_name(json_string_value(json_object_get(b->manifest, "name")), name, sizeof(name));
+	if ((r = rm_mkdir_p(outdir, 0755, err)) != 0)
+		return r;
 	if ((r = rm_path(outpath, outsize, err, "%s/%s-%.12s.rmpkg", outdir, name, digest)) != 0)
 		return r;
 	if (sig != NULL && (sigtext = rm_json_dump_file(sig)) == NULL)
@@ -611,8 +613,9 @@ do_build(const char *pipeline, const char *outdir, const char *key, const char *
 	slash = strrchr(b.real, '/');
 	snprintf(b.dir, sizeof(b.dir), "%.*s", (int)(slash - b.real), b.real);
 	snprintf(b.base, sizeof(b.base), "%s", slash + 1);
-	if (!rm_is_dir(outdir)) {
-		rm_err_set(&err, RM_EXIT_NOTFOUND, outdir, NULL, "output directory does not exist");
+	/* a missing output directory is made when the package is written */
+	if (access(outdir, F_OK) == 0 && !rm_is_dir(outdir)) {
+		rm_err_set(&err, RM_EXIT_INVALID, outdir, NULL, "output path is not a directory");
 		goto fail;
 	}
 	py = has_ext(b.real, ".py");
