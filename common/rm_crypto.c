@@ -225,6 +225,81 @@ raw_public(EVP_PKEY *pk, unsigned char raw[32])
 	    EVP_PKEY_get_raw_public_key(pk, raw, &n) == 1 && n == 32 ? 0 : -1;
 }
 
+/* The trust file name for key: NAME of keys/NAME.pub, or a path's base name. */
+static int
+trust_name(const char *key, char *src, size_t srcsize, char *name, size_t namesize,
+    struct rm_err *err)
+{
+	const char *base;
+	size_t n;
+	int r;
+
+	if (strchr(key, '/') != NULL || access(key, F_OK) == 0) {
+		if ((r = rm_path(src, srcsize, err, "%s", key)) != 0)
+			return r;
+		base = strrchr(key, '/') ? strrchr(key, '/') + 1 : key;
+		n = strlen(base);
+		if (n > 4 && strcmp(base + n - 4, ".pub") == 0)
+			n -= 4;
+		snprintf(name, namesize, "%.*s", (int)n, base);
+		if (!name_ok(name))
+			return rm_err_set(err, RM_EXIT_USAGE, key, NULL,
+			    "bad key file name: use letters, digits, '-', '_' and '.'");
+		return 0;
+	}
+	if (!name_ok(key))
+		return rm_err_set(err, RM_EXIT_USAGE, NULL, NULL,
+		    "bad key name '%s': use letters, digits, '-', '_' and '.'", key);
+	snprintf(name, namesize, "%s", key);
+	return rm_path(src, srcsize, err, "%s/keys/%s.pub", rm_home(), key);
+}
+
+int
+rm_key_trust(const char *key, char *trustpath, size_t size, struct rm_err *err)
+{
+	char src[PATH_MAX], name[128], dir[PATH_MAX];
+	char *text = NULL, *old = NULL;
+	size_t len, oldlen;
+	unsigned char raw[32];
+	EVP_PKEY *pk = NULL;
+	BIO *b = NULL;
+	int r;
+
+	if ((r = trust_name(key, src, sizeof(src), name, sizeof(name), err)) != 0 ||
+	    (r = rm_path(dir, sizeof(dir), err, "%s/trust", rm_home())) != 0 ||
+	    (r = rm_path(trustpath, size, err, "%s/%s.pub", dir, name)) != 0)
+		return r;
+	if ((r = rm_read_file(src, PEM_MAX, &text, &len, err)) != 0)
+		return r;
+	b = BIO_new_mem_buf(text, (int)len);
+	pk = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
+	if (pk == NULL || raw_public(pk, raw) != 0) {
+		r = rm_err_set(err, RM_EXIT_INVALID, src, NULL,
+		    "expected an Ed25519 public key (SubjectPublicKeyInfo PEM)");
+		goto out;
+	}
+	if (access(trustpath, F_OK) == 0) {
+		struct rm_err e;
+		rm_err_clear(&e);
+		if (rm_read_file(trustpath, PEM_MAX, &old, &oldlen, &e) == 0 && oldlen == len &&
+		    memcmp(old, text, len) == 0)
+			goto out;	/* already trusted: nothing to do */
+		r = rm_err_set(err, RM_EXIT_INVALID, trustpath, NULL,
+		    "another key is already trusted as '%s'; remove it first or rename the key",
+		    name);
+		goto out;
+	}
+	if ((r = rm_mkdir_p(dir, 0700, err)) != 0)
+		goto out;
+	r = rm_write_atomic(trustpath, text, len, 0644, err);
+out:
+	free(text);
+	free(old);
+	EVP_PKEY_free(pk);
+	BIO_free(b);
+	return r;
+}
+
 static void
 key_id_of(const unsigned char raw[32], char id[17])
 {

@@ -40,6 +40,13 @@ int rm_sha256_file(const char *path, char hex[RM_SHA256_HEX], uint64_t *size,
 /* Makes keys/NAME.key and keys/NAME.pub; pubpath receives the .pub path. */
 int rm_key_generate(const char *name, char *pubpath, size_t size, struct rm_err *err);
 /*
+ * Trusts a public key (a .pub path, or a NAME of keys/NAME.pub): checks it is
+ * an Ed25519 key and copies it to trust/NAME.pub; trustpath receives that
+ * path. Trusting the same key again is not an error; another key under the
+ * same name is.
+ */
+int rm_key_trust(const char *key, char *trustpath, size_t size, struct rm_err *err);
+/*
  * Signs "sha256:<digest>" with the key (a path, or a NAME under keys/),
  * adding the PEM chain of certfile (may be NULL) whose leaf must hold the
  * same key. *sigdoc receives the signature document.

@@ -380,7 +380,8 @@ J
 @test "rm-build keygen: Ed25519 key pair, private key 0600, public key path printed, no overwrite" {
 	run rm-build keygen alice
 	assert_success
-	assert_output "$REMOTEMEDIA_HOME/keys/alice.pub"
+	assert_line --index 0 "$REMOTEMEDIA_HOME/keys/alice.pub"
+	assert_line --index 1 "rm-build: to trust its signatures on this machine: rm-build trust alice"
 	[ "$(stat -c %a "$REMOTEMEDIA_HOME/keys/alice.key")" = 600 ]
 	run openssl pkey -in "$REMOTEMEDIA_HOME/keys/alice.key" -noout -text
 	assert_output --partial "ED25519 Private-Key"
@@ -391,6 +392,57 @@ J
 	same_as_snapshot "$REMOTEMEDIA_HOME/keys"
 	run rm-build keygen ../evil
 	assert_failure 2
+}
+
+@test "rm-build trust: a key is trusted by name or path, once, and only an Ed25519 public key" {
+	rm-build keygen alice >/dev/null 2>&1
+	rm-build keygen bob >/dev/null 2>&1
+	s=$(rm-build -o "$OUT" --sign alice "$EX/voice.yaml" | jq -r .path)
+	run rm-inspect --verify "$s"
+	assert_failure 5
+	assert_output --partial untrusted
+	run rm-build trust alice
+	assert_success
+	assert_output "$REMOTEMEDIA_HOME/trust/alice.pub"
+	cmp "$REMOTEMEDIA_HOME/keys/alice.pub" "$REMOTEMEDIA_HOME/trust/alice.pub"
+	run rm-inspect --verify --json "$s"
+	assert_success
+	[ "$(jq -r .signature.signer <<<"$output")" = alice ]
+	# again: nothing to do; another key under the same name: refused, unchanged
+	run rm-build trust alice
+	assert_success
+	cp "$REMOTEMEDIA_HOME/keys/bob.pub" "$BATS_TEST_TMPDIR/alice.pub"
+	run rm-build trust "$BATS_TEST_TMPDIR/alice.pub"
+	assert_failure 3
+	assert_output --partial "another key is already trusted as 'alice'"
+	cmp "$REMOTEMEDIA_HOME/keys/alice.pub" "$REMOTEMEDIA_HOME/trust/alice.pub"
+	# a path is trusted under its base name; a private key or junk is not a public key
+	run rm-build trust "$REMOTEMEDIA_HOME/keys/bob.pub"
+	assert_success
+	assert_output "$REMOTEMEDIA_HOME/trust/bob.pub"
+	run rm-build trust "$REMOTEMEDIA_HOME/keys/bob.key"
+	assert_failure 3
+	assert_output --partial "expected an Ed25519 public key"
+	[ ! -e "$REMOTEMEDIA_HOME/trust/bob.key.pub" ]
+	run rm-build trust nosuch
+	assert_failure 4
+	run rm-build trust
+	assert_failure 2
+}
+
+@test "rm-build -o: missing directories are created 0755; a file in the way is refused" {
+	run rm-build -o "$OUT/new/dist" "$EX/voice.yaml"
+	assert_success
+	[ -f "$(jq -r .path <<<"$output")" ]
+	[ "$(stat -c %a "$OUT/new/dist")" = 755 ]
+	[ "$(stat -c %a "$OUT/new")" = 755 ]
+	touch "$OUT/file"
+	run rm-build -o "$OUT/file" "$EX/voice.yaml"
+	assert_failure 3
+	assert_output --partial "$OUT/file: output path is not a directory"
+	run rm-build -o "$OUT/file/sub" "$EX/voice.yaml"
+	assert_failure 3
+	assert_output --partial "cannot create directory"
 }
 
 @test "rm-build: --sign at build and 'sign' afterwards keep the digest; the signature verifies with trust" {

@@ -38,11 +38,12 @@ usage(FILE *fp)
 	    "usage: rm-build [-o DIR] [--sign KEY [--cert CHAIN]] [--optimize[=f16|bf16|int8]]\n"
 	    "                [--json] [-v|-q] PIPELINE\n"
 	    "       rm-build keygen NAME\n"
+	    "       rm-build trust KEY\n"
 	    "       rm-build sign --sign KEY [--cert CHAIN] PACKAGE\n"
 	    "\n"
 	    "PIPELINE is a .py file defining a remotemedia Pipeline, or a .yaml/.json\n"
 	    "pipeline document. Writes DIR/<name>-<12 hex of digest>.rmpkg.\n"
-	    "  -o, --output DIR      where to write the package (default .)\n"
+	    "  -o, --output DIR      where to write the package (default .; created if missing)\n"
 	    "  -s, --sign KEY        sign with KEY (a path, or NAME in $REMOTEMEDIA_HOME/keys)\n"
 	    "  -c, --cert CHAIN      add this PEM certificate chain (leaf first) to the signature\n"
 	    "      --optimize[=T]    convert F32 safetensors tensors to T (f16, bf16, int8; f16)\n"
@@ -536,6 +537,8 @@ write_package(struct build *b, const char *outdir, time_t mtime, const json_t *s
 	int r, sigdone = sig == NULL;
 
 	safe_name(json_string_value(json_object_get(b->manifest, "name")), name, sizeof(name));
+	if ((r = rm_mkdir_p(outdir, 0755, err)) != 0)
+		return r;
 	if ((r = rm_path(outpath, outsize, err, "%s/%s-%.12s.rmpkg", outdir, name, digest)) != 0)
 		return r;
 	if (sig != NULL && (sigtext = rm_json_dump_file(sig)) == NULL)
@@ -611,8 +614,9 @@ do_build(const char *pipeline, const char *outdir, const char *key, const char *
 	slash = strrchr(b.real, '/');
 	snprintf(b.dir, sizeof(b.dir), "%.*s", (int)(slash - b.real), b.real);
 	snprintf(b.base, sizeof(b.base), "%s", slash + 1);
-	if (!rm_is_dir(outdir)) {
-		rm_err_set(&err, RM_EXIT_NOTFOUND, outdir, NULL, "output directory does not exist");
+	/* a missing output directory is made when the package is written */
+	if (access(outdir, F_OK) == 0 && !rm_is_dir(outdir)) {
+		rm_err_set(&err, RM_EXIT_INVALID, outdir, NULL, "output path is not a directory");
 		goto fail;
 	}
 	py = has_ext(b.real, ".py");
@@ -723,6 +727,30 @@ fail:
 	return rm_err_print(&err);
 }
 
+/* keygen NAME: a new key pair; trust KEY: verify with that key here. */
+static int
+do_key(const char *verb, const char *arg)
+{
+	char path[PATH_MAX];
+	struct rm_err err;
+
+	rm_err_clear(&err);
+	if (strcmp(verb, "keygen") == 0) {
+		if (rm_key_generate(arg, path, sizeof(path), &err) != 0)
+			return rm_err_print(&err);
+		printf("%s\n", path);
+		fflush(stdout);
+		if (rm_log_level() >= RM_LOG_NORMAL)
+			fprintf(stderr, "%s: to trust its signatures on this machine: "
+			    "rm-build trust %s\n", rm_progname(), arg);
+		return 0;
+	}
+	if (rm_key_trust(arg, path, sizeof(path), &err) != 0)
+		return rm_err_print(&err);
+	printf("%s\n", path);
+	return 0;
+}
+
 static int
 do_sign(const char *pkgpath, const char *key, const char *cert, int json)
 {
@@ -778,8 +806,9 @@ main(int argc, char **argv)
 	int c, json = 0, level = RM_LOG_NORMAL;
 
 	rm_tool_init(argc, argv);
-	/* a verb comes first: rm-build keygen NAME, rm-build sign [opts] PKG */
-	if (argc > 1 && (strcmp(argv[1], "keygen") == 0 || strcmp(argv[1], "sign") == 0)) {
+	/* a verb comes first: rm-build keygen|trust NAME, rm-build sign [opts] PKG */
+	if (argc > 1 && (strcmp(argv[1], "keygen") == 0 || strcmp(argv[1], "trust") == 0 ||
+	    strcmp(argv[1], "sign") == 0)) {
 		verb = argv[1];
 		argv[1] = argv[0];
 		argv++;
@@ -820,18 +849,12 @@ main(int argc, char **argv)
 		usage(stderr);
 		return RM_EXIT_USAGE;
 	}
-	if (verb != NULL && strcmp(verb, "keygen") == 0) {
-		char pub[PATH_MAX];
-		struct rm_err err;
+	if (verb != NULL && strcmp(verb, "sign") != 0) {
 		if (argc - optind != 1) {
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}
-		rm_err_clear(&err);
-		if (rm_key_generate(argv[optind], pub, sizeof(pub), &err) != 0)
-			return rm_err_print(&err);
-		printf("%s\n", pub);
-		return 0;
+		return do_key(verb, argv[optind]);
 	}
 	if (verb != NULL) {
 		if (argc - optind != 1) {

@@ -286,8 +286,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "rm-match: --engine needs --model\n");
 		return RM_EXIT_USAGE;
 	}
-	if (model != NULL && engine != NULL)
-		return preflight(model, engine, want_json);
+	if (model != NULL && engine != NULL) {
+		rc = preflight(model, engine, want_json);
+		free(files);
+		free(dirs);
+		free(queries);
+		return rc;
+	}
 	if (optind >= argc && nq == 0 && maxcost < 0 && model == NULL) {
 		fprintf(stderr, "rm-match: no node given (a file, -, --query or --model)\n");
 		usage(stderr);
