@@ -115,6 +115,7 @@ index_update(index_edit fn, void *ctx, struct rm_err *err)
 		return r;
 	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
 		return fd;
+	rm_remove_stale_temps(p);	/* every writer holds refs.lock: these are dead ones' */
 	doc = index_load();
 	fn(doc, ctx);
 	text = rm_json_dump_file(doc);

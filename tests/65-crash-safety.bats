@@ -56,6 +56,14 @@ campaign() {
 
 # What a writer killed at the wrong instant leaves; each is found by the
 # campaigns below, and reproduced here by hand so that it fails every time.
+@test "crash: a temporary of refs.json left by a killed fetch is removed by the next update of the index" {
+	mkdir -p "$REMOTEMEDIA_HOME"
+	echo '{"schema": "remotemedia.cache-re' > "$REMOTEMEDIA_HOME/refs.json.tmp.AbC123"
+	rm-cache fetch -q "$PKG0" >/dev/null
+	[ ! -e "$REMOTEMEDIA_HOME/refs.json.tmp.AbC123" ]
+	jq -e '.packages | length == 1' "$REMOTEMEDIA_HOME/refs.json"
+}
+
 @test "crash: a temporary of an advert left by a killed register is removed by the next register" {
 	mkdir -p "$REMOTEMEDIA_HOME/executors"
 	echo '{"id": "bo' > "$REMOTEMEDIA_HOME/executors/box.json.tmp.AbC123"
