@@ -1330,6 +1330,7 @@ rm_cache_gc(json_t **rep, struct rm_err *err)
 				continue;
 			if (strlen(nm) <= 64 || !((nm[64] == '.') && (strncmp(nm + 64, ".tmp.", 5) == 0 ||
 			    strncmp(nm + 64, ".rmpkg.tmp.", 11) == 0 || strcmp(nm + 64, ".new") == 0 ||
+			    strncmp(nm + 64, ".new.tmp.", 9) == 0 ||	/* rm_pkg_extract's mkdtemp */
 			    strcmp(nm + 64, ".old") == 0 || strcmp(nm + 64, ".rmpkg") == 0)))
 				continue;
 			{

@@ -64,6 +64,19 @@ campaign() {
 	jq -e '.packages | length == 1' "$REMOTEMEDIA_HOME/refs.json"
 }
 
+@test "crash: rm-cache gc removes the half-unpacked directory of a killed install" {
+	local hex
+	rm-cache fetch -q "$PKG0" >/dev/null
+	hex=$(digest_of "$PKG1")
+	hex=${hex#sha256:}
+	mkdir -p "$REMOTEMEDIA_HOME/pipelines/$hex.new.tmp.AbC123/models"
+	echo torn > "$REMOTEMEDIA_HOME/pipelines/$hex.new.tmp.AbC123/models/tiny-vad.safetensors"
+	run --separate-stderr rm-cache gc --json
+	assert_success
+	[ ! -e "$REMOTEMEDIA_HOME/pipelines/$hex.new.tmp.AbC123" ]
+	rm-cache path "$PKG0" >/dev/null
+}
+
 @test "crash: a temporary of an advert left by a killed register is removed by the next register" {
 	mkdir -p "$REMOTEMEDIA_HOME/executors"
 	echo '{"id": "bo' > "$REMOTEMEDIA_HOME/executors/box.json.tmp.AbC123"
