@@ -98,3 +98,58 @@ campaign() {
 	assert_success
 	[ "$(jq -c '[.executors[].id]' <<<"$output")" = '["box"]' ]
 }
+
+# ---- the campaigns ---------------------------------------------------------
+
+# After a cache campaign, fetch_completes REF PKG KEEP: one uninterrupted
+# fetch of REF gives PKG byte for byte, gc leaves no temporary, every entry
+# verifies and KEEP is still cached.
+fetch_completes() {
+	run --separate-stderr rm-cache fetch --insecure --json "$1"
+	assert_success
+	[ "$(jq -r '.[0].digest' <<<"$output")" = "$(digest_of "$2")" ]
+	cmp "$2" "$(jq -r '.[0].package' <<<"$output")"
+	rm-cache gc >/dev/null
+	no_leftovers "$REMOTEMEDIA_HOME"
+	check_state "$REMOTEMEDIA_HOME"
+	rm-cache path "$3"
+}
+
+@test "crash: rm-cache fetch from a registry killed at random points: blobs whole or partial, the cached package kept, the next fetch completes" {
+	campaign fetch 1 "oci://$REG/crash/base:1" "oci://$REG/crash/keep:1"
+	fetch_completes "oci://$REG/crash/base:1" "$PKG1" "oci://$REG/crash/keep:1"
+}
+
+@test "crash: rm-cache fetch of a .rmpkg file (cache install) killed at random points: the entry appears whole or not at all, the next install completes" {
+	campaign install 2 "$PKG1" "$PKG0"
+	fetch_completes "$PKG1" "$PKG1" "$PKG0"
+}
+
+@test "crash: rm-push killed at random points: the tag names the old or the new package, never a manifest with missing blobs; the next push completes" {
+	local ref=oci://$REG/crash/t$RM_CRASH_TRIALS:v m2
+	campaign push 3
+	m2=$(reg_manifest crash/m1 v)
+	export REMOTEMEDIA_HOME=$BATS_TEST_TMPDIR/t$RM_CRASH_TRIALS
+	run --separate-stderr rm-push --insecure --json "$PKG2" "$ref"
+	assert_success
+	[ "$(jq -r .manifest_digest <<<"$output")" = "$m2" ]
+	run skopeo inspect --raw --tls-verify=false "docker://${ref#oci://}"
+	assert_success
+	[ "$(printf '%s' "$output" | sha256sum | cut -c1-64)" = "${m2#sha256:}" ]
+	run --separate-stderr rm-cache fetch --insecure --json "$ref"
+	assert_success
+	[ "$(jq -r '.[0].digest' <<<"$output")" = "$(digest_of "$PKG2")" ]
+	no_leftovers "$REMOTEMEDIA_HOME"
+	check_state "$REMOTEMEDIA_HOME"
+}
+
+@test "crash: rm-probe register killed at random points: the advert is the old or the new one, the other advert and the index stay good" {
+	local exe=$REMOTEMEDIA_HOME/executors
+	campaign register 4
+	run --separate-stderr register box final
+	assert_success
+	jq -e '.id == "box" and .trial == "final"' "$exe/box.json"
+	rm-probe validate --schema-only "$exe/box.json" "$exe/keeper.json" >/dev/null
+	no_leftovers "$REMOTEMEDIA_HOME"
+	check_state "$REMOTEMEDIA_HOME"
+}
