@@ -115,6 +115,7 @@ index_update(index_edit fn, void *ctx, struct rm_err *err)
 		return r;
 	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
 		return fd;
+	rm_remove_stale_temps(p);	/* every writer holds refs.lock: these are dead ones' */
 	doc = index_load();
 	fn(doc, ctx);
 	text = rm_json_dump_file(doc);
@@ -1424,6 +1425,7 @@ rm_cache_gc(json_t **rep, struct rm_err *err)
 				continue;
 			if (strlen(nm) <= 64 || !((nm[64] == '.') && (strncmp(nm + 64, ".tmp.", 5) == 0 ||
 			    strncmp(nm + 64, ".rmpkg.tmp.", 11) == 0 || strcmp(nm + 64, ".new") == 0 ||
+			    strncmp(nm + 64, ".new.tmp.", 9) == 0 ||	/* rm_pkg_extract's mkdtemp */
 			    strcmp(nm + 64, ".old") == 0 || strcmp(nm + 64, ".rmpkg") == 0)))
 				continue;
 			{

@@ -590,6 +590,33 @@ align8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
+/*
+ * Readers rebuild the index too, so writers take PATH.lock: the one that
+ * holds it removes the temporaries killed writers left, then writes. When
+ * another holds it, that one's index will do: nothing is written.
+ */
+static int
+write_locked(const char *path, const char *buf, size_t len, struct rm_err *err)
+{
+	char lk[PATH_MAX];
+	struct rm_err e;
+	int fd, r;
+
+	if ((r = rm_path(lk, sizeof(lk), err, "%s.lock", path)) != 0)
+		return r;
+	rm_err_clear(&e);
+	if ((fd = rm_lock(lk, 1, 1, &e)) < 0) {
+		if (e.code == RM_EXIT_NEGATIVE)
+			return 0;
+		*err = e;
+		return fd;
+	}
+	rm_remove_stale_temps(path);
+	r = rm_write_atomic(path, buf, len, 0600, err);
+	rm_unlock(fd);
+	return r;
+}
+
 static int
 index_write(const struct rm_exset *s, const struct stat *dst, int racy, const char *path,
     struct rm_err *err)
@@ -660,7 +687,7 @@ index_write(const struct rm_exset *s, const struct stat *dst, int racy, const ch
 		memcpy(buf + h.off_files, files, flen);
 	free(broken);
 	free(files);
-	r = rm_write_atomic(path, buf, total, 0600, err);
+	r = write_locked(path, buf, total, err);
 	free(buf);
 	return r;
 }

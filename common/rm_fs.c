@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -163,6 +164,29 @@ fail:
 		close(fd);
 	unlink(tmp);
 	return rm_err_set(err, RM_EXIT_INVALID, path, NULL, "cannot write: %s", strerror(saved));
+}
+
+void
+rm_remove_stale_temps(const char *path)
+{
+	char dir[PATH_MAX], p[PATH_MAX];
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	size_t bl = strlen(base);
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		/* exactly what rm_write_atomic's mkstemp makes: base.tmp.XXXXXX */
+		if (strncmp(de->d_name, base, bl) != 0 || strncmp(de->d_name + bl, ".tmp.", 5) != 0 ||
+		    strlen(de->d_name + bl + 5) != 6)
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) < (int)sizeof(p))
+			unlink(p);
+	}
+	closedir(d);
 }
 
 int

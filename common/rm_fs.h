@@ -15,6 +15,12 @@ int rm_read_file(const char *path, size_t max, char **out, size_t *len, struct r
  */
 int rm_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
     struct rm_err *err);
+/*
+ * Removes the temporaries of path that writers killed before their rename
+ * left (path.tmp.XXXXXX). Only for a caller holding the lock that every
+ * writer of path takes: then no live writer owns one of them.
+ */
+void rm_remove_stale_temps(const char *path);
 /* mkdir -p with the given mode for every directory it creates. */
 int rm_mkdir_p(const char *path, mode_t mode, struct rm_err *err);
 /*

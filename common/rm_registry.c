@@ -82,6 +82,8 @@ rm_registry_put(const json_t *advert, int locked, struct rm_err *err)
 		r = fd;
 		goto out;
 	}
+	/* every writer of an advert holds the registry lock: a temporary is a dead one's */
+	rm_remove_stale_temps(path);
 	r = rm_json_write_file(path, norm, err);
 	if (r == 0)
 		rm_registry_changed();

@@ -239,6 +239,35 @@ test_files(void)
 	ok(system(path) == 0, "cleanup");
 }
 
+/* Only PATH.tmp.XXXXXX goes: never PATH itself nor a neighbour's temporary. */
+static void
+test_stale_temps(void)
+{
+	const char *names[] = { "x.json", "x.json.tmp.AbC123", "x.json.tmp.Zz9Zz9",
+	    "x.json.tmp.AbC12", "x.json.tmp.AbC1234", "ax.json.tmp.AbC123", "x.jsonl.tmp.AbC123",
+	    NULL };
+	const int gone[] = { 0, 1, 1, 0, 0, 0, 0 };
+	char dir[] = "/tmp/rmtest.XXXXXX", path[512];
+	int i;
+	FILE *fp;
+
+	ok(mkdtemp(dir) != NULL, "temp dir");
+	for (i = 0; names[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if ((fp = fopen(path, "w")) != NULL)
+			fclose(fp);
+	}
+	snprintf(path, sizeof(path), "%s/x.json", dir);
+	rm_remove_stale_temps(path);
+	for (i = 0; names[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		ok((access(path, F_OK) != 0) == gone[i], "stale temps of x.json: %s %s", names[i],
+		    gone[i] ? "removed" : "kept");
+	}
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	ok(system(path) == 0, "cleanup");
+}
+
 int
 main(void)
 {
@@ -248,5 +277,6 @@ main(void)
 	test_json();
 	test_schema();
 	test_files();
+	test_stale_temps();
 	return done_testing();
 }
