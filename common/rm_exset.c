@@ -515,11 +515,49 @@ rm_exset_val_json(const struct rm_exset *s, const struct rm_val *v)
 	}
 }
 
+/*
+ * The advert named id in file, read as the registry scan reads it (add_docs):
+ * one advert, a Colibri tag list, or several (a YAML list or stream, a JSON
+ * array), of which the one with that id.
+ */
+static json_t *
+advert_in_file(const char *file, const char *id, struct rm_err *err)
+{
+	json_t *docs, *d, *adv = NULL;
+	size_t i;
+
+	if ((docs = rm_doc_load_many(file, err)) == NULL)
+		return NULL;
+	if (!json_is_array(docs) ||
+	    (json_array_size(docs) > 0 && json_is_string(json_array_get(docs, 0)))) {
+		adv = rm_advert_normalize(docs, file, err);
+		json_decref(docs);
+		return adv;
+	}
+	json_array_foreach(docs, i, d) {
+		struct rm_err e2;
+		const char *aid;
+		rm_err_clear(&e2);
+		if ((adv = rm_advert_normalize(d, file, &e2)) == NULL)
+			continue;
+		aid = json_string_value(json_object_get(adv, "id"));
+		if (aid != NULL && id != NULL && strcmp(aid, id) == 0)
+			break;
+		json_decref(adv);
+		adv = NULL;
+	}
+	json_decref(docs);
+	if (adv == NULL)
+		rm_err_set(err, RM_EXIT_NOTFOUND, file, NULL, "no advert with id '%s' in this file "
+		    "any more", id ? id : "");
+	return adv;
+}
+
 json_t *
 rm_exset_advert(const struct rm_exset *s, uint32_t e, struct rm_err *err)
 {
 	const char *file;
-	json_t *doc, *adv;
+	json_t *doc;
 
 	if (s->adverts != NULL && e < json_array_size(s->adverts))
 		return json_incref(json_array_get(s->adverts, e));
@@ -539,12 +577,7 @@ rm_exset_advert(const struct rm_exset *s, uint32_t e, struct rm_err *err)
 		    rm_exset_cstr(s, s->info[e].id));
 		return NULL;
 	}
-	doc = rm_doc_load(file, err);
-	if (doc == NULL)
-		return NULL;
-	adv = rm_advert_normalize(doc, file, err);
-	json_decref(doc);
-	return adv;
+	return advert_in_file(file, rm_exset_cstr(s, s->info[e].id), err);
 }
 
 /* ---- the index file ------------------------------------------------ */

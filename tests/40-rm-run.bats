@@ -392,3 +392,17 @@ four_tens() {
 	run rm-schedule explain nosuchrun flaky
 	[ "$status" -ne 0 ]
 }
+
+@test "rm-schedule run: an executor from a registry file holding several adverts is found at run time" {
+	# the shipped example file is a YAML list of three adverts; plan picks one
+	mkdir -p "$REMOTEMEDIA_HOME/executors"
+	cp "$SHARE/examples/adverts.yaml" "$REMOTEMEDIA_HOME/executors/"
+	run rm-schedule plan -o "$BATS_TEST_TMPDIR/plan.json" "$SHARE/examples/hello.yaml"
+	assert_success
+	run jq -r '.nodes[0].executor' "$BATS_TEST_TMPDIR/plan.json"
+	assert_output laptop-16g
+	run rm-schedule run "$BATS_TEST_TMPDIR/plan.json"
+	assert_success
+	assert_output --partial "hello.yaml: 3 MEDIA"
+	refute_output --partial "no longer exists"
+}
