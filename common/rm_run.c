@@ -901,6 +901,66 @@ out:
 }
 
 /*
+ * The node's remote_ref package, through the cache (which applies the
+ * signature policy of the mode, every time): 0 and n->package set, or -1
+ * with err set and the refusal recorded.
+ */
+static int
+fetch_package(struct runner *r, struct rnode *n, struct rm_err *err)
+{
+	const char *ref = json_string_value(json_object_get(n->node, "remote_ref"));
+	json_t *res = NULL;
+	struct rm_err fe;
+
+	if (ref == NULL || n->fetched)
+		return 0;
+	rm_err_clear(&fe);
+	if (rm_cache_fetch(ref, 0, &res, &fe) != 0) {
+		rm_err_set(err, fe.code ? fe.code : RM_EXIT_EXEC, NULL, "remote_ref",
+		    "node '%s': cannot fetch %s: %s", n->id, ref, fe.msg);
+		if (fe.code == RM_EXIT_INTEGRITY)
+			r->refused = 1;
+		decide(r, n->id, "fetch_failed", json_pack("{s:s}", "reason", err->msg));
+		return -1;
+	}
+	snprintf(n->package, sizeof(n->package), "%s",
+	    json_string_value(json_object_get(res, "path")) ?
+	    json_string_value(json_object_get(res, "path")) : "");
+	n->fetched = 1;
+	decide(r, n->id, "fetched", json_pack("{s:s,s:O}", "ref", ref, "path",
+	    json_object_get(res, "path")));
+	json_decref(res);
+	return 0;
+}
+
+/*
+ * In production every package of the run is fetched and checked before any
+ * node starts, so that a refused package stops the run before anything of it
+ * ran (a node placed before it would otherwise have run already). A fetch
+ * that fails for another reason (the network) is left to the node's own
+ * attempts, with their failover.
+ */
+static int
+preflight_packages(struct runner *r, struct rm_err *err)
+{
+	size_t i;
+
+	if (rm_mode() != RM_MODE_PRODUCTION)
+		return 0;
+	for (i = 0; i < r->nn; i++) {
+		struct rnode *n = &r->n[i];
+		if (n->state == N_DONE || fetch_package(r, n, err) == 0)
+			continue;
+		if (err->code == RM_EXIT_INTEGRITY) {
+			decide(r, NULL, "halt", json_pack("{s:s}", "reason", err->msg));
+			return -err->code;
+		}
+		rm_err_clear(err);
+	}
+	return 0;
+}
+
+/*
  * Tries the node's next candidates until one starts. Returns 1 started,
  * 0 none left (node failed), 2 not started because of the budget, < 0 an
  * internal error.
@@ -943,32 +1003,13 @@ next_attempt(struct runner *r, struct rnode *n, struct rm_err *err)
 			json_decref(adv);
 			return 2;
 		}
-		if (json_is_string(json_object_get(n->node, "remote_ref")) && !n->fetched) {
-			json_t *res = NULL;
-			struct rm_err fe;
-			rm_err_clear(&fe);
-			if (rm_cache_fetch(json_string_value(json_object_get(n->node, "remote_ref")), 0,
-			    &res, &fe) != 0) {
-				json_decref(adv);
-				rm_err_set(err, fe.code ? fe.code : RM_EXIT_EXEC, NULL, "remote_ref",
-				    "node '%s': cannot fetch %s: %s", n->id,
-				    json_string_value(json_object_get(n->node, "remote_ref")), fe.msg);
-				if (fe.code == RM_EXIT_INTEGRITY)
-					r->refused = 1;
-				decide(r, n->id, "fetch_failed", json_pack("{s:s}", "reason", err->msg));
-				json_array_append_new(n->attempts, json_pack("{s:s,s:s,s:s}", "status",
-				    "skipped", "reason", "fetch_failed", "message", err->msg));
-				n->next_cand = json_array_size(n->cands);
-				n->last_tier = 1L << 30;
-				return 0;
-			}
-			snprintf(n->package, sizeof(n->package), "%s",
-			    json_string_value(json_object_get(res, "path")) ?
-			    json_string_value(json_object_get(res, "path")) : "");
-			n->fetched = 1;
-			decide(r, n->id, "fetched", json_pack("{s:O,s:O}", "ref",
-			    json_object_get(n->node, "remote_ref"), "path", json_object_get(res, "path")));
-			json_decref(res);
+		if (fetch_package(r, n, err) != 0) {
+			json_decref(adv);
+			json_array_append_new(n->attempts, json_pack("{s:s,s:s,s:s}", "status",
+			    "skipped", "reason", "fetch_failed", "message", err->msg));
+			n->next_cand = json_array_size(n->cands);
+			n->last_tier = 1L << 30;
+			return 0;
 		}
 		if (start_attempt(r, n, exec, adv, err) != 0) {
 			json_decref(adv);
@@ -1933,6 +1974,10 @@ rm_run_exec(const json_t *plan, const struct rm_run_opts *opts, json_t **result,
 	if ((rc = open_run_files(&r, err)) != 0 || (rc = load_plan(&r, err)) != 0 ||
 	    (rc = catch_signals(&old, err)) != 0)
 		goto out;
+	if ((rc = preflight_packages(&r, err)) != 0) {
+		restore_signals(&old);
+		goto out;
+	}
 	/* sinks completed in an earlier invocation: their output is the result too */
 	for (i = 0; i < r.nn; i++)
 		if (r.n[i].state == N_DONE)

@@ -176,3 +176,33 @@ refused() {
 	[ ! -e "$plock" ]
 	[ ! -e "$block" ]
 }
+
+@test "rm-schedule run in production checks every package before any node starts" {
+	ref=oci://$REG/trust/unsigned:1.0
+	rm-cache fetch -q "$ref" >/dev/null
+	# 'first' needs no package and runs before 'use', whose package is refused
+	cat > "$BATS_TEST_TMPDIR/two.yaml" <<-EOF2
+	schema: remotemedia.pipeline/1
+	name: two
+	nodes:
+	  - id: first
+	    type: Command
+	    exec: 'touch "$BATS_TEST_TMPDIR/first-ran"; echo x'
+	  - id: use
+	    type: Command
+	    remote_ref: $ref
+	    exec: 'touch "$MARK"; cat'
+	edges:
+	  - [first, use]
+	EOF2
+	REMOTEMEDIA_ENV=production run rm-schedule run "$BATS_TEST_TMPDIR/two.yaml"
+	assert_failure 5
+	assert_output --partial "node 'use': cannot fetch $ref"
+	assert_output --partial "is unsigned"
+	[ ! -e "$BATS_TEST_TMPDIR/first-ran" ]
+	[ ! -e "$MARK" ]
+	# development mode runs both
+	run rm-schedule run "$BATS_TEST_TMPDIR/two.yaml"
+	assert_success
+	[ -e "$BATS_TEST_TMPDIR/first-ran" ]
+}
