@@ -21,6 +21,10 @@ export REMOTEMEDIA_SHARE=$SHARE
 export REMOTEMEDIA_ENV=development
 export LC_ALL=C TZ=UTC
 unset REMOTEMEDIA_EXEC_PATH CI
+# In the sanitizer build a report must not pass for a documented exit code:
+# both sanitizers exit 1 by default, which is also "no match" (exit 1).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=86:print_stacktrace=1"
 mkdir -p "$HOME"
 
 # A registry directory of adverts from fixture files: registry_from FILE...
