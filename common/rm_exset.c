@@ -101,7 +101,8 @@ b_pool(struct builder *b, size_t n)
 {
 	size_t at = b->npool;
 
-	if (b->npool + n > b->pcap) {
+	/* never a NULL pool, even for an empty set: readers offset into it */
+	if (b->pool == NULL || b->npool + n > b->pcap) {
 		size_t ncap = b->pcap ? b->pcap * 2 : 4096;
 		uint32_t *np;
 		while (ncap < b->npool + n)
@@ -651,7 +652,8 @@ index_write(const struct rm_exset *s, const struct stat *dst, int racy, const ch
 		memcpy(buf + h.off_pool, s->pool, s->npool * sizeof(uint32_t));
 	if (s->hash_size)
 		memcpy(buf + h.off_hash, s->hash, (size_t)s->hash_size * sizeof(uint32_t));
-	memcpy(buf + h.off_strs, s->strs, s->strs_len);
+	if (s->strs_len)
+		memcpy(buf + h.off_strs, s->strs, s->strs_len);
 	if (blen)
 		memcpy(buf + h.off_broken, broken, blen);
 	if (flen)
@@ -849,7 +851,8 @@ scan_dir(struct exb *x, const char *dir, struct rm_err *err)
 		names[n++] = strdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_cstr);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_cstr);
 	for (i = 0; i < n; i++) {
 		struct rm_err e;
 		json_t *docs;

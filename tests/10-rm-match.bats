@@ -2,6 +2,7 @@
 # rm-match: capability matching that explains itself (spec 000, 002, 003, 004).
 
 load test_helper
+bats_require_minimum_version 1.5.0
 
 M=$BATS_TEST_DIRNAME/fixtures/match
 
@@ -459,4 +460,33 @@ G=$BATS_TEST_DIRNAME/fixtures/gguf
 	run rm-match --json -d "$BATS_TEST_TMPDIR/ex" "$(node '{"gpu":{"type":"cuda","min_memory_gb":{"min":8,"required":false,"preferred":true}}}')"
 	assert_success
 	assert_equal "$(jq -r '[.executors[] | "\(.id):\(.degraded)"] | join(",")' <<<"$output")" "big-gpu:false,small-gpu:true"
+}
+
+# Issue 10 (9): found by fuzzing. In the sanitizer build UBSan aborts with
+# "runtime error" (exit 1, which a plain exit-status check would mistake for a
+# negative answer), so both the status and the absence of the report are checked.
+@test "rm-match -x: an advert with an empty tag list or codec map is read cleanly (no NULL pool)" {
+	printf '%s\n' '{"id":"a","capabilities":{"tags":[]}}' > "$BATS_TEST_TMPDIR/a.jsonl"
+	run --separate-stderr rm-match --json -x "$BATS_TEST_TMPDIR/a.jsonl" "$(node '{"capabilities":{}}')"
+	[[ $stderr != *"runtime error"* ]]
+	assert_success
+	assert_equal "$(jq -r '.executors[0].id' <<<"$output")" a
+	printf '%s\n' '{"id":"b","capabilities":{"tags":[],"codecs":{},"frameworks":{}}}' \
+		> "$BATS_TEST_TMPDIR/b.jsonl"
+	run --separate-stderr rm-match --json -x "$BATS_TEST_TMPDIR/b.jsonl" "$(node '{"tags":["x"]}')"
+	[[ $stderr != *"runtime error"* ]]
+	assert_failure 1
+	assert_equal "$(jq -r '.rejected[0].reasons[0].missing' <<<"$output")" x
+}
+
+@test "rm-match: an empty registry directory is a clean negative answer (no qsort of nothing)" {
+	mkdir -p "$BATS_TEST_TMPDIR/none"
+	run --separate-stderr rm-match --json -d "$BATS_TEST_TMPDIR/none" "$(node '{"capabilities":{}}')"
+	[[ $stderr != *"runtime error"* ]]
+	assert_failure 1
+	assert_equal "$(jq -r '.considered' <<<"$output")" 0
+	# the index of the empty directory is written and read back alike
+	run --separate-stderr rm-match --json -d "$BATS_TEST_TMPDIR/none" "$(node '{"capabilities":{}}')"
+	[[ $stderr != *"runtime error"* ]]
+	assert_failure 1
 }
