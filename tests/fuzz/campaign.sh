@@ -12,7 +12,7 @@
 # -o  scratch (default BUILDDIR/tests/fuzz/work): SCRATCH/NAME/corpus keeps
 # growing from run to run, crash-*, leak-*, timeout-*, oom-* are what a run
 # found, SCRATCH/NAME/fuzz.log libFuzzer's output; NAME...: some harnesses
-# only (doc, advert, pipeline, taxo, gguf, mcd, pkg, oci_manifest,
+# only (doc, advert, node, pipeline, taxo, gguf, mcd, pkg, oci_manifest,
 # oci_index, headers, creds; default all built).
 # Prints one TAP line per harness (executions, exec/s, cov, ft, new
 # crashes) and ends with "N passed, N failed". A harness fails on any crash,
@@ -48,6 +48,10 @@ fi
 if [ ${#names[@]} -eq 0 ]; then
 	echo "campaign.sh: no harness in $build/tests/fuzz (make fuzz builds them)" >&2
 	exit 2
+fi
+# the harnesses write their input to a file: in memory where there is room
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	export TMPDIR=/dev/shm
 fi
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
