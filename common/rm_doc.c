@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,20 @@
 #include "rm_fs.h"
 
 #define YAML_MAX_DEPTH 64
-#define YAML_MAX_NODES 1000000
+/*
+ * What a YAML stream may build is bounded by its size: at most this many
+ * bytes of tree (as estimated below, close to what jansson and malloc use)
+ * per byte of input, plus a constant, counted over the whole stream, an
+ * alias costing what it copies. Ordinary documents need 5 to 20 bytes per
+ * byte, dense lists such as "[[],[],...]" 48; an alias bomb stops early, and
+ * 1 MB of input never builds more than about 49 MB.
+ */
+#define YAML_TREE_PER_BYTE 48
+#define YAML_TREE_BASE ((size_t)512 << 10)
+#define YAML_COST_SLOT 16	/* an array slot (with growth slack) */
+#define YAML_COST_SCALAR 64	/* a string or key, plus its length */
+#define YAML_COST_NUMBER 32
+#define YAML_COST_CONTAINER 128	/* an array or object with its first table */
 
 int
 rm_doc_is_yaml_name(const char *path)
@@ -117,7 +131,13 @@ struct ystate {
 	struct rm_err *err;
 	struct yanchor *anchors;
 	size_t nanchors, capanchors;
-	size_t nodes;
+	size_t len;		/* input bytes */
+	size_t used, budget;	/* tree bytes made over the whole stream, and the bound */
+	int many;		/* more than one document allowed */
+	int reported;		/* err is filled */
+	struct yframe stack[YAML_MAX_DEPTH];
+	int depth;
+	json_t *root, *docs;
 };
 
 static int yaml_fail(struct ystate *st, const yaml_mark_t *m, const char *fmt,
@@ -131,6 +151,7 @@ yaml_fail(struct ystate *st, const yaml_mark_t *m, const char *fmt, const char *
 	snprintf(msg, sizeof(msg), fmt, arg ? arg : "");
 	rm_err_setpos(st->err, RM_EXIT_INVALID, st->name, (int)m->line + 1, (int)m->column + 1,
 	    NULL, "malformed YAML: %s", msg);
+	st->reported = 1;
 	return -1;
 }
 
@@ -220,7 +241,8 @@ anchor_add(struct ystate *st, const char *name, json_t *val, size_t weight)
 		st->anchors = na;
 		st->capanchors = ncap;
 	}
-	st->anchors[st->nanchors].name = strdup(name);
+	if ((st->anchors[st->nanchors].name = strdup(name)) == NULL)
+		return -1;
 	st->anchors[st->nanchors].val = json_incref(val);
 	st->anchors[st->nanchors].weight = weight;
 	st->nanchors++;
@@ -243,22 +265,16 @@ anchors_free(struct ystate *st)
 
 /* Puts a finished value into its parent frame (or the root). */
 static int
-yaml_attach(struct ystate *st, struct yframe *stack, int depth, json_t **root,
-    json_t *val, size_t weight, const yaml_mark_t *m)
+yaml_attach(struct ystate *st, json_t *val, size_t weight, const yaml_mark_t *m)
 {
 	struct yframe *f;
 
-	st->nodes += weight;
-	if (st->nodes > YAML_MAX_NODES) {
-		json_decref(val);
-		return yaml_fail(st, m, "document expands to more than %s nodes", "1000000");
-	}
-	if (depth == 0) {
-		*root = val;
+	if (st->depth == 0) {
+		st->root = val;
 		return 0;
 	}
-	f = &stack[depth - 1];
-	f->weight += weight;
+	f = &st->stack[st->depth - 1];
+	f->weight += weight + (json_is_array(f->val) ? YAML_COST_SLOT : 0);
 	if (json_is_array(f->val))
 		return json_array_append_new(f->val, val) == 0 ? 0 : -1;
 	if (f->key == NULL) {
@@ -268,7 +284,7 @@ yaml_attach(struct ystate *st, struct yframe *stack, int depth, json_t **root,
 		}
 		f->key = strdup(json_string_value(val));
 		json_decref(val);
-		return 0;
+		return f->key != NULL ? 0 : -1;
 	}
 	if (json_object_get(f->val, f->key) != NULL) {
 		int r = yaml_fail(st, m, "duplicate key \"%s\"", f->key);
@@ -281,22 +297,204 @@ yaml_attach(struct ystate *st, struct yframe *stack, int depth, json_t **root,
 	return 0;
 }
 
+static int
+yaml_key_expected(const struct ystate *st)
+{
+	return st->depth > 0 && json_is_object(st->stack[st->depth - 1].val) &&
+	    st->stack[st->depth - 1].key == NULL;
+}
+
+/* What one more node costs its parent: a slot in an array (an object's pair is the key's). */
+static size_t
+yaml_slot(const struct ystate *st)
+{
+	return st->depth > 0 && json_is_array(st->stack[st->depth - 1].val) ? YAML_COST_SLOT : 0;
+}
+
+/* What a scalar costs itself; null, true and false are shared. */
+static size_t
+yaml_scalar_cost(const json_t *v)
+{
+	if (json_is_string(v))
+		return YAML_COST_SCALAR + json_string_length(v);
+	return json_is_number(v) ? YAML_COST_NUMBER : 0;
+}
+
+/*
+ * Every node the stream produces is charged before it is made (a scalar
+ * just after), aliases by the size of what they copy, over the whole
+ * stream: the tree stays within a bound proportional to the input,
+ * whatever the aliases repeat.
+ */
+static int
+yaml_charge(struct ystate *st, size_t n, const yaml_mark_t *m)
+{
+	if (n <= st->budget - st->used) {
+		st->used += n;
+		return 0;
+	}
+	rm_err_setpos(st->err, RM_EXIT_INVALID, st->name, (int)m->line + 1, (int)m->column + 1,
+	    NULL, "YAML expands to more than %zu KiB in memory, the limit for %zu bytes of "
+	    "input (aliases repeating aliases?)", st->budget >> 10, st->len);
+	st->reported = 1;
+	return -1;
+}
+
+static int
+yaml_on_document(struct ystate *st, const yaml_event_t *ev)
+{
+	if (ev->type == YAML_DOCUMENT_END_EVENT) {
+		json_array_append_new(st->docs, st->root ? st->root : json_null());
+		st->root = NULL;
+		anchors_free(st);
+		return 0;
+	}
+	/* one document expected: stop before reading a second one at all */
+	if (!st->many && json_array_size(st->docs) > 0) {
+		rm_err_setpos(st->err, RM_EXIT_INVALID, st->name, (int)ev->start_mark.line + 1,
+		    (int)ev->start_mark.column + 1, NULL,
+		    "expected one YAML document, found a second one");
+		st->reported = 1;
+		return -1;
+	}
+	st->root = NULL;
+	return 0;
+}
+
+static int
+yaml_on_scalar(struct ystate *st, const yaml_event_t *ev)
+{
+	json_t *v;
+	size_t cost;
+
+	v = yaml_scalar((const char *)ev->data.scalar.value, ev->data.scalar.length,
+	    ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && ev->data.scalar.tag == NULL);
+	if (v == NULL)
+		return -1;
+	/* no bigger than its text: charged once made */
+	cost = yaml_scalar_cost(v);
+	if (yaml_charge(st, cost + yaml_slot(st), &ev->start_mark) != 0 ||
+	    (ev->data.scalar.anchor &&
+	    anchor_add(st, (const char *)ev->data.scalar.anchor, v, cost) != 0)) {
+		json_decref(v);
+		return -1;
+	}
+	return yaml_attach(st, v, cost, &ev->start_mark);
+}
+
+static int
+yaml_on_alias(struct ystate *st, const yaml_event_t *ev)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	struct yanchor *a = NULL;
+	json_t *v;
+	size_t k;
+
+	for (k = st->nanchors; k > 0 && a == NULL; k--)
+		if (strcmp(st->anchors[k - 1].name, name) == 0)
+			a = &st->anchors[k - 1];
+	if (a == NULL)
+		return yaml_fail(st, &ev->start_mark, "unknown anchor \"%s\"", name);
+	/* checked before anything is copied */
+	if (yaml_key_expected(st) && !json_is_string(a->val))
+		return yaml_fail(st, &ev->start_mark, "mapping keys must be %s", "scalars");
+	if (yaml_charge(st, a->weight + yaml_slot(st), &ev->start_mark) != 0)
+		return -1;
+	if ((v = json_deep_copy(a->val)) == NULL)
+		return -1;
+	return yaml_attach(st, v, a->weight, &ev->start_mark);
+}
+
+static int
+yaml_on_start(struct ystate *st, const yaml_event_t *ev)
+{
+	const yaml_char_t *anchor = ev->type == YAML_SEQUENCE_START_EVENT ?
+	    ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
+	struct yframe *f;
+
+	if (st->depth >= YAML_MAX_DEPTH)
+		return yaml_fail(st, &ev->start_mark, "nesting deeper than %s levels", "64");
+	if (yaml_key_expected(st))
+		return yaml_fail(st, &ev->start_mark, "mapping keys must be %s", "scalars");
+	if (yaml_charge(st, YAML_COST_CONTAINER + yaml_slot(st), &ev->start_mark) != 0)
+		return -1;
+	f = &st->stack[st->depth];
+	f->val = ev->type == YAML_SEQUENCE_START_EVENT ? json_array() : json_object();
+	f->key = NULL;
+	f->weight = YAML_COST_CONTAINER;
+	f->anchor = anchor ? strdup((const char *)anchor) : NULL;
+	if (f->val == NULL || (anchor && f->anchor == NULL)) {
+		json_decref(f->val);
+		free((char *)f->anchor);
+		return -1;
+	}
+	st->depth++;
+	return 0;
+}
+
+static int
+yaml_on_end(struct ystate *st, const yaml_event_t *ev)
+{
+	struct yframe f = st->stack[--st->depth];
+	int r = 0;
+
+	if (f.anchor)
+		r = anchor_add(st, f.anchor, f.val, f.weight);
+	free((char *)f.anchor);
+	free(f.key);
+	if (r != 0) {
+		json_decref(f.val);
+		return -1;
+	}
+	return yaml_attach(st, f.val, f.weight, &ev->start_mark);
+}
+
+static int
+yaml_event(struct ystate *st, const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_DOCUMENT_START_EVENT:
+	case YAML_DOCUMENT_END_EVENT:
+		return yaml_on_document(st, ev);
+	case YAML_SCALAR_EVENT:
+		return yaml_on_scalar(st, ev);
+	case YAML_ALIAS_EVENT:
+		return yaml_on_alias(st, ev);
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		return yaml_on_start(st, ev);
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		return yaml_on_end(st, ev);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Reads a YAML stream into an array of its documents. With many unset, a
+ * second document is an error as soon as it starts.
+ */
 static json_t *
 yaml_parse_stream(const char *buf, size_t len, const char *name, int many, struct rm_err *err)
 {
 	yaml_parser_t parser;
 	yaml_event_t ev;
-	struct ystate st = { name, err, NULL, 0, 0, 0 };
-	struct yframe stack[YAML_MAX_DEPTH];
-	int depth = 0, done = 0, failed = 0, i;
-	json_t *docs = json_array(), *root = NULL;
+	struct ystate st;
+	int done = 0, failed = 0, i;
 
-	memset(stack, 0, sizeof(stack));
+	memset(&st, 0, sizeof(st));
+	st.name = name;
+	st.err = err;
+	st.len = len;
+	st.budget = len > (SIZE_MAX - YAML_TREE_BASE) / YAML_TREE_PER_BYTE ? SIZE_MAX :
+	    len * YAML_TREE_PER_BYTE + YAML_TREE_BASE;
+	st.many = many;
 	if (!yaml_parser_initialize(&parser)) {
 		rm_err_set(err, RM_EXIT_INTERNAL, name, NULL, "cannot initialise YAML parser");
-		json_decref(docs);
 		return NULL;
 	}
+	st.docs = json_array();
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	while (!done && !failed) {
 		if (!yaml_parser_parse(&parser, &ev)) {
@@ -306,104 +504,27 @@ yaml_parse_stream(const char *buf, size_t len, const char *name, int many, struc
 			failed = 1;
 			break;
 		}
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = 1;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			root = NULL;
-			st.nodes = 0;
-			break;
-		case YAML_DOCUMENT_END_EVENT:
-			json_array_append_new(docs, root ? root : json_null());
-			root = NULL;
-			anchors_free(&st);
-			break;
-		case YAML_SCALAR_EVENT: {
-			json_t *v = yaml_scalar((const char *)ev.data.scalar.value,
-			    ev.data.scalar.length, ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-			    ev.data.scalar.tag == NULL);
-			if (ev.data.scalar.anchor)
-				anchor_add(&st, (const char *)ev.data.scalar.anchor, v, 1);
-			if (yaml_attach(&st, stack, depth, &root, v, 1, &ev.start_mark) != 0)
-				failed = 1;
-			break;
-		}
-		case YAML_ALIAS_EVENT: {
-			size_t k;
-			struct yanchor *a = NULL;
-			for (k = st.nanchors; k > 0; k--)
-				if (strcmp(st.anchors[k - 1].name, (const char *)ev.data.alias.anchor) == 0) {
-					a = &st.anchors[k - 1];
-					break;
-				}
-			if (a == NULL) {
-				yaml_fail(&st, &ev.start_mark, "unknown anchor \"%s\"",
-				    (const char *)ev.data.alias.anchor);
-				failed = 1;
-				break;
-			}
-			if (yaml_attach(&st, stack, depth, &root, json_deep_copy(a->val), a->weight,
-			    &ev.start_mark) != 0)
-				failed = 1;
-			break;
-		}
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			if (depth >= YAML_MAX_DEPTH) {
-				yaml_fail(&st, &ev.start_mark, "nesting deeper than %s levels", "64");
-				failed = 1;
-				break;
-			}
-			if (depth > 0 && json_is_object(stack[depth - 1].val) &&
-			    stack[depth - 1].key == NULL) {
-				yaml_fail(&st, &ev.start_mark, "mapping keys must be %s", "scalars");
-				failed = 1;
-				break;
-			}
-			stack[depth].val = ev.type == YAML_SEQUENCE_START_EVENT ? json_array() :
-			    json_object();
-			stack[depth].key = NULL;
-			stack[depth].weight = 1;
-			stack[depth].anchor = NULL;
-			if (ev.type == YAML_SEQUENCE_START_EVENT && ev.data.sequence_start.anchor)
-				stack[depth].anchor = strdup((const char *)ev.data.sequence_start.anchor);
-			if (ev.type == YAML_MAPPING_START_EVENT && ev.data.mapping_start.anchor)
-				stack[depth].anchor = strdup((const char *)ev.data.mapping_start.anchor);
-			depth++;
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT: {
-			struct yframe f = stack[--depth];
-			if (f.anchor) {
-				anchor_add(&st, f.anchor, f.val, f.weight);
-				free((char *)f.anchor);
-			}
-			free(f.key);
-			st.nodes -= 0;
-			if (yaml_attach(&st, stack, depth, &root, f.val, f.weight, &ev.start_mark) != 0)
-				failed = 1;
-			break;
-		}
-		default:
-			break;
+		done = ev.type == YAML_STREAM_END_EVENT;
+		if (yaml_event(&st, &ev) != 0) {
+			if (!st.reported)
+				rm_err_set(err, RM_EXIT_INTERNAL, name, NULL, "out of memory");
+			failed = 1;
 		}
 		yaml_event_delete(&ev);
 	}
-	for (i = 0; i < depth; i++) {
-		json_decref(stack[i].val);
-		free(stack[i].key);
-		free((char *)stack[i].anchor);
+	for (i = 0; i < st.depth; i++) {
+		json_decref(st.stack[i].val);
+		free(st.stack[i].key);
+		free((char *)st.stack[i].anchor);
 	}
-	json_decref(root);
+	json_decref(st.root);
 	anchors_free(&st);
 	yaml_parser_delete(&parser);
 	if (failed) {
-		json_decref(docs);
+		json_decref(st.docs);
 		return NULL;
 	}
-	(void)many;
-	return docs;
+	return st.docs;
 }
 
 /* ---- public -------------------------------------------------------- */

@@ -490,3 +490,16 @@ G=$BATS_TEST_DIRNAME/fixtures/gguf
 	[[ $stderr != *"runtime error"* ]]
 	assert_failure 1
 }
+
+# Issue 10 (3): the expansion bound is counted over the whole stream and
+# grows with the input; the old per-document bound let this file take 1.8 GB
+# and 18 s.
+@test "rm-match -x: a 17 KB multi-document YAML alias bomb is refused at once, in little memory" {
+	yaml_bomb 70 > "$BATS_TEST_TMPDIR/bomb.yaml"
+	[ "$(stat -c %s "$BATS_TEST_TMPDIR/bomb.yaml")" -gt 17000 ]
+	run_measured rm-match -x "$BATS_TEST_TMPDIR/bomb.yaml" "$(node '{"memory_gb":1}')"
+	assert_failure 3
+	assert_output --partial "bomb.yaml:5:9: YAML expands to more than"
+	assert_output --partial "the limit for 17360 bytes of input"
+	assert_bounded 64 2
+}

@@ -265,3 +265,18 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); time.sleep(20)' "$port" &
 	run rm-schedule plan --bogus "$P/three.yaml"
 	assert_failure 2
 }
+
+# Issue 10 (3): where one document is expected, a second one is refused as
+# it starts, never expanded (before: the whole stream was, 1.8 GB here).
+@test "rm-schedule: a pipeline followed by a 17 KB YAML alias bomb stops at the second document" {
+	{ cat "$P/three.yaml"; echo ---; yaml_bomb 70; } > "$BATS_TEST_TMPDIR/p.yaml"
+	run_measured rm-schedule plan -d "$SF/three" "$BATS_TEST_TMPDIR/p.yaml"
+	assert_failure 3
+	assert_output --partial "p.yaml:11:1: expected one YAML document, found a second one"
+	assert_bounded 64 2
+	yaml_bomb 70 > "$BATS_TEST_TMPDIR/bomb.yaml"
+	run_measured rm-schedule plan -d "$SF/three" "$BATS_TEST_TMPDIR/bomb.yaml"
+	assert_failure 3
+	assert_output --partial "YAML expands to more than"
+	assert_bounded 64 2
+}

@@ -76,6 +76,70 @@ test_yaml_errors(void)
 	ok(v == NULL && strstr(err.msg, "empty") != NULL, "empty document refused");
 }
 
+/* Issue 10 (3): expansion is bounded over the whole stream, by input size. */
+static void
+test_yaml_stream_bounds(void)
+{
+	static const char laughs[] = "a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+	    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+	    "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n";
+	struct rm_err err;
+	char *buf, *p;
+	size_t i, n = 40, len;
+	json_t *v;
+
+	/* forty small billion-laughs documents: each alone is fine, together not */
+	buf = malloc(n * (sizeof(laughs) + 4) + 1);
+	for (p = buf, i = 0; i < n; i++)
+		p += sprintf(p, "%s---\n", laughs);
+	rm_err_clear(&err);
+	v = rm_doc_parse_many(buf, strlen(laughs) + 4, "s.yaml", 1, &err);
+	ok(v != NULL && json_array_size(v) == 1, "one laughing document is accepted");
+	json_decref(v);
+	rm_err_clear(&err);
+	v = rm_doc_parse_many(buf, (size_t)(p - buf), "s.yaml", 1, &err);
+	ok(v == NULL && err.code == RM_EXIT_INVALID && strstr(err.msg, "expands") != NULL,
+	    "forty of them in one stream are refused: %s", err.msg);
+
+	/* one document wanted: the second is refused as it starts, unexpanded */
+	memcpy(buf, "a: 1\n---\n", 9);
+	v = parse(buf, 1, &err);
+	ok(v == NULL && strstr(err.msg, "expected one YAML document, found a second") != NULL &&
+	    err.line == 2, "a second document is refused at once, line 2: %d %s", err.line, err.msg);
+	v = parse("a: 1\n---\nb: [unclosed\n", 1, &err);
+	ok(v == NULL && strstr(err.msg, "found a second") != NULL,
+	    "a second document is never parsed: %s", err.msg);
+	free(buf);
+
+	/* an alias costs what it copies, long strings included */
+	len = 10000;
+	buf = malloc(len + 2000);
+	p = buf + sprintf(buf, "s: &s ");
+	memset(p, 'y', len);
+	p += len;
+	p += sprintf(p, "\nl: [*s");
+	for (i = 0; i < 200; i++)
+		p += sprintf(p, ",*s");
+	p += sprintf(p, "]\n");
+	rm_err_clear(&err);
+	v = rm_doc_parse(buf, (size_t)(p - buf), "l.yaml", 1, &err);
+	ok(v == NULL && strstr(err.msg, "expands") != NULL,
+	    "200 copies of a 10 KB string from 11 KB of input are refused: %s", err.msg);
+	free(buf);
+
+	/* dense but literal YAML is not mistaken for a bomb */
+	n = 100000;
+	buf = malloc(3 * n + 3);
+	buf[0] = '[';
+	for (i = 0; i < n; i++)
+		memcpy(buf + 1 + 3 * i, "[],", 3);
+	memcpy(buf + 3 * n, "]\n", 3);
+	v = parse(buf, 1, &err);
+	ok(v != NULL && json_array_size(v) == n, "300 KB of [[],[],...] is read (%s)", err.msg);
+	json_decref(v);
+	free(buf);
+}
+
 static void
 test_json(void)
 {
@@ -178,6 +242,7 @@ main(void)
 {
 	test_yaml_types();
 	test_yaml_errors();
+	test_yaml_stream_bounds();
 	test_json();
 	test_schema();
 	test_files();
