@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rm_exgroup.h"
 #include "rm_fs.h"
 #include "rm_log.h"
 
@@ -84,6 +85,28 @@ fuzz_setup(void)
 	unsetenv("REMOTEMEDIA_REGISTRY_PASSWORD");
 	unsetenv("REMOTEMEDIA_SHARE");
 	rm_log_set_level(RM_LOG_QUIET);
+}
+
+/* Loads the example adverts (ours, crank, Colibri) as rm-match -x would. */
+static inline void
+fuzz_example_group(struct rm_exgroup *g)
+{
+	static const char *files[] = {
+		RM_SRCDIR "/share/remotemedia/examples/adverts.yaml",
+		RM_SRCDIR "/tests/fuzz/corpus/advert/crank.json",
+		RM_SRCDIR "/tests/fuzz/corpus/advert/colibri.json",
+	};
+	struct rm_exsources src;
+	struct rm_err err;
+
+	memset(&src, 0, sizeof(src));
+	src.files = files;
+	src.nfiles = sizeof(files) / sizeof(files[0]);
+	src.no_local = 1;
+	memset(g, 0, sizeof(*g));
+	rm_err_clear(&err);
+	if (rm_exgroup_load(g, &src, &err) != 0)
+		abort();
 }
 
 /* The LLVMFuzzerInitialize of a harness that needs only fuzz_setup(). */

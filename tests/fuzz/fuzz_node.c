@@ -20,22 +20,8 @@ release_group(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static const char *files[] = {
-		RM_SRCDIR "/share/remotemedia/examples/adverts.yaml",
-		RM_SRCDIR "/tests/fuzz/corpus/advert/crank.json",
-		RM_SRCDIR "/tests/fuzz/corpus/advert/colibri.json",
-	};
-	struct rm_exsources src;
-	struct rm_err err;
-
 	fuzz_setup();
-	memset(&src, 0, sizeof(src));
-	src.files = files;
-	src.nfiles = sizeof(files) / sizeof(files[0]);
-	src.no_local = 1;
-	rm_err_clear(&err);
-	if (rm_exgroup_load(&group, &src, &err) != 0)
-		abort();
+	fuzz_example_group(&group);
 	atexit(release_group);
 	return 0;
 }
