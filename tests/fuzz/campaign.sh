@@ -16,7 +16,8 @@
 # oci_index, headers, creds; default all built).
 # Prints one TAP line per harness (executions, exec/s, cov, ft, new
 # crashes) and ends with "N passed, N failed". A harness fails on any crash,
-# leak, timeout (10 s an input) or out-of-memory (2 GB).
+# leak, timeout (10 s an input) or out-of-memory (2 GB). Every harness
+# gets tests/fuzz/remotemedia.dict (field names, taxonomy keys, tokens).
 set -u
 secs=30
 jobs=1
@@ -64,7 +65,8 @@ artifacts() {
 # run_one NAME: fuzzes one harness; writes SCRATCH/NAME/result (one TAP line)
 run_one() {
 	local name=$1 bin=$build/tests/fuzz/fuzz_$1 work=$scratch/$1 d before after rc
-	local runs eps cov ft new
+	local runs eps cov ft new dict=
+	[ -f "$src/tests/fuzz/remotemedia.dict" ] && dict=-dict=$src/tests/fuzz/remotemedia.dict
 	mkdir -p "$work/corpus"
 	if [ ! -x "$bin" ] || ! grep -q LLVMFuzzerRunDriver "$bin" 2>/dev/null; then
 		echo "not ok - fuzz $name: $bin is not a libFuzzer build" > "$work/result"
@@ -76,7 +78,7 @@ run_one() {
 	before=$(artifacts "$work")
 	(cd "$work" && "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 	    -malloc_limit_mb=2048 -detect_leaks=1 -error_exitcode=77 -timeout_exitcode=78 \
-	    -print_final_stats=1 -artifact_prefix="$work/" corpus > fuzz.log 2>&1)
+	    -print_final_stats=1 -artifact_prefix="$work/" $dict corpus > fuzz.log 2>&1)
 	rc=$?
 	after=$(artifacts "$work")
 	new=$((after - before))

@@ -29,7 +29,7 @@ tests_fuzz_fuzz_headers_LDADD = $(FUZZ_LDADD)
 tests_fuzz_fuzz_creds_LDADD = $(FUZZ_LDADD)
 tests_fuzz_fuzz_node_LDADD = $(FUZZ_LDADD)
 EXTRA_DIST += tests/fuzz/fuzz.h tests/fuzz/replay.c tests/fuzz/campaign.sh \
-	tests/fuzz/corpus tests/fuzz/regress
+	tests/fuzz/remotemedia.dict tests/fuzz/corpus tests/fuzz/regress
 
 FUZZ_TIME = 30
 FUZZ_JOBS = 1
