@@ -87,32 +87,6 @@ fuzz_setup(void)
 	rm_log_set_level(RM_LOG_QUIET);
 }
 
-/* Loads the example adverts (ours, crank, Colibri) as rm-match -x would. */
-static inline void
-fuzz_example_group(struct rm_exgroup *g)
-{
-	static const char *files[] = {
-		RM_SRCDIR "/share/remotemedia/examples/adverts.yaml",
-		RM_SRCDIR "/tests/fuzz/corpus/advert/crank.json",
-		RM_SRCDIR "/tests/fuzz/corpus/advert/colibri.json",
-	};
-	struct rm_exsources src;
-	struct rm_err err;
-
-	memset(&src, 0, sizeof(src));
-	src.files = files;
-	src.nfiles = sizeof(files) / sizeof(files[0]);
-	src.no_local = 1;
-	memset(g, 0, sizeof(*g));
-	rm_err_clear(&err);
-	if (rm_exgroup_load(g, &src, &err) != 0)
-		abort();
-}
-
-/* The LLVMFuzzerInitialize of a harness that needs only fuzz_setup(). */
-#define FUZZ_SETUP_ONLY \
-	int LLVMFuzzerInitialize(int *argc, char ***argv) { fuzz_setup(); return 0; }
-
 /* Writes the input to rel under the scratch directory; the path in buf. */
 static inline const char *
 fuzz_write(char *buf, size_t size, const char *rel, const uint8_t *data, size_t len)
@@ -131,5 +105,54 @@ fuzz_write(char *buf, size_t size, const char *rel, const uint8_t *data, size_t 
 	close(fd);
 	return buf;
 }
+
+/*
+ * Loads a fixed set of adverts as rm-match -x would: ours (two), a crank
+ * registration and a Colibri tag list, written into the scratch directory
+ * so that the harness runs from any directory.
+ */
+static inline void
+fuzz_example_group(struct rm_exgroup *g)
+{
+	static const char ours[] =
+	    "- {schema: remotemedia.executor/1, id: render-4090, endpoint: ssh://render1.example,\n"
+	    "   region: eu-west-1, pricing: {per_hour: 1.20, currency: USD}, load_score: 0.2,\n"
+	    "   capabilities: {gpu: {type: cuda, model: RTX 4090, memory_gb: 24, count: 1},\n"
+	    "     cpu: {cores: 16, arch: x86_64}, memory_gb: 64,\n"
+	    "     codecs: {h264: hardware, vp9: software}, frameworks: {torch: \"2.1.2\"},\n"
+	    "     tags: [linux, docker, gpu]}}\n"
+	    "- {id: laptop-16g, endpoint: local,\n"
+	    "   capabilities: {cpu: {cores: 8, arch: x86_64}, memory_gb: 16, tags: [linux]}}\n";
+	static const char crank[] =
+	    "{\"worker_id\":\"w\",\"worker_url\":\"https://localhost:8500\",\"capabilities\":"
+	    "[{\"name\":\"hello\",\"verb\":\"greet\",\"version\":\"1.0.0\",\"runtime\":"
+	    "\"python3.11\",\"slo\":{\"latency_p95_ms\":100},\"cost_tokens_per_invocation\":0.1}]}";
+	static const char colibri[] = "[\"linux\",\"gpu\"]";
+	char p0[PATH_MAX], p1[PATH_MAX], p2[PATH_MAX], buf[1024];
+	const char *files[3];
+	struct rm_exsources src;
+	struct rm_err err;
+
+	files[0] = fuzz_write(p0, sizeof(p0), "ours.yaml", (const uint8_t *)ours,
+	    sizeof(ours) - 1);
+	files[1] = fuzz_write(p1, sizeof(p1), "crank.json", (const uint8_t *)crank,
+	    sizeof(crank) - 1);
+	files[2] = fuzz_write(p2, sizeof(p2), "colibri.json", (const uint8_t *)colibri,
+	    sizeof(colibri) - 1);
+	memset(&src, 0, sizeof(src));
+	src.files = files;
+	src.nfiles = 3;
+	src.no_local = 1;
+	memset(g, 0, sizeof(*g));
+	rm_err_clear(&err);
+	if (rm_exgroup_load(g, &src, &err) != 0) {
+		fprintf(stderr, "fuzz: example adverts: %s\n", rm_err_str(&err, buf, sizeof(buf)));
+		abort();
+	}
+}
+
+/* The LLVMFuzzerInitialize of a harness that needs only fuzz_setup(). */
+#define FUZZ_SETUP_ONLY \
+	int LLVMFuzzerInitialize(int *argc, char ***argv) { fuzz_setup(); return 0; }
 
 #endif
