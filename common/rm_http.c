@@ -478,8 +478,8 @@ token_set(struct rm_http *h, const char *scope, char *value)
 }
 
 /* One value of a WWW-Authenticate challenge: key="value" (quotes optional). */
-static int
-challenge_param(const char *ch, const char *key, char *out, size_t size)
+int
+rm_http_challenge_param(const char *ch, const char *key, char *out, size_t size)
 {
 	const char *p = ch;
 	size_t kl = strlen(key);
@@ -559,7 +559,7 @@ fetch_token(struct rm_http *h, const char *challenge, const char *scope, struct 
 	char *e1, *e2;
 	int r;
 
-	if (challenge_param(challenge, "realm", realm, sizeof(realm)) != 0)
+	if (rm_http_challenge_param(challenge, "realm", realm, sizeof(realm)) != 0)
 		return rm_err_set(err, RM_EXIT_NETWORK, h->base, NULL,
 		    "the registry asks for a Bearer token but names no realm");
 	if (strncmp(realm, "https://", 8) != 0 && strncmp(realm, "http://", 7) != 0)
@@ -568,9 +568,9 @@ fetch_token(struct rm_http *h, const char *challenge, const char *scope, struct 
 	    !h->insecure)
 		return rm_err_set(err, RM_EXIT_NETWORK, h->base, NULL,
 		    "refusing to send credentials to a plain-HTTP token realm (use --insecure)");
-	if (challenge_param(challenge, "service", service, sizeof(service)) != 0)
+	if (rm_http_challenge_param(challenge, "service", service, sizeof(service)) != 0)
 		service[0] = '\0';
-	if (challenge_param(challenge, "scope", chscope, sizeof(chscope)) != 0)
+	if (rm_http_challenge_param(challenge, "scope", chscope, sizeof(chscope)) != 0)
 		chscope[0] = '\0';
 	e1 = cu.easy_escape(h->c, service, 0);
 	snprintf(url, sizeof(url), "%s%sservice=%s", realm, strchr(realm, '?') ? "&" : "?",

@@ -86,5 +86,8 @@ int rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_
 void rm_http_backoff(int attempt);
 /* Retries a request may take (RM_HTTP_RETRIES, default 5). */
 int rm_http_retries(void);
+/* One parameter of a WWW-Authenticate challenge (key="value", quotes
+ * optional) into out; 0 found, -1 not. */
+int rm_http_challenge_param(const char *ch, const char *key, char *out, size_t size);
 
 #endif

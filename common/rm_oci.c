@@ -363,8 +363,8 @@ with_digest(char *out, size_t size, const char *location, const char *digest)
 }
 
 /* Parses "0-N" (Range of an upload): the next offset, N+1. */
-static int
-range_next(const char *range, uint64_t *next)
+int
+rm_oci_range_next(const char *range, uint64_t *next)
 {
 	const char *dash;
 	long long end;
@@ -423,7 +423,7 @@ upload_status(struct rm_oci *o, char *loc, size_t locsize, uint64_t *next, struc
 	q.once = 1;
 	if ((r = rm_http_do(o->h, &q, &resp, err)) != 0)
 		return r;
-	if (resp.status != 204 || range_next(resp.range, next) != 0) {
+	if (resp.status != 204 || rm_oci_range_next(resp.range, next) != 0) {
 		r = resp.status == 404 ? 1 : status_err(err, "upload status", loc, &resp);
 		rm_http_resp_release(&resp);
 		return r;
@@ -507,7 +507,7 @@ rm_oci_blob_push(struct rm_oci *o, const char *digest, int fd, uint64_t off, uin
 			{
 				uint64_t next;
 				at += q.body_size;
-				if (range_next(resp.range, &next) == 0 && next != at) {
+				if (rm_oci_range_next(resp.range, &next) == 0 && next != at) {
 					rm_debug("upload of %s: registry holds %llu bytes, we sent %llu",
 					    digest, (unsigned long long)next, (unsigned long long)at);
 					at = next;

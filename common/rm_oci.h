@@ -47,6 +47,8 @@ int rm_oci_ref_parse(const char *s, struct rm_oci_ref *ref, struct rm_err *err);
 void rm_oci_ref_str(const struct rm_oci_ref *ref, char *buf, size_t size);
 /* Is s a well-formed "sha256:<64 lowercase hex>"? */
 int rm_oci_digest_ok(const char *s);
+/* The Range of an upload answer ("0-N"): the next offset, N+1; -1 if none. */
+int rm_oci_range_next(const char *range, uint64_t *next);
 
 struct rm_oci;
 
