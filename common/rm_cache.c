@@ -62,6 +62,66 @@ entry_complete(const char *hex)
 	return rm_is_dir(p) && rm_is_file(q);
 }
 
+/*
+ * pipelines/<hex>.sig: the entry's signature document as found in its
+ * package (meta/signature), or null when it has none, written when the
+ * entry is installed or replaced. A use of the entry checks it against the
+ * current trust store without opening the .rmpkg (which needs libarchive
+ * and hashing): the document signs the entry's digest, which is its name,
+ * so a sidecar can make a package look signed only with a trusted key's
+ * signature of that very digest.
+ */
+#define SIG_SCHEMA "remotemedia.cache-signature/1"
+#define SIG_MAX (1 << 20)
+
+static int
+sig_write(const char *hex, const json_t *sigdoc, struct rm_err *err)
+{
+	char p[PATH_MAX], *text;
+	json_t *doc;
+	int r;
+
+	snprintf(p, sizeof(p), "%s/pipelines/%s.sig", rm_home(), hex);
+	doc = json_pack("{ss sO?}", "schema", SIG_SCHEMA, "signature", (json_t *)sigdoc);
+	text = doc ? rm_json_dump_file(doc) : NULL;
+	r = text ? rm_write_atomic(p, text, strlen(text), 0644, err) :
+	    rm_err_set(err, RM_EXIT_INTERNAL, p, NULL, "cannot encode");
+	free(text);
+	json_decref(doc);
+	return r;
+}
+
+/* The recorded signature (*sigdoc NULL: unsigned); 1 when there is none usable. */
+static int
+sig_read(const char *hex, json_t **sigdoc)
+{
+	char p[PATH_MAX], *text = NULL;
+	size_t len;
+	json_t *doc, *s;
+	const char *schema;
+	struct rm_err e;
+
+	*sigdoc = NULL;
+	rm_err_clear(&e);
+	snprintf(p, sizeof(p), "%s/pipelines/%s.sig", rm_home(), hex);
+	if (rm_read_file(p, SIG_MAX, &text, &len, &e) != 0)
+		return 1;
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	free(text);
+	schema = json_string_value(json_object_get(doc, "schema"));
+	s = json_object_get(doc, "signature");
+	if (schema == NULL || strcmp(schema, SIG_SCHEMA) != 0 || s == NULL ||
+	    !(json_is_null(s) || json_is_object(s))) {
+		rm_warn("%s: not a signature record; reading the package instead", p);
+		json_decref(doc);
+		return 1;
+	}
+	if (json_is_object(s))
+		*sigdoc = json_incref(s);
+	json_decref(doc);
+	return 0;
+}
+
 static void
 now_iso(char *buf, size_t size)
 {
@@ -423,6 +483,7 @@ remove_leftovers(const char *pipedir, const char *hex)
 			continue;
 		if (strncmp(de->d_name + hl, ".tmp.", 5) == 0 ||
 		    strncmp(de->d_name + hl, ".rmpkg.tmp.", 11) == 0 ||
+		    strncmp(de->d_name + hl, ".sig.tmp.", 9) == 0 ||
 		    strncmp(de->d_name + hl, ".new", 4) == 0 ||
 		    strncmp(de->d_name + hl, ".old", 4) == 0) {
 			snprintf(p, sizeof(p), "%s/%s", pipedir, de->d_name);
@@ -524,6 +585,11 @@ install_pkgfile(const char *hex, const char *pkgfile, int replace, const json_t 
 			goto out;
 		}
 		free(data);
+	}
+	/* the signature it was installed with, for each use (sig_read) */
+	if ((r = sig_write(hex, pkg->signature, err)) != 0) {
+		rm_remove_tree(newdir);
+		goto out;
 	}
 	if (replace && rm_is_dir(dir) && rename(dir, olddir) != 0) {
 		r = rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot move aside: %s",
@@ -891,47 +957,76 @@ fetch_pkgfile(const char *path, json_t **result, struct rm_err *err)
 }
 
 /*
+ * The signature of an entry cached without its .sig (by an older version,
+ * or the record was damaged): read from the package, the sidecar written
+ * then, under the entry's lock.
+ */
+static int
+sig_from_package(const char *hex, json_t **sigdoc, struct rm_err *err)
+{
+	char p[PATH_MAX], lk[PATH_MAX];
+	struct rm_pkg *pkg = NULL;
+	int fd, r;
+
+	*sigdoc = NULL;
+	snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);
+	snprintf(lk, sizeof(lk), "%s/pipelines/%s.lock", rm_home(), hex);
+	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
+		return fd;
+	pthread_mutex_lock(&install_mu);
+	r = rm_pkg_open(p, RM_PKG_NO_POLICY, &pkg, err);
+	pthread_mutex_unlock(&install_mu);
+	if (r == 0 && strcmp(pkg->digest, hex) != 0)
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, NULL, "refused: the cached package "
+		    "holds sha256:%s, not sha256:%s; 'rm-cache clear' it", pkg->digest, hex);
+	if (r == 0 && (r = sig_write(hex, pkg->signature, err)) == 0)
+		*sigdoc = json_incref(pkg->signature);
+	rm_unlock(fd);
+	rm_pkg_free(pkg);
+	return r;
+}
+
+/*
  * The signature policy, applied again each time a cached entry is handed
  * out: the entry may have been cached in development mode, or its signer
- * taken out of trust/ since. The signature in the cached .rmpkg is checked
- * against the entry's digest (its name, proven when it was installed) and
- * the trust store as it is now; nothing is hashed again. In production an
- * unsigned or untrusted package is refused; an invalid signature always.
- * result gains "signature" (and "signer").
+ * taken out of trust/ since. The signature recorded with the entry is
+ * checked against its digest (its name, proven when it was installed) and
+ * the trust store as it is now; nothing is hashed again, and the package
+ * is not opened. In production an unsigned or untrusted package is
+ * refused; an invalid signature always. result gains "signature" (and
+ * "signer").
  */
 static int
 entry_trusted(const char *ref, const char *hex, json_t *result, struct rm_err *err)
 {
 	char p[PATH_MAX], via[1200] = "";
-	struct rm_pkg *pkg = NULL;
-	int r;
+	struct rm_sig_info sig;
+	json_t *sigdoc = NULL;
+	int r = 0;
 
 	snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);
 	if (strstr(ref, hex) == NULL)
 		snprintf(via, sizeof(via), " (%s)", ref);
-	pthread_mutex_lock(&install_mu);
-	r = rm_pkg_open(p, RM_PKG_NO_POLICY, &pkg, err);
-	pthread_mutex_unlock(&install_mu);
-	if (r != 0)
+	if (sig_read(hex, &sigdoc) != 0 && (r = sig_from_package(hex, &sigdoc, err)) != 0)
 		return r;
-	if (strcmp(pkg->digest, hex) != 0)
-		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, NULL, "refused: the cached package "
-		    "holds sha256:%s, not sha256:%s; 'rm-cache clear' it", pkg->digest, hex);
-	else if (pkg->sig.status == RM_SIG_UNSIGNED && rm_mode() == RM_MODE_PRODUCTION)
+	rm_sig_check(sigdoc, hex, &sig);
+	json_decref(sigdoc);
+	if (sig.status == RM_SIG_INVALID)
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, RM_PKG_SIGNATURE, "refused: cached "
+		    "package sha256:%s%s has an invalid signature: %s", hex, via, sig.reason);
+	else if (sig.status == RM_SIG_UNSIGNED && rm_mode() == RM_MODE_PRODUCTION)
 		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, RM_PKG_SIGNATURE, "refused in production "
 		    "mode: cached package sha256:%s%s is unsigned (cached in development mode?)",
 		    hex, via);
-	else if (pkg->sig.status != RM_SIG_VALID && rm_mode() == RM_MODE_PRODUCTION)
+	else if (sig.status != RM_SIG_VALID && rm_mode() == RM_MODE_PRODUCTION)
 		r = rm_err_set(err, RM_EXIT_INTEGRITY, p, RM_PKG_SIGNATURE, "refused in production "
 		    "mode: cached package sha256:%s%s is signed, but not by a key trusted now: %s",
-		    hex, via, pkg->sig.reason);
+		    hex, via, sig.reason);
 	if (r == 0) {
-		json_object_set_new(result, "signature",
-		    json_string(rm_sig_status_name(pkg->sig.status)));
-		if (pkg->sig.status == RM_SIG_VALID)
-			json_object_set_new(result, "signer", json_string(pkg->sig.signer));
+		json_object_set_new(result, "signature", json_string(rm_sig_status_name(sig.status)));
+		if (sig.status == RM_SIG_VALID)
+			json_object_set_new(result, "signer", json_string(sig.signer));
 	}
-	rm_pkg_free(pkg);
 	return r;
 }
 
@@ -1207,6 +1302,21 @@ hash_once(json_t *seen, const char *path, char hex[RM_SHA256_HEX], uint64_t *siz
 	return r;
 }
 
+/* The recorded signature (when there is one) is the package's. */
+static void
+sig_agrees(json_t *rep, const char *hex, const json_t *pkgsig)
+{
+	char p[PATH_MAX];
+	json_t *sigdoc;
+
+	if (sig_read(hex, &sigdoc) != 0)
+		return;
+	snprintf(p, sizeof(p), "%s/pipelines/%s.sig", rm_home(), hex);
+	if (sigdoc == NULL ? pkgsig != NULL : pkgsig == NULL || !json_equal(sigdoc, pkgsig))
+		report(rep, "signature", p, "does not match the package's " RM_PKG_SIGNATURE);
+	json_decref(sigdoc);
+}
+
 int
 rm_cache_verify(json_t **rep, struct rm_err *err)
 {
@@ -1247,6 +1357,7 @@ rm_cache_verify(json_t **rep, struct rm_err *err)
 		}
 		if (strcmp(pkg->digest, v[i]) != 0)
 			report(out, "package", p, "digest does not match the name");
+		sig_agrees(out, v[i], pkg->signature);
 		for (k = 0; k < pkg->nfiles; k++) {
 			uint64_t size;
 			snprintf(p, sizeof(p), "%s/pipelines/%s/%s", rm_home(), v[i], pkg->files[k].path);
@@ -1426,13 +1537,15 @@ rm_cache_gc(json_t **rep, struct rm_err *err)
 			if (strlen(nm) <= 64 || !((nm[64] == '.') && (strncmp(nm + 64, ".tmp.", 5) == 0 ||
 			    strncmp(nm + 64, ".rmpkg.tmp.", 11) == 0 || strcmp(nm + 64, ".new") == 0 ||
 			    strncmp(nm + 64, ".new.tmp.", 9) == 0 ||	/* rm_pkg_extract's mkdtemp */
-			    strcmp(nm + 64, ".old") == 0 || strcmp(nm + 64, ".rmpkg") == 0)))
+			    strcmp(nm + 64, ".old") == 0 || strcmp(nm + 64, ".rmpkg") == 0 ||
+			    strcmp(nm + 64, ".sig") == 0 || strncmp(nm + 64, ".sig.tmp.", 9) == 0)))
 				continue;
 			{
 				char hex[65];
 				memcpy(hex, nm, 64);
 				hex[64] = '\0';
-				if (strcmp(nm + 64, ".rmpkg") == 0 && entry_complete(hex))
+				if ((strcmp(nm + 64, ".rmpkg") == 0 || strcmp(nm + 64, ".sig") == 0) &&
+				    entry_complete(hex))
 					continue;
 				snprintf(lockname, sizeof(lockname), "%s.lock", hex);
 				if (!stale(pipedir, nm, lockname))
@@ -1537,6 +1650,8 @@ rm_cache_clear(const char *ref, json_t **rep, struct rm_err *err)
 		report(out, "package", p, "removed");
 	}
 	snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/pipelines/%s.sig", rm_home(), hex);
 	unlink(p);
 	rm_unlock(fd);
 	if ((r = rm_cache_gc(&gc, err)) != 0) {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nettle/sha2.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
@@ -84,10 +85,14 @@ rm_sha256_final(struct rm_sha256 *h, char hex[RM_SHA256_HEX])
 void
 rm_sha256_hex(const void *data, size_t len, char hex[RM_SHA256_HEX])
 {
-	unsigned char md[32];
+	struct sha256_ctx c;
+	unsigned char md[SHA256_DIGEST_SIZE];
 
-	EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL);
-	to_hex(md, 32, hex);
+	/* Nettle: no libcrypto to load for a document's digest (rm_lazy_nettle.c) */
+	nettle_sha256_init(&c);
+	nettle_sha256_update(&c, len, data);
+	nettle_sha256_digest(&c, sizeof(md), md);
+	to_hex(md, sizeof(md), hex);
 }
 
 int

@@ -1,6 +1,8 @@
 /*
  * SHA-256 and package signatures through OpenSSL: Ed25519 keys, and X.509
- * chains verified against the trusted CA certificates.
+ * chains verified against the trusted CA certificates. rm_sha256_hex, the
+ * one-shot hash of a document in memory, uses Nettle instead, much cheaper
+ * to load (rm_lazy_nettle.c): a plan need not start OpenSSL.
  *
  * Keys: $REMOTEMEDIA_HOME/keys/NAME.key (PKCS#8 PEM, 0600) and NAME.pub
  * (SubjectPublicKeyInfo PEM). Trust: $REMOTEMEDIA_HOME/trust/ holds *.pub

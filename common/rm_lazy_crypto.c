@@ -29,8 +29,6 @@ RM_LAZY_FREE_RET(crypto, int, BIO_free, BIO *, 0)
 RM_LAZY(crypto, const EVP_MD *, EVP_sha256, (void), ())
 RM_LAZY(crypto, EVP_MD_CTX *, EVP_MD_CTX_new, (void), ())
 RM_LAZY_FREE(crypto, EVP_MD_CTX_free, EVP_MD_CTX *)
-RM_LAZY(crypto, int, EVP_Digest, (const void *d, size_t n, unsigned char *md, unsigned int *s,
-    const EVP_MD *t, ENGINE *e), (d, n, md, s, t, e))
 RM_LAZY(crypto, int, EVP_DigestInit_ex, (EVP_MD_CTX *c, const EVP_MD *t, ENGINE *e), (c, t, e))
 RM_LAZY(crypto, int, EVP_DigestUpdate, (EVP_MD_CTX *c, const void *d, size_t n), (c, d, n))
 RM_LAZY(crypto, int, EVP_DigestFinal_ex, (EVP_MD_CTX *c, unsigned char *md, unsigned int *s),

@@ -440,7 +440,9 @@ scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm
 		free(mem);
 		return r;
 	}
-	h = rm_sha256_new();
+	/* a document, read whole, is hashed in one go: no OpenSSL to start for it */
+	if (mem == NULL)
+		h = rm_sha256_new();
 	for (;;) {
 		const void *buf;
 		size_t len;
@@ -475,7 +477,10 @@ scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm
 		    (unsigned long long)got, (unsigned long long)hsize);
 		goto fail;
 	}
-	rm_sha256_final(h, sn->sha256);
+	if (mem != NULL)
+		rm_sha256_hex(mem, (size_t)got, sn->sha256);
+	else
+		rm_sha256_final(h, sn->sha256);
 	h = NULL;
 	if (fd >= 0) {
 		if (fsync(fd) != 0 || close(fd) != 0) {

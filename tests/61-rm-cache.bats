@@ -131,7 +131,8 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	run --separate-stderr rm-cache ls --json
 	jq -e 'length == 1' <<<"$output"
 	cmp "$PKG2" "$(jq -r '.[0].package' "$BATS_TEST_TMPDIR/a")"
-	[ "$(ls "$REMOTEMEDIA_HOME/pipelines" | grep -v '\.lock$' | wc -l)" = 2 ]
+	# the unpacked directory, the .rmpkg and its signature record
+	[ "$(ls "$REMOTEMEDIA_HOME/pipelines" | grep -v '\.lock$' | wc -l)" = 3 ]
 	run rm-cache verify
 	assert_success
 }
@@ -282,7 +283,7 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	fetch_json "oci://$REG/voice/forged:1.0"
 	assert_success
 	h=$(jq -r '.[0].digest' <<<"$output")
-	rm -rf "$REMOTEMEDIA_HOME/pipelines/${h#sha256:}" "$REMOTEMEDIA_HOME/pipelines/${h#sha256:}.rmpkg"
+	rm -rf "$REMOTEMEDIA_HOME/pipelines/${h#sha256:}" "$REMOTEMEDIA_HOME/pipelines/${h#sha256:}".{rmpkg,sig}
 	run rm-cache fetch "$lay:1.0"
 	assert_failure 5
 	assert_output --partial "refused: the layer for 'modules/voice.yaml'"

@@ -50,6 +50,10 @@ teardown_file() {
 	cp "$BATS_TEST_TMPDIR/pub.pub" "$REMOTEMEDIA_HOME/trust/"
 	run --separate-stderr rm-inspect --json "$d"
 	[ "$(jq -r .signature.status <<<"$output")" = valid ]
+	# the signature recorded beside the entry was replaced with it
+	REMOTEMEDIA_ENV=production run --separate-stderr rm-cache fetch --offline --json "$d"
+	assert_success
+	[ "$(jq -r '.[0].signature + " " + .[0].signer' <<<"$output")" = "valid pub" ]
 	run rm-cache verify
 	assert_success
 }

@@ -206,3 +206,74 @@ refused() {
 	assert_success
 	[ -e "$BATS_TEST_TMPDIR/first-ran" ]
 }
+
+# The signature is recorded beside each entry (pipelines/HEX.sig) when it is
+# installed, so that a use checks it without opening the package (issue 14).
+
+@test "rm-cache: an entry cached without its signature record is checked from its package, and the record written" {
+	u=$(digest_of "$UNSIGNED"); u=${u#sha256:}
+	s=$(digest_of "$SIGNED"); s=${s#sha256:}
+	rm-cache fetch -q "oci://$REG/trust/unsigned:1.0" "oci://$REG/trust/signed:1.0" >/dev/null 2>&1
+	[ "$(jq -c .signature "$REMOTEMEDIA_HOME/pipelines/$u.sig")" = null ]
+	[ "$(jq -r .signature.digest "$REMOTEMEDIA_HOME/pipelines/$s.sig")" = "sha256:$s" ]
+	# as a cache written by an older version leaves them
+	rm "$REMOTEMEDIA_HOME/pipelines/$u.sig" "$REMOTEMEDIA_HOME/pipelines/$s.sig"
+	refused unsigned "oci://$REG/trust/unsigned:1.0" "$UNSIGNED" "is unsigned"
+	[ "$(jq -c .signature "$REMOTEMEDIA_HOME/pipelines/$u.sig")" = null ]
+	cp "$PUB" "$REMOTEMEDIA_HOME/trust/"
+	REMOTEMEDIA_ENV=production run --separate-stderr rm-cache fetch --json "$s"
+	assert_success
+	[ "$(jq -r '.[0].signature + " " + .[0].signer' <<<"$output")" = "valid alice" ]
+	[ "$(jq -r .signature.digest "$REMOTEMEDIA_HOME/pipelines/$s.sig")" = "sha256:$s" ]
+	# the record written is the one checked from then on, against trust/ as it is
+	rm "$REMOTEMEDIA_HOME/trust/alice.pub"
+	refused signed "oci://$REG/trust/signed:1.0" "$SIGNED" "not by a key trusted now"
+	# a damaged record is read again from the package
+	echo garbage > "$REMOTEMEDIA_HOME/pipelines/$u.sig"
+	run --separate-stderr rm-cache fetch --json "$u"
+	assert_success
+	[ "$(jq -r '.[0].signature' <<<"$output")" = unsigned ]
+	[ "$(jq -c .signature "$REMOTEMEDIA_HOME/pipelines/$u.sig")" = null ]
+	run rm-cache verify
+	assert_success
+}
+
+@test "rm-cache: a signature record for another digest is refused in every mode, and verify reports it" {
+	u=$(digest_of "$UNSIGNED"); u=${u#sha256:}
+	s=$(digest_of "$SIGNED"); s=${s#sha256:}
+	rm-cache fetch -q "oci://$REG/trust/unsigned:1.0" "oci://$REG/trust/signed:1.0" >/dev/null 2>&1
+	cp "$PUB" "$REMOTEMEDIA_HOME/trust/"
+	# alice's signature of another package put beside the unsigned one
+	cp "$REMOTEMEDIA_HOME/pipelines/$s.sig" "$REMOTEMEDIA_HOME/pipelines/$u.sig"
+	for mode in development production; do
+		REMOTEMEDIA_ENV=$mode run rm-cache fetch "oci://$REG/trust/unsigned:1.0"
+		assert_failure 5
+		assert_output --partial "cached package sha256:$u (oci://$REG/trust/unsigned:1.0) has an invalid signature: the signature is for sha256:$s"
+	done
+	p=$(pipeline unsigned "oci://$REG/trust/unsigned:1.0")
+	run rm-schedule run "$p"
+	assert_failure 5
+	[ ! -e "$MARK" ]
+	run rm-cache verify
+	assert_failure 1
+	assert_output --partial "$u.sig"
+	assert_output --partial "does not match the package's meta/signature"
+}
+
+@test "rm-cache: clear and gc remove an entry's signature record with it" {
+	s=$(digest_of "$SIGNED"); s=${s#sha256:}
+	rm-cache fetch -q "oci://$REG/trust/signed:1.0" >/dev/null
+	[ -f "$REMOTEMEDIA_HOME/pipelines/$s.sig" ]
+	rm-cache clear -q "$s" >/dev/null
+	[ ! -e "$REMOTEMEDIA_HOME/pipelines/$s.sig" ]
+	# one left without its entry (a clear killed half-way), and a temporary
+	rm-cache fetch -q "oci://$REG/trust/signed:1.0" >/dev/null
+	rm -r "$REMOTEMEDIA_HOME/pipelines/$s"
+	touch "$REMOTEMEDIA_HOME/pipelines/$s.sig.tmp.AbC123"
+	run rm-cache gc
+	assert_success
+	[ ! -e "$REMOTEMEDIA_HOME/pipelines/$s.sig" ]
+	[ ! -e "$REMOTEMEDIA_HOME/pipelines/$s.sig.tmp.AbC123" ]
+	run ls "$REMOTEMEDIA_HOME/pipelines"
+	refute_output --partial "$s"
+}

@@ -1,9 +1,10 @@
 #!/usr/bin/env bats
 # Libraries are loaded only when used (issue 14): no tool NEEDs libcurl,
-# libarchive, libcrypto or libgit2; --version and a cache hit load none of
-# them, a plan and an inspect of a local package no libcurl (seen from outside
-# with LD_DEBUG=libs); a missing or broken libcurl at run time is exit 6 with
-# a clear message, and hits still work.
+# libarchive, libcrypto, libgit2 or nettle; --version and a cache hit load
+# none of them, a plan no libcrypto, an inspect of a local unsigned package
+# no libcurl nor libcrypto (seen from outside with LD_DEBUG=libs); a missing
+# or broken libcurl at run time is exit 6 with a clear message, and hits
+# still work.
 
 bats_require_minimum_version 1.5.0
 load test_helper
@@ -27,12 +28,12 @@ libs_loaded() {
 	rm -f "$BATS_TEST_TMPDIR"/ld.*
 }
 
-@test "startup: no tool is linked against libcurl, libarchive, libcrypto or libgit2" {
+@test "startup: no tool is linked against libcurl, libarchive, libcrypto, libgit2 or nettle" {
 	for t in "$RM_TOP_BUILDDIR"/tools/*/*; do
 		[ -x "$t" ] && [ -f "$t" ] || continue
 		run readelf -d "$t"
 		assert_output --partial "(NEEDED)"
-		refute_output --regexp "lib(curl|archive|crypto|git2)"
+		refute_output --regexp "lib(curl|archive|crypto|git2|nettle)"
 	done
 }
 
@@ -84,10 +85,15 @@ libs_loaded() {
 	done
 	run libs_loaded rm-inspect --json "$PKG1"
 	refute_output --partial libcurl
+	# an unsigned package: its documents are hashed by Nettle, nothing needs OpenSSL
+	assert_output --partial libarchive
+	refute_output --regexp "lib(crypto|ssl)"
 	run libs_loaded rm-schedule plan --format json --no-park -d "$RM_TOP_SRCDIR/tests/fixtures/schedule/three" \
 	    "$RM_TOP_SRCDIR/share/remotemedia/examples/hello.yaml"
 	assert_output --partial libjansson
 	refute_output --partial libcurl
+	# the pipeline's digest is hashed by Nettle: no OpenSSL to load and start
+	refute_output --regexp "lib(crypto|archive|ssl)"
 	rm-schedule plan --format json --no-park -o "$BATS_TEST_TMPDIR/plan.json" \
 	    -d "$RM_TOP_SRCDIR/tests/fixtures/schedule/three" \
 	    "$RM_TOP_SRCDIR/share/remotemedia/examples/hello.yaml" >/dev/null
