@@ -160,6 +160,31 @@ prov_git() {
 	done
 }
 
+@test "rm-build: a clone of a checkout records the checkout's network remote and gives the same digest" {
+	make_repo "$BATS_TEST_TMPDIR/orig"
+	git -C "$BATS_TEST_TMPDIR/orig" remote add origin https://tok@example.com/team/voice.git
+	git clone -q "$BATS_TEST_TMPDIR/orig" "$BATS_TEST_TMPDIR/c1"
+	# a clone of the clone, by file:// URL
+	git clone -q "file://$BATS_TEST_TMPDIR/c1" "$BATS_TEST_TMPDIR/c2"
+	for d in orig c1 c2; do
+		mkdir -p "$OUT/$d"
+		run rm-build -o "$OUT/$d" "$BATS_TEST_TMPDIR/$d/voice.yaml"
+		assert_success
+		jq -r .path <<<"$output" > "$OUT/$d.path"
+		run prov_git "$(cat "$OUT/$d.path")"
+		jq -e '.remote_url == "https://example.com/team/voice.git"' <<<"$output"
+	done
+	cmp "$(cat "$OUT/orig.path")" "$(cat "$OUT/c1.path")"
+	cmp "$(cat "$OUT/orig.path")" "$(cat "$OUT/c2.path")"
+	# with the checkout gone, the clone has no network remote to record
+	mv "$BATS_TEST_TMPDIR/orig" "$BATS_TEST_TMPDIR/gone"
+	mkdir -p "$OUT/c1b"
+	run rm-build -o "$OUT/c1b" "$BATS_TEST_TMPDIR/c1/voice.yaml"
+	assert_success
+	run prov_git "$(jq -r .path <<<"$output")"
+	jq -e 'has("remote_url") | not' <<<"$output"
+}
+
 @test "rm-build: network remotes are recorded without credentials; local ones are not" {
 	make_repo "$BATS_TEST_TMPDIR/repo"
 	R=$BATS_TEST_TMPDIR/repo

@@ -54,24 +54,17 @@ url_is_network(const char *url)
 	return colon != NULL && colon != url && (slash == NULL || slash > colon);
 }
 
-/*
- * The remote recorded in provenance: origin when it is a network remote,
- * else the first network remote in git's order; NULL when there is none.
- */
+/* The first remote of repo whose URL is a network one, credentials stripped. */
 static char *
-network_remote(git_repository *repo)
+first_network_remote(git_repository *repo)
 {
 	git_strarray names = { NULL, 0 };
 	git_remote *remote = NULL;
 	char *url = NULL;
 	size_t i;
 
-	if (git_remote_lookup(&remote, repo, "origin") == 0 && git_remote_url(remote) != NULL &&
-	    url_is_network(git_remote_url(remote)))
-		url = strip_userinfo(git_remote_url(remote));
-	git_remote_free(remote);
-	if (url != NULL || git_remote_list(&names, repo) != 0)
-		return url;
+	if (git_remote_list(&names, repo) != 0)
+		return NULL;
 	for (i = 0; i < names.count && url == NULL; i++) {
 		remote = NULL;
 		if (git_remote_lookup(&remote, repo, names.strings[i]) == 0 &&
@@ -81,6 +74,35 @@ network_remote(git_repository *repo)
 	}
 	git_strarray_dispose(&names);
 	return url;
+}
+
+/*
+ * The remote recorded in provenance: origin when it is a network remote;
+ * when origin is a repository on this disk (a clone of a local checkout),
+ * that repository's own remote, followed up to 8 clones deep, so that a
+ * clone of a checkout records what the checkout records; else the first
+ * network remote in git's order; NULL when there is none.
+ */
+static char *
+network_remote(git_repository *repo, int depth)
+{
+	git_remote *origin = NULL;
+	git_repository *up = NULL;
+	const char *ou;
+	char *url = NULL;
+
+	if (git_remote_lookup(&origin, repo, "origin") == 0 &&
+	    (ou = git_remote_url(origin)) != NULL) {
+		if (url_is_network(ou))
+			url = strip_userinfo(ou);
+		else if (depth < 8 && git_repository_open_ext(&up, strncmp(ou, "file://", 7) == 0 ?
+		    ou + 7 : ou, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0) {
+			url = network_remote(up, depth + 1);
+			git_repository_free(up);
+		}
+	}
+	git_remote_free(origin);
+	return url != NULL ? url : first_network_remote(repo);
 }
 
 json_t *
@@ -131,7 +153,7 @@ rm_build_git_info(const char *path, struct rm_err *err)
 	if (json_object_get(out, "branch") == NULL)
 		json_object_set_new(out, "branch", json_null());
 	/* no network remote: no field, so that every clone of a commit agrees */
-	if ((url = network_remote(repo)) != NULL)
+	if ((url = network_remote(repo, 0)) != NULL)
 		json_object_set_new(out, "remote_url", json_string(url));
 	free(url);
 	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
