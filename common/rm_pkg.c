@@ -244,7 +244,7 @@ listed_entry(struct scan *s, const char *name, uint64_t hsize, int perm,
 		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
 		    "'%s' is %llu bytes, the contents list says %llu", name,
 		    (unsigned long long)hsize, (unsigned long long)f->size);
-	if (f->mode != perm)
+	if (f->mode != perm && !(s->want->legacy_modes && (perm == 0644 || perm == 0755)))
 		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
 		    "'%s' has mode %04o in the archive, the contents list says %04o", name,
 		    (unsigned int)perm, (unsigned int)f->mode);
@@ -441,8 +441,12 @@ scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm
 		return r;
 	}
 	/* a document, read whole, is hashed in one go: no OpenSSL to start for it */
-	if (mem == NULL)
-		h = rm_sha256_new();
+	if (mem == NULL && (h = rm_sha256_new()) == NULL) {
+		/* an unhashed file would pass unchecked: fail closed */
+		r = rm_err_set(err, RM_EXIT_INTERNAL, s->path, NULL, "entry '%s': cannot start "
+		    "SHA-256", name);
+		goto fail;
+	}
 	for (;;) {
 		const void *buf;
 		size_t len;
@@ -583,6 +587,7 @@ check_contents(struct scan *s, struct rm_pkg *pkg, struct rm_err *err)
 		return -RM_EXIT_INTEGRITY;
 	if ((legacy = contents_version(pkg->contents, shown, err)) < 0)
 		return -RM_EXIT_INTEGRITY;
+	pkg->legacy_modes = legacy;
 	files = json_object_get(pkg->contents, "files");
 	if (!json_is_array(files))
 		return rm_err_set(err, RM_EXIT_INTEGRITY, shown, "files", "expected a list");
@@ -636,12 +641,17 @@ check_contents(struct scan *s, struct rm_pkg *pkg, struct rm_err *err)
 			    "'%s' is %llu bytes, the contents list says %llu", path,
 			    (unsigned long long)sn->size, (unsigned long long)pkg->files[i].size);
 		}
-		if (sn->mode != mode) {
+		/*
+		 * A contents/1 list signed no modes, and its writer stored 0755 for
+		 * executable sources: either is accepted, and every file is made
+		 * 0644 (the list's mode), so an unsigned bit never takes effect.
+		 */
+		if (legacy ? sn->mode != 0644 && sn->mode != 0755 : sn->mode != mode) {
 			json_decref(listed);
 			return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
 			    "'%s' has mode %04o in the archive, the contents list says %04o%s", path,
 			    (unsigned int)sn->mode, (unsigned int)mode,
-			    legacy ? " (a remotemedia.contents/1 list: every file 0644)" : "");
+			    legacy ? " (a remotemedia.contents/1 list: 0644 or 0755)" : "");
 		}
 		if (sn->sha256[0] != '\0' && strcmp(sn->sha256, sha) != 0) {
 			json_decref(listed);

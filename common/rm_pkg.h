@@ -53,6 +53,7 @@ struct rm_pkg {
 	size_t nfiles;
 	uint64_t total_size;
 	int verified;		/* every file's SHA-256 was checked */
+	int legacy_modes;	/* a remotemedia.contents/1 list: modes unsigned, all 0644 */
 	struct rm_sig_info sig;
 };
 
