@@ -936,9 +936,10 @@ fetch_package(struct runner *r, struct rnode *n, struct rm_err *err)
 /*
  * In production every package of the run is fetched and checked before any
  * node starts, so that a refused package stops the run before anything of it
- * ran (a node placed before it would otherwise have run already). A fetch
- * that fails for another reason (the network) is left to the node's own
- * attempts, with their failover.
+ * ran (a node placed before it would otherwise have run already). Any fetch
+ * failure stops it there, the network's too: left to the node's attempt, a
+ * registry made to fail for a moment would let earlier nodes run before the
+ * package is refused.
  */
 static int
 preflight_packages(struct runner *r, struct rm_err *err)
@@ -951,11 +952,8 @@ preflight_packages(struct runner *r, struct rm_err *err)
 		struct rnode *n = &r->n[i];
 		if (n->state == N_DONE || fetch_package(r, n, err) == 0)
 			continue;
-		if (err->code == RM_EXIT_INTEGRITY) {
-			decide(r, NULL, "halt", json_pack("{s:s}", "reason", err->msg));
-			return -err->code;
-		}
-		rm_err_clear(err);
+		decide(r, NULL, "halt", json_pack("{s:s}", "reason", err->msg));
+		return -err->code;
 	}
 	return 0;
 }
