@@ -277,3 +277,30 @@ refused() {
 	run ls "$REMOTEMEDIA_HOME/pipelines"
 	refute_output --partial "$s"
 }
+
+@test "rm-schedule run in production stops before any node when a package cannot be fetched" {
+	port=$(free_port)	# nothing listens there: connection refused at once
+	{
+		printf 'registries:\n  "127.0.0.1:%s":\n    insecure: true\n' "$port"
+		printf 'approved_executors: ["*"]\n'
+	} > "$REMOTEMEDIA_HOME/config.yaml"
+	cat > "$BATS_TEST_TMPDIR/two.yaml" <<-EOF2
+	schema: remotemedia.pipeline/1
+	name: two
+	nodes:
+	  - id: first
+	    type: Command
+	    exec: 'touch "$BATS_TEST_TMPDIR/first-ran"; echo x'
+	  - id: use
+	    type: Command
+	    remote_ref: oci://127.0.0.1:$port/none/pkg:1
+	    exec: 'touch "$MARK"; cat'
+	edges:
+	  - [first, use]
+	EOF2
+	REMOTEMEDIA_ENV=production RM_HTTP_RETRIES=0 run rm-schedule run "$BATS_TEST_TMPDIR/two.yaml"
+	assert_failure 6
+	assert_output --partial "node 'use': cannot fetch oci://127.0.0.1:$port/none/pkg:1"
+	[ ! -e "$BATS_TEST_TMPDIR/first-ran" ]
+	[ ! -e "$MARK" ]
+}
