@@ -601,7 +601,9 @@ leaf_usage_problem(X509 *x, char *why, size_t size)
 {
 	uint32_t flags = X509_get_extension_flags(x);
 
-	if (!(flags & EXFLAG_XKUSAGE))
+	if (X509_check_ca(x) != 0)
+		snprintf(why, size, "it is a CA certificate (a signer must be an end entity)");
+	else if (!(flags & EXFLAG_XKUSAGE))
 		snprintf(why, size, "it has no extended key usage (codeSigning is required)");
 	else if (!(X509_get_extended_key_usage(x) & XKU_CODE_SIGN))
 		snprintf(why, size, "its extended key usage lacks codeSigning");

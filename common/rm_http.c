@@ -70,7 +70,7 @@ static char load_error[600];	/* empty once loaded */
 static void
 load_curl(void)
 {
-	const char *name = getenv("RM_LIBCURL");
+	const char *name = secure_getenv("RM_LIBCURL");	/* never for setuid */
 	const char *missing = NULL;
 	curl_version_info_data *vi;
 	void *dl;

@@ -366,6 +366,15 @@ leaf_cert() {	# leaf_cert DAYS ISSUER OUT [PROFILE]
 	run rm-inspect --verify "$OUT/tls.rmpkg"
 	assert_failure 5
 	assert_output --partial "its key usage lacks digitalSignature"
+	# a CA certificate, even one for code signing, is no signer
+	printf '%s\n' basicConstraints=critical,CA:TRUE keyUsage=critical,digitalSignature,keyCertSign \
+	    extendedKeyUsage=codeSigning subjectKeyIdentifier=hash authorityKeyIdentifier=keyid \
+	    > "$d/caleaf.ext"
+	leaf_cert 30 int caleaf caleaf
+	rm-build sign --sign builder --cert "$d/chain-caleaf.pem" "$OUT/tls.rmpkg" >/dev/null
+	run rm-inspect --verify "$OUT/tls.rmpkg"
+	assert_failure 5
+	assert_output --partial "it is a CA certificate"
 	# an intermediate that may sign certificates (keyCertSign) but is not a CA
 	openssl req -new -newkey ed25519 -nodes -keyout "$d/noca.key" -out "$d/noca.csr" \
 	    -subj /CN=Not-A-CA 2>/dev/null
