@@ -192,6 +192,8 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	assert_success
 	d=$(jq -r .digest <<<"$output")
 	[ "$d" = "$(rm-inspect --json "$PKG1" 2>/dev/null | jq -r .digest)" ]
+	# inspecting a reference caches nothing: fetch it to inspect it by digest
+	rm-cache fetch -q "oci://$REG/voice/tts:1.0" >/dev/null
 	run --separate-stderr rm-inspect --json "$d"
 	assert_success
 	[ "$(jq -r .digest <<<"$output")" = "$d" ]
@@ -306,6 +308,19 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	assert_failure 2
 	run rm-cache fetch "oci://nohost"
 	assert_failure 2
+	run rm-cache fetch
+	assert_output --partial "rm-cache: fetch: missing the reference"
+	run rm-cache path
+	assert_failure 2
+	assert_output --partial "rm-cache: path: missing the package"
+	run rm-cache
+	assert_output --partial "rm-cache: missing the command"
+	run rm-cache fetch "$REG/voice/tts:1.0"
+	assert_failure 2
+	assert_output --partial "did you mean oci://$REG/voice/tts:1.0?"
+	run rm-cache fetch "registry.example/voice/tts:1.0"
+	assert_failure 2
+	assert_output --partial "rm-cache: \"registry.example/voice/tts:1.0\" is not a reference or a file: did you mean oci://registry.example/voice/tts:1.0?"
 	run rm-cache fetch "sha256:$(printf '0%.0s' $(seq 64))"
 	assert_failure 4
 }

@@ -234,9 +234,14 @@ main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
+		fprintf(stderr, "%s: %s\n", rm_progname(), argc == optind ?
+		    "missing the package (a .rmpkg file, oci://HOST/REPO:TAG or a cached digest)" :
+		    "one package at a time");
 		usage(stderr);
 		return RM_EXIT_USAGE;
 	}
+	if (rm_tool_docker_ref(argv[optind]))
+		return RM_EXIT_USAGE;
 	rm_log_set_level(level);
 	rm_tool_banner();
 	json = rm_tool_want_json(json);

@@ -240,6 +240,8 @@ load_plan(const char *file, struct rm_sched *s, int flags, json_t **plan, struct
 	json_t *pipe = NULL, *raw;
 	enum run_input in = run_input(file);
 
+	if (in == IN_UNKNOWN && rm_tool_docker_ref(file))
+		return RM_EXIT_USAGE;
 	if (in == IN_UNKNOWN) {
 		fprintf(stderr, "%s: run: cannot run \"%s\": expected a pipeline (.yaml, .yml, "
 		    ".json or .py), a plan (.json), or a package (.rmpkg, oci://HOST/REPO:TAG, "
