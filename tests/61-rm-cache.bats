@@ -44,6 +44,9 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	[ "$(jq -r .path <<<"$output")" = "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}" ]
 	run --separate-stderr rm-cache path --json "${d:7:12}"
 	[ "$(jq -r .package <<<"$output")" = "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}.rmpkg" ]
+	# one value: the directory alone, even into a pipe; JSON only when asked
+	run --separate-stderr rm-cache path "${d:7:12}"
+	assert_output "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}"
 }
 
 @test "rm-cache: a reference seen before is answered with no network request (proxy gone), and --offline misses exit 1" {

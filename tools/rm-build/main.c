@@ -656,8 +656,23 @@ fail:
 }
 
 /* keygen NAME: a new key pair; trust KEY: verify with that key here. */
+/* One path, the whole answer: bare, or {"path"} with --json. */
+static void
+print_path(const char *path, int json)
+{
+	json_t *out;
+
+	if (json) {
+		out = json_pack("{ss}", "path", path);
+		rm_json_print(stdout, out, 0);
+		json_decref(out);
+	} else
+		printf("%s\n", path);
+	fflush(stdout);
+}
+
 static int
-do_key(const char *verb, const char *arg)
+do_key(const char *verb, const char *arg, int json)
 {
 	char path[PATH_MAX];
 	struct rm_err err;
@@ -666,8 +681,7 @@ do_key(const char *verb, const char *arg)
 	if (strcmp(verb, "keygen") == 0) {
 		if (rm_key_generate(arg, path, sizeof(path), &err) != 0)
 			return rm_err_print(&err);
-		printf("%s\n", path);
-		fflush(stdout);
+		print_path(path, json);
 		if (rm_log_level() >= RM_LOG_NORMAL)
 			fprintf(stderr, "%s: to trust its signatures on this machine: "
 			    "rm-build trust %s\n", rm_progname(), arg);
@@ -675,7 +689,7 @@ do_key(const char *verb, const char *arg)
 	}
 	if (rm_key_trust(arg, path, sizeof(path), &err) != 0)
 		return rm_err_print(&err);
-	printf("%s\n", path);
+	print_path(path, json);
 	return 0;
 }
 
@@ -731,7 +745,7 @@ main(int argc, char **argv)
 	};
 	const char *outdir = ".", *key = NULL, *cert = NULL, *verb = NULL;
 	enum rm_build_dtype opt = RM_OPT_NONE;
-	int c, json = 0, level = RM_LOG_NORMAL;
+	int c, json = 0, json_asked, level = RM_LOG_NORMAL;
 
 	rm_tool_init(argc, argv);
 	/* a verb comes first: rm-build keygen|trust NAME, rm-build sign [opts] PKG */
@@ -771,6 +785,7 @@ main(int argc, char **argv)
 	}
 	rm_log_set_level(level);
 	rm_tool_banner();
+	json_asked = json;
 	json = rm_tool_want_json(json);
 	if (cert != NULL && key == NULL && verb == NULL) {
 		fprintf(stderr, "%s: --cert needs --sign KEY\n", rm_progname());
@@ -782,7 +797,7 @@ main(int argc, char **argv)
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}
-		return do_key(verb, argv[optind]);
+		return do_key(verb, argv[optind], json_asked);	/* one value: bare */
 	}
 	if (verb != NULL) {
 		if (argc - optind != 1) {

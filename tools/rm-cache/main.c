@@ -248,7 +248,8 @@ main(int argc, char **argv)
 	jobs = o.jobs;
 	rm_log_set_level(level);
 	rm_tool_banner();
-	json = rm_tool_want_json(json);
+	/* path answers one value: bare unless --json asks (not by a pipe) */
+	json = strcmp(cmd, "path") == 0 ? json : rm_tool_want_json(json);
 	rm_err_clear(&err);
 	argc -= optind;
 	argv += optind;
