@@ -92,3 +92,17 @@ rm_tool_docker_ref(const char *arg)
 	    rm_progname(), arg, arg);
 	return 1;
 }
+
+const char *
+rm_tool_size(unsigned long long bytes, char *buf, size_t size)
+{
+	if (bytes < 1024)
+		snprintf(buf, size, "%llu B", bytes);
+	else if (bytes < 1024ULL * 1024)
+		snprintf(buf, size, "%.1f KiB", (double)bytes / 1024);
+	else if (bytes < 1024ULL * 1024 * 1024)
+		snprintf(buf, size, "%.1f MiB", (double)bytes / (1024.0 * 1024));
+	else
+		snprintf(buf, size, "%.2f GiB", (double)bytes / (1024.0 * 1024 * 1024));
+	return buf;
+}

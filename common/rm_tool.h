@@ -23,5 +23,8 @@ int rm_tool_parse_long(const char *s, long *out);
  * returns 1 (the caller exits 2); else 0.
  */
 int rm_tool_docker_ref(const char *arg);
+/* A size for a table read by people: "512 B", "3.4 KiB", "12.3 MiB",
+ * "1.20 GiB" (binary units); JSON keeps bytes. Returns buf. */
+const char *rm_tool_size(unsigned long long bytes, char *buf, size_t size);
 
 #endif

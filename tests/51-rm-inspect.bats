@@ -47,6 +47,8 @@ refused() {
 	assert_success
 	assert_output --partial "signature  unsigned"
 	assert_output --partial "stt              SpeechToText"
+	# sizes for people in the table (2320 bytes), bytes in JSON
+	assert_output --regexp "0644 +2\.3 KiB  models/tiny-vad\.safetensors"
 }
 
 @test "rm-inspect: --verify exits 5 for an unsigned package, 0 once signed by a trusted key" {

@@ -38,6 +38,9 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	cmp "$BATS_FILE_TMPDIR/p1/src/models/tiny-vad.safetensors" "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}/models/tiny-vad.safetensors"
 	# the model blob is stored once under its digest
 	[ -f "$REMOTEMEDIA_HOME/blobs/sha256/$(sha256sum "$BATS_FILE_TMPDIR/p1/src/models/tiny-vad.safetensors" | cut -c1-64)" ]
+	# a terminal gets sizes in binary units; the package is about 303 KiB
+	run script -qec "rm-cache ls" /dev/null
+	assert_output --regexp "voice +1\.0\.0 +30[0-9]\.[0-9] KiB"
 	run --separate-stderr rm-cache ls --json
 	jq -e --arg d "$d" --arg r "oci://$REG/voice/tts:1.0" 'length == 1 and .[0].digest == $d and .[0].name == "voice" and .[0].version == "1.0.0" and .[0].refs == [$r]' <<<"$output"
 	run --separate-stderr rm-cache path --json "oci://$REG/voice/tts:1.0"

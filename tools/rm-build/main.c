@@ -632,10 +632,12 @@ do_build(const char *pipeline, const char *outdir, const char *key, const char *
 		printf("%s\nsha256:%s\n", outpath, digest);
 		for (i = 0; i < json_array_size(b.optimized); i++) {
 			json_t *o = json_array_get(b.optimized, i);
-			printf("optimized %s to %s: %lld bytes saved\n",
+			char sz[32];
+			printf("optimized %s to %s: %s saved\n",
 			    json_string_value(json_object_get(o, "path")),
 			    json_string_value(json_object_get(o, "dtype")),
-			    (long long)json_integer_value(json_object_get(o, "saved_bytes")));
+			    rm_tool_size((unsigned long long)json_integer_value(json_object_get(o,
+			    "saved_bytes")), sz, sizeof(sz)));
 		}
 	}
 	json_decref(res);

@@ -51,12 +51,14 @@ print_entries(const json_t *entries)
 	json_array_foreach(entries, i, e) {
 		const json_t *refs = json_object_get(e, "refs"), *r;
 		size_t k;
-		printf("%.19s  %-20s %-10s %12lld\n", json_string_value(json_object_get(e, "digest")),
+		char sz[32];
+		printf("%.19s  %-20s %-10s %10s\n", json_string_value(json_object_get(e, "digest")),
 		    json_is_string(json_object_get(e, "name")) ?
 		    json_string_value(json_object_get(e, "name")) : "?",
 		    json_is_string(json_object_get(e, "version")) ?
 		    json_string_value(json_object_get(e, "version")) : "",
-		    (long long)json_integer_value(json_object_get(e, "size")));
+		    rm_tool_size((unsigned long long)json_integer_value(json_object_get(e, "size")),
+		    sz, sizeof(sz)));
 		json_array_foreach(refs, k, r)
 			printf("    %s\n", json_string_value(r));
 	}

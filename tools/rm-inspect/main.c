@@ -132,12 +132,13 @@ print_text(const json_t *d)
 			printf("  remote %s", str_or(json_object_get(n, "remote_ref"), ""));
 		printf("\n");
 	}
-	printf("files (%lld bytes)\n", (long long)json_integer_value(json_object_get(d, "total_size")));
+	printf("files (%s)\n", rm_tool_size((unsigned long long)json_integer_value(
+	    json_object_get(d, "total_size")), buf, sizeof(buf)));
 	for (i = 0; i < json_array_size(files); i++) {
 		json_t *f = json_array_get(files, i);
-		printf("  %s %12lld  %s\n", str_or(json_object_get(f, "mode"), "?"),
-		    (long long)json_integer_value(json_object_get(f, "size")),
-		    str_or(json_object_get(f, "path"), "?"));
+		printf("  %s %10s  %s\n", str_or(json_object_get(f, "mode"), "?"),
+		    rm_tool_size((unsigned long long)json_integer_value(json_object_get(f, "size")),
+		    buf, sizeof(buf)), str_or(json_object_get(f, "path"), "?"));
 	}
 	printf("runtime    python %s\n", str_or(json_object_get(json_object_get(rt, "python"),
 	    "version"), "(none)"));
