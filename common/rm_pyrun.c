@@ -51,6 +51,7 @@ rm_python_pipeline(const char *real, const char *label, json_t **out, struct rm_
 			close(fds[1]);
 		}
 		dup2(STDERR_FILENO, STDOUT_FILENO);
+		setenv("RM_TOOL_NAME", rm_progname(), 1);	/* for its messages */
 		execlp(py, py, "-I", "-B", runner, real, "3", (char *)NULL);
 		fprintf(stderr, "%s: cannot run %s: %s\n", rm_progname(), py, strerror(errno));
 		_exit(127);

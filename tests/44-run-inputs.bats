@@ -64,6 +64,11 @@ pkg_pipeline() {
 	run remotemedia run "$BATS_TEST_TMPDIR/bad.py"
 	assert_failure 3
 	assert_output --partial "broken on purpose"
+	# the runner's own messages name the tool that ran it
+	printf 'x = 1\n' > "$BATS_TEST_TMPDIR/none.py"
+	run remotemedia run "$BATS_TEST_TMPDIR/none.py"
+	assert_failure 3
+	assert_output --partial "rm-schedule: the file defines no Pipeline"
 }
 
 @test "remotemedia run: anything else is a usage error naming what run takes" {
