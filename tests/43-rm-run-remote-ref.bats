@@ -72,4 +72,12 @@ setup() {
 	assert_output "3.0.0"
 	run --separate-stderr remotemedia run "oci://$REG/own/nothing:3"
 	assert_failure 4
+	# without the registry in config.yaml: --insecure, as rm-cache fetch
+	rm "$REMOTEMEDIA_HOME/config.yaml"
+	rm-cache clear --all >/dev/null
+	run --separate-stderr remotemedia run "oci://$REG/own/pipe:3"
+	assert_failure 6
+	run --separate-stderr remotemedia run --insecure "oci://$REG/own/pipe:3"
+	assert_success
+	assert_output "3.0.0"
 }
