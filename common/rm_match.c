@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
@@ -532,14 +533,18 @@ rm_node_add_query(const struct rm_taxo *t, struct rm_node *n, const char *expr,
 {
 	static const char *ops[] = { ">=", "<=", "!=", "==", "=", ">", "<", NULL };
 	const char *op = NULL, *p = NULL, *val;
-	char path[200];
+	char path[200], vbuf[256], norm[512];
 	struct rm_clause *c;
 	const struct rm_taxo_key *k;
 	int i, idx;
+	size_t len;
 	json_t *v;
 	double d;
 	char *end;
 
+	/* spaces around PATH, OP and VALUE are allowed: "gpu.memory_gb >= 24" */
+	while (isspace((unsigned char)*expr))
+		expr++;
 	for (const char *s = expr; *s && op == NULL; s++)
 		for (i = 0; ops[i]; i++)
 			if (strncmp(s, ops[i], strlen(ops[i])) == 0) {
@@ -550,8 +555,20 @@ rm_node_add_query(const struct rm_taxo *t, struct rm_node *n, const char *expr,
 	if (op == NULL || p == expr)
 		return rm_err_set(err, RM_EXIT_USAGE, NULL, "--query",
 		    "expected PATH OP VALUE with OP one of = != >= <= > <, got \"%s\"", expr);
-	snprintf(path, sizeof(path), "%.*s", (int)(p - expr), expr);
-	val = p + strlen(op);
+	for (len = (size_t)(p - expr); len > 0 && isspace((unsigned char)expr[len - 1]); len--)
+		;
+	snprintf(path, sizeof(path), "%.*s", (int)len, expr);
+	for (val = p + strlen(op); isspace((unsigned char)*val); val++)
+		;
+	for (len = strlen(val); len > 0 && isspace((unsigned char)val[len - 1]); len--)
+		;
+	snprintf(vbuf, sizeof(vbuf), "%.*s", (int)len, val);
+	val = vbuf;
+	snprintf(norm, sizeof(norm), "%s%s%s", path, op, val);
+	expr = norm;
+	if (path[0] == '\0')
+		return rm_err_set(err, RM_EXIT_USAGE, NULL, "--query",
+		    "expected PATH OP VALUE with OP one of = != >= <= > <, got \"%s\"", expr);
 	idx = rm_taxo_find(t, path);
 	if (idx < 0)
 		idx = rm_taxo_find_req(t, path);

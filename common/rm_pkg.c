@@ -87,8 +87,8 @@ struct scan {
 	size_t doclen[5];
 };
 
-static int
-doc_slot(const char *name)
+int
+rm_pkg_doc_slot(const char *name)
 {
 	static const char *const names[] = { "manifest.json", RM_PKG_CONTENTS,
 		"meta/provenance.json", "meta/runtime.json", RM_PKG_SIGNATURE };
@@ -416,7 +416,7 @@ scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm
 	if ((sn = add_seen(s, name, hsize, perm)) == NULL)
 		return rm_err_set(err, RM_EXIT_INTERNAL, s->path, NULL, "out of memory");
 
-	slot = doc_slot(name);
+	slot = rm_pkg_doc_slot(name);
 	if (slot >= 0 && hsize > META_MAX)
 		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
 		    "entry '%s' is too large (%llu bytes)", name, (unsigned long long)hsize);
@@ -628,6 +628,8 @@ check_contents(struct scan *s, struct rm_pkg *pkg, struct rm_err *err)
 		pkg->files[i].mode = mode;
 		pkg->nfiles = i + 1;
 		pkg->total_size += pkg->files[i].size;
+		if (s->entries == NULL)		/* meta documents alone: no archive */
+			continue;
 		idx = json_object_get(s->entries, path);
 		if (idx == NULL) {
 			json_decref(listed);
@@ -685,6 +687,47 @@ scan_release(struct scan *s)
 		free(s->docs[i]);
 }
 
+/* The package's documents, once read: the contents list (checked against the
+ * archive's entries when there are any), manifest and meta files. */
+static int
+read_docs(struct scan *s, int hash, struct rm_pkg *pkg, struct rm_err *err)
+{
+	char shown[PATH_MAX + 64];
+	json_t *raw;
+	int r;
+
+	if ((r = check_contents(s, pkg, err)) != 0)
+		return r;
+	if (s->docs[0] == NULL)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "no manifest.json: not a remotemedia package");
+	pkg->verified = hash;
+	if ((raw = parse_meta(s, 0, "manifest.json", err)) == NULL)
+		return -RM_EXIT_INTEGRITY;
+	snprintf(shown, sizeof(shown), "%s:manifest.json", s->path);
+	pkg->manifest = rm_pipeline_normalize(raw, shown, err);
+	json_decref(raw);
+	if (pkg->manifest == NULL)
+		return -err->code;
+	if (s->docs[2] != NULL && (pkg->provenance = parse_meta(s, 2, "meta/provenance.json",
+	    err)) == NULL)
+		return -RM_EXIT_INTEGRITY;
+	if (s->docs[3] != NULL && (pkg->runtime = parse_meta(s, 3, "meta/runtime.json",
+	    err)) == NULL)
+		return -RM_EXIT_INTEGRITY;
+	if (s->docs[4] != NULL) {
+		json_error_t je;
+		pkg->signature = json_loadb(s->docs[4], s->doclen[4], JSON_REJECT_DUPLICATES, &je);
+		if (!json_is_object(pkg->signature)) {
+			json_decref(pkg->signature);
+			pkg->signature = NULL;
+			return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, RM_PKG_SIGNATURE,
+			    "malformed signature document");
+		}
+	}
+	return 0;
+}
+
 /*
  * One pass over the archive; fills pkg. dirfd >= 0 extracts there: from the
  * archive's bytes, or with blobdir from the blobs want's contents list names.
@@ -733,50 +776,7 @@ scan_blobs(const char *path, int hash, int dirfd, const char *blobdir, const str
 		r = rm_err_set(err, RM_EXIT_INTEGRITY, path, NULL, "empty archive: not a package");
 		goto out;
 	}
-	if ((r = check_contents(&s, pkg, err)) != 0)
-		goto out;
-	if (s.docs[0] == NULL) {
-		r = rm_err_set(err, RM_EXIT_INTEGRITY, path, NULL,
-		    "no manifest.json: not a remotemedia package");
-		goto out;
-	}
-	pkg->verified = hash;
-	{
-		json_t *raw = parse_meta(&s, 0, "manifest.json", err);
-		char shown[PATH_MAX + 64];
-		if (raw == NULL) {
-			r = -RM_EXIT_INTEGRITY;
-			goto out;
-		}
-		snprintf(shown, sizeof(shown), "%s:manifest.json", path);
-		pkg->manifest = rm_pipeline_normalize(raw, shown, err);
-		json_decref(raw);
-		if (pkg->manifest == NULL) {
-			r = -err->code;
-			goto out;
-		}
-	}
-	if (s.docs[2] != NULL && (pkg->provenance = parse_meta(&s, 2, "meta/provenance.json",
-	    err)) == NULL) {
-		r = -RM_EXIT_INTEGRITY;
-		goto out;
-	}
-	if (s.docs[3] != NULL && (pkg->runtime = parse_meta(&s, 3, "meta/runtime.json",
-	    err)) == NULL) {
-		r = -RM_EXIT_INTEGRITY;
-		goto out;
-	}
-	if (s.docs[4] != NULL) {
-		json_error_t je;
-		pkg->signature = json_loadb(s.docs[4], s.doclen[4], JSON_REJECT_DUPLICATES, &je);
-		if (!json_is_object(pkg->signature)) {
-			json_decref(pkg->signature);
-			pkg->signature = NULL;
-			r = rm_err_set(err, RM_EXIT_INTEGRITY, path, RM_PKG_SIGNATURE,
-			    "malformed signature document");
-			goto out;
-		}
-	}
+	r = read_docs(&s, hash, pkg, err);
 out:
 	if (a != NULL)
 		archive_read_free(a);
@@ -824,6 +824,48 @@ rm_pkg_open(const char *path, int flags, struct rm_pkg **out, struct rm_err *err
 		}
 		rm_warn("%s: package is %s%s (accepted in development mode)", path,
 		    pkg->sig.status == RM_SIG_UNSIGNED ? "" : "signed but untrusted: ", why);
+	}
+	*out = pkg;
+	return 0;
+}
+
+int
+rm_pkg_open_meta(const char *shown, char *const docs[5], const size_t lens[5],
+    struct rm_pkg **out, struct rm_err *err)
+{
+	struct rm_pkg *pkg;
+	struct scan s;
+	int i, r = 0;
+
+	*out = NULL;
+	memset(&s, 0, sizeof(s));
+	s.path = shown;
+	pkg = calloc(1, sizeof(*pkg));
+	if (pkg == NULL || (pkg->path = strdup(shown)) == NULL)
+		r = rm_err_set(err, RM_EXIT_INTERNAL, shown, NULL, "out of memory");
+	for (i = 0; i < 5 && r == 0; i++) {
+		if (docs[i] == NULL)
+			continue;
+		if ((s.docs[i] = malloc(lens[i] + 1)) == NULL) {
+			r = rm_err_set(err, RM_EXIT_INTERNAL, shown, NULL, "out of memory");
+			break;
+		}
+		memcpy(s.docs[i], docs[i], lens[i]);
+		s.docs[i][lens[i]] = '\0';
+		s.doclen[i] = lens[i];
+	}
+	if (r == 0)
+		r = read_docs(&s, 0, pkg, err);
+	scan_release(&s);
+	if (r == 0) {
+		rm_sig_check(pkg->signature, pkg->digest, &pkg->sig);
+		if (pkg->sig.status == RM_SIG_INVALID)
+			r = rm_err_set(err, RM_EXIT_INTEGRITY, shown, RM_PKG_SIGNATURE,
+			    "invalid signature: %s", pkg->sig.reason);
+	}
+	if (r != 0) {
+		rm_pkg_free(pkg);
+		return r;
 	}
 	*out = pkg;
 	return 0;

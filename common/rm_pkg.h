@@ -73,6 +73,20 @@ struct rm_pkg {
 int rm_pkg_open(const char *path, int flags, struct rm_pkg **out, struct rm_err *err);
 void rm_pkg_free(struct rm_pkg *pkg);
 /*
+ * A package known by its documents alone, without its archive (rm-inspect
+ * of a registry reference: the manifest's blobs, already checked against
+ * their digests): docs in the order manifest.json, meta/contents.json,
+ * meta/provenance.json, meta/runtime.json, meta/signature, NULL where
+ * absent. The documents are checked as rm_pkg_open checks them, the files
+ * only as the contents list describes them (verified stays 0); the
+ * signature status is filled, an invalid signature refused, no policy
+ * applied. shown names the package in messages and becomes pkg->path.
+ */
+int rm_pkg_open_meta(const char *shown, char *const docs[5], const size_t lens[5],
+    struct rm_pkg **out, struct rm_err *err);
+/* The slot of docs a package file takes (0 to 4 in the order above), or -1. */
+int rm_pkg_doc_slot(const char *name);
+/*
  * Extracts an opened package into dir (which must not exist): a new
  * directory beside it is filled, re-verifying every SHA-256 and the digest
  * while writing, never following links, each file created with the mode

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "rm_err.h"
@@ -72,4 +73,36 @@ rm_tool_parse_long(const char *s, long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int
+rm_tool_docker_ref(const char *arg)
+{
+	const char *slash = strchr(arg, '/');
+	size_t n = strlen(arg), host;
+
+	if (slash == NULL || slash == arg || strstr(arg, "://") != NULL ||
+	    (n > 6 && strcmp(arg + n - 6, ".rmpkg") == 0) || access(arg, F_OK) == 0)
+		return 0;
+	host = (size_t)(slash - arg);
+	if (memchr(arg, '.', host) == NULL && memchr(arg, ':', host) == NULL &&
+	    !(host == 9 && strncmp(arg, "localhost", 9) == 0))
+		return 0;
+	fprintf(stderr, "%s: \"%s\" is not a reference or a file: did you mean oci://%s?\n",
+	    rm_progname(), arg, arg);
+	return 1;
+}
+
+const char *
+rm_tool_size(unsigned long long bytes, char *buf, size_t size)
+{
+	if (bytes < 1024)
+		snprintf(buf, size, "%llu B", bytes);
+	else if (bytes < 1024ULL * 1024)
+		snprintf(buf, size, "%.1f KiB", (double)bytes / 1024);
+	else if (bytes < 1024ULL * 1024 * 1024)
+		snprintf(buf, size, "%.1f MiB", (double)bytes / (1024.0 * 1024));
+	else
+		snprintf(buf, size, "%.2f GiB", (double)bytes / (1024.0 * 1024 * 1024));
+	return buf;
 }

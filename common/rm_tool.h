@@ -16,5 +16,15 @@ int rm_tool_want_json(int forced);
 /* Parses a non-negative decimal for an option; returns -1 when bad. */
 int rm_tool_parse_double(const char *s, double *out);
 int rm_tool_parse_long(const char *s, long *out);
+/*
+ * A Docker-style HOST/REPO[:TAG] given where an oci:// reference was meant
+ * (no scheme, a first component naming a host: with a '.' or ':', or
+ * localhost; no such file): says "did you mean oci://ARG?" on stderr and
+ * returns 1 (the caller exits 2); else 0.
+ */
+int rm_tool_docker_ref(const char *arg);
+/* A size for a table read by people: "512 B", "3.4 KiB", "12.3 MiB",
+ * "1.20 GiB" (binary units); JSON keeps bytes. Returns buf. */
+const char *rm_tool_size(unsigned long long bytes, char *buf, size_t size);
 
 #endif

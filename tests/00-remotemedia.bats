@@ -61,3 +61,9 @@ load test_helper
 	assert_failure 2
 	assert_output --partial 'REMOTEMEDIA_ENV: expected development or production, got "staging"'
 }
+
+@test "remotemedia: help for an unknown verb names that verb, not 'help'" {
+	run remotemedia help nosuch
+	assert_failure 2
+	assert_output --partial "remotemedia: 'nosuch' is not a remotemedia verb (no rm-nosuch found)"
+}

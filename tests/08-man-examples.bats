@@ -111,6 +111,7 @@ example_oci_registry() {
 	rm-build trust alice >/dev/null
 	cp -r "$EX/voice.yaml" "$EX/models" .
 	rm-build -q --sign alice voice.yaml >/dev/null
+	example_oci_registry
 	examples rm-inspect.1
 }
 

@@ -161,6 +161,10 @@ advert() {
 	run rm-match --json -d "$BATS_TEST_TMPDIR/ex" --query gpu.type=cuda --query 'gpu.memory_gb>=16'
 	assert_success
 	assert_equal "$(jq -r '[.executors[].id] | join(",")' <<<"$output")" "b,a"
+	# spaces around the operator, as people write it
+	run rm-match --json -d "$BATS_TEST_TMPDIR/ex" --query ' gpu.type = cuda' --query 'gpu.memory_gb >= 16 '
+	assert_success
+	assert_equal "$(jq -r '[.executors[].id] | join(",")' <<<"$output")" "b,a"
 }
 
 @test "rm-match: --region puts the same region first, then the same continent, then the rest" {

@@ -53,3 +53,31 @@ setup() {
 	assert_failure
 	assert_output --partial "oci://$REG/voice/nothing:9.9"
 }
+
+@test "remotemedia run oci://REF: the package's own pipeline runs, fetched through the cache" {
+	mkdir -p "$BATS_TEST_TMPDIR/own"
+	cat > "$BATS_TEST_TMPDIR/own/own.yaml" <<-'EOF2'
+	schema: remotemedia.pipeline/1
+	name: own
+	version: 3.0.0
+	nodes:
+	  - id: read
+	    type: Command
+	    exec: 'jq -r .version "$REMOTEMEDIA_PACKAGE/manifest.json"'
+	EOF2
+	own=$(SOURCE_DATE_EPOCH=1700000000 rm-build -q -o "$BATS_TEST_TMPDIR/own" "$BATS_TEST_TMPDIR/own/own.yaml" | jq -r .path)
+	rm-push --insecure -q "$own" "oci://$REG/own/pipe:3" >/dev/null
+	run --separate-stderr remotemedia run "oci://$REG/own/pipe:3"
+	assert_success
+	assert_output "3.0.0"
+	run --separate-stderr remotemedia run "oci://$REG/own/nothing:3"
+	assert_failure 4
+	# without the registry in config.yaml: --insecure, as rm-cache fetch
+	rm "$REMOTEMEDIA_HOME/config.yaml"
+	rm-cache clear --all >/dev/null
+	run --separate-stderr remotemedia run "oci://$REG/own/pipe:3"
+	assert_failure 6
+	run --separate-stderr remotemedia run --insecure "oci://$REG/own/pipe:3"
+	assert_success
+	assert_output "3.0.0"
+}

@@ -417,6 +417,11 @@ J
 	same_as_snapshot "$REMOTEMEDIA_HOME/keys"
 	run rm-build keygen ../evil
 	assert_failure 2
+	# one value bare, JSON when asked
+	out=$(rm-build keygen --json bob 2>/dev/null)
+	[ "$(jq -r .path <<<"$out")" = "$REMOTEMEDIA_HOME/keys/bob.pub" ]
+	out=$(rm-build trust --json bob)
+	[ "$(jq -r .path <<<"$out")" = "$REMOTEMEDIA_HOME/trust/bob.pub" ]
 }
 
 @test "rm-build trust: a key is trusted by name or path, once, and only an Ed25519 public key" {

@@ -47,6 +47,8 @@ refused() {
 	assert_success
 	assert_output --partial "signature  unsigned"
 	assert_output --partial "stt              SpeechToText"
+	# sizes for people in the table (2320 bytes), bytes in JSON
+	assert_output --regexp "0644 +2\.3 KiB  models/tiny-vad\.safetensors"
 }
 
 @test "rm-inspect: --verify exits 5 for an unsigned package, 0 once signed by a trusted key" {
@@ -398,6 +400,14 @@ leaf_cert() {	# leaf_cert DAYS ISSUER OUT [PROFILE]
 @test "rm-inspect: usage errors exit 2, --help exits 0" {
 	run rm-inspect
 	assert_failure 2
+	assert_output --partial "rm-inspect: missing the package"
+	run rm-inspect registry.example:5000/voice/tts:1.0
+	assert_failure 2
+	assert_output --partial "did you mean oci://registry.example:5000/voice/tts:1.0?"
+	# a path that exists is a path, whatever its name looks like
+	mkdir -p "$BATS_TEST_TMPDIR/w/a.b"
+	cp "$(build 2>/dev/null)" "$BATS_TEST_TMPDIR/w/a.b/p"
+	(cd "$BATS_TEST_TMPDIR/w" && rm-inspect --json a.b/p >/dev/null)
 	run rm-inspect --bogus x
 	assert_failure 2
 	run rm-inspect --help

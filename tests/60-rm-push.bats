@@ -178,6 +178,16 @@ digest_of() { rm-inspect --json "$1" | jq -r .digest; }
 	assert_output --partial "usage: rm-push"
 	run rm-push "$PKG1"
 	assert_failure 2
+	assert_output --partial "rm-push: missing the destination oci://HOST/REPO:TAG"
+	run rm-push
+	assert_failure 2
+	assert_output --partial "rm-push: missing the package (.rmpkg) and the destination"
+	run rm-push "$PKG1" "$REG/voice/x:1"
+	assert_failure 2
+	assert_output --partial "did you mean oci://$REG/voice/x:1?"
+	run rm-push "$PKG1" "localhost/voice/x"
+	assert_failure 2
+	assert_output --partial "did you mean oci://localhost/voice/x?"
 	run rm-push "$PKG1" "docker://$REG/x:1"
 	assert_failure 2
 	run rm-push "$PKG1" "oci://$REG/Bad Repo:1"

@@ -38,12 +38,18 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	cmp "$BATS_FILE_TMPDIR/p1/src/models/tiny-vad.safetensors" "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}/models/tiny-vad.safetensors"
 	# the model blob is stored once under its digest
 	[ -f "$REMOTEMEDIA_HOME/blobs/sha256/$(sha256sum "$BATS_FILE_TMPDIR/p1/src/models/tiny-vad.safetensors" | cut -c1-64)" ]
+	# a terminal gets sizes in binary units; the package is about 303 KiB
+	run script -qec "rm-cache ls" /dev/null
+	assert_output --regexp "voice +1\.0\.0 +30[0-9]\.[0-9] KiB"
 	run --separate-stderr rm-cache ls --json
 	jq -e --arg d "$d" --arg r "oci://$REG/voice/tts:1.0" 'length == 1 and .[0].digest == $d and .[0].name == "voice" and .[0].version == "1.0.0" and .[0].refs == [$r]' <<<"$output"
 	run --separate-stderr rm-cache path --json "oci://$REG/voice/tts:1.0"
 	[ "$(jq -r .path <<<"$output")" = "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}" ]
 	run --separate-stderr rm-cache path --json "${d:7:12}"
 	[ "$(jq -r .package <<<"$output")" = "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}.rmpkg" ]
+	# one value: the directory alone, even into a pipe; JSON only when asked
+	run --separate-stderr rm-cache path "${d:7:12}"
+	assert_output "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}"
 }
 
 @test "rm-cache: a reference seen before is answered with no network request (proxy gone), and --offline misses exit 1" {
@@ -192,6 +198,8 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	assert_success
 	d=$(jq -r .digest <<<"$output")
 	[ "$d" = "$(rm-inspect --json "$PKG1" 2>/dev/null | jq -r .digest)" ]
+	# inspecting a reference caches nothing: fetch it to inspect it by digest
+	rm-cache fetch -q "oci://$REG/voice/tts:1.0" >/dev/null
 	run --separate-stderr rm-inspect --json "$d"
 	assert_success
 	[ "$(jq -r .digest <<<"$output")" = "$d" ]
@@ -306,6 +314,19 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	assert_failure 2
 	run rm-cache fetch "oci://nohost"
 	assert_failure 2
+	run rm-cache fetch
+	assert_output --partial "rm-cache: fetch: missing the reference"
+	run rm-cache path
+	assert_failure 2
+	assert_output --partial "rm-cache: path: missing the package"
+	run rm-cache
+	assert_output --partial "rm-cache: missing the command"
+	run rm-cache fetch "$REG/voice/tts:1.0"
+	assert_failure 2
+	assert_output --partial "did you mean oci://$REG/voice/tts:1.0?"
+	run rm-cache fetch "registry.example/voice/tts:1.0"
+	assert_failure 2
+	assert_output --partial "rm-cache: \"registry.example/voice/tts:1.0\" is not a reference or a file: did you mean oci://registry.example/voice/tts:1.0?"
 	run rm-cache fetch "sha256:$(printf '0%.0s' $(seq 64))"
 	assert_failure 4
 }

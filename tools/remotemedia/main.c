@@ -161,7 +161,7 @@ main(int argc, char **argv)
 	try_exec(RM_BINDIR, prog, nargv);
 	try_path_list(getenv("PATH"), prog, nargv);
 	fprintf(stderr, "remotemedia: '%s' is not a remotemedia verb (no %s found); "
-	    "see 'remotemedia help'\n", verb, prog);
+	    "see 'remotemedia help'\n", strcmp(verb, "help") == 0 ? argv[2] : verb, prog);
 	free(nargv);
 	return RM_EXIT_USAGE;
 }

@@ -27,9 +27,8 @@
 #include "rm_log.h"
 #include "rm_pipeline.h"
 #include "rm_pkg.h"
+#include "rm_pyrun.h"
 #include "rm_tool.h"
-
-#define RUNNER_MAX ((size_t)512 << 20)
 
 static void
 usage(FILE *fp)
@@ -171,78 +170,7 @@ has_ext(const char *p, const char *ext)
 static int
 run_python(struct build *b, struct rm_err *err)
 {
-	const char *share = rm_share_dir(), *py = getenv("REMOTEMEDIA_PYTHON");
-	char runner[PATH_MAX], *buf = NULL;
-	size_t len = 0, cap = 0;
-	int fds[2], status, r;
-	pid_t pid;
-	json_error_t je;
-
-	if (py == NULL || *py == '\0')
-		py = "python3";
-	if (share == NULL)
-		return rm_err_set(err, RM_EXIT_NOTFOUND, NULL, NULL,
-		    "no data directory with python/rm_build_runner.py (set REMOTEMEDIA_SHARE)");
-	if ((r = rm_path(runner, sizeof(runner), err, "%s/python/rm_build_runner.py", share)) != 0)
-		return r;
-	if (access(runner, R_OK) != 0)
-		return rm_err_set(err, RM_EXIT_NOTFOUND, runner, NULL, "the Python runner is missing");
-	if (pipe(fds) != 0)
-		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		/* the result comes on fd 3; the pipeline's own prints go to stderr */
-		close(fds[0]);
-		if (fds[1] != 3) {
-			dup2(fds[1], 3);
-			close(fds[1]);
-		}
-		dup2(STDERR_FILENO, STDOUT_FILENO);
-		execlp(py, py, "-I", "-B", runner, b->real, "3", (char *)NULL);
-		fprintf(stderr, "%s: cannot run %s: %s\n", rm_progname(), py, strerror(errno));
-		_exit(127);
-	}
-	close(fds[1]);
-	for (;;) {
-		ssize_t n;
-		if (len + 65536 > cap) {
-			char *nb;
-			if (cap >= RUNNER_MAX)
-				break;
-			cap = cap ? cap * 2 : 1 << 20;
-			nb = realloc(buf, cap + 1);
-			if (nb == NULL)
-				break;
-			buf = nb;
-		}
-		n = read(fds[0], buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		free(buf);
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-			return rm_err_set(err, RM_EXIT_NOTFOUND, b->pipeline, NULL,
-			    "cannot run %s (set REMOTEMEDIA_PYTHON)", py);
-		return rm_err_set(err, RM_EXIT_INVALID, b->pipeline, NULL,
-		    "the pipeline failed in Python (exit %d; traceback above)",
-		    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-	}
-	b->runner = buf ? json_loadb(buf, len, 0, &je) : NULL;
-	free(buf);
-	if (!json_is_object(b->runner) || !json_is_object(json_object_get(b->runner, "manifest")))
-		return rm_err_set(err, RM_EXIT_INTERNAL, b->pipeline, NULL,
-		    "the Python runner gave no result");
-	return 0;
+	return rm_python_pipeline(b->real, b->pipeline, &b->runner, err);
 }
 
 static int
@@ -704,10 +632,12 @@ do_build(const char *pipeline, const char *outdir, const char *key, const char *
 		printf("%s\nsha256:%s\n", outpath, digest);
 		for (i = 0; i < json_array_size(b.optimized); i++) {
 			json_t *o = json_array_get(b.optimized, i);
-			printf("optimized %s to %s: %lld bytes saved\n",
+			char sz[32];
+			printf("optimized %s to %s: %s saved\n",
 			    json_string_value(json_object_get(o, "path")),
 			    json_string_value(json_object_get(o, "dtype")),
-			    (long long)json_integer_value(json_object_get(o, "saved_bytes")));
+			    rm_tool_size((unsigned long long)json_integer_value(json_object_get(o,
+			    "saved_bytes")), sz, sizeof(sz)));
 		}
 	}
 	json_decref(res);
@@ -728,8 +658,23 @@ fail:
 }
 
 /* keygen NAME: a new key pair; trust KEY: verify with that key here. */
+/* One path, the whole answer: bare, or {"path"} with --json. */
+static void
+print_path(const char *path, int json)
+{
+	json_t *out;
+
+	if (json) {
+		out = json_pack("{ss}", "path", path);
+		rm_json_print(stdout, out, 0);
+		json_decref(out);
+	} else
+		printf("%s\n", path);
+	fflush(stdout);
+}
+
 static int
-do_key(const char *verb, const char *arg)
+do_key(const char *verb, const char *arg, int json)
 {
 	char path[PATH_MAX];
 	struct rm_err err;
@@ -738,8 +683,7 @@ do_key(const char *verb, const char *arg)
 	if (strcmp(verb, "keygen") == 0) {
 		if (rm_key_generate(arg, path, sizeof(path), &err) != 0)
 			return rm_err_print(&err);
-		printf("%s\n", path);
-		fflush(stdout);
+		print_path(path, json);
 		if (rm_log_level() >= RM_LOG_NORMAL)
 			fprintf(stderr, "%s: to trust its signatures on this machine: "
 			    "rm-build trust %s\n", rm_progname(), arg);
@@ -747,7 +691,7 @@ do_key(const char *verb, const char *arg)
 	}
 	if (rm_key_trust(arg, path, sizeof(path), &err) != 0)
 		return rm_err_print(&err);
-	printf("%s\n", path);
+	print_path(path, json);
 	return 0;
 }
 
@@ -803,7 +747,7 @@ main(int argc, char **argv)
 	};
 	const char *outdir = ".", *key = NULL, *cert = NULL, *verb = NULL;
 	enum rm_build_dtype opt = RM_OPT_NONE;
-	int c, json = 0, level = RM_LOG_NORMAL;
+	int c, json = 0, json_asked, level = RM_LOG_NORMAL;
 
 	rm_tool_init(argc, argv);
 	/* a verb comes first: rm-build keygen|trust NAME, rm-build sign [opts] PKG */
@@ -843,6 +787,7 @@ main(int argc, char **argv)
 	}
 	rm_log_set_level(level);
 	rm_tool_banner();
+	json_asked = json;
 	json = rm_tool_want_json(json);
 	if (cert != NULL && key == NULL && verb == NULL) {
 		fprintf(stderr, "%s: --cert needs --sign KEY\n", rm_progname());
@@ -854,7 +799,7 @@ main(int argc, char **argv)
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}
-		return do_key(verb, argv[optind]);
+		return do_key(verb, argv[optind], json_asked);	/* one value: bare */
 	}
 	if (verb != NULL) {
 		if (argc - optind != 1) {

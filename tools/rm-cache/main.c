@@ -51,12 +51,14 @@ print_entries(const json_t *entries)
 	json_array_foreach(entries, i, e) {
 		const json_t *refs = json_object_get(e, "refs"), *r;
 		size_t k;
-		printf("%.19s  %-20s %-10s %12lld\n", json_string_value(json_object_get(e, "digest")),
+		char sz[32];
+		printf("%.19s  %-20s %-10s %10s\n", json_string_value(json_object_get(e, "digest")),
 		    json_is_string(json_object_get(e, "name")) ?
 		    json_string_value(json_object_get(e, "name")) : "?",
 		    json_is_string(json_object_get(e, "version")) ?
 		    json_string_value(json_object_get(e, "version")) : "",
-		    (long long)json_integer_value(json_object_get(e, "size")));
+		    rm_tool_size((unsigned long long)json_integer_value(json_object_get(e, "size")),
+		    sz, sizeof(sz)));
 		json_array_foreach(refs, k, r)
 			printf("    %s\n", json_string_value(r));
 	}
@@ -106,6 +108,8 @@ do_fetch(int argc, char **argv, int flags, int jobs, const char *pipeline, int j
 	rm_err_clear(&err);
 	if (pipeline != NULL) {
 		if (argc > 0) {
+			fprintf(stderr, "%s: fetch: references and --pipeline given together: "
+			    "give one or the other\n", rm_progname());
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}
@@ -113,12 +117,19 @@ do_fetch(int argc, char **argv, int flags, int jobs, const char *pipeline, int j
 			return rm_err_print(&err);
 	} else {
 		if (argc == 0) {
+			fprintf(stderr, "%s: fetch: missing the reference (oci://HOST/REPO:TAG, an OCI "
+			    "layout, a .rmpkg or a cached digest) or --pipeline FILE\n", rm_progname());
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}
 		refs = json_array();
-		for (i = 0; i < (size_t)argc; i++)
+		for (i = 0; i < (size_t)argc; i++) {
+			if (rm_tool_docker_ref(argv[i])) {
+				json_decref(refs);
+				return RM_EXIT_USAGE;
+			}
 			json_array_append_new(refs, json_string(argv[i]));
+		}
 	}
 	n = json_array_size(refs);
 	v = calloc(n + 1, sizeof(*v));
@@ -223,6 +234,8 @@ main(int argc, char **argv)
 	if ((r = parse_opts(argc, argv, "+j:vqh", &o)) >= 0)
 		return r;
 	if (optind >= argc) {
+		fprintf(stderr, "%s: missing the command (fetch, ls, path, verify, gc or clear)\n",
+		    rm_progname());
 		usage(stderr);
 		return RM_EXIT_USAGE;
 	}
@@ -237,7 +250,8 @@ main(int argc, char **argv)
 	jobs = o.jobs;
 	rm_log_set_level(level);
 	rm_tool_banner();
-	json = rm_tool_want_json(json);
+	/* path answers one value: bare unless --json asks (not by a pipe) */
+	json = strcmp(cmd, "path") == 0 ? json : rm_tool_want_json(json);
 	rm_err_clear(&err);
 	argc -= optind;
 	argv += optind;
@@ -246,6 +260,7 @@ main(int argc, char **argv)
 		return do_fetch(argc, argv, flags, (int)jobs, pipeline, json);
 	if (strcmp(cmd, "ls") == 0 || strcmp(cmd, "list") == 0) {
 		if (argc != 0) {
+			fprintf(stderr, "%s: %s takes no arguments\n", rm_progname(), cmd);
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}
@@ -261,6 +276,9 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "path") == 0) {
 		char hex[65];
 		if (argc != 1) {
+			fprintf(stderr, "%s: path: %s\n", rm_progname(), argc == 0 ?
+			    "missing the package (a digest or a reference fetched before)" :
+			    "one package at a time");
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}
@@ -286,6 +304,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "verify") == 0 || strcmp(cmd, "gc") == 0) {
 		int verify = cmd[0] == 'v';
 		if (argc != 0) {
+			fprintf(stderr, "%s: %s takes no arguments\n", rm_progname(), cmd);
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}
@@ -305,6 +324,9 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "clear") == 0) {
 		if ((all && argc != 0) || (!all && argc != 1)) {
+			fprintf(stderr, "%s: clear: %s\n", rm_progname(), all ?
+			    "--all takes no package" : argc == 0 ? "missing the package, or --all" :
+			    "one package at a time");
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}

@@ -11,9 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "inspect.h"
 #include "rm_cache.h"
 #include "rm_doc.h"
 #include "rm_err.h"
+#include "rm_fs.h"
 #include "rm_home.h"
 #include "rm_log.h"
 #include "rm_pkg.h"
@@ -23,7 +25,7 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: rm-inspect [--json] [--verify] [-x DIR] [-v|-q] PACKAGE\n"
+	    "usage: rm-inspect [--json] [--verify] [-x DIR] [--insecure] [-v|-q] PACKAGE\n"
 	    "PACKAGE: a .rmpkg file, an oci:// reference or a cached digest (see rm-cache)\n"
 	    "\n"
 	    "Shows a .rmpkg package: name, version, digest, nodes with their requirements,\n"
@@ -32,6 +34,10 @@ usage(FILE *fp)
 	    "                    (exit 5 otherwise)\n"
 	    "  -x, --extract DIR verify, then unpack into DIR (which must not exist)\n"
 	    "  --json            JSON output (the default when stdout is not a terminal)\n"
+	    "  --insecure        oci://: plain HTTP or unverified TLS allowed\n"
+	    "  --refresh         oci://: ask the registry for the tag (always done)\n"
+	    "An oci:// reference is shown from its registry manifest and documents alone;\n"
+	    "--verify and -x fetch the whole package through the cache.\n"
 	    "  -v, --verbose / -q, --quiet / -h, --help / --version\n");
 }
 
@@ -126,12 +132,13 @@ print_text(const json_t *d)
 			printf("  remote %s", str_or(json_object_get(n, "remote_ref"), ""));
 		printf("\n");
 	}
-	printf("files (%lld bytes)\n", (long long)json_integer_value(json_object_get(d, "total_size")));
+	printf("files (%s)\n", rm_tool_size((unsigned long long)json_integer_value(
+	    json_object_get(d, "total_size")), buf, sizeof(buf)));
 	for (i = 0; i < json_array_size(files); i++) {
 		json_t *f = json_array_get(files, i);
-		printf("  %s %12lld  %s\n", str_or(json_object_get(f, "mode"), "?"),
-		    (long long)json_integer_value(json_object_get(f, "size")),
-		    str_or(json_object_get(f, "path"), "?"));
+		printf("  %s %10s  %s\n", str_or(json_object_get(f, "mode"), "?"),
+		    rm_tool_size((unsigned long long)json_integer_value(json_object_get(f, "size")),
+		    buf, sizeof(buf)), str_or(json_object_get(f, "path"), "?"));
 	}
 	printf("runtime    python %s\n", str_or(json_object_get(json_object_get(rt, "python"),
 	    "version"), "(none)"));
@@ -155,6 +162,41 @@ print_text(const json_t *d)
 		    str_or(json_object_get(git, "remote_url"), ""));
 }
 
+/*
+ * The package arg names, opened with flags: an oci:// reference from its
+ * registry documents alone unless whole (then, like cache digests and
+ * layouts, through the cache, the tag resolved again); a .rmpkg as it is.
+ */
+static int
+open_package(const char *arg, int flags, int insecure, int whole, struct rm_pkg **pkg,
+    char mdigest[80], struct rm_err *err)
+{
+	char pkgpath[4096];
+	json_t *res = NULL;
+	int r;
+
+	if (strncmp(arg, "oci://", 6) == 0 && !whole) {
+		if (inspect_remote(arg, insecure, pkg, mdigest, err) != 0)
+			return rm_err_print(err);
+		return 0;
+	}
+	if (strncmp(arg, "oci://", 6) == 0) {
+		r = rm_cache_fetch(arg, RM_CACHE_NO_POLICY | RM_CACHE_REFRESH |
+		    (insecure ? RM_CACHE_INSECURE : 0), &res, err);
+		if (r == 0) {
+			r = rm_path(pkgpath, sizeof(pkgpath), err, "%s",
+			    json_string_value(json_object_get(res, "package")));
+			snprintf(mdigest, 80, "%s", json_string_value(json_object_get(res,
+			    "manifest")));
+		}
+		json_decref(res);
+	} else
+		r = rm_cache_resolve(arg, pkgpath, sizeof(pkgpath), err);
+	if (r != 0 || rm_pkg_open(pkgpath, flags, pkg, err) != 0)
+		return rm_err_print(err);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -162,6 +204,8 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "verify", no_argument, NULL, 'V' + 256 },
 		{ "extract", required_argument, NULL, 'x' },
+		{ "insecure", no_argument, NULL, 'I' + 256 },
+		{ "refresh", no_argument, NULL, 'R' + 256 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -171,7 +215,8 @@ main(int argc, char **argv)
 	struct rm_err err;
 	struct rm_pkg *pkg = NULL;
 	const char *extract = NULL;
-	int c, json = 0, verify = 0, level = RM_LOG_NORMAL, flags, r;
+	int c, json = 0, verify = 0, insecure = 0, level = RM_LOG_NORMAL, flags, r;
+	char mdigest[80] = "";
 	json_t *d;
 
 	rm_tool_init(argc, argv);
@@ -180,6 +225,8 @@ main(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'V' + 256: verify = 1; break;
 		case 'x': extract = optarg; break;
+		case 'I' + 256: insecure = 1; break;
+		case 'R' + 256: break;	/* a tag is always resolved again */
 		case 'v': level++; break;
 		case 'q': level = RM_LOG_QUIET; break;
 		case 'h': usage(stdout); return 0;
@@ -188,9 +235,14 @@ main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
+		fprintf(stderr, "%s: %s\n", rm_progname(), argc == optind ?
+		    "missing the package (a .rmpkg file, oci://HOST/REPO:TAG or a cached digest)" :
+		    "one package at a time");
 		usage(stderr);
 		return RM_EXIT_USAGE;
 	}
+	if (rm_tool_docker_ref(argv[optind]))
+		return RM_EXIT_USAGE;
 	rm_log_set_level(level);
 	rm_tool_banner();
 	json = rm_tool_want_json(json);
@@ -200,14 +252,9 @@ main(int argc, char **argv)
 		flags = RM_PKG_VERIFY | RM_PKG_REQUIRE_TRUST;
 	else if (extract != NULL)
 		flags = RM_PKG_VERIFY;
-	{
-		/* oci:// references and cache digests: the cached package (fetched if needed) */
-		char pkgpath[4096];
-		if (rm_cache_resolve(argv[optind], pkgpath, sizeof(pkgpath), &err) != 0)
-			return rm_err_print(&err);
-		if (rm_pkg_open(pkgpath, flags, &pkg, &err) != 0)
-			return rm_err_print(&err);
-	}
+	if ((r = open_package(argv[optind], flags, insecure, verify || extract, &pkg, mdigest,
+	    &err)) != 0)
+		return r;
 	if (extract != NULL && rm_pkg_extract(pkg, extract, &err) != 0) {
 		rm_pkg_free(pkg);
 		return rm_err_print(&err);
@@ -215,6 +262,8 @@ main(int argc, char **argv)
 	d = describe(pkg);
 	if (extract != NULL)
 		json_object_set_new(d, "extracted_to", json_string(extract));
+	if (mdigest[0] != '\0')
+		json_object_set_new(d, "manifest_digest", json_string(mdigest));
 	if (json)
 		r = rm_json_print(stdout, d, isatty(STDOUT_FILENO));
 	else {

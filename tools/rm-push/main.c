@@ -96,9 +96,18 @@ main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2) {
+		if (argc - optind < 2)
+			fprintf(stderr, "%s: missing %s\n", rm_progname(), argc == optind ?
+			    "the package (.rmpkg) and the destination oci://HOST/REPO:TAG" :
+			    "the destination oci://HOST/REPO:TAG");
+		else
+			fprintf(stderr, "%s: too many arguments: expected a package and one "
+			    "destination\n", rm_progname());
 		usage(stderr);
 		return RM_EXIT_USAGE;
 	}
+	if (rm_tool_docker_ref(argv[optind + 1]))
+		return RM_EXIT_USAGE;
 	rm_log_set_level(level);
 	rm_tool_banner();
 	json = rm_tool_want_json(json);

@@ -4,19 +4,24 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "rm_cache.h"
 #include "rm_config.h"
 #include "rm_doc.h"
 #include "rm_err.h"
 #include "rm_exgroup.h"
+#include "rm_fs.h"
 #include "rm_log.h"
 #include "rm_pipeline.h"
 #include "rm_probe.h"
+#include "rm_pyrun.h"
 #include "rm_run.h"
 #include "rm_sched.h"
 #include "rm_tool.h"
@@ -28,7 +33,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: rm-schedule run [-p POLICY] [--budget AMOUNT] [--run-id ID] [-x ADVERT]...\n"
 	    "                       [-d DIR]... [--no-local] [--grace SECONDS] [-j N] [--json]\n"
-	    "                       PLAN|PIPELINE\n"
+	    "                       [--insecure] PLAN|PIPELINE|PACKAGE\n"
 	    "       rm-schedule run --resume RUN [--budget AMOUNT] [-x ADVERT]... [-d DIR]...\n"
 	    "       rm-schedule report [--json | --format json|text] RUN\n"
 	    "  -p POLICY       planning policy when given a pipeline (default greedy)\n"
@@ -41,10 +46,15 @@ usage(FILE *fp)
 	    "  --no-local      never add this machine for nodes without requirements\n"
 	    "  --grace S       seconds between SIGTERM and SIGKILL when stopping (default 2)\n"
 	    "  -j N            run at most N nodes at once (default: no limit)\n"
-	    "  --json          print the results document instead of the sink output\n");
+	    "  --json          print the results document instead of the sink output\n"
+	    "  --insecure      fetch the package over plain HTTP or unverified TLS\n"
+	    "PIPELINE is a .yaml, .yml, .json or .py pipeline; PACKAGE a .rmpkg file,\n"
+	    "oci://HOST/REPO[:TAG|@DIGEST], a cached sha256:DIGEST or an OCI layout DIR[:TAG],\n"
+	    "fetched through the cache; its pipeline runs with the package unpacked in\n"
+	    "$REMOTEMEDIA_PACKAGE.\n");
 }
 
-enum { O_BUDGET = 256, O_RUNID, O_RESUME, O_NOLOCAL, O_GRACE, O_JSON, O_FORMAT };
+enum { O_BUDGET = 256, O_RUNID, O_RESUME, O_NOLOCAL, O_GRACE, O_JSON, O_FORMAT, O_INSECURE };
 
 static const struct option longopts[] = {
 	{ "policy", required_argument, NULL, 'p' },
@@ -56,6 +66,7 @@ static const struct option longopts[] = {
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "format", required_argument, NULL, O_FORMAT },
+	{ "insecure", no_argument, NULL, O_INSECURE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -134,6 +145,131 @@ is_plan(const char *file)
 	return yes;
 }
 
+static int
+has_ext(const char *p, const char *ext)
+{
+	size_t n = strlen(p), m = strlen(ext);
+
+	return n > m && strcmp(p + n - m, ext) == 0;
+}
+
+enum run_input { IN_DOC, IN_PY, IN_PKG, IN_UNKNOWN };
+
+/* What the argument of run is, by its form (nothing is opened but stat). */
+static enum run_input
+run_input(const char *arg)
+{
+	char dir[PATH_MAX];
+	const char *colon = strrchr(arg, ':');
+
+	if (strncmp(arg, "oci:", 4) == 0 || strncmp(arg, "sha256:", 7) == 0 ||
+	    has_ext(arg, ".rmpkg") || rm_is_dir(arg))
+		return IN_PKG;
+	/* an OCI layout with a tag: DIR:TAG */
+	if (colon != NULL && colon > arg && (size_t)(colon - arg) < sizeof(dir)) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(colon - arg), arg);
+		if (rm_is_dir(dir))
+			return IN_PKG;
+	}
+	if (has_ext(arg, ".py"))
+		return IN_PY;
+	if (has_ext(arg, ".yaml") || has_ext(arg, ".yml") || has_ext(arg, ".json"))
+		return IN_DOC;
+	return IN_UNKNOWN;
+}
+
+/*
+ * A package's pipeline: fetched through the cache (which applies the signature
+ * policy of the mode), its manifest.json normalized, and every node without a
+ * remote_ref of its own given the package (by digest, so that the runner
+ * checks it again and sets REMOTEMEDIA_PACKAGE for the node).
+ */
+static json_t *
+package_pipeline(const char *ref, int flags, struct rm_err *err)
+{
+	json_t *res = NULL, *raw = NULL, *pipe = NULL, *node;
+	const char *dir, *digest;
+	char mf[PATH_MAX];
+	size_t i;
+
+	if (rm_cache_fetch(ref, flags, &res, err) != 0)
+		return NULL;
+	dir = json_string_value(json_object_get(res, "path"));
+	digest = json_string_value(json_object_get(res, "digest"));
+	if (dir == NULL || digest == NULL) {
+		rm_err_set(err, RM_EXIT_INTERNAL, ref, NULL, "the cache gave no package directory");
+		goto out;
+	}
+	if (rm_path(mf, sizeof(mf), err, "%s/manifest.json", dir) != 0 ||
+	    (raw = rm_pipeline_load(mf, err)) == NULL ||
+	    (pipe = rm_pipeline_normalize(raw, mf, err)) == NULL)
+		goto out;
+	json_array_foreach(json_object_get(pipe, "nodes"), i, node)
+		if (!json_is_string(json_object_get(node, "remote_ref")))
+			json_object_set_new(node, "remote_ref", json_string(digest));
+	rm_info("run: %s is package %s in %s", ref, digest, dir);
+out:
+	json_decref(raw);
+	json_decref(res);
+	return pipe;
+}
+
+/* A Python pipeline's document, made the way rm-build makes it. */
+static json_t *
+python_pipeline(const char *file, struct rm_err *err)
+{
+	char real[PATH_MAX];
+	json_t *res = NULL, *pipe = NULL;
+
+	if (realpath(file, real) == NULL) {
+		rm_err_set(err, errno == ENOENT ? RM_EXIT_NOTFOUND : RM_EXIT_INVALID, file, NULL,
+		    "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	if (rm_python_pipeline(real, file, &res, err) != 0)
+		return NULL;
+	pipe = rm_pipeline_normalize(json_object_get(res, "manifest"), file, err);
+	json_decref(res);
+	return pipe;
+}
+
+/* The plan to run for the argument of run: 0, or an exit status (printed). */
+static int
+load_plan(const char *file, struct rm_sched *s, int flags, json_t **plan, struct rm_err *err)
+{
+	json_t *pipe = NULL, *raw;
+	enum run_input in = run_input(file);
+
+	if (in == IN_UNKNOWN && rm_tool_docker_ref(file))
+		return RM_EXIT_USAGE;
+	if (in == IN_UNKNOWN) {
+		fprintf(stderr, "%s: run: cannot run \"%s\": expected a pipeline (.yaml, .yml, "
+		    ".json or .py), a plan (.json), or a package (.rmpkg, oci://HOST/REPO:TAG, "
+		    "sha256:DIGEST or an OCI layout directory)\n", rm_progname(), file);
+		return RM_EXIT_USAGE;
+	}
+	if (in == IN_DOC && is_plan(file)) {
+		if ((*plan = rm_doc_load(file, err)) == NULL ||
+		    rm_doc_check_schema(*plan, "plan", 1, 1, file, err) != 0)
+			return rm_err_print(err);
+		return 0;
+	}
+	if (in == IN_PKG)
+		pipe = package_pipeline(file, flags, err);
+	else if (in == IN_PY)
+		pipe = python_pipeline(file, err);
+	else if ((raw = rm_pipeline_load(file, err)) != NULL) {
+		pipe = rm_pipeline_normalize(raw, file, err);
+		json_decref(raw);
+	}
+	if (pipe == NULL || (*plan = rm_sched_plan(s, pipe, file, err)) == NULL) {
+		json_decref(pipe);
+		return rm_err_print(err);
+	}
+	json_decref(pipe);
+	return 0;
+}
+
 int
 rm_run_main(int argc, char **argv)
 {
@@ -145,8 +281,8 @@ rm_run_main(int argc, char **argv)
 	struct rm_err err;
 	const char **files, **dirs;
 	const char *verb = argv[0], *resume = NULL, *format = NULL;
-	json_t *plan = NULL, *pipe = NULL, *approved = NULL, *res = NULL;
-	int c, verbose = RM_LOG_NORMAL, want_json = 0, rc = 0;
+	json_t *plan = NULL, *approved = NULL, *res = NULL;
+	int c, verbose = RM_LOG_NORMAL, want_json = 0, rc = 0, cache_flags = 0;
 	long k;
 
 	memset(&so, 0, sizeof(so));
@@ -214,6 +350,7 @@ rm_run_main(int argc, char **argv)
 		case 'd': dirs[src.ndirs++] = optarg; break;
 		case O_NOLOCAL: so.no_local = 1; src.no_local = 1; break;
 		case O_JSON: want_json = 1; break;
+		case O_INSECURE: cache_flags |= RM_CACHE_INSECURE; break;
 		case O_FORMAT:
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
 				fprintf(stderr, "%s: --format: expected json or text, got \"%s\"\n",
@@ -265,25 +402,8 @@ rm_run_main(int argc, char **argv)
 		rc = rm_err_print(&err);
 		goto out;
 	}
-	if (resume == NULL) {
-		const char *file = argv[optind];
-		if (is_plan(file)) {
-			if ((plan = rm_doc_load(file, &err)) == NULL ||
-			    rm_doc_check_schema(plan, "plan", 1, 1, file, &err) != 0) {
-				rc = rm_err_print(&err);
-				goto out;
-			}
-		} else {
-			json_t *raw = rm_pipeline_load(file, &err);
-			if (raw != NULL)
-				pipe = rm_pipeline_normalize(raw, file, &err);
-			json_decref(raw);
-			if (pipe == NULL || (plan = rm_sched_plan(s, pipe, file, &err)) == NULL) {
-				rc = rm_err_print(&err);
-				goto out;
-			}
-		}
-	}
+	if (resume == NULL && (rc = load_plan(argv[optind], s, cache_flags, &plan, &err)) != 0)
+		goto out;
 	ro.run_id = resume ? resume : ro.run_id;
 	ro.resume = resume != NULL;
 	ro.g = &g;
@@ -319,7 +439,6 @@ out:
 	fflush(stdout);
 	json_decref(res);
 	json_decref(plan);
-	json_decref(pipe);
 	json_decref(approved);
 	rm_sched_free(s);
 	rm_exgroup_release(&g);

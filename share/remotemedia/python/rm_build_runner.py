@@ -17,6 +17,9 @@ import runpy
 import sys
 import traceback
 
+# the tool that runs this, for the messages (rm-build, or rm-schedule run)
+TOOL = os.environ.get("RM_TOOL_NAME") or "rm-build"
+
 
 def stdlib_names():
     names = set(sys.builtin_module_names)
@@ -147,16 +150,16 @@ def find_pipeline(g, Pipeline):
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
-        raise SystemExit("rm-build: %d Pipeline objects defined; name the one to build "
-                         "'pipeline'" % len(found))
+        raise SystemExit("%s: %d Pipeline objects defined; name the one to build "
+                         "'pipeline'" % (TOOL, len(found)))
     for name in ("build_pipeline", "create_pipeline"):
         fn = g.get(name)
         if callable(fn):
             p = fn()
             if isinstance(p, Pipeline):
                 return p
-    raise SystemExit("rm-build: the file defines no Pipeline (assign one to 'pipeline' "
-                     "or define build_pipeline())")
+    raise SystemExit("%s: the file defines no Pipeline (assign one to 'pipeline' "
+                     "or define build_pipeline())" % TOOL)
 
 
 def main():
