@@ -92,3 +92,16 @@ setup() {
 	REMOTEMEDIA_ENV=production run -3 rm-match --no-local "$N"
 	assert_output --partial "config.yaml: approved_executor: unknown field (did you mean approved_executors?)"
 }
+
+@test "unknown fields: the Python SDK refuses an unknown Node keyword, naming the nearest one" {
+	cd "$BATS_TEST_TMPDIR"
+	printf 'from remotemedia import Pipeline, Node\npipeline = Pipeline("x")\npipeline.add(Node("a", "VAD", capabilites={"cpu": {"cores": 1}}))\n' > kw.py
+	run -3 rm-build -o "$BATS_TEST_TMPDIR" kw.py
+	assert_output --partial "TypeError: Node() got an unexpected keyword argument 'capabilites' (did you mean capabilities?)"
+	# a parameter given as a keyword is refused too: params are explicit
+	run -1 env PYTHONPATH="$SHARE/python" python3 -c 'from remotemedia import VAD; VAD("v", threshold=0.5)'
+	assert_output --partial "VAD() got an unexpected keyword argument 'threshold'; node parameters go in params={...}"
+	run env PYTHONPATH="$SHARE/python" python3 -c 'from remotemedia import HFPipelineNode as H; print(sorted(H("t", model="m", task="k", params={"x": 1}).params.items()))'
+	assert_success
+	assert_output "[('model', 'm'), ('task', 'k'), ('x', 1)]"
+}
