@@ -371,30 +371,28 @@ collect_models(struct build *b, struct rm_err *err)
 		json_t *params = json_object_get(n, "params"), *models = json_object_get(n, "models");
 		json_t *mp = json_object_get(params, "model_path"), *desc;
 
-		if (json_is_string(mp)) {
-			char src[PATH_MAX], ref[PATH_MAX];
+		/*
+		 * A model_path names a file relative to the pipeline's directory;
+		 * one that is not there is exit 4 (add_model), never left for the
+		 * node to miss at run time. Only a URI (hf://, s3://) is left as it is.
+		 */
+		if (json_is_string(mp) && strstr(json_string_value(mp), "://") == NULL) {
+			char ref[PATH_MAX];
 			snprintf(ref, sizeof(ref), "%s", json_string_value(mp));
-			if (ref[0] == '/')
-				snprintf(src, sizeof(src), "%s", ref);
-			else
-				snprintf(src, sizeof(src), "%s/%s", b->dir, ref);
-			/* a model_path that is not a file here (a hub id) is left as it is */
-			if (rm_is_file(src)) {
-				snprintf(field, sizeof(field), "nodes[%zu].params.model_path", i);
-				if ((r = add_model(b, ref, field, &desc, err)) != 0)
-					return r;
-				json_object_set(params, "model_path", json_object_get(desc, "path"));
-				for (k = 0; k < json_array_size(models); k++) {
-					json_t *m = json_array_get(models, k);
-					const char *p = json_is_string(m) ? json_string_value(m) :
-					    json_string_value(json_object_get(m, "path"));
-					if (p != NULL && strcmp(p, ref) == 0)
-						break;
-				}
-				if (k == json_array_size(models))
-					json_array_append_new(models, json_string(ref));
-				json_decref(desc);
+			snprintf(field, sizeof(field), "nodes[%zu].params.model_path", i);
+			if ((r = add_model(b, ref, field, &desc, err)) != 0)
+				return r;
+			json_object_set(params, "model_path", json_object_get(desc, "path"));
+			for (k = 0; k < json_array_size(models); k++) {
+				json_t *m = json_array_get(models, k);
+				const char *p = json_is_string(m) ? json_string_value(m) :
+				    json_string_value(json_object_get(m, "path"));
+				if (p != NULL && strcmp(p, ref) == 0)
+					break;
 			}
+			if (k == json_array_size(models))
+				json_array_append_new(models, json_string(ref));
+			json_decref(desc);
 		}
 		for (k = 0; k < json_array_size(models); k++) {
 			json_t *m = json_array_get(models, k);
