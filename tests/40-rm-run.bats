@@ -115,7 +115,7 @@ b-local ok " ]
 }
 
 @test "rm-schedule run: the node crossing the budget is stopped, the next never starts, exit 7, report shows each cost" {
-	run rm-schedule run --run-id bud --budget 1.5 --grace 1 -x "$F/priced.json" "$F/budget.yaml"
+	run rm-schedule run --run-id bud --budget 1.5 --force --grace 1 -x "$F/priced.json" "$F/budget.yaml"
 	[ "$status" -eq 7 ]
 	assert_output --partial "budget"
 	L=$REMOTEMEDIA_HOME/runs/bud/costs.jsonl
@@ -156,7 +156,7 @@ four_tens() {
 @test "rm-schedule run --resume: the budget is kept with the run and the cost counts from its ledger" {
 	T=$BATS_TEST_TMPDIR
 	four_tens "$T"
-	rm-schedule run --run-id b4 --budget 15 --grace 1 -x "$T/ten.json" "$T/four.yaml" \
+	rm-schedule run --run-id b4 --budget 15 --force --grace 1 -x "$T/ten.json" "$T/four.yaml" \
 	    > "$T/out1" 2>&1 &
 	runner=$!
 	for _ in $(seq 100); do [ -s "$T/n1.pid" ] && break; sleep 0.1; done
@@ -198,7 +198,7 @@ four_tens() {
 	T=$BATS_TEST_TMPDIR
 	four_tens "$T"
 	touch "$T/go"
-	run rm-schedule run --run-id b4 --budget 15 -x "$T/ten.json" "$T/four.yaml"
+	run rm-schedule run --run-id b4 --budget 15 --force -x "$T/ten.json" "$T/four.yaml"
 	[ "$status" -eq 7 ]
 	assert_output --partial "cost_tokens 10 of node 'n2' on 'ten' would reach the budget 15"
 	[ "$(jq -r .node "$REMOTEMEDIA_HOME/runs/b4/costs.jsonl")" = n1 ]
@@ -405,4 +405,22 @@ four_tens() {
 	assert_success
 	assert_output --partial "hello.yaml: 3 MEDIA"
 	refute_output --partial "no longer exists"
+}
+
+@test "rm-schedule run --budget: a plan estimated over the budget is refused before it starts (exit 7), unless --force" {
+	# the same message as rm-schedule plan --budget
+	run -7 rm-schedule plan --budget 1.5 -x "$F/priced.json" "$F/budget.yaml"
+	plan_msg=$(grep 'exceeds the budget' <<<"$output")
+	[ -n "$plan_msg" ]
+	run -7 rm-schedule run --run-id early --budget 1.5 -x "$F/priced.json" "$F/budget.yaml"
+	assert_line "$plan_msg"
+	assert_output --partial "run: not started (--force starts it anyway"
+	[ ! -e "$REMOTEMEDIA_HOME/runs/early" ]
+	# a plan file is checked the same way
+	rm-schedule plan -o "$BATS_TEST_TMPDIR/plan.json" -x "$F/priced.json" "$F/budget.yaml" >/dev/null
+	run -7 rm-schedule run --budget 1.5 -x "$F/priced.json" "$BATS_TEST_TMPDIR/plan.json"
+	assert_line "$plan_msg"
+	# within the estimate it runs
+	run rm-schedule run --run-id fits --budget 200 -x "$F/priced.json" "$F/budget.yaml"
+	assert_success
 }
