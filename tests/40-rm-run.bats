@@ -4,6 +4,7 @@
 # out of memory, --resume after kill -9, the ledger and the report.
 
 load test_helper
+bats_require_minimum_version 1.5.0
 
 F=$RM_TOP_SRCDIR/tests/fixtures/run
 AB=(-x "$F/a-local.json" -x "$F/b-local.json")
@@ -65,9 +66,11 @@ copy:L2" ]
 }
 
 @test "rm-schedule run: a node failing on the first executor fails over to the next; the ledger has both attempts" {
-	run rm-schedule run --run-id fo "${AB[@]}" "$F/failover.yaml"
+	run --separate-stderr rm-schedule run --run-id fo "${AB[@]}" "$F/failover.yaml"
 	assert_success
 	assert_output "ran on b-local"
+	# said on stderr at normal verbosity, not only in decisions.jsonl
+	[[ $stderr == *"rm-schedule: node flaky: executor a-local failed (exited with status 1"*"), trying b-local"* ]]
 	L=$REMOTEMEDIA_HOME/runs/fo/costs.jsonl
 	[ "$(jq -r '[.executor, .status, (.reason // "")] | join(" ")' "$L")" = "a-local failed exit_status
 b-local ok " ]
@@ -78,8 +81,9 @@ b-local ok " ]
 }
 
 @test "rm-schedule run: a streaming node killed at line 5000 on A resumes on B from its checkpoint, every line once in order" {
-	run rm-schedule run --run-id st "${AB[@]}" "$F/stream.yaml"
+	run --separate-stderr rm-schedule run --run-id st "${AB[@]}" "$F/stream.yaml"
 	assert_success
+	[[ $stderr =~ "node relay: executor a-local failed (killed by signal 9 (Killed)), trying b-local from input byte "[0-9]+ ]]
 	[ "$(printf '%s\n' "$output" | wc -l)" -eq 10000 ]
 	diff <(seq 1 10000 | sed 's/^/line /') <(printf '%s\n' "$output")
 	D=$REMOTEMEDIA_HOME/runs/st/decisions.jsonl
@@ -103,9 +107,10 @@ b-local ok " ]
 	    capabilities: {tags: [demo]}
 	    exec: 'if [ "$REMOTEMEDIA_EXECUTOR" = a-local ]; then sleep 4; exit 1; fi; echo "ran on $REMOTEMEDIA_EXECUTOR"'
 	EOF
-	run rm-schedule run --run-id ex -x "$F/a-local.json" -x "$BATS_TEST_TMPDIR/b-expiring.json" \
-	    -x "$F/c-local.json" "$BATS_TEST_TMPDIR/p.yaml"
+	run --separate-stderr rm-schedule run --run-id ex -x "$F/a-local.json" \
+	    -x "$BATS_TEST_TMPDIR/b-expiring.json" -x "$F/c-local.json" "$BATS_TEST_TMPDIR/p.yaml"
 	assert_success
+	[[ $stderr == *"node slow: executor b-expiring skipped: "* ]]
 	assert_output "ran on c-local"
 	D=$REMOTEMEDIA_HOME/runs/ex/decisions.jsonl
 	jqs 'select(.event == "schedule") | .candidates == ["a-local","b-expiring","c-local"]' "$D"
@@ -257,8 +262,9 @@ four_tens() {
 	    fallback: [{capabilities: {tags: [demo]}}]
 	    exec: '[ "$REMOTEMEDIA_EXECUTOR" != a-local ] || exit 1; echo "fell back to $REMOTEMEDIA_EXECUTOR"'
 	EOF
-	run rm-schedule run --run-id tiers "${AB[@]}" "$BATS_TEST_TMPDIR/p.yaml"
+	run --separate-stderr rm-schedule run --run-id tiers "${AB[@]}" "$BATS_TEST_TMPDIR/p.yaml"
 	assert_success
+	[[ $stderr == *"node n: every executor failed; trying its fallback tier 1 ("* ]]
 	assert_output "fell back to b-local"
 	jqs 'select(.event == "fallback_tier") | .tier == 1 and (.candidates | index("b-local"))' \
 	    "$REMOTEMEDIA_HOME/runs/tiers/decisions.jsonl"
@@ -338,13 +344,14 @@ four_tens() {
 	kill -9 "$(cat "$T/second.pid")"
 	grep -q '"node":"first","status":"done"' "$REMOTEMEDIA_HOME/runs/rs/state.jsonl"
 	touch "$T/go"
-	run rm-schedule run --resume rs
+	run --separate-stderr rm-schedule run --resume rs
 	assert_success
 	assert_output "got:payload"
+	assert_equal "$stderr" "rm-schedule: run rs: node first completed in an earlier invocation; not run again"
 	[ "$(wc -l < "$T/first.count")" -eq 1 ]
 	jqs 'select(.event == "resume_skip") | .node == "first"' "$REMOTEMEDIA_HOME/runs/rs/decisions.jsonl"
 	# resuming a finished run runs nothing and prints the result again
-	run rm-schedule run --resume rs
+	run --separate-stderr rm-schedule run --resume rs
 	assert_success
 	assert_output "got:payload"
 	[ "$(wc -l < "$T/first.count")" -eq 1 ]
