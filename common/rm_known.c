@@ -133,24 +133,49 @@ rm_did_you_mean(const char *near, char *buf, size_t size)
 	return buf;
 }
 
+/* Has this been said before in this process? Remembers it if not. */
+static int
+told_before(const char *file, const char *field)
+{
+	static json_t *told;
+	char key[1024];
+
+	snprintf(key, sizeof(key), "%s\n%s", file ? file : "", field ? field : "");
+	if (told == NULL && (told = json_object()) == NULL)
+		return 0;
+	if (json_object_get(told, key) != NULL)
+		return 1;
+	json_object_set_new(told, key, json_true());
+	return 0;
+}
+
 int
 rm_unknown_field(const char *file, const char *path, const char *near, struct rm_err *err)
 {
-	static json_t *told;
-	char dym[200], key[1024];
+	char dym[200];
 
 	rm_did_you_mean(near, dym, sizeof(dym));
 	if (rm_mode() == RM_MODE_PRODUCTION)
 		return rm_err_set(err, RM_EXIT_INVALID, file, path,
 		    "unknown field%s; production mode accepts only known fields", dym);
 	/* one warning a process for a field, however often the document is read */
-	snprintf(key, sizeof(key), "%s\n%s", file ? file : "", path);
-	if (told == NULL)
-		told = json_object();
-	if (told != NULL && json_object_get(told, key) != NULL)
-		return 0;
-	if (told != NULL)
-		json_object_set_new(told, key, json_true());
-	rm_warn("%s%s%s: unknown field, ignored%s", file ? file : "", file ? ": " : "", path, dym);
+	if (!told_before(file, path))
+		rm_warn("%s%s%s: unknown field, ignored%s", file ? file : "", file ? ": " : "",
+		    path, dym);
+	return 0;
+}
+
+int
+rm_unknown_report(const struct rm_err *found, struct rm_err *err)
+{
+	char text[2048];
+
+	if (rm_mode() == RM_MODE_PRODUCTION) {
+		if (err != NULL)
+			*err = *found;
+		return -found->code;
+	}
+	if (!told_before(found->file, found->field))
+		rm_warn("%s", rm_err_str(found, text, sizeof(text)));
 	return 0;
 }

@@ -38,5 +38,12 @@ const char *rm_did_you_mean(const char *near, char *buf, size_t size);
  */
 int rm_unknown_field(const char *file, const char *path, const char *near,
     struct rm_err *err);
+/*
+ * The same answer to a problem already described in found (such as a
+ * requirement the taxonomy does not know, found by a tool that only
+ * passes the document on): a warning in development, *err = *found in
+ * production.
+ */
+int rm_unknown_report(const struct rm_err *found, struct rm_err *err);
 
 #endif

@@ -52,6 +52,15 @@ setup() {
 	echo '{"id":"n","capabilities":{"gpu":{"min_memroy_gb":4}}}' > "$N"
 	run -3 rm-match "$N"
 	assert_output --partial "(did you mean gpu.min_memory_gb?)"
+	# rm-build says it at build time: a warning in development, exit 3 in production
+	printf 'schema: remotemedia.pipeline/1\nname: r\nnodes:\n  - {id: a, type: Command, exec: ["true"], capabilities: {memroy_gb: 1}, fallback: [{capabilities: {cpu: {coers: 2}}}]}\n' \
+	    > "$BATS_TEST_TMPDIR/r.yaml"
+	run --separate-stderr rm-build -o "$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR/r.yaml"
+	assert_success
+	[[ $stderr == *"warning: $BATS_TEST_TMPDIR/r.yaml: nodes[0].capabilities.memroy_gb: unknown capability (did you mean memory_gb?)"* ]]
+	[[ $stderr == *"nodes[0].fallback[0].capabilities.cpu.coers: unknown capability (did you mean cpu.cores?)"* ]]
+	REMOTEMEDIA_ENV=production run -3 rm-build -o "$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR/r.yaml"
+	assert_output --partial "nodes[0].capabilities.memroy_gb: unknown capability (did you mean memory_gb?)"
 }
 
 @test "unknown fields: an advert's misspelled keys warn in development and are exit 3 in production" {
