@@ -7,25 +7,10 @@
 #include "rm_advert.h"
 #include "rm_doc.h"
 #include "rm_home.h"
+#include "rm_known.h"
 #include "rm_log.h"
 #include "rm_registry.h"
 #include "rm_taxo.h"
-
-/* Top-level advert fields that are not capability keys of the taxonomy. */
-static const char *known_top[] = {
-	"schema", "id", "capabilities", "url", "name", "description", "labels", "gpus",
-	"bench", "probe_errors", "services", "version", "verb", "probed_at", "expires_at",
-	"approved", "host", "latency_ms", "pricing", "constraints", "slo", "engine", NULL
-};
-
-static int
-in_list(const char **l, const char *s)
-{
-	for (; *l; l++)
-		if (strcmp(*l, s) == 0)
-			return 1;
-	return 0;
-}
 
 static int
 check_value(const struct rm_taxo_key *k, json_t *parent, const char *key, const char *file,
@@ -149,31 +134,63 @@ check_value(const struct rm_taxo_key *k, json_t *parent, const char *key, const 
 	return 0;
 }
 
-/* Every leaf under capabilities that the taxonomy does not know. */
+/*
+ * Every leaf under capabilities that the taxonomy does not know: a warning
+ * in development, an error in production (rm_unknown_field). This runs for
+ * every advert read, so the path is built in place (path holds plen bytes
+ * of the prefix) and nothing is formatted unless a key is unknown.
+ */
 static int
-check_unknown(const struct rm_taxo *t, json_t *obj, const char *prefix, const char *file,
-    struct rm_err *err)
+check_unknown(const struct rm_taxo *t, json_t *obj, char *path, size_t plen,
+    const char *file, struct rm_err *err)
 {
 	const char *key;
 	json_t *v;
-	char path[512];
+	char field[600];
 
 	json_object_foreach(obj, key, v) {
+		size_t klen = strlen(key), n = plen + (plen > 0) + klen;
 		int idx;
-		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", key);
-		idx = rm_taxo_find(t, path);
-		if ((idx >= 0 && t->keys[idx].type != RM_T_PRESENCE) || rm_taxo_is_info(t, path))
+		if (n >= 512)
+			continue;
+		if (plen > 0)
+			path[plen] = '.';
+		memcpy(path + plen + (plen > 0), key, klen + 1);
+		idx = rm_taxo_findn(t, path, n);
+		if (idx >= 0 && t->keys[idx].type != RM_T_PRESENCE)
+			continue;
+		if (idx < 0 && rm_taxo_is_info(t, path))
 			continue;
 		if (json_is_object(v)) {
-			if (check_unknown(t, v, path, file, err) != 0)
+			if (check_unknown(t, v, path, n, file, err) != 0)
 				return -err->code;
 			continue;
 		}
 		if (idx >= 0)
 			continue;
-		return rm_err_set(err, RM_EXIT_INVALID, file, NULL,
-		    "capabilities.%s: unknown capability (production mode accepts only the "
-		    "taxonomy's keys; extend it in taxonomy.d)", path);
+		snprintf(field, sizeof(field), "capabilities.%s", path);
+		if (rm_unknown_field(file, field, rm_nearest_capability(t, path), err) != 0)
+			return -err->code;
+	}
+	return 0;
+}
+
+/* Top-level fields that are neither ours nor taxonomy keys. */
+static int
+check_unknown_top(const struct rm_taxo *t, json_t *a, const char *file, struct rm_err *err)
+{
+	const char *key, *near;
+	json_t *v;
+
+	json_object_foreach(a, key, v) {
+		if (rm_taxo_find(t, key) >= 0 || rm_known_has(rm_known_advert, key) ||
+		    rm_taxo_is_info(t, key))
+			continue;
+		near = rm_nearest(key, rm_known_advert);
+		if (near == NULL)
+			near = rm_nearest_capability(t, key);
+		if (rm_unknown_field(file, key, near, err) != 0)
+			return -err->code;
 	}
 	return 0;
 }
@@ -303,7 +320,6 @@ normalize(const json_t *doc, const char *file, int owned, struct rm_err *err)
 	const struct rm_taxo *t = rm_taxo_get(err);
 	json_t *a, *caps, *id, *v;
 	const char *key;
-	int prod = rm_mode() == RM_MODE_PRODUCTION;
 
 	if (t == NULL)
 		return NULL;
@@ -361,15 +377,10 @@ normalize(const json_t *doc, const char *file, int owned, struct rm_err *err)
 			goto fail;
 		}
 	}
-	if (prod) {
-		json_object_foreach(a, key, v) {
-			if (in_list(known_top, key) || rm_taxo_find(t, key) >= 0 || rm_taxo_is_info(t, key))
-				continue;
-			rm_err_set(err, RM_EXIT_INVALID, file, key,
-			    "unknown field (production mode is strict)");
-			goto fail;
-		}
-		if (check_unknown(t, caps, "", file, err) != 0)
+	{
+		char path[512];
+		if (check_unknown_top(t, a, file, err) != 0 ||
+		    check_unknown(t, caps, path, 0, file, err) != 0)
 			goto fail;
 	}
 	if (json_object_get(a, "schema") == NULL)

@@ -7,9 +7,38 @@
 #include "rm_doc.h"
 #include "rm_fs.h"
 #include "rm_home.h"
+#include "rm_known.h"
 
 static json_t *cached;
 static char cached_path[4096];
+
+/* Unknown keys at the top and in registries.HOST (rm_unknown_field). */
+static int
+check_fields(const json_t *cfg, struct rm_err *err)
+{
+	const char *key, *host;
+	json_t *v, *e;
+	char field[600];
+
+	json_object_foreach((json_t *)cfg, key, v)
+		if (!rm_known_has(rm_known_config, key) && rm_unknown_field(cached_path, key,
+		    rm_nearest(key, rm_known_config), err) != 0)
+			return -err->code;
+	v = json_object_get(cfg, "registries");
+	json_object_foreach(v, host, e) {
+		if (!json_is_object(e))
+			continue;
+		json_object_foreach(e, key, v) {
+			if (rm_known_has(rm_known_registry, key))
+				continue;
+			snprintf(field, sizeof(field), "registries.%s.%s", host, key);
+			if (rm_unknown_field(cached_path, field, rm_nearest(key, rm_known_registry),
+			    err) != 0)
+				return -err->code;
+		}
+	}
+	return 0;
+}
 
 const json_t *
 rm_config(struct rm_err *err)
@@ -30,6 +59,10 @@ rm_config(struct rm_err *err)
 	if (!json_is_object(cfg)) {
 		rm_err_set(err, RM_EXIT_INVALID, cached_path, NULL, "expected a mapping, got %s",
 		    rm_json_type(cfg));
+		json_decref(cfg);
+		return NULL;
+	}
+	if (check_fields(cfg, err) != 0) {
 		json_decref(cfg);
 		return NULL;
 	}

@@ -198,16 +198,23 @@ rm_http_retries(void)
 	return n < 0 ? 0 : n > 20 ? 20 : n;
 }
 
-void
-rm_http_backoff(int attempt)
+/* 200 ms, doubled for each attempt after the first, at most 3 s. */
+static long
+backoff_ms(int attempt)
 {
 	long ms = 200;
-	struct timespec ts;
 
 	while (--attempt > 0 && ms < 3000)
 		ms *= 2;
-	if (ms > 3000)
-		ms = 3000;
+	return ms > 3000 ? 3000 : ms;
+}
+
+void
+rm_http_backoff(int attempt)
+{
+	long ms = backoff_ms(attempt);
+	struct timespec ts;
+
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -823,8 +830,8 @@ rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp
 			resp->transport_error = 1;
 			if (retryable_curl(cc) && attempt < retries && resp->received == 0) {
 				attempt++;
-				rm_info("%s %s: %s; retrying (%d of %d)", m, first, cu.easy_strerror(cc),
-				    attempt, retries);
+				rm_note("registry: %s %s: %s; retrying %d/%d in %g s", m, first,
+				    cu.easy_strerror(cc), attempt, retries, backoff_ms(attempt) / 1000.0);
 				rm_http_backoff(attempt);
 				snprintf(url, sizeof(url), "%s", first);
 				continue;
@@ -849,8 +856,9 @@ rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp
 		}
 		if (retryable_status(resp->status) && attempt < retries) {
 			attempt++;
-			rm_info("%s %s: HTTP %ld; retrying (%d of %d)", m, first, resp->status, attempt,
-			    retries);
+			rm_note("registry: %s %s: HTTP %ld; retrying %d/%d in %g s", m, first,
+			    resp->status, attempt, retries, x.retry_after > 0 && x.retry_after <= 3 ?
+			    (double)x.retry_after : backoff_ms(attempt) / 1000.0);
 			if (x.retry_after > 0 && x.retry_after <= 3) {
 				sleep((unsigned)x.retry_after);
 			} else

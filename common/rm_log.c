@@ -59,6 +59,16 @@ rm_warn(const char *fmt, ...)
 }
 
 void
+rm_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(RM_LOG_NORMAL, "", fmt, ap);
+	va_end(ap);
+}
+
+void
 rm_info(const char *fmt, ...)
 {
 	va_list ap;

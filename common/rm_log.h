@@ -9,8 +9,11 @@ void rm_log_set_level(int level);
 int rm_log_level(void);
 const char *rm_progname(void);
 
-/* Warnings show unless -q; info needs -v; debug needs -vv. */
+/* Warnings and notes show unless -q; info needs -v; debug needs -vv. */
 void rm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* What the tool did on its own that the user should know of (a retry, a
+ * failover, a resume): "prog: message", at normal verbosity. */
+void rm_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rm_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rm_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

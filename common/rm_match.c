@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "rm_doc.h"
+#include "rm_known.h"
 #include "rm_match.h"
 #include "rm_registry.h"
 #include "rm_version.h"
@@ -340,6 +341,18 @@ is_prefix(const struct rm_taxo *t, const char *prefix)
 	return 0;
 }
 
+/* A requirement the taxonomy does not know, with the nearest key it does. */
+static int
+unknown_capability(const struct rm_taxo *t, const char *path, const char *file,
+    const char *field, struct rm_err *err)
+{
+	char dym[200];
+
+	return rm_err_set(err, RM_EXIT_INVALID, file, field, "unknown capability%s (not in the "
+	    "taxonomy; add it in $REMOTEMEDIA_HOME/taxonomy.d/)",
+	    rm_did_you_mean(rm_nearest_capability(t, path), dym, sizeof(dym)));
+}
+
 static int
 compile_obj(const struct rm_taxo *t, struct rm_node *n, const json_t *obj, const char *prefix,
     struct flags f, int parent, const char *file, const char *fprefix, struct rm_err *err)
@@ -375,9 +388,7 @@ compile_obj(const struct rm_taxo *t, struct rm_node *n, const json_t *obj, const
 		    !json_object_get(v, "value")))) {
 			int pidx = parent;
 			if (idx < 0 && !is_prefix(t, path))
-				return rm_err_set(err, RM_EXIT_INVALID, file, field,
-				    "unknown capability (not in the taxonomy; add it in "
-				    "$REMOTEMEDIA_HOME/taxonomy.d/)");
+				return unknown_capability(t, path, file, field, err);
 			if (read_flags(v, &sub, file, field, err) != 0)
 				return -err->code;
 			if (sub.skip)
@@ -397,9 +408,7 @@ compile_obj(const struct rm_taxo *t, struct rm_node *n, const json_t *obj, const
 			continue;
 		}
 		if (idx < 0)
-			return rm_err_set(err, RM_EXIT_INVALID, file, field,
-			    "unknown capability (not in the taxonomy; add it in "
-			    "$REMOTEMEDIA_HOME/taxonomy.d/)");
+			return unknown_capability(t, path, file, field, err);
 		if (t->keys[idx].type == RM_T_PRESENCE) {
 			struct rm_clause *c;
 			if (!json_is_true(v))

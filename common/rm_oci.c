@@ -531,7 +531,8 @@ rm_oci_blob_push(struct rm_oci *o, const char *digest, int fd, uint64_t off, uin
 			rm_http_resp_release(&resp);
 			if (++fails > retries)
 				return -err->code;
-			rm_info("upload of %s did not match its digest; sending it again (%d of %d)",
+			rm_note("registry: upload of %s did not match its digest; sending it again "
+			    "(%d/%d)",
 			    digest, fails, retries);
 			fresh = 1;
 			continue;
@@ -544,7 +545,7 @@ rm_oci_blob_push(struct rm_oci *o, const char *digest, int fd, uint64_t off, uin
 		if (++fails > retries)
 			return r != 0 ? r : rm_err_set(err, RM_EXIT_NETWORK, loc, NULL,
 			    "upload of %s failed after %d retries", digest, retries);
-		rm_info("upload of %s interrupted at %llu bytes; resuming (%d of %d)", digest,
+		rm_note("registry: upload of %s interrupted at %llu bytes; resuming (%d/%d)", digest,
 		    (unsigned long long)at, fails, retries);
 		rm_http_backoff(fails);
 		if (size <= chunk) {
@@ -557,7 +558,7 @@ rm_oci_blob_push(struct rm_oci *o, const char *digest, int fd, uint64_t off, uin
 			rm_err_clear(&e2);
 			r = upload_status(o, loc, sizeof(loc), &next, &e2);
 			if (r == 0 && next <= size) {
-				rm_info("registry holds %llu bytes of %s; resuming there",
+				rm_note("registry: holds %llu bytes of %s; resuming the upload there",
 				    (unsigned long long)next, digest);
 				at = next;
 			} else
@@ -702,7 +703,8 @@ rm_oci_blob_fetch(struct rm_oci *o, const char *digest, uint64_t size, const cha
 		free(buf);
 		c.have = at;
 		if (at > 0)
-			rm_info("resuming %s at %llu of %llu bytes", digest, (unsigned long long)at,
+			rm_note("registry: resuming the download of %s at %llu of %llu bytes", digest,
+			    (unsigned long long)at,
 			    (unsigned long long)size);
 		rm_oci_progress_add(at);
 	} else if (ftruncate(c.fd, 0) != 0) {
@@ -768,7 +770,8 @@ rm_oci_blob_fetch(struct rm_oci *o, const char *digest, uint64_t size, const cha
 				    "download failed after %d retries", retries);
 			goto out;
 		}
-		rm_info("download of %s interrupted at %llu of %llu bytes; resuming (%d of %d)", digest,
+		rm_note("registry: download of %s interrupted at %llu of %llu bytes; resuming "
+		    "(%d/%d)", digest,
 		    (unsigned long long)c.have, (unsigned long long)size, fails, retries);
 		rm_http_backoff(fails);
 		rm_err_clear(err);

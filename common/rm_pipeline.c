@@ -7,6 +7,7 @@
 
 #include "rm_doc.h"
 #include "rm_home.h"
+#include "rm_known.h"
 #include "rm_pipeline.h"
 
 /* Problems found while validating, reported together in one message. */
@@ -15,6 +16,7 @@ struct problems {
 	char other[1024];
 	char first_field[256];
 	int nmissing, nother;
+	const char *file;
 };
 
 static void
@@ -130,18 +132,15 @@ type_known(const json_t *types, const char *type)
 
 /* ---- nodes ------------------------------------------------------------ */
 
-static const char *const node_fields[] = {
-	"id", "type", "node_type", "capabilities", "requirements", "params", "exec", "fallback",
-	"estimated_seconds", "host", "remote_ref", "models", NULL
-};
-
-static int
-known_field(const char *const *list, const char *key)
+/* An unknown field: a warning in development, a problem in production. */
+static void
+unknown(struct problems *p, const char *field, const char *key, const char *const *known)
 {
-	for (; *list != NULL; list++)
-		if (strcmp(*list, key) == 0)
-			return 1;
-	return 0;
+	struct rm_err e;
+
+	rm_err_clear(&e);
+	if (rm_unknown_field(p->file, field, rm_nearest(key, known), &e) != 0)
+		problem(p, field, "%s", e.msg);
 }
 
 static void
@@ -154,7 +153,7 @@ gpu_default(json_t *caps)
 }
 
 static json_t *
-norm_node(const json_t *in, size_t i, int strict, const json_t *types, struct problems *p)
+norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 {
 	char f[96];
 	json_t *out = json_object(), *v;
@@ -297,13 +296,11 @@ norm_node(const json_t *in, size_t i, int strict, const json_t *types, struct pr
 	}
 
 	json_object_foreach((json_t *)in, key, val) {
-		if (known_field(node_fields, key))
+		if (rm_known_has(rm_known_node, key))
 			continue;
-		if (strict) {
-			snprintf(f, sizeof(f), "nodes[%zu].%s", i, key);
-			problem(p, f, "unknown field (production mode accepts only known fields)");
-		} else
-			json_object_set(out, key, val);
+		snprintf(f, sizeof(f), "nodes[%zu].%s", i, key);
+		unknown(p, f, key, rm_known_node);
+		json_object_set(out, key, val);
 	}
 	return out;
 }
@@ -603,22 +600,19 @@ out:
 
 /* ---- documents -------------------------------------------------------- */
 
-static const char *const top_fields[] = {
-	"schema", "name", "version", "metadata", "nodes", "edges", "connections", NULL
-};
-
 json_t *
 rm_pipeline_normalize(const json_t *doc, const char *file, struct rm_err *err)
 {
 	struct problems p;
 	json_t *out = NULL, *nodes, *v, *meta, *types, *onodes;
-	int rmformat, strict = rm_mode() == RM_MODE_PRODUCTION;
+	int rmformat;
 	size_t i;
 	const char *key;
 	json_t *val;
 	struct rm_err terr;
 
 	memset(&p, 0, sizeof(p));
+	p.file = file;
 	if (!json_is_object(doc)) {
 		rm_err_set(err, RM_EXIT_INVALID, file, NULL,
 		    "expected a pipeline document (an object), got %s", rm_json_type(doc));
@@ -689,7 +683,7 @@ rm_pipeline_normalize(const json_t *doc, const char *file, struct rm_err *err)
 		problem(&p, "nodes", "expected at least one node");
 	else
 		for (i = 0; i < json_array_size(nodes); i++) {
-			json_t *n = norm_node(json_array_get(nodes, i), i, strict, types, &p);
+			json_t *n = norm_node(json_array_get(nodes, i), i, types, &p);
 			json_array_append_new(onodes, n ? n : json_object());
 		}
 	/* duplicate ids (id_index keeps the first of each) */
@@ -716,14 +710,11 @@ rm_pipeline_normalize(const json_t *doc, const char *file, struct rm_err *err)
 		json_object_set_new(out, "edges", norm_edges(v, onodes, 0, &p));
 
 	json_object_foreach((json_t *)doc, key, val) {
-		if (known_field(top_fields, key))
+		/* RemoteMedia's serialisation carries fields of its own, dropped */
+		if (rmformat || rm_known_has(rm_known_pipeline, key))
 			continue;
-		if (strict && !rmformat) {
-			problem(&p, key, "unknown field (production mode accepts only known fields)");
-			continue;
-		}
-		if (!rmformat)
-			json_object_set(out, key, val);
+		unknown(&p, key, key, rm_known_pipeline);
+		json_object_set(out, key, val);
 	}
 	json_decref(types);
 	if (problems_report(&p, file, err) != 0) {

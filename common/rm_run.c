@@ -425,6 +425,9 @@ extend_cands(struct runner *r, struct rnode *n)
 			    (json_int_t)n->last_tier, "candidates", ids, "reason",
 			    json_is_string(json_object_get(entry, "reason")) ?
 			    json_string_value(json_object_get(entry, "reason")) : ""));
+			rm_note("node %s: every executor failed; trying its fallback tier %zu (%zu "
+			    "executor%s)", n->id, (size_t)n->last_tier, json_array_size(ids),
+			    json_array_size(ids) == 1 ? "" : "s");
 			json_decref(ids);
 		}
 		json_decref(entry);
@@ -548,6 +551,7 @@ skip_attempt(struct runner *r, struct rnode *n, const char *exec, const char *re
 	    "duration_s", 0.0));
 	decide(r, n->id, "skip", json_pack("{s:s,s:s,s:s}", "executor", exec, "reason", reason,
 	    "message", message));
+	rm_note("node %s: executor %s skipped: %s", n->id, exec, message);
 }
 
 /* ---- starting attempts ----------------------------------------------- */
@@ -1202,6 +1206,18 @@ log_has(const struct rnode *n, const char *needle, char *line, size_t size)
 }
 
 /* Names why an attempt failed: a reason code and a message. */
+/* Failover said on stderr, as it happens: nothing is tried again silently. */
+static void
+note_failover(const struct rnode *n, const char *from, const char *why)
+{
+	if (n->in_off > 0)
+		rm_note("node %s: executor %s failed (%s), trying %s from input byte %lld", n->id,
+		    from, why, n->executor, (long long)n->in_off);
+	else
+		rm_note("node %s: executor %s failed (%s), trying %s", n->id, from, why,
+		    n->executor);
+}
+
 static void
 classify(const struct rnode *n, int status, char *code, size_t csize, char *msg, size_t msize)
 {
@@ -1344,9 +1360,11 @@ reap(struct runner *r, struct rnode *n, int status, struct rm_err *err)
 			node_failed(r, n);
 		else if (s == 2)
 			n->state = N_FAILED;
-		else
+		else {
 			decide(r, n->id, "failover", json_pack("{s:s,s:s,s:s,s:I}", "from", from, "to",
 			    n->executor, "reason", msg, "input_offset", (json_int_t)n->in_off));
+			note_failover(n, from, msg);
+		}
 	}
 	return 0;
 }
@@ -1614,6 +1632,8 @@ load_state(struct runner *r)
 				decide(r, id, "resume_skip", json_pack("{s:s,s:O}", "reason", "completed "
 				    "in an earlier invocation of this run; not run again", "executor",
 				    json_object_get(o, "executor")));
+				rm_note("run %s: node %s completed in an earlier invocation; not run "
+				    "again", r->id, id);
 			}
 		}
 		json_decref(o);

@@ -92,6 +92,9 @@ json_t *rm_sched_reconcile(struct rm_sched *s, int keep_policy, struct rm_err *e
 char *rm_sched_dot(const json_t *plan);
 /* The readable table. */
 void rm_sched_print_text(FILE *fp, const json_t *plan);
+/* "prog: estimated total T exceeds the budget B by O" and the nodes, from
+ * rm_sched_over_budget's breakdown. */
+void rm_sched_print_budget(FILE *fp, const json_t *breakdown);
 /* explain PLAN NODE, from the plan's decisions log. */
 void rm_sched_print_explain(FILE *fp, const json_t *plan, const json_t *decision);
 /* A decision's tier entry: records are shared by nodes of one shape and

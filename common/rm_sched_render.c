@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rm_doc.h"
+#include "rm_log.h"
 #include "rm_sched.h"
 
 static const char *
@@ -14,6 +15,22 @@ str(const json_t *o, const char *k, const char *dflt)
 	const char *v = json_string_value(json_object_get(o, k));
 
 	return v ? v : dflt;
+}
+
+void
+rm_sched_print_budget(FILE *fp, const json_t *b)
+{
+	json_t *n;
+	size_t i;
+
+	fprintf(fp, "%s: estimated total %.4f exceeds the budget %g by %.4f\n", rm_progname(),
+	    json_number_value(json_object_get(b, "total")),
+	    json_number_value(json_object_get(b, "budget")),
+	    json_number_value(json_object_get(b, "over")));
+	json_array_foreach(json_object_get(b, "nodes"), i, n)
+		fprintf(fp, "  %-20s %-24s %10.4f  (%g s)\n", str(n, "id", "-"),
+		    str(n, "executor", "-"), json_number_value(json_object_get(n, "estimated_cost")),
+		    json_number_value(json_object_get(n, "estimated_seconds")));
 }
 
 void

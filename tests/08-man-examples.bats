@@ -99,7 +99,7 @@ example_oci_registry() {
 }
 
 @test "rm-build(1) EXAMPLES run as written" {
-	cp "$EX/voice.py" .
+	cp -r "$EX/voice.py" "$EX/models" .
 	# bob's key, made elsewhere and sent as bob.pub
 	REMOTEMEDIA_HOME=$BATS_TEST_TMPDIR/bob rm-build keygen bob >/dev/null 2>&1
 	cp "$BATS_TEST_TMPDIR/bob/keys/bob.pub" .

@@ -4,6 +4,7 @@
 # out of memory, --resume after kill -9, the ledger and the report.
 
 load test_helper
+bats_require_minimum_version 1.5.0
 
 F=$RM_TOP_SRCDIR/tests/fixtures/run
 AB=(-x "$F/a-local.json" -x "$F/b-local.json")
@@ -65,9 +66,11 @@ copy:L2" ]
 }
 
 @test "rm-schedule run: a node failing on the first executor fails over to the next; the ledger has both attempts" {
-	run rm-schedule run --run-id fo "${AB[@]}" "$F/failover.yaml"
+	run --separate-stderr rm-schedule run --run-id fo "${AB[@]}" "$F/failover.yaml"
 	assert_success
 	assert_output "ran on b-local"
+	# said on stderr at normal verbosity, not only in decisions.jsonl
+	[[ $stderr == *"rm-schedule: node flaky: executor a-local failed (exited with status 1"*"), trying b-local"* ]]
 	L=$REMOTEMEDIA_HOME/runs/fo/costs.jsonl
 	[ "$(jq -r '[.executor, .status, (.reason // "")] | join(" ")' "$L")" = "a-local failed exit_status
 b-local ok " ]
@@ -78,8 +81,9 @@ b-local ok " ]
 }
 
 @test "rm-schedule run: a streaming node killed at line 5000 on A resumes on B from its checkpoint, every line once in order" {
-	run rm-schedule run --run-id st "${AB[@]}" "$F/stream.yaml"
+	run --separate-stderr rm-schedule run --run-id st "${AB[@]}" "$F/stream.yaml"
 	assert_success
+	[[ $stderr =~ "node relay: executor a-local failed (killed by signal 9 (Killed)), trying b-local from input byte "[0-9]+ ]]
 	[ "$(printf '%s\n' "$output" | wc -l)" -eq 10000 ]
 	diff <(seq 1 10000 | sed 's/^/line /') <(printf '%s\n' "$output")
 	D=$REMOTEMEDIA_HOME/runs/st/decisions.jsonl
@@ -103,9 +107,10 @@ b-local ok " ]
 	    capabilities: {tags: [demo]}
 	    exec: 'if [ "$REMOTEMEDIA_EXECUTOR" = a-local ]; then sleep 4; exit 1; fi; echo "ran on $REMOTEMEDIA_EXECUTOR"'
 	EOF
-	run rm-schedule run --run-id ex -x "$F/a-local.json" -x "$BATS_TEST_TMPDIR/b-expiring.json" \
-	    -x "$F/c-local.json" "$BATS_TEST_TMPDIR/p.yaml"
+	run --separate-stderr rm-schedule run --run-id ex -x "$F/a-local.json" \
+	    -x "$BATS_TEST_TMPDIR/b-expiring.json" -x "$F/c-local.json" "$BATS_TEST_TMPDIR/p.yaml"
 	assert_success
+	[[ $stderr == *"node slow: executor b-expiring skipped: "* ]]
 	assert_output "ran on c-local"
 	D=$REMOTEMEDIA_HOME/runs/ex/decisions.jsonl
 	jqs 'select(.event == "schedule") | .candidates == ["a-local","b-expiring","c-local"]' "$D"
@@ -115,7 +120,7 @@ b-local ok " ]
 }
 
 @test "rm-schedule run: the node crossing the budget is stopped, the next never starts, exit 7, report shows each cost" {
-	run rm-schedule run --run-id bud --budget 1.5 --grace 1 -x "$F/priced.json" "$F/budget.yaml"
+	run rm-schedule run --run-id bud --budget 1.5 --force --grace 1 -x "$F/priced.json" "$F/budget.yaml"
 	[ "$status" -eq 7 ]
 	assert_output --partial "budget"
 	L=$REMOTEMEDIA_HOME/runs/bud/costs.jsonl
@@ -156,7 +161,7 @@ four_tens() {
 @test "rm-schedule run --resume: the budget is kept with the run and the cost counts from its ledger" {
 	T=$BATS_TEST_TMPDIR
 	four_tens "$T"
-	rm-schedule run --run-id b4 --budget 15 --grace 1 -x "$T/ten.json" "$T/four.yaml" \
+	rm-schedule run --run-id b4 --budget 15 --force --grace 1 -x "$T/ten.json" "$T/four.yaml" \
 	    > "$T/out1" 2>&1 &
 	runner=$!
 	for _ in $(seq 100); do [ -s "$T/n1.pid" ] && break; sleep 0.1; done
@@ -198,7 +203,7 @@ four_tens() {
 	T=$BATS_TEST_TMPDIR
 	four_tens "$T"
 	touch "$T/go"
-	run rm-schedule run --run-id b4 --budget 15 -x "$T/ten.json" "$T/four.yaml"
+	run rm-schedule run --run-id b4 --budget 15 --force -x "$T/ten.json" "$T/four.yaml"
 	[ "$status" -eq 7 ]
 	assert_output --partial "cost_tokens 10 of node 'n2' on 'ten' would reach the budget 15"
 	[ "$(jq -r .node "$REMOTEMEDIA_HOME/runs/b4/costs.jsonl")" = n1 ]
@@ -257,8 +262,9 @@ four_tens() {
 	    fallback: [{capabilities: {tags: [demo]}}]
 	    exec: '[ "$REMOTEMEDIA_EXECUTOR" != a-local ] || exit 1; echo "fell back to $REMOTEMEDIA_EXECUTOR"'
 	EOF
-	run rm-schedule run --run-id tiers "${AB[@]}" "$BATS_TEST_TMPDIR/p.yaml"
+	run --separate-stderr rm-schedule run --run-id tiers "${AB[@]}" "$BATS_TEST_TMPDIR/p.yaml"
 	assert_success
+	[[ $stderr == *"node n: every executor failed; trying its fallback tier 1 ("* ]]
 	assert_output "fell back to b-local"
 	jqs 'select(.event == "fallback_tier") | .tier == 1 and (.candidates | index("b-local"))' \
 	    "$REMOTEMEDIA_HOME/runs/tiers/decisions.jsonl"
@@ -338,13 +344,14 @@ four_tens() {
 	kill -9 "$(cat "$T/second.pid")"
 	grep -q '"node":"first","status":"done"' "$REMOTEMEDIA_HOME/runs/rs/state.jsonl"
 	touch "$T/go"
-	run rm-schedule run --resume rs
+	run --separate-stderr rm-schedule run --resume rs
 	assert_success
 	assert_output "got:payload"
+	assert_equal "$stderr" "rm-schedule: run rs: node first completed in an earlier invocation; not run again"
 	[ "$(wc -l < "$T/first.count")" -eq 1 ]
 	jqs 'select(.event == "resume_skip") | .node == "first"' "$REMOTEMEDIA_HOME/runs/rs/decisions.jsonl"
 	# resuming a finished run runs nothing and prints the result again
-	run rm-schedule run --resume rs
+	run --separate-stderr rm-schedule run --resume rs
 	assert_success
 	assert_output "got:payload"
 	[ "$(wc -l < "$T/first.count")" -eq 1 ]
@@ -405,4 +412,22 @@ four_tens() {
 	assert_success
 	assert_output --partial "hello.yaml: 3 MEDIA"
 	refute_output --partial "no longer exists"
+}
+
+@test "rm-schedule run --budget: a plan estimated over the budget is refused before it starts (exit 7), unless --force" {
+	# the same message as rm-schedule plan --budget
+	run -7 rm-schedule plan --budget 1.5 -x "$F/priced.json" "$F/budget.yaml"
+	plan_msg=$(grep 'exceeds the budget' <<<"$output")
+	[ -n "$plan_msg" ]
+	run -7 rm-schedule run --run-id early --budget 1.5 -x "$F/priced.json" "$F/budget.yaml"
+	assert_line "$plan_msg"
+	assert_output --partial "run: not started (--force starts it anyway"
+	[ ! -e "$REMOTEMEDIA_HOME/runs/early" ]
+	# a plan file is checked the same way
+	rm-schedule plan -o "$BATS_TEST_TMPDIR/plan.json" -x "$F/priced.json" "$F/budget.yaml" >/dev/null
+	run -7 rm-schedule run --budget 1.5 -x "$F/priced.json" "$BATS_TEST_TMPDIR/plan.json"
+	assert_line "$plan_msg"
+	# within the estimate it runs
+	run rm-schedule run --run-id fits --budget 200 -x "$F/priced.json" "$F/budget.yaml"
+	assert_success
 }

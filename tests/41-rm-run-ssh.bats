@@ -3,6 +3,7 @@
 # started on 127.0.0.1 with a free port and a throw-away key.
 
 load test_helper
+bats_require_minimum_version 1.5.0
 
 F=$RM_TOP_SRCDIR/tests/fixtures/run
 
@@ -66,9 +67,10 @@ setup() {
 }
 
 @test "rm-schedule run: a node failing on the local executor succeeds on the ssh executor; the ledger shows both attempts" {
-	run rm-schedule run --run-id viassh -x "$F/a-local.json" -x "$BATS_TEST_TMPDIR/z-ssh.json" \
-	    "$BATS_TEST_TMPDIR/p.yaml"
+	run --separate-stderr rm-schedule run --run-id viassh -x "$F/a-local.json" \
+	    -x "$BATS_TEST_TMPDIR/z-ssh.json" "$BATS_TEST_TMPDIR/p.yaml"
 	assert_success
+	[[ $stderr == *"node work: executor a-local failed (exited with status 1"*"), trying z-ssh"* ]]
 	# stdin piped through ssh, params quoted safely, the executor's id in the environment
 	assert_output "it's \"quoted\" \$HOME \`x\`|z-ssh|work|one two
 it's \"quoted\" \$HOME \`x\`|z-ssh|work|three"

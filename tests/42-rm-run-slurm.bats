@@ -3,6 +3,7 @@
 # slurm-wlm and munge, started here without systemd; DESIGN.md section 10).
 
 load test_helper
+bats_require_minimum_version 1.5.0
 
 F=$RM_TOP_SRCDIR/tests/fixtures/run
 
@@ -122,9 +123,10 @@ setup() {
 	    "$REMOTEMEDIA_HOME/runs/refused/decisions.jsonl"
 	# with a local executor that has av1 as well, the node fails over to it
 	jq '.id = "t-local" | .capabilities.tags = ["av1"]' "$F/b-local.json" > "$BATS_TEST_TMPDIR/t.json"
-	run rm-schedule run --run-id refused2 -x "$BATS_TEST_TMPDIR/s-slurm.json" -x "$BATS_TEST_TMPDIR/t.json" \
-	    "$BATS_TEST_TMPDIR/p.yaml"
+	run --separate-stderr rm-schedule run --run-id refused2 -x "$BATS_TEST_TMPDIR/s-slurm.json" \
+	    -x "$BATS_TEST_TMPDIR/t.json" "$BATS_TEST_TMPDIR/p.yaml"
 	assert_success
+	[[ $stderr == *"node enc: executor s-slurm failed ("*"Invalid feature specification"*"), trying t-local"* ]]
 	assert_output "av1 on t-local"
 	[ "$(jq -r '.executor + " " + .status + " " + (.reason // "")' "$REMOTEMEDIA_HOME/runs/refused2/costs.jsonl")" = "s-slurm failed slurm_refused
 t-local ok " ]

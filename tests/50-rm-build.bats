@@ -2,6 +2,7 @@
 # rm-build: pipelines (.py, .yaml, .json) into reproducible, signed packages.
 
 load test_helper
+bats_require_minimum_version 1.5.0
 
 EX=$SHARE/examples
 EDIT="python3 $FIXTURES/pkg/rmpkg_edit.py"
@@ -571,4 +572,29 @@ PY
 	REMOTEMEDIA_ENV=development run python3 "$BATS_TEST_TMPDIR/load.py" "$SHARE/python" "$BATS_TEST_TMPDIR/unpacked"
 	assert_failure
 	assert_output --partial "SHA-256 does not match the manifest"
+}
+
+@test "rm-build: a model_path or models entry that does not exist is exit 4 naming it" {
+	d=$BATS_TEST_TMPDIR/nomodel
+	mkdir -p "$d"
+	printf 'schema: remotemedia.pipeline/1\nname: m\nnodes:\n  - id: a\n    type: VAD\n    params: {model_path: models/missing.safetensors}\n' > "$d/p.yaml"
+	run -4 rm-build -o "$OUT" "$d/p.yaml"
+	assert_output --partial "p.yaml: nodes[0].params.model_path: model file 'models/missing.safetensors' not found"
+	printf 'schema: remotemedia.pipeline/1\nname: m\nnodes:\n  - id: a\n    type: VAD\n    models: [w/gone.bin]\n' > "$d/p.yaml"
+	run -4 rm-build -o "$OUT" "$d/p.yaml"
+	assert_output --partial "nodes[0].models[0]: model file 'w/gone.bin' not found"
+	# a URI is not a file of ours: left for the node
+	printf 'schema: remotemedia.pipeline/1\nname: m\nnodes:\n  - id: a\n    type: VAD\n    params: {model_path: "hf://org/vad"}\n' > "$d/p.yaml"
+	run rm-build -o "$OUT" "$d/p.yaml"
+	assert_success
+}
+
+@test "rm-build: the example voice.py builds from any working directory, its model found beside it" {
+	mkdir -p "$OUT/elsewhere"
+	cd "$OUT/elsewhere"
+	run rm-build -o "$OUT" "$EX/voice.py"
+	assert_success
+	p=$(jq -r .path <<<"$output")
+	run bash -c "$EDIT cat '$p' manifest.json | jq -r '.nodes[0].params.model_path, (.nodes[0].models[0].sha256 | length)'"
+	assert_output "$(printf '%s\n' models/tiny-vad.safetensors 64)"
 }

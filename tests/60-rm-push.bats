@@ -111,6 +111,8 @@ digest_of() { rm-inspect --json "$1" | jq -r .digest; }
 	proxy_start "$BATS_TEST_TMPDIR" 500-once
 	run --separate-stderr rm-push --insecure --json "$PKG1" "oci://$PROXY/voice/i:1.0"
 	assert_success
+	# the retry is said at normal verbosity, with the attempt and the wait
+	[[ $stderr == *"rm-push: registry: PUT http://$PROXY/v2/voice/i/manifests/1.0: HTTP 500; retrying 1/"*" in 0.2 s"* ]]
 	grep -qE '^PUT /v2/voice/i/manifests/1.0 500$' "$BATS_TEST_TMPDIR/proxy.log"
 	grep -qE '^PUT /v2/voice/i/manifests/1.0 201$' "$BATS_TEST_TMPDIR/proxy.log"
 }

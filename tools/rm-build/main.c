@@ -24,10 +24,13 @@
 #include "rm_doc.h"
 #include "rm_fs.h"
 #include "rm_home.h"
+#include "rm_known.h"
 #include "rm_log.h"
+#include "rm_match.h"
 #include "rm_pipeline.h"
 #include "rm_pkg.h"
 #include "rm_pyrun.h"
+#include "rm_taxo.h"
 #include "rm_tool.h"
 
 static void
@@ -210,6 +213,73 @@ b64_data(struct build *b, struct rm_err *err)
 	return 0;
 }
 
+/* ---- requirements ------------------------------------------------------- */
+
+/* Compiles one requirement set as rm-schedule will; a problem is prefixed with where. */
+static int
+check_reqs(const struct rm_taxo *t, const char *file, const json_t *caps, const char *where,
+    struct rm_err *err)
+{
+	struct rm_node *node = NULL;
+	struct rm_err found;
+	json_t *doc;
+	int r;
+
+	if (caps == NULL)
+		return 0;
+	rm_err_clear(&found);
+	doc = json_pack("{s:s,s:O}", "id", "node", "capabilities", caps);
+	r = rm_node_compile(t, doc, file, &node, &found);
+	json_decref(doc);
+	rm_node_free(node);
+	if (r == 0)
+		return 0;
+	if (found.code != RM_EXIT_INVALID) {
+		*err = found;
+		return r;
+	}
+	{
+		char field[sizeof(found.field)];
+		snprintf(field, sizeof(field), "%s.%s", where, found.field);
+		snprintf(found.field, sizeof(found.field), "%s", field);
+	}
+	return rm_unknown_report(&found, err);
+}
+
+/*
+ * A node's requirements (and its fallback tiers') are checked against the
+ * taxonomy at build time, so that a misspelled key (memroy_gb) is said now
+ * rather than when the package is scheduled: a warning in development, an
+ * error in production.
+ */
+static int
+check_requirements(struct build *b, struct rm_err *err)
+{
+	const struct rm_taxo *t = rm_taxo_get(err);
+	json_t *nodes = json_object_get(b->manifest, "nodes"), *n, *fb;
+	size_t i, k;
+	char where[96];
+	int r;
+
+	if (t == NULL)
+		return -err->code;
+	json_array_foreach(nodes, i, n) {
+		snprintf(where, sizeof(where), "nodes[%zu]", i);
+		if ((r = check_reqs(t, b->pipeline, json_object_get(n, "capabilities"), where,
+		    err)) != 0)
+			return r;
+		json_array_foreach(json_object_get(n, "fallback"), k, fb) {
+			if (!json_is_object(fb))
+				continue;
+			snprintf(where, sizeof(where), "nodes[%zu].fallback[%zu]", i, k);
+			if ((r = check_reqs(t, b->pipeline, json_object_get(fb, "capabilities"),
+			    where, err)) != 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 /* ---- models ------------------------------------------------------------- */
 
 static const char *
@@ -299,30 +369,28 @@ collect_models(struct build *b, struct rm_err *err)
 		json_t *params = json_object_get(n, "params"), *models = json_object_get(n, "models");
 		json_t *mp = json_object_get(params, "model_path"), *desc;
 
-		if (json_is_string(mp)) {
-			char src[PATH_MAX], ref[PATH_MAX];
+		/*
+		 * A model_path names a file relative to the pipeline's directory;
+		 * one that is not there is exit 4 (add_model), never left for the
+		 * node to miss at run time. Only a URI (hf://, s3://) is left as it is.
+		 */
+		if (json_is_string(mp) && strstr(json_string_value(mp), "://") == NULL) {
+			char ref[PATH_MAX];
 			snprintf(ref, sizeof(ref), "%s", json_string_value(mp));
-			if (ref[0] == '/')
-				snprintf(src, sizeof(src), "%s", ref);
-			else
-				snprintf(src, sizeof(src), "%s/%s", b->dir, ref);
-			/* a model_path that is not a file here (a hub id) is left as it is */
-			if (rm_is_file(src)) {
-				snprintf(field, sizeof(field), "nodes[%zu].params.model_path", i);
-				if ((r = add_model(b, ref, field, &desc, err)) != 0)
-					return r;
-				json_object_set(params, "model_path", json_object_get(desc, "path"));
-				for (k = 0; k < json_array_size(models); k++) {
-					json_t *m = json_array_get(models, k);
-					const char *p = json_is_string(m) ? json_string_value(m) :
-					    json_string_value(json_object_get(m, "path"));
-					if (p != NULL && strcmp(p, ref) == 0)
-						break;
-				}
-				if (k == json_array_size(models))
-					json_array_append_new(models, json_string(ref));
-				json_decref(desc);
+			snprintf(field, sizeof(field), "nodes[%zu].params.model_path", i);
+			if ((r = add_model(b, ref, field, &desc, err)) != 0)
+				return r;
+			json_object_set(params, "model_path", json_object_get(desc, "path"));
+			for (k = 0; k < json_array_size(models); k++) {
+				json_t *m = json_array_get(models, k);
+				const char *p = json_is_string(m) ? json_string_value(m) :
+				    json_string_value(json_object_get(m, "path"));
+				if (p != NULL && strcmp(p, ref) == 0)
+					break;
 			}
+			if (k == json_array_size(models))
+				json_array_append_new(models, json_string(ref));
+			json_decref(desc);
 		}
 		for (k = 0; k < json_array_size(models); k++) {
 			json_t *m = json_array_get(models, k);
@@ -563,7 +631,8 @@ do_build(const char *pipeline, const char *outdir, const char *key, const char *
 		    "expected a .py, .yaml, .yml or .json pipeline");
 		goto fail;
 	}
-	if ((b.manifest = rm_pipeline_normalize(raw, pipeline, &err)) == NULL)
+	if ((b.manifest = rm_pipeline_normalize(raw, pipeline, &err)) == NULL ||
+	    check_requirements(&b, &err) != 0)
 		goto fail;
 	if (rm_path(modname, sizeof(modname), &err, "modules/%s", b.base) != 0 ||
 	    add_file(&b, modname, b.real, NULL, 0, &err) != 0)

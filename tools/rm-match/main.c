@@ -221,11 +221,12 @@ main(int argc, char **argv)
 	double maxcost = -1;
 	int c, want_json = 0, verbose = RM_LOG_NORMAL, rc = 0;
 	long lim;
-	json_t *nodes, *results;
+	json_t *nodes = NULL, *results = NULL;
 
 	rm_tool_init(argc, argv);
 	memset(&src, 0, sizeof(src));
 	memset(&opts, 0, sizeof(opts));
+	memset(&g, 0, sizeof(g));
 	opts.limit = -1;
 	files = calloc((size_t)argc, sizeof(*files));
 	dirs = calloc((size_t)argc, sizeof(*dirs));
@@ -237,14 +238,15 @@ main(int argc, char **argv)
 		case 'n':
 			if (rm_tool_parse_long(optarg, &lim) != 0 || lim < 0) {
 				fprintf(stderr, "rm-match: -n: expected a count, got \"%s\"\n", optarg);
-				return RM_EXIT_USAGE;
+				rc = RM_EXIT_USAGE;
+				goto out;
 			}
 			opts.limit = lim;
 			break;
 		case 'v': verbose++; break;
 		case 'q': verbose = RM_LOG_QUIET; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': rm_tool_version(); return 0;
+		case 'h': usage(stdout); goto out;
+		case 'V': rm_tool_version(); goto out;
 		case O_JSON: want_json = 1; break;
 		case O_EXPLAIN: opts.explain = 1; break;
 		case O_ALL: opts.all = 1; break;
@@ -253,7 +255,8 @@ main(int argc, char **argv)
 			if (rm_tool_parse_double(optarg, &maxcost) != 0 || maxcost < 0) {
 				fprintf(stderr, "rm-match: --max-cost: expected a number >= 0, got \"%s\"\n",
 				    optarg);
-				return RM_EXIT_USAGE;
+				rc = RM_EXIT_USAGE;
+				goto out;
 			}
 			break;
 		case O_REGION: opts.region = optarg; break;
@@ -266,7 +269,8 @@ main(int argc, char **argv)
 			else {
 				fprintf(stderr, "rm-match: --sort: expected score, availability, cost, "
 				    "latency or id, got \"%s\"\n", optarg);
-				return RM_EXIT_USAGE;
+				rc = RM_EXIT_USAGE;
+				goto out;
 			}
 			break;
 		case O_RESCAN: src.no_index = 1; break;
@@ -275,7 +279,8 @@ main(int argc, char **argv)
 		case O_ENGINE: engine = optarg; break;
 		default:
 			usage(stderr);
-			return RM_EXIT_USAGE;
+			rc = RM_EXIT_USAGE;
+			goto out;
 		}
 	}
 	rm_log_set_level(verbose);
@@ -284,28 +289,31 @@ main(int argc, char **argv)
 	rm_err_clear(&err);
 	if (engine != NULL && model == NULL) {
 		fprintf(stderr, "rm-match: --engine needs --model\n");
-		return RM_EXIT_USAGE;
+		rc = RM_EXIT_USAGE;
+		goto out;
 	}
 	if (model != NULL && engine != NULL) {
 		rc = preflight(model, engine, want_json);
-		free(files);
-		free(dirs);
-		free(queries);
-		return rc;
+		goto out;
 	}
 	if (optind >= argc && nq == 0 && maxcost < 0 && model == NULL) {
 		fprintf(stderr, "rm-match: no node given (a file, -, --query or --model)\n");
 		usage(stderr);
-		return RM_EXIT_USAGE;
+		rc = RM_EXIT_USAGE;
+		goto out;
 	}
 	t = rm_taxo_get(&err);
-	if (t == NULL)
-		return rm_err_print(&err);
+	if (t == NULL) {
+		rc = rm_err_print(&err);
+		goto out;
+	}
 	nodes = json_array();
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
 		json_t *docs = rm_doc_load_many(argv[i], &err);
-		if (docs == NULL)
-			return rm_err_print(&err);
+		if (docs == NULL) {
+			rc = rm_err_print(&err);
+			goto out;
+		}
 		if (!json_is_array(docs))
 			docs = json_pack("[o]", docs);
 		collect_nodes(docs, nodes);
@@ -313,8 +321,10 @@ main(int argc, char **argv)
 	}
 	if (model != NULL) {
 		json_t *mcd = rm_mcd_load(model, &err), *req;
-		if (mcd == NULL)
-			return rm_err_print(&err);
+		if (mcd == NULL) {
+			rc = rm_err_print(&err);
+			goto out;
+		}
 		req = json_pack("{s:s,s:{s:{s:O,s:O,s:O,s:O}}}", "id",
 		    json_string_value(json_object_get(mcd, "model_id")), "capabilities", "model",
 		    "positional", json_object_get(mcd, "positional"), "attention",
@@ -328,10 +338,14 @@ main(int argc, char **argv)
 	src.files = files;
 	src.dirs = dirs;
 	rm_exset_local_hook = rm_probe_local_advert;
-	if (rm_config_approved(&opts.approved, &err) != 0)
-		return rm_err_print(&err);
-	if (rm_exgroup_load(&g, &src, &err) != 0)
-		return rm_err_print(&err);
+	if (rm_config_approved(&opts.approved, &err) != 0) {
+		rc = rm_err_print(&err);
+		goto out;
+	}
+	if (rm_exgroup_load(&g, &src, &err) != 0) {
+		rc = rm_err_print(&err);
+		goto out;
+	}
 	results = json_array();
 	for (i = 0; i < json_array_size(nodes); i++) {
 		struct rm_node *node;

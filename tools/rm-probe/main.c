@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "rm_advert.h"
+#include "rm_config.h"
 #include "rm_doc.h"
 #include "rm_err.h"
 #include "rm_fs.h"
@@ -169,25 +170,19 @@ emit(const json_t *doc, void (*table)(const json_t *))
 static json_t *
 config_executor(struct rm_err *err)
 {
+	const json_t *cfg, *ex;
 	char p[PATH_MAX];
-	json_t *cfg, *ex;
 
-	if (rm_home_path(p, sizeof(p), "config.yaml", 0, err) != 0)
-		return NULL;
-	if (access(p, F_OK) != 0)
-		return json_object();
-	if ((cfg = rm_doc_load(p, err)) == NULL)
+	if ((cfg = rm_config(err)) == NULL)
 		return NULL;
 	ex = json_object_get(cfg, "executor");
 	if (ex != NULL && !json_is_object(ex)) {
+		rm_home_path(p, sizeof(p), "config.yaml", 0, NULL);
 		rm_err_set(err, RM_EXIT_INVALID, p, "executor", "expected a mapping, got %s",
 		    rm_json_type(ex));
-		json_decref(cfg);
 		return NULL;
 	}
-	ex = ex ? json_deep_copy(ex) : json_object();
-	json_decref(cfg);
-	return ex;
+	return ex ? json_deep_copy(ex) : json_object();
 }
 
 static void

@@ -84,25 +84,6 @@ struct args {
 };
 
 static void
-print_breakdown(const json_t *b)
-{
-	json_t *n;
-	size_t i;
-
-	fprintf(stderr, "%s: estimated total %.4f exceeds the budget %g by %.4f\n", rm_progname(),
-	    json_number_value(json_object_get(b, "total")),
-	    json_number_value(json_object_get(b, "budget")),
-	    json_number_value(json_object_get(b, "over")));
-	json_array_foreach(json_object_get(b, "nodes"), i, n)
-		fprintf(stderr, "  %-20s %-24s %10.4f  (%g s)\n",
-		    json_string_value(json_object_get(n, "id")),
-		    json_is_string(json_object_get(n, "executor")) ?
-		    json_string_value(json_object_get(n, "executor")) : "-",
-		    json_number_value(json_object_get(n, "estimated_cost")),
-		    json_number_value(json_object_get(n, "estimated_seconds")));
-}
-
-static void
 print_unplaced(const json_t *plan)
 {
 	json_t *n, *t, *r;
@@ -179,7 +160,7 @@ cmd_plan(struct args *a, const char *file)
 	if (over) {
 		json_object_set_new(plan, "status", json_string("over_budget"));
 		json_object_set(plan, "budget_exceeded", b);
-		print_breakdown(b);
+		rm_sched_print_budget(stderr, b);
 		rc = RM_EXIT_BUDGET;
 	} else if (strcmp(json_string_value(json_object_get(plan, "status")), "planned") != 0) {
 		if (!a->no_park) {

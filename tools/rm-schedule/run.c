@@ -31,14 +31,17 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: rm-schedule run [-p POLICY] [--budget AMOUNT] [--run-id ID] [-x ADVERT]...\n"
+	    "usage: rm-schedule run [-p POLICY] [--budget AMOUNT [--force]] [--run-id ID]\n"
+	    "                       [-x ADVERT]...\n"
 	    "                       [-d DIR]... [--no-local] [--grace SECONDS] [-j N] [--json]\n"
 	    "                       [--insecure] PLAN|PIPELINE|PACKAGE\n"
 	    "       rm-schedule run --resume RUN [--budget AMOUNT] [-x ADVERT]... [-d DIR]...\n"
 	    "       rm-schedule report [--json | --format json|text] RUN\n"
 	    "  -p POLICY       planning policy when given a pipeline (default greedy)\n"
-	    "  --budget N      stop the run (exit 7) when the accumulated cost reaches N;\n"
+	    "  --budget N      refuse (exit 7) a plan whose estimated total exceeds N, and\n"
+	    "                  stop the run (exit 7) when the accumulated cost reaches N;\n"
 	    "                  kept with the run: --resume keeps it, --budget replaces it\n"
+	    "  --force         start even when the estimate exceeds the budget\n"
 	    "  --run-id ID     name the run (default: time and a random suffix)\n"
 	    "  --resume RUN    finish an interrupted run; completed nodes are not run again,\n"
 	    "                  the cost counts from what the run has spent already\n"
@@ -54,11 +57,13 @@ usage(FILE *fp)
 	    "$REMOTEMEDIA_PACKAGE.\n");
 }
 
-enum { O_BUDGET = 256, O_RUNID, O_RESUME, O_NOLOCAL, O_GRACE, O_JSON, O_FORMAT, O_INSECURE };
+enum { O_BUDGET = 256, O_RUNID, O_RESUME, O_NOLOCAL, O_GRACE, O_JSON, O_FORMAT, O_INSECURE,
+	O_FORCE };
 
 static const struct option longopts[] = {
 	{ "policy", required_argument, NULL, 'p' },
 	{ "budget", required_argument, NULL, O_BUDGET },
+	{ "force", no_argument, NULL, O_FORCE },
 	{ "run-id", required_argument, NULL, O_RUNID },
 	{ "resume", required_argument, NULL, O_RESUME },
 	{ "no-local", no_argument, NULL, O_NOLOCAL },
@@ -281,8 +286,8 @@ rm_run_main(int argc, char **argv)
 	struct rm_err err;
 	const char **files, **dirs;
 	const char *verb = argv[0], *resume = NULL, *format = NULL;
-	json_t *plan = NULL, *approved = NULL, *res = NULL;
-	int c, verbose = RM_LOG_NORMAL, want_json = 0, rc = 0, cache_flags = 0;
+	json_t *plan = NULL, *approved = NULL, *res = NULL, *over = NULL;
+	int c, verbose = RM_LOG_NORMAL, want_json = 0, force = 0, rc = 0, cache_flags = 0;
 	long k;
 
 	memset(&so, 0, sizeof(so));
@@ -351,6 +356,7 @@ rm_run_main(int argc, char **argv)
 		case O_NOLOCAL: so.no_local = 1; src.no_local = 1; break;
 		case O_JSON: want_json = 1; break;
 		case O_INSECURE: cache_flags |= RM_CACHE_INSECURE; break;
+		case O_FORCE: force = 1; break;
 		case O_FORMAT:
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
 				fprintf(stderr, "%s: --format: expected json or text, got \"%s\"\n",
@@ -404,6 +410,15 @@ rm_run_main(int argc, char **argv)
 	}
 	if (resume == NULL && (rc = load_plan(argv[optind], s, cache_flags, &plan, &err)) != 0)
 		goto out;
+	/* as rm-schedule plan --budget: refused before anything starts */
+	if (plan != NULL && !force && rm_sched_over_budget(plan, ro.budget, &over)) {
+		rm_sched_print_budget(stderr, over);
+		fprintf(stderr, "%s: run: not started (--force starts it anyway; the budget still "
+		    "stops it when spent)\n", rm_progname());
+		json_decref(over);
+		rc = RM_EXIT_BUDGET;
+		goto out;
+	}
 	ro.run_id = resume ? resume : ro.run_id;
 	ro.resume = resume != NULL;
 	ro.g = &g;

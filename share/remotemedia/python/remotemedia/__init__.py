@@ -20,6 +20,7 @@ runtimes).
 """
 
 import dataclasses
+import difflib
 import hashlib
 import io
 import json
@@ -94,12 +95,23 @@ def _encode(value, files):
     return _blob(files, data, "pickle", "pickle", value)
 
 
+def _refuse_keywords(cls, unknown, known):
+    """TypeError for keywords a node does not take, with the nearest known one."""
+    key = sorted(unknown)[0]
+    near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = " (did you mean %s?)" % near[0] if near else ""
+    raise TypeError("%s() got an unexpected keyword argument %r%s; node parameters "
+                    "go in params={...}" % (cls, key, hint))
+
+
 class Node:
     """One pipeline step.
 
     capabilities: what the node needs to run (gpu, cpu, memory_gb, ...);
-    params: its configuration; exec: an argv list or a shell string for
-    Command nodes; fallback: alternatives tried when it cannot run.
+    params: its configuration, always given as params={...}; exec: an argv
+    list or a shell string for Command nodes; fallback: alternatives tried
+    when it cannot run. Any other keyword is a TypeError naming the nearest
+    known one, so a misspelling (capabilites=...) never passes unnoticed.
     """
 
     node_type = None
@@ -107,7 +119,9 @@ class Node:
 
     def __init__(self, id=None, type=None, *, capabilities=None, params=None,
                  exec=None, fallback=None, estimated_seconds=None, host=None,
-                 remote_ref=None, models=None, **extra_params):
+                 remote_ref=None, models=None, **unknown):
+        if unknown:
+            _refuse_keywords(self.__class__.__name__, unknown, self._keywords())
         node_type = type or self.node_type
         if not node_type:
             raise PipelineError("a Node needs a type")
@@ -120,13 +134,25 @@ class Node:
         self.type = node_type
         self.capabilities = dict(capabilities or {})
         self.params = dict(params or {})
-        self.params.update(extra_params)
         self.exec = exec
         self.fallback = list(fallback or [])
         self.estimated_seconds = estimated_seconds
         self.host = host
         self.remote_ref = remote_ref
         self.models = list(models or [])
+
+    @classmethod
+    def _keywords(cls):
+        import inspect
+        names = set()
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            for p in inspect.signature(init).parameters.values():
+                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self":
+                    names.add(p.name)
+        return sorted(names)
 
     def to_dict(self, files):
         d = {
