@@ -68,8 +68,14 @@ config_entry(const char *host)
 	const json_t *cfg, *regs;
 
 	rm_err_clear(&err);
-	if ((cfg = rm_config(&err)) == NULL)
+	if ((cfg = rm_config(&err)) == NULL) {
+		/* never silently: its credentials and insecure hosts are not used */
+		static int said;
+		char buf[2048];
+		if (err.code != 0 && !said++)
+			rm_warn("%s; its registries are not used", rm_err_str(&err, buf, sizeof(buf)));
 		return NULL;
+	}
 	regs = json_object_get(cfg, "registries");
 	if (!json_is_object(regs))
 		return NULL;

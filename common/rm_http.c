@@ -786,8 +786,30 @@ debug_url(const char *m, const char *url, long status, const char *why)
 	    why ? ": " : "", why ? why : "");
 }
 
+static int http_exchange(struct rm_http *h, const struct rm_http_req *req,
+    struct rm_http_resp *resp, struct rm_err *err);
+
+/*
+ * On failure the answer's body (an error page) is freed here, so that no
+ * caller's early return leaks it; status and transport_error stay for the
+ * callers that decide on them.
+ */
 int
 rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp *resp,
+    struct rm_err *err)
+{
+	int r = http_exchange(h, req, resp, err);
+
+	if (r != 0) {
+		free(resp->body);
+		resp->body = NULL;
+		resp->body_len = 0;
+	}
+	return r;
+}
+
+static int
+http_exchange(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp *resp,
     struct rm_err *err)
 {
 	char first[4096], url[4096], next[4096];

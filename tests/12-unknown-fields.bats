@@ -114,3 +114,14 @@ setup() {
 	assert_success
 	assert_output "[('model', 'm'), ('task', 'k'), ('x', 1)]"
 }
+
+@test "a config.yaml refused in production is said, not silently skipped, when a registry is used" {
+	port=$(free_port)
+	mkdir -p "$REMOTEMEDIA_HOME"
+	printf 'registries:\n  "127.0.0.1:%s":\n    insecure: true\nregistrys: {}\n' "$port" \
+	    > "$REMOTEMEDIA_HOME/config.yaml"
+	REMOTEMEDIA_ENV=production RM_HTTP_RETRIES=0 run rm-inspect "oci://127.0.0.1:$port/a/b:1"
+	assert_failure 6
+	assert_output --partial "registrys: unknown field (did you mean registry?)"
+	assert_output --partial "its registries are not used"
+}
