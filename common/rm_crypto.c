@@ -315,8 +315,8 @@ key_id_of(const unsigned char raw[32], char id[17])
 	id[16] = '\0';
 }
 
-static char *
-b64_encode(const unsigned char *data, size_t len)
+char *
+rm_b64_encode(const unsigned char *data, size_t len)
 {
 	char *out = malloc(4 * ((len + 2) / 3) + 1);
 
@@ -325,9 +325,8 @@ b64_encode(const unsigned char *data, size_t len)
 	return out;
 }
 
-/* Decodes standard base64 into out (size max); returns the length or -1. */
-static long
-b64_decode(const char *s, unsigned char *out, size_t max)
+long
+rm_b64_decode(const char *s, unsigned char *out, size_t max)
 {
 	size_t n = strlen(s), pad = 0;
 	unsigned char *tmp;
@@ -481,8 +480,8 @@ rm_sign_digest(const char *key, const char *certfile, const char *digest_hex,
 		r = rm_err_set(err, RM_EXIT_INTERNAL, path, NULL, "signing failed");
 		goto out;
 	}
-	b64 = b64_encode(sig, siglen);
-	b64k = b64_encode(raw, 32);
+	b64 = rm_b64_encode(sig, siglen);
+	b64k = rm_b64_encode(raw, 32);
 	if (b64 == NULL || b64k == NULL)
 		goto out;
 	json_object_set_new(doc, "digest", json_string(msg));
@@ -741,7 +740,7 @@ rm_sig_check(const json_t *sigdoc, const char *digest_hex, struct rm_sig_info *i
 		return;
 	}
 	s = json_string_value(json_object_get(sigdoc, "public_key"));
-	if (s == NULL || b64_decode(s, raw, sizeof(raw)) != 32) {
+	if (s == NULL || rm_b64_decode(s, raw, sizeof(raw)) != 32) {
 		SIG_SET(info, RM_SIG_INVALID, "public_key: expected 32 bytes in base64");
 		return;
 	}
@@ -754,7 +753,7 @@ rm_sig_check(const json_t *sigdoc, const char *digest_hex, struct rm_sig_info *i
 		return;
 	}
 	s = json_string_value(json_object_get(sigdoc, "signature"));
-	n = s ? b64_decode(s, sig, sizeof(sig)) : -1;
+	n = s ? rm_b64_decode(s, sig, sizeof(sig)) : -1;
 	if (n != 64) {
 		SIG_SET(info, RM_SIG_INVALID, "signature: expected 64 bytes in base64");
 		return;

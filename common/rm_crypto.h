@@ -74,4 +74,9 @@ struct rm_sig_info {
 void rm_sig_check(const json_t *sigdoc, const char *digest_hex, struct rm_sig_info *info);
 const char *rm_sig_status_name(enum rm_sig_status s);
 
+/* Standard base64 (libcrypto): a malloc'ed string, or NULL. */
+char *rm_b64_encode(const unsigned char *data, size_t len);
+/* Decodes standard base64 into out (size max); returns the length or -1. */
+long rm_b64_decode(const char *s, unsigned char *out, size_t max);
+
 #endif

@@ -1162,6 +1162,36 @@ group_add(struct rm_exgroup *g, struct rm_exset *s)
 	return 0;
 }
 
+/*
+ * The adverts of a remote registry (etcd), each under its key's name, built
+ * as -x builds the adverts of a JSON document: the results match those of
+ * the same adverts in a directory.
+ */
+static int
+remote_set(const struct rm_taxo *t, struct rm_exset **out, struct rm_err *err)
+{
+	json_t *list = rm_registry_list_remote(err), *item, *docs;
+	struct exb x;
+	size_t i;
+
+	if (list == NULL)
+		return -err->code;
+	exb_init(&x, t, 1);
+	json_array_foreach(list, i, item) {
+		const char *name = json_string_value(json_object_get(item, "name"));
+		if (json_object_get(item, "advert") == NULL) {
+			json_array_append_new(x.broken, json_pack("{s:s,s:O}", "file", name, "error",
+			    json_object_get(item, "error")));
+			continue;
+		}
+		docs = json_pack("[O]", json_object_get(item, "advert"));
+		add_docs(&x, docs, name);
+		json_decref(docs);
+	}
+	json_decref(list);
+	return exb_finish(&x, out, err);
+}
+
 static int
 has_id(const struct rm_exset *s, const char *id)
 {
@@ -1196,7 +1226,12 @@ rm_exgroup_load(struct rm_exgroup *g, const struct rm_exsources *src, struct rm_
 			goto fail;
 		group_add(g, s);
 	}
-	if (src->nfiles == 0 && src->ndirs == 0) {
+	if (src->nfiles == 0 && src->ndirs == 0 && rm_registry_url()->kind == RM_REG_ETCD) {
+		g->registry = 1;
+		if ((r = remote_set(t, &s, err)) != 0)
+			goto fail;
+		group_add(g, s);
+	} else if (src->nfiles == 0 && src->ndirs == 0) {
 		if ((r = rm_registry_dir(dir, sizeof(dir), 0, err)) != 0)
 			goto fail;
 		g->registry = 1;
@@ -1205,6 +1240,8 @@ rm_exgroup_load(struct rm_exgroup *g, const struct rm_exsources *src, struct rm_
 				goto fail;
 			group_add(g, s);
 		}
+	}
+	if (src->nfiles == 0 && src->ndirs == 0) {
 		if (gethostname(host, sizeof(host)) != 0)
 			snprintf(host, sizeof(host), "localhost");
 		host[sizeof(host) - 1] = '\0';

@@ -892,3 +892,36 @@ http_exchange(struct rm_http *h, const struct rm_http_req *req, struct rm_http_r
 		return 0;
 	}
 }
+
+int
+rm_http_post_json(struct rm_http *h, const char *path, const json_t *body, long *status,
+    json_t **out, struct rm_err *err)
+{
+	struct rm_http_req req;
+	struct rm_http_resp resp;
+	char *text = json_dumps(body, JSON_COMPACT);
+	int r;
+
+	*out = NULL;
+	*status = 0;
+	if (text == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, path, NULL, "cannot encode the request");
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = path;
+	req.content_type = "application/json";
+	req.accept = "application/json";
+	req.body = text;
+	req.body_len = strlen(text);
+	req.body_fd = -1;
+	req.once = 1;
+	r = rm_http_do(h, &req, &resp, err);
+	free(text);
+	if (r != 0)
+		return r;
+	*status = resp.status;
+	if (resp.body != NULL)
+		*out = json_loadb(resp.body, resp.body_len, 0, NULL);
+	rm_http_resp_release(&resp);
+	return 0;
+}

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "rm_creds.h"
 #include "rm_err.h"
 
@@ -82,6 +84,14 @@ void rm_http_resp_release(struct rm_http_resp *resp);
  */
 int rm_http_do(struct rm_http *h, const struct rm_http_req *req, struct rm_http_resp *resp,
     struct rm_err *err);
+/*
+ * POSTs body (JSON) to path below the session's base, without retries (the
+ * caller chooses another endpoint). Returns 0 when an answer came: *status
+ * is its HTTP status and *out its body parsed (NULL when it was not JSON);
+ * -RM_EXIT_NETWORK naming the URL when none did.
+ */
+int rm_http_post_json(struct rm_http *h, const char *path, const json_t *body, long *status,
+    json_t **out, struct rm_err *err);
 /* Sleeps before retry number attempt (1, 2, ...): 0.2 s doubling, capped at 3 s. */
 void rm_http_backoff(int attempt);
 /* Retries a request may take (RM_HTTP_RETRIES, default 5). */

@@ -10,15 +10,31 @@
 #include <unistd.h>
 
 #include "rm_advert.h"
+#include "rm_config.h"
 #include "rm_doc.h"
+#include "rm_etcd.h"
 #include "rm_fs.h"
 #include "rm_home.h"
+#include "rm_log.h"
 #include "rm_registry.h"
+
+static struct rm_reg_url cur_url;	/* kind DIR, path "": the default */
+static int etcd_put(const json_t *norm, struct rm_err *err);
+static json_t *etcd_get(const char *id, struct rm_err *err);
+static int etcd_remove(const char *id, struct rm_err *err);
 
 int
 rm_registry_dir(char *buf, size_t size, int mk, struct rm_err *err)
 {
-	int r = rm_home_path(buf, size, "executors", 0, err);
+	int r;
+
+	if (cur_url.kind == RM_REG_ETCD)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL,
+		    "the registry is in etcd, not in a directory");
+	if (cur_url.path[0] != '\0')
+		r = rm_path(buf, size, err, "%s", cur_url.path);
+	else
+		r = rm_home_path(buf, size, "executors", 0, err);
 
 	if (r == 0 && mk)
 		r = rm_mkdir_p(buf, 0700, err);
@@ -28,10 +44,15 @@ rm_registry_dir(char *buf, size_t size, int mk, struct rm_err *err)
 int
 rm_registry_lock(int nowait, struct rm_err *err)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], dir[PATH_MAX];
 	int r;
 
-	if ((r = rm_home_path(path, sizeof(path), "executors.lock", 1, err)) != 0)
+	/* a directory given by URL holds its own lock; etcd writers lock this host's */
+	if (cur_url.kind == RM_REG_DIR && cur_url.path[0] != '\0') {
+		if ((r = rm_registry_dir(dir, sizeof(dir), 1, err)) != 0 ||
+		    (r = rm_path(path, sizeof(path), err, "%s/.executors.lock", dir)) != 0)
+			return r;
+	} else if ((r = rm_home_path(path, sizeof(path), "executors.lock", 1, err)) != 0)
 		return r;
 	return rm_lock(path, 1, nowait, err);
 }
@@ -75,6 +96,11 @@ rm_registry_put(const json_t *advert, int locked, struct rm_err *err)
 	norm = rm_advert_normalize(advert, "<advert>", err);
 	if (norm == NULL)
 		return -err->code;
+	if (cur_url.kind == RM_REG_ETCD) {
+		r = etcd_put(norm, err);
+		json_decref(norm);
+		return r;
+	}
 	id = json_string_value(json_object_get(norm, "id"));
 	if ((r = advert_path(path, sizeof(path), id, err)) != 0)
 		goto out;
@@ -98,6 +124,8 @@ rm_registry_get(const char *id, struct rm_err *err)
 {
 	char path[PATH_MAX];
 
+	if (cur_url.kind == RM_REG_ETCD)
+		return etcd_get(id, err);
 	if (advert_path(path, sizeof(path), id, err) != 0)
 		return NULL;
 	if (access(path, F_OK) != 0) {
@@ -113,6 +141,8 @@ rm_registry_remove(const char *id, int locked, struct rm_err *err)
 	char path[PATH_MAX];
 	int fd = -1, r;
 
+	if (cur_url.kind == RM_REG_ETCD)
+		return etcd_remove(id, err);
 	if ((r = advert_path(path, sizeof(path), id, err)) != 0)
 		return r;
 	if (!locked && (fd = rm_registry_lock(0, err)) < 0)
@@ -164,4 +194,295 @@ rm_time_parse(const char *s, long long *t)
 		return -1;
 	*t = (long long)timegm(&tm) - off;
 	return 0;
+}
+
+/* ---- backends --------------------------------------------------------- */
+
+static int chosen;
+static struct rm_etcd *etcd;
+
+static int
+why_set(char *why, size_t size, const char *fmt, const char *arg)
+{
+	snprintf(why, size, fmt, arg);
+	return -1;
+}
+
+/* One "host:port" (or "[v6]:port") of len bytes at s into out. */
+static int
+parse_endpoint(const char *s, size_t len, char *out, size_t size, char *why, size_t wsize)
+{
+	char ep[264];
+	const char *colon, *p;
+	long port;
+	char *end;
+
+	if (len == 0)
+		return why_set(why, wsize, "%san empty endpoint in the list", "");
+	if (len >= sizeof(ep) || len >= size)
+		return why_set(why, wsize, "%sendpoint too long", "");
+	memcpy(ep, s, len);
+	ep[len] = '\0';
+	if (strchr(ep, '@') != NULL)
+		return why_set(why, wsize, "\"%s\": credentials do not belong in the URL "
+		    "(they would show in ps and logs)", ep);
+	colon = strrchr(ep, ':');
+	if (colon == NULL || colon == ep || (ep[0] == '[' && colon[-1] != ']'))
+		return why_set(why, wsize, "\"%s\": expected HOST:PORT", ep);
+	for (p = ep; p < colon; p++) {
+		int ok = isalnum((unsigned char)*p) || *p == '.' || *p == '-' ||
+		    (ep[0] == '[' && (*p == ':' || *p == '[' || *p == ']'));
+		if (!ok)
+			return why_set(why, wsize, "\"%s\": the host may hold letters, digits, '.' "
+			    "and '-' (or be [IPv6])", ep);
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 1 || port > 65535 ||
+	    !isdigit((unsigned char)colon[1]))
+		return why_set(why, wsize, "\"%s\": the port must be a number from 1 to 65535", ep);
+	snprintf(out, size, "%s", ep);
+	return 0;
+}
+
+static int
+parse_prefix(const char *s, struct rm_reg_url *u, char *why, size_t size)
+{
+	size_t n = strlen(s);
+	const char *p;
+
+	while (n > 0 && s[n - 1] == '/')
+		n--;
+	if (n == 0) {
+		snprintf(u->prefix, sizeof(u->prefix), "/remotemedia");
+		return 0;
+	}
+	if (n + 1 >= sizeof(u->prefix))
+		return why_set(why, size, "%sthe prefix is too long (at most 250 bytes)", "");
+	for (p = s; p < s + n; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '?' || *p == '#')
+			return why_set(why, size, "the prefix \"%s\" may hold printable characters "
+			    "only, no spaces, '?' or '#'", s);
+	snprintf(u->prefix, sizeof(u->prefix), "/%.*s", (int)n, s);
+	return 0;
+}
+
+int
+rm_registry_parse_url(const char *url, struct rm_reg_url *u, char *why, size_t size)
+{
+	const char *hosts, *slash, *p, *comma;
+
+	memset(u, 0, sizeof(*u));
+	if (strncmp(url, "dir:", 4) == 0) {
+		if (url[4] == '\0')
+			return why_set(why, size, "%sdir: needs a PATH (dir:/srv/executors)", "");
+		if (strlen(url + 4) >= sizeof(u->path))
+			return why_set(why, size, "%sthe path is too long", "");
+		u->kind = RM_REG_DIR;
+		snprintf(u->path, sizeof(u->path), "%s", url + 4);
+		return 0;
+	}
+	if (strncmp(url, "etcds://", 8) == 0)
+		return why_set(why, size, "\"%s\": etcds:// (TLS) is not supported yet", url);
+	if (strncmp(url, "etcd://", 7) != 0)
+		return why_set(why, size, "\"%s\": expected dir:PATH or "
+		    "etcd://HOST:PORT[,HOST:PORT...][/PREFIX]", url);
+	u->kind = RM_REG_ETCD;
+	hosts = url + 7;
+	slash = strchr(hosts, '/');
+	if (slash == hosts || *hosts == '\0')
+		return why_set(why, size, "\"%s\": no HOST:PORT after etcd://", url);
+	for (p = hosts; p != NULL && *p != '\0' && p != slash; p = comma ? comma + 1 : NULL) {
+		const char *stop = slash ? slash : p + strlen(p);
+		comma = memchr(p, ',', (size_t)(stop - p));
+		if (u->nendpoints == RM_REG_MAX_ENDPOINTS)
+			return why_set(why, size, "%smore than 16 endpoints", "");
+		if (parse_endpoint(p, (size_t)((comma ? comma : stop) - p),
+		    u->endpoints[u->nendpoints], sizeof(u->endpoints[0]), why, size) != 0)
+			return -1;
+		u->nendpoints++;
+		if (comma != NULL && comma + 1 == stop)
+			return why_set(why, size, "\"%s\": an empty endpoint after ','", url);
+	}
+	return parse_prefix(slash ? slash + 1 : "", u, why, size);
+}
+
+int
+rm_registry_select(const char *arg, struct rm_err *err)
+{
+	char why[600], cpath[PATH_MAX];
+	const char *env = getenv("REMOTEMEDIA_REGISTRY");
+	const json_t *cfg, *v;
+	struct rm_reg_url u;
+
+	if (chosen)
+		return 0;
+	if (arg != NULL || (env != NULL && *env != '\0')) {
+		if (rm_registry_parse_url(arg ? arg : env, &u, why, sizeof(why)) != 0)
+			return rm_err_set(err, RM_EXIT_USAGE, NULL,
+			    arg ? "--registry" : "REMOTEMEDIA_REGISTRY", "%s", why);
+	} else {
+		if ((cfg = rm_config(err)) == NULL)
+			return -err->code;
+		if ((v = json_object_get(cfg, "registry")) == NULL) {
+			chosen = 1;
+			return 0;
+		}
+		if (rm_home_path(cpath, sizeof(cpath), "config.yaml", 0, err) != 0)
+			return -err->code;
+		if (!json_is_string(v))
+			return rm_err_set(err, RM_EXIT_INVALID, cpath, "registry", "expected a registry "
+			    "URL (dir:PATH or etcd://HOST:PORT[,...][/PREFIX]), got %s", rm_json_type(v));
+		if (rm_registry_parse_url(json_string_value(v), &u, why, sizeof(why)) != 0)
+			return rm_err_set(err, RM_EXIT_INVALID, cpath, "registry", "%s", why);
+	}
+	cur_url = u;
+	chosen = 1;
+	if (u.kind == RM_REG_ETCD)
+		rm_debug("registry: etcd at %s..., prefix %s", u.endpoints[0], u.prefix);
+	return 0;
+}
+
+const struct rm_reg_url *
+rm_registry_url(void)
+{
+	return &cur_url;
+}
+
+static struct rm_etcd *
+etcd_client(struct rm_err *err)
+{
+	const char *eps[RM_REG_MAX_ENDPOINTS];
+	size_t i;
+
+	if (etcd == NULL) {
+		for (i = 0; i < cur_url.nendpoints; i++)
+			eps[i] = cur_url.endpoints[i];
+		etcd = rm_etcd_open(eps, cur_url.nendpoints, err);
+	}
+	return etcd;
+}
+
+static int
+etcd_key(char *buf, size_t size, const char *id, struct rm_err *err)
+{
+	if (!rm_registry_id_ok(id))
+		return rm_err_set(err, RM_EXIT_INVALID, NULL, "id",
+		    "\"%s\" is not a valid executor id (letters, digits, '.', '_', '-', ':', '@')", id);
+	snprintf(buf, size, "%s/executors/%s", cur_url.prefix, id);
+	return 0;
+}
+
+/* An advert stored in etcd, parsed; NULL with err naming the key. */
+static json_t *
+etcd_value(const char *key, const char *value, struct rm_err *err)
+{
+	char name[600];
+	json_error_t je;
+	json_t *doc;
+
+	snprintf(name, sizeof(name), "etcd:%s", key);
+	if (value == NULL) {
+		rm_err_set(err, RM_EXIT_INVALID, name, NULL, "the value is not valid base64");
+		return NULL;
+	}
+	doc = json_loads(value, JSON_REJECT_DUPLICATES, &je);
+	if (doc == NULL)
+		rm_err_setpos(err, RM_EXIT_INVALID, name, je.line, je.column, NULL,
+		    "malformed JSON: %s", je.text);
+	return doc;
+}
+
+static int
+etcd_put(const json_t *norm, struct rm_err *err)
+{
+	const char *id = json_string_value(json_object_get(norm, "id"));
+	struct rm_etcd *e = etcd_client(err);
+	char key[512], *text;
+	long long exp;
+	long ttl = 0;
+	int r;
+
+	if (e == NULL)
+		return -err->code;
+	if ((r = etcd_key(key, sizeof(key), id, err)) != 0)
+		return r;
+	if (rm_time_parse(json_string_value(json_object_get(norm, "expires_at")) ?: "", &exp) == 0)
+		ttl = exp - (long long)time(NULL) > 1 ? (long)(exp - (long long)time(NULL)) : 1;
+	if ((text = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "cannot encode the advert");
+	r = rm_etcd_put(e, key, text, ttl, err);
+	free(text);
+	return r;
+}
+
+static json_t *
+etcd_get(const char *id, struct rm_err *err)
+{
+	struct rm_etcd *e = etcd_client(err);
+	char key[512];
+	json_t *l, *doc = NULL, *kv;
+
+	if (e == NULL || etcd_key(key, sizeof(key), id, err) != 0)
+		return NULL;
+	if ((l = rm_etcd_range(e, key, 0, err)) == NULL)
+		return NULL;
+	kv = json_array_get(l, 0);
+	if (kv == NULL)
+		rm_err_set(err, RM_EXIT_NOTFOUND, NULL, NULL,
+		    "no executor \"%s\" in the registry (etcd key %s)", id, key);
+	else
+		doc = etcd_value(key, json_string_value(json_object_get(kv, "value")), err);
+	json_decref(l);
+	return doc;
+}
+
+static int
+etcd_remove(const char *id, struct rm_err *err)
+{
+	struct rm_etcd *e = etcd_client(err);
+	char key[512];
+	int r;
+
+	if (e == NULL)
+		return -err->code;
+	if ((r = etcd_key(key, sizeof(key), id, err)) != 0)
+		return r;
+	r = rm_etcd_delete(e, key, err);
+	if (r == -RM_EXIT_NOTFOUND)
+		rm_err_set(err, RM_EXIT_NOTFOUND, NULL, NULL,
+		    "no executor \"%s\" in the registry (etcd key %s)", id, key);
+	return r;
+}
+
+json_t *
+rm_registry_list_remote(struct rm_err *err)
+{
+	struct rm_etcd *e = etcd_client(err);
+	char key[512], name[600], buf[1400];
+	json_t *l, *out, *kv, *doc;
+	struct rm_err ve;
+	size_t i;
+
+	if (e == NULL)
+		return NULL;
+	snprintf(key, sizeof(key), "%s/executors/", cur_url.prefix);
+	if ((l = rm_etcd_range(e, key, 1, err)) == NULL)
+		return NULL;
+	out = json_array();
+	json_array_foreach(l, i, kv) {
+		const char *k = json_string_value(json_object_get(kv, "key"));
+		snprintf(name, sizeof(name), "etcd:%s", k);
+		rm_err_clear(&ve);
+		doc = etcd_value(k, json_string_value(json_object_get(kv, "value")), &ve);
+		if (doc != NULL)
+			json_array_append_new(out, json_pack("{s:s,s:o}", "name", name, "advert", doc));
+		else {
+			ve.file[0] = '\0';
+			json_array_append_new(out, json_pack("{s:s,s:s}", "name", name, "error",
+			    rm_err_str(&ve, buf, sizeof(buf))));
+		}
+	}
+	json_decref(l);
+	return out;
 }

@@ -11,7 +11,42 @@
 
 #include "rm_err.h"
 
-/* $REMOTEMEDIA_HOME/executors (created with mode 0700 when mk is set). */
+/*
+ * The backend, from a registry URL: "dir:PATH" (adverts as files in PATH)
+ * or "etcd://HOST:PORT[,HOST:PORT...][/PREFIX]" (adverts under
+ * PREFIX/executors/<id>, PREFIX "/remotemedia" when absent, each bound to a
+ * lease of the advert's ttl). Without any URL the directory
+ * $REMOTEMEDIA_HOME/executors is used, as always.
+ */
+#define RM_REG_MAX_ENDPOINTS 16
+enum rm_reg_kind { RM_REG_DIR = 0, RM_REG_ETCD };
+
+struct rm_reg_url {
+	enum rm_reg_kind kind;
+	char path[4096];		/* dir: ("" = the default directory) */
+	char endpoints[RM_REG_MAX_ENDPOINTS][264];	/* etcd: "host:port" */
+	size_t nendpoints;
+	char prefix[256];		/* etcd: "/remotemedia", no trailing slash */
+};
+
+/* Parses url; -1 with what is wrong in why. */
+int rm_registry_parse_url(const char *url, struct rm_reg_url *u, char *why, size_t size);
+/*
+ * Chooses the backend for this process: arg (--registry; a bad one is
+ * RM_EXIT_USAGE), else $REMOTEMEDIA_REGISTRY (RM_EXIT_USAGE too), else
+ * registry: in config.yaml (RM_EXIT_INVALID naming the file), else the
+ * default directory. Calling it is optional; the first call wins.
+ */
+int rm_registry_select(const char *arg, struct rm_err *err);
+/* The backend chosen (the default directory when none was). */
+const struct rm_reg_url *rm_registry_url(void);
+/*
+ * Every advert of an etcd registry as [{"name": "etcd:KEY", "advert": doc}]
+ * or [{"name", "error"}] for one that does not parse. NULL with err.
+ */
+json_t *rm_registry_list_remote(struct rm_err *err);
+
+/* The registry directory (created with mode 0700 when mk is set). */
 int rm_registry_dir(char *buf, size_t size, int mk, struct rm_err *err);
 /* Takes the registry's writer lock (exclusive); returns an fd for rm_unlock. */
 int rm_registry_lock(int nowait, struct rm_err *err);

@@ -29,7 +29,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: rm-match [--json] [--explain] [--all] [-x ADVERT]... [-d DIR]...\n"
 	    "                [--query EXPR]... [--max-cost N] [--region R] [--sort KEY]\n"
-	    "                [-n N] [--rescan] [--no-local] [-v|-q] NODE...\n"
+	    "                [-n N] [--rescan] [--no-local] [--registry URL] [-v|-q] NODE...\n"
 	    "       rm-match --model FILE|catalog:ID [--engine ECP|EXECUTOR] [--json]\n"
 	    "  NODE       a node file or - (a node, an array of nodes, JSON lines, a pipeline)\n"
 	    "  -x FILE    adverts from FILE (an advert, an array, JSON lines, YAML)\n"
@@ -42,6 +42,8 @@ usage(FILE *fp)
 	    "  --region R     closest region first\n"
 	    "  --sort KEY     score (default), availability, cost, latency, id\n"
 	    "  -n N       list at most N compatible executors\n"
+	    "  --registry URL  dir:PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]\n"
+	    "             (default: $REMOTEMEDIA_REGISTRY, registry: in config.yaml)\n"
 	    "  --rescan   rebuild the registry index instead of trusting it\n"
 	    "  --no-local do not add this machine when the registry lacks it\n"
 	    "  --model    preflight a model (GGUF, .mcd.json sidecar, catalog:ID)\n"
@@ -49,7 +51,7 @@ usage(FILE *fp)
 }
 
 enum { O_EXPLAIN = 256, O_ALL, O_QUERY, O_MAXCOST, O_REGION, O_SORT, O_RESCAN, O_NOLOCAL,
-	O_MODEL, O_ENGINE, O_JSON };
+	O_MODEL, O_ENGINE, O_JSON, O_REGISTRY };
 
 static const struct option longopts[] = {
 	{ "json", no_argument, NULL, O_JSON },
@@ -61,6 +63,7 @@ static const struct option longopts[] = {
 	{ "sort", required_argument, NULL, O_SORT },
 	{ "limit", required_argument, NULL, 'n' },
 	{ "rescan", no_argument, NULL, O_RESCAN },
+	{ "registry", required_argument, NULL, O_REGISTRY },
 	{ "no-local", no_argument, NULL, O_NOLOCAL },
 	{ "model", required_argument, NULL, O_MODEL },
 	{ "engine", required_argument, NULL, O_ENGINE },
@@ -217,7 +220,7 @@ main(int argc, char **argv)
 	const struct rm_taxo *t;
 	const char **files = NULL, **dirs = NULL, **queries = NULL;
 	size_t nq = 0, i;
-	const char *model = NULL, *engine = NULL;
+	const char *model = NULL, *engine = NULL, *registry = NULL;
 	double maxcost = -1;
 	int c, want_json = 0, verbose = RM_LOG_NORMAL, rc = 0;
 	long lim;
@@ -277,6 +280,7 @@ main(int argc, char **argv)
 		case O_NOLOCAL: src.no_local = 1; break;
 		case O_MODEL: model = optarg; break;
 		case O_ENGINE: engine = optarg; break;
+		case O_REGISTRY: registry = optarg; break;
 		default:
 			usage(stderr);
 			rc = RM_EXIT_USAGE;
@@ -287,6 +291,10 @@ main(int argc, char **argv)
 	rm_tool_banner();
 	want_json = rm_tool_want_json(want_json);
 	rm_err_clear(&err);
+	if (rm_registry_select(registry, &err) != 0) {
+		rc = rm_err_print(&err);
+		goto out;
+	}
 	if (engine != NULL && model == NULL) {
 		fprintf(stderr, "rm-match: --engine needs --model\n");
 		rc = RM_EXIT_USAGE;

@@ -33,13 +33,16 @@ static const char usage_text[] =
     "       rm-probe verify [--id ID] [--no-frameworks]\n"
     "       rm-probe bench [--id ID]\n"
     "       rm-probe watch [--id ID] [--interval S] [--count N]\n"
+    "       rm-probe deregister [--id ID]\n"
     "       rm-probe validate [--profile LIST] [--schema-only] ADVERT...\n"
     "Common options: --root DIR (fixture tree for /proc, /sys, /dev), --timeout S\n"
-    "(for nvidia-smi, ffmpeg, python3), -j/--json, -v, -q, -h/--help, --version.\n";
+    "(for nvidia-smi, ffmpeg, python3), -j/--json, -v, -q, -h/--help, --version;\n"
+    "--registry URL (dir:PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]) for the\n"
+    "verbs that read or write adverts.\n";
 
 static struct {
 	int json, nofw, schema_only, timeout_ms;
-	const char *root, *id, *from, *profile;
+	const char *root, *id, *from, *profile, *registry;
 	long ttl, count;
 	double interval;
 	json_t *sets;
@@ -264,6 +267,19 @@ refresh(const json_t *reg, const json_t *probe, long ttl)
 }
 
 /* ---- verbs ---- */
+
+static int
+cmd_deregister(void)
+{
+	struct rm_err err;
+	const char *id = local_id();
+
+	rm_err_clear(&err);
+	if (rm_registry_remove(id, 0, &err) != 0)
+		return rm_err_print(&err);
+	rm_info("deregistered executor %s", id);
+	return 0;
+}
 
 static int
 cmd_show(void)
@@ -666,6 +682,7 @@ main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "profile", required_argument, NULL, 'p' },
 		{ "schema-only", no_argument, NULL, 'S' },
+		{ "registry", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -714,6 +731,7 @@ main(int argc, char **argv)
 			break;
 		case 'p': opt.profile = optarg; break;
 		case 'S': opt.schema_only = 1; break;
+		case 'r': opt.registry = optarg; break;
 		case 'v': level = level < RM_LOG_VERBOSE ? RM_LOG_VERBOSE : level + 1; break;
 		case 'q': level = RM_LOG_QUIET; break;
 		case 'h': usage(stdout); return 0;
@@ -729,6 +747,14 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		verb = argv[optind++];
+	if (verb != NULL && strcmp(verb, "show") != 0 && strcmp(verb, "validate") != 0) {
+		struct rm_err err;
+		rm_err_clear(&err);
+		if (rm_registry_select(opt.registry, &err) != 0) {
+			json_decref(opt.sets);
+			return rm_err_print(&err);
+		}
+	}
 	if (verb == NULL || strcmp(verb, "show") == 0)
 		rc = optind < argc ? -1 : cmd_show();
 	else if (strcmp(verb, "register") == 0)
@@ -739,6 +765,8 @@ main(int argc, char **argv)
 		rc = optind < argc ? -1 : cmd_bench();
 	else if (strcmp(verb, "watch") == 0)
 		rc = optind < argc ? -1 : cmd_watch();
+	else if (strcmp(verb, "deregister") == 0)
+		rc = optind < argc ? -1 : cmd_deregister();
 	else if (strcmp(verb, "validate") == 0)
 		rc = cmd_validate(argc - optind, argv + optind);
 	else {

@@ -1,0 +1,308 @@
+/*
+ * etcd v3 through its HTTP/JSON gateway (rm_etcd.h). Every request is a
+ * POST of a JSON object; bytes fields (key, value, range_end) are base64,
+ * int64 fields (ID, lease, TTL) are sent and received as decimal strings.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_crypto.h"
+#include "rm_etcd.h"
+#include "rm_http.h"
+#include "rm_log.h"
+
+struct rm_etcd {
+	char **eps;
+	struct rm_http **h;	/* one session an endpoint, made on first use */
+	size_t n, cur;		/* cur: the endpoint that answered last */
+	long status;		/* of the last answer */
+};
+
+struct rm_etcd *
+rm_etcd_open(const char *const *endpoints, size_t n, struct rm_err *err)
+{
+	struct rm_etcd *e;
+	size_t i;
+
+	if (rm_http_load(err) != 0)
+		return NULL;
+	if (n == 0 || (e = calloc(1, sizeof(*e))) == NULL) {
+		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "no etcd endpoint");
+		return NULL;
+	}
+	e->eps = calloc(n, sizeof(*e->eps));
+	e->h = calloc(n, sizeof(*e->h));
+	if (e->eps == NULL || e->h == NULL) {
+		free(e->eps);
+		free(e->h);
+		free(e);
+		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+		return NULL;
+	}
+	e->n = n;
+	for (i = 0; i < n; i++)
+		e->eps[i] = strdup(endpoints[i]);
+	return e;
+}
+
+void
+rm_etcd_close(struct rm_etcd *e)
+{
+	size_t i;
+
+	if (e == NULL)
+		return;
+	for (i = 0; i < e->n; i++) {
+		rm_http_free(e->h[i]);
+		free(e->eps[i]);
+	}
+	free(e->h);
+	free(e->eps);
+	free(e);
+}
+
+/* The message of a gateway error body ({"error","message","code"}). */
+static const char *
+answer_message(const json_t *out)
+{
+	const char *m = json_string_value(json_object_get(out, "message"));
+
+	if (m == NULL)
+		m = json_string_value(json_object_get(out, "error"));
+	return m != NULL ? m : "no message";
+}
+
+/* Sends to endpoint i; 1 when it did not answer (why in *why). */
+static int
+call_one(struct rm_etcd *e, size_t i, const char *path, const json_t *body, json_t **out,
+    struct rm_err *why)
+{
+	char base[300];
+
+	if (e->h[i] == NULL) {
+		snprintf(base, sizeof(base), "http://%s", e->eps[i]);
+		if ((e->h[i] = rm_http_new(base, 0, NULL)) == NULL) {
+			rm_err_set(why, RM_EXIT_NETWORK, NULL, NULL, "cannot start a session");
+			return 1;
+		}
+	}
+	rm_err_clear(why);
+	return rm_http_post_json(e->h[i], path, body, &e->status, out, why) != 0;
+}
+
+json_t *
+rm_etcd_call(struct rm_etcd *e, const char *path, const json_t *body, struct rm_err *err)
+{
+	char tried[1024] = "";
+	struct rm_err why;
+	json_t *out = NULL;
+	size_t k, i = e->cur;
+
+	rm_err_clear(&why);
+	for (k = 0; k < e->n; k++) {
+		i = (e->cur + k) % e->n;
+		if (call_one(e, i, path, body, &out, &why) == 0)
+			break;
+		rm_debug("etcd %s: %s", e->eps[i], why.msg);
+		snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s",
+		    k ? ", " : "", e->eps[i]);
+	}
+	if (k == e->n) {
+		rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL,
+		    "etcd unreachable: tried %s (last: %s)", tried, why.msg);
+		return NULL;
+	}
+	e->cur = i;
+	if (e->status / 100 != 2 || !json_is_object(out)) {
+		rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "etcd %s: %s: HTTP %ld: %s", e->eps[i],
+		    path, e->status, json_is_object(out) ? answer_message(out) :
+		    "the answer is not a JSON object");
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
+static json_t *
+b64_json(const char *s)
+{
+	char *b = rm_b64_encode((const unsigned char *)s, strlen(s));
+	json_t *v = b != NULL ? json_string(b) : NULL;
+
+	free(b);
+	return v;
+}
+
+/* A base64 field decoded into a NUL-terminated string, or NULL. */
+static char *
+b64_field(const json_t *o, const char *name)
+{
+	const char *s = json_string_value(json_object_get(o, name));
+	size_t max;
+	char *out;
+	long n;
+
+	if (s == NULL)
+		return NULL;
+	max = strlen(s) / 4 * 3 + 1;
+	if ((out = malloc(max + 1)) == NULL)
+		return NULL;
+	n = *s == '\0' ? 0 : rm_b64_decode(s, (unsigned char *)out, max);
+	if (n < 0) {
+		free(out);
+		return NULL;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* key with its last byte incremented: the end of the range of its prefix */
+static json_t *
+range_end(const char *key)
+{
+	char *end = strdup(key);
+	size_t n = strlen(key);
+	json_t *v;
+
+	if (end == NULL)
+		return NULL;
+	while (n > 0 && (unsigned char)end[n - 1] == 0xff)
+		end[--n] = '\0';
+	if (n == 0) {
+		free(end);
+		return json_string("AA==");	/* "\0": every key */
+	}
+	end[n - 1]++;
+	v = b64_json(end);
+	free(end);
+	return v;
+}
+
+json_t *
+rm_etcd_range(struct rm_etcd *e, const char *key, int prefix, struct rm_err *err)
+{
+	json_t *req = json_pack("{s:o}", "key", b64_json(key)), *out, *kvs, *kv, *list;
+	size_t i;
+
+	if (prefix)
+		json_object_set_new(req, "range_end", range_end(key));
+	out = rm_etcd_call(e, "/v3/kv/range", req, err);
+	json_decref(req);
+	if (out == NULL)
+		return NULL;
+	list = json_array();
+	kvs = json_object_get(out, "kvs");
+	json_array_foreach(kvs, i, kv) {
+		char *k = b64_field(kv, "key"), *v = b64_field(kv, "value");
+		const char *lease = json_string_value(json_object_get(kv, "lease"));
+		json_t *item = json_pack("{s:s,s:s}", "key", k ? k : "?", "lease", lease ? lease : "0");
+
+		if (v != NULL)
+			json_object_set_new(item, "value", json_string(v));
+		else
+			json_object_set_new(item, "error", json_string("the value is not valid base64"));
+		json_array_append_new(list, item);
+		free(k);
+		free(v);
+	}
+	json_decref(out);
+	return list;
+}
+
+static int
+lease_revoke(struct rm_etcd *e, const char *id, struct rm_err *err)
+{
+	json_t *req = json_pack("{s:s}", "ID", id), *out;
+
+	out = rm_etcd_call(e, "/v3/lease/revoke", req, err);
+	json_decref(req);
+	if (out == NULL)
+		return -err->code;
+	json_decref(out);
+	return 0;
+}
+
+/* The lease key has now, "0" for none; NULL with err when it is absent. */
+static char *
+current_lease(struct rm_etcd *e, const char *key, struct rm_err *err)
+{
+	json_t *l = rm_etcd_range(e, key, 0, err);
+	char *id = NULL;
+
+	if (l == NULL)
+		return NULL;
+	if (json_array_size(l) == 0)
+		rm_err_set(err, RM_EXIT_NOTFOUND, NULL, NULL, "no key %s in etcd", key);
+	else
+		id = strdup(json_string_value(json_object_get(json_array_get(l, 0), "lease")));
+	json_decref(l);
+	return id;
+}
+
+int
+rm_etcd_put(struct rm_etcd *e, const char *key, const char *value, long ttl, struct rm_err *err)
+{
+	json_t *req, *out;
+	char lease[32] = "0", *old;
+	struct rm_err ignore;
+
+	rm_err_clear(&ignore);
+	old = ttl > 0 ? current_lease(e, key, &ignore) : NULL;
+	if (ttl > 0) {
+		req = json_pack("{s:I}", "TTL", (json_int_t)ttl);
+		out = rm_etcd_call(e, "/v3/lease/grant", req, err);
+		json_decref(req);
+		if (out == NULL || !json_is_string(json_object_get(out, "ID"))) {
+			json_decref(out);
+			free(old);
+			return out == NULL ? -err->code : rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL,
+			    "etcd granted a lease without an ID");
+		}
+		snprintf(lease, sizeof(lease), "%s", json_string_value(json_object_get(out, "ID")));
+		json_decref(out);
+	}
+	req = json_pack("{s:o,s:o,s:s}", "key", b64_json(key), "value", b64_json(value), "lease",
+	    lease);
+	out = rm_etcd_call(e, "/v3/kv/put", req, err);
+	json_decref(req);
+	if (out == NULL) {
+		if (strcmp(lease, "0") != 0)
+			lease_revoke(e, lease, &ignore);
+		free(old);
+		return -err->code;
+	}
+	json_decref(out);
+	/* the key holds the new lease now: revoking the old one deletes nothing of it */
+	if (old != NULL && strcmp(old, "0") != 0 && strcmp(old, lease) != 0)
+		lease_revoke(e, old, &ignore);
+	free(old);
+	return 0;
+}
+
+int
+rm_etcd_delete(struct rm_etcd *e, const char *key, struct rm_err *err)
+{
+	char *lease = current_lease(e, key, err);
+	json_t *req, *out;
+	struct rm_err lerr;
+
+	if (lease == NULL)
+		return -err->code;
+	rm_err_clear(&lerr);
+	if (strcmp(lease, "0") != 0 && lease_revoke(e, lease, &lerr) == 0) {
+		free(lease);
+		return 0;
+	}
+	free(lease);
+	/* no lease, or it ended meanwhile: delete the key itself */
+	req = json_pack("{s:o}", "key", b64_json(key));
+	out = rm_etcd_call(e, "/v3/kv/deleterange", req, err);
+	json_decref(req);
+	if (out == NULL)
+		return -err->code;
+	json_decref(out);
+	return 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * A small etcd v3 client over its HTTP/JSON gateway (/v3/kv/..., /v3/lease/...):
+ * keys and values travel base64-encoded, int64 fields as strings. Each call
+ * tries the endpoints in order, starting from the last one that answered;
+ * when none answers it fails with RM_EXIT_NETWORK naming every endpoint.
+ */
+#ifndef RM_ETCD_H
+#define RM_ETCD_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#include "rm_err.h"
+
+struct rm_etcd;
+
+/* endpoints: "host:port" strings (copied). NULL with err when libcurl is missing. */
+struct rm_etcd *rm_etcd_open(const char *const *endpoints, size_t n, struct rm_err *err);
+void rm_etcd_close(struct rm_etcd *e);
+
+/* POSTs body to path ("/v3/kv/range"); the answer's JSON object, or NULL. */
+json_t *rm_etcd_call(struct rm_etcd *e, const char *path, const json_t *body,
+    struct rm_err *err);
+/*
+ * Puts key = value. ttl > 0 binds it to a new lease of that many seconds
+ * (the lease it had before, if any, is revoked after the put); 0: no lease.
+ */
+int rm_etcd_put(struct rm_etcd *e, const char *key, const char *value, long ttl,
+    struct rm_err *err);
+/*
+ * The pairs under a key prefix (or the one key when prefix is 0), as
+ * [{"key": "...", "value": "...", "lease": "ID"}], decoded; values that are
+ * not valid base64 come with "error" instead.
+ */
+json_t *rm_etcd_range(struct rm_etcd *e, const char *key, int prefix, struct rm_err *err);
+/* Removes key: revokes its lease (deleting what the lease holds), or deletes it. */
+int rm_etcd_delete(struct rm_etcd *e, const char *key, struct rm_err *err);
+
+#endif

@@ -1,0 +1,189 @@
+#!/usr/bin/env bats
+# The etcd registry backend (issue 12, first step): adverts under
+# PREFIX/executors/<id> bound to leases, matched exactly as the same adverts
+# in a directory; an unreachable etcd is exit 6, a bad URL exit 2.
+# A real etcd (Debian etcd-server) runs on free ports for the whole file.
+
+load test_helper
+bats_require_minimum_version 1.5.0
+
+M=$BATS_TEST_DIRNAME/fixtures/match
+
+setup_file() {
+	if ! command -v etcd >/dev/null 2>&1; then
+		skip "etcd is not installed (apt-get install etcd-server etcd-client)"
+	fi
+	local client peer i
+	client=$(free_port)
+	peer=$(free_port)
+	while [ "$peer" = "$client" ]; do peer=$(free_port); done
+	ETCD_URL=etcd://127.0.0.1:$client
+	ETCD_HTTP=http://127.0.0.1:$client
+	etcd --name rmtest --data-dir "$BATS_FILE_TMPDIR/etcd" \
+		--listen-client-urls "$ETCD_HTTP" --advertise-client-urls "$ETCD_HTTP" \
+		--listen-peer-urls "http://127.0.0.1:$peer" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+		--initial-cluster "rmtest=http://127.0.0.1:$peer" \
+		>"$BATS_FILE_TMPDIR/etcd.log" 2>&1 &
+	ETCD_PID=$!
+	echo "$ETCD_PID" > "$BATS_FILE_TMPDIR/etcd.pid"
+	for i in $(seq 1 100); do
+		if curl -fsS "$ETCD_HTTP/health" 2>/dev/null | grep -q '"health":"true"'; then
+			export ETCD_URL ETCD_HTTP ETCD_PID
+			return 0
+		fi
+		kill -0 "$ETCD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$BATS_FILE_TMPDIR/etcd.log" >&2
+	false
+}
+
+teardown_file() {
+	local pid
+	pid=$(cat "$BATS_FILE_TMPDIR/etcd.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null || true
+	for _ in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+}
+
+setup() {
+	# every test its own prefix: no test sees another's adverts
+	PREFIX=t$BATS_TEST_NUMBER
+	REG=$ETCD_URL/$PREFIX
+}
+
+# The keys under PREFIX/ (ending in '/'), one a line, read through the
+# gateway with curl rather than our client: etcd_keys t1/executors/
+etcd_keys() {
+	local k e
+	k=$(printf '/%s' "$1" | base64 -w0)
+	e=$(printf '/%s0' "${1%/}" | base64 -w0)
+	curl -fsS -X POST "$ETCD_HTTP/v3/kv/range" \
+		-d "{\"key\":\"$k\",\"range_end\":\"$e\",\"keys_only\":true}" |
+		jq -r '.kvs // [] | .[].key | @base64d'
+}
+
+@test "etcd: registered adverts match exactly as the same adverts in a directory" {
+	for f in gpu-4090 cpu-big; do
+		run rm-probe register -q --registry "$REG" --from "$M/executors/$f.json" --ttl 300
+		assert_success
+		run rm-probe register -q --registry "dir:$BATS_TEST_TMPDIR/dir" \
+			--from "$M/executors/$f.json" --ttl 300
+		assert_success
+	done
+	assert_equal "$(etcd_keys "$PREFIX/executors/" | sort | tr '\n' ' ')" \
+		"/$PREFIX/executors/cpu-big /$PREFIX/executors/gpu-4090 "
+	for n in gpu8 mem32; do
+		run --separate-stderr rm-match --json --all --no-local --registry "$REG" "$M/nodes/$n.json"
+		e_rc=$status
+		e_out=$(jq -S . <<<"$output")
+		run --separate-stderr rm-match --json --all --no-local \
+			--registry "dir:$BATS_TEST_TMPDIR/dir" "$M/nodes/$n.json"
+		assert_equal "$e_rc" "$status"
+		assert_equal "$e_out" "$(jq -S . <<<"$output")"
+		# and both saw the two adverts
+		assert_equal "$(jq .considered <<<"$output")" 2
+	done
+}
+
+@test "etcd: REMOTEMEDIA_REGISTRY and registry: in config.yaml choose etcd too" {
+	run rm-probe register -q --registry "$REG" --from "$M/executors/gpu-4090.json" --ttl 300
+	assert_success
+	run --separate-stderr env REMOTEMEDIA_REGISTRY="$REG" rm-match --json --no-local "$M/nodes/gpu8.json"
+	assert_success
+	assert_equal "$(jq -r '.executors[0].id' <<<"$output")" gpu-4090
+	mkdir -p "$REMOTEMEDIA_HOME"
+	printf 'registry: %s\n' "$REG" > "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr rm-match --json --no-local "$M/nodes/gpu8.json"
+	assert_success
+	assert_equal "$(jq -r '.executors[0].id' <<<"$output")" gpu-4090
+	# --registry wins over the configuration
+	run --separate-stderr rm-match --json --no-local --registry "dir:$BATS_TEST_TMPDIR/none" \
+		"$M/nodes/gpu8.json"
+	assert_failure 1
+}
+
+@test "etcd: an advert's lease ends with its ttl and nobody deleting it" {
+	run rm-probe register -q --registry "$REG" --from "$M/executors/gpu-4090.json" --ttl 2
+	assert_success
+	assert_equal "$(etcd_keys "$PREFIX/executors/")" "/$PREFIX/executors/gpu-4090"
+	run --separate-stderr rm-match --json --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_success
+	# the key itself goes (lease expiry), not just the advert's expires_at
+	for _ in $(seq 1 80); do
+		[ -z "$(etcd_keys "$PREFIX/executors/")" ] && break
+		sleep 0.1
+	done
+	assert_equal "$(etcd_keys "$PREFIX/executors/")" ""
+	run --separate-stderr rm-match --json --all --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_failure 1
+	assert_equal "$(jq .considered <<<"$output")" 0
+}
+
+@test "etcd: deregister removes the advert at once, and a second one is exit 4" {
+	run rm-probe register -q --registry "$REG" --from "$M/executors/gpu-4090.json" --ttl 300
+	assert_success
+	run rm-probe register -q --registry "$REG" --from "$M/executors/cpu-big.json" --ttl 300
+	assert_success
+	run rm-probe deregister --registry "$REG" --id gpu-4090
+	assert_success
+	assert_equal "$(etcd_keys "$PREFIX/executors/")" "/$PREFIX/executors/cpu-big"
+	run --separate-stderr rm-match --json --all --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_failure 1
+	assert_equal "$(jq -r '[.executors[].id, .rejected[].id] | join(",")' <<<"$output")" cpu-big
+	run rm-probe deregister --registry "$REG" --id gpu-4090
+	assert_failure 4
+	assert_output --partial "gpu-4090"
+}
+
+@test "etcd: re-registering moves the advert to a new lease and revokes the old one" {
+	run rm-probe register -q --registry "$REG" --from "$M/executors/gpu-4090.json" --ttl 300
+	assert_success
+	n1=$(curl -fsS -X POST "$ETCD_HTTP/v3/lease/leases" -d '{}' | jq '.leases | length')
+	run rm-probe register -q --registry "$REG" --from "$M/executors/gpu-4090.json" --ttl 300
+	assert_success
+	n2=$(curl -fsS -X POST "$ETCD_HTTP/v3/lease/leases" -d '{}' | jq '.leases | length')
+	assert_equal "$n2" "$n1"
+	assert_equal "$(etcd_keys "$PREFIX/executors/")" "/$PREFIX/executors/gpu-4090"
+}
+
+@test "etcd: unreachable endpoints are exit 6 naming each one tried, in order" {
+	p1=$(free_port)
+	p2=$(free_port)
+	run --separate-stderr rm-match --no-local --registry "etcd://127.0.0.1:$p1,127.0.0.1:$p2" \
+		"$M/nodes/gpu8.json"
+	assert_failure 6
+	[[ $stderr == *"etcd unreachable: tried 127.0.0.1:$p1, 127.0.0.1:$p2"* ]]
+	run --separate-stderr rm-probe register --registry "etcd://127.0.0.1:$p1" \
+		--from "$M/executors/gpu-4090.json"
+	assert_failure 6
+	[[ $stderr == *"127.0.0.1:$p1"* ]]
+	# a dead first endpoint is passed over for a live second one
+	run rm-probe register -q --registry "etcd://127.0.0.1:$p1,${ETCD_URL#etcd://}/$PREFIX" \
+		--from "$M/executors/gpu-4090.json" --ttl 300
+	assert_success
+	assert_equal "$(etcd_keys "$PREFIX/executors/")" "/$PREFIX/executors/gpu-4090"
+}
+
+@test "etcd: a bad registry URL is exit 2 on argv and environment, exit 3 in config.yaml" {
+	for u in 'etcd://' 'etcd://host' 'etcd://host:0' 'etcd://host:99999' 'etcd://h:1,' \
+		'etcd://user:pw@h:1' 'etcds://h:1' 'http://h:1' 'dir:' 'etcd://h:1/a b'; do
+		run --separate-stderr rm-match --no-local --registry "$u" "$M/nodes/gpu8.json"
+		assert_failure 2
+		[[ $stderr == *"--registry: "* ]]
+		run --separate-stderr rm-probe deregister --registry "$u" --id x
+		assert_failure 2
+	done
+	run --separate-stderr env REMOTEMEDIA_REGISTRY=etcd://nohost rm-match --no-local "$M/nodes/gpu8.json"
+	assert_failure 2
+	[[ $stderr == *"REMOTEMEDIA_REGISTRY: \"nohost\": expected HOST:PORT"* ]]
+	mkdir -p "$REMOTEMEDIA_HOME"
+	printf 'registry: etcd://h:70000\n' > "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr rm-match --no-local "$M/nodes/gpu8.json"
+	assert_failure 3
+	[[ $stderr == *"config.yaml: registry: \"h:70000\": the port must be"* ]]
+}
