@@ -1226,6 +1226,9 @@ rm_exgroup_load(struct rm_exgroup *g, const struct rm_exsources *src, struct rm_
 			goto fail;
 		group_add(g, s);
 	}
+	/* a tool without --registry still follows REMOTEMEDIA_REGISTRY and config.yaml */
+	if (src->nfiles == 0 && src->ndirs == 0 && (r = rm_registry_select(NULL, err)) != 0)
+		goto fail;
 	if (src->nfiles == 0 && src->ndirs == 0 && rm_registry_url()->kind == RM_REG_ETCD) {
 		g->registry = 1;
 		if ((r = remote_set(t, &s, err)) != 0)

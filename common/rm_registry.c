@@ -47,6 +47,8 @@ rm_registry_lock(int nowait, struct rm_err *err)
 	char path[PATH_MAX], dir[PATH_MAX];
 	int r;
 
+	if ((r = rm_registry_select(NULL, err)) != 0)
+		return r;
 	/* a directory given by URL holds its own lock; etcd writers lock this host's */
 	if (cur_url.kind == RM_REG_DIR && cur_url.path[0] != '\0') {
 		if ((r = rm_registry_dir(dir, sizeof(dir), 1, err)) != 0 ||
@@ -93,6 +95,8 @@ rm_registry_put(const json_t *advert, int locked, struct rm_err *err)
 	const char *id;
 	int fd = -1, r;
 
+	if (rm_registry_select(NULL, err) != 0)
+		return -err->code;
 	norm = rm_advert_normalize(advert, "<advert>", err);
 	if (norm == NULL)
 		return -err->code;
@@ -124,6 +128,8 @@ rm_registry_get(const char *id, struct rm_err *err)
 {
 	char path[PATH_MAX];
 
+	if (rm_registry_select(NULL, err) != 0)
+		return NULL;
 	if (cur_url.kind == RM_REG_ETCD)
 		return etcd_get(id, err);
 	if (advert_path(path, sizeof(path), id, err) != 0)
@@ -141,6 +147,8 @@ rm_registry_remove(const char *id, int locked, struct rm_err *err)
 	char path[PATH_MAX];
 	int fd = -1, r;
 
+	if (rm_registry_select(NULL, err) != 0)
+		return -err->code;
 	if (cur_url.kind == RM_REG_ETCD)
 		return etcd_remove(id, err);
 	if ((r = advert_path(path, sizeof(path), id, err)) != 0)

@@ -187,3 +187,18 @@ etcd_keys() {
 	assert_failure 3
 	[[ $stderr == *"config.yaml: registry: \"h:70000\": the port must be"* ]]
 }
+
+@test "etcd: rm-schedule plan follows REMOTEMEDIA_REGISTRY to the adverts in etcd" {
+	SF=$FIXTURES/schedule
+	for f in "$SF"/three/*.json; do
+		run rm-probe register -q --registry "$REG" --from "$f" --ttl 300
+		assert_success
+	done
+	run --separate-stderr env REMOTEMEDIA_REGISTRY="$REG" \
+		rm-schedule plan --no-local -p greedy "$SF/pipelines/three.yaml"
+	assert_success
+	assert_equal "$(jq -r '.nodes[0].executor' <<<"$output")" ex-a
+	# and without it, the (empty) directory has nothing to offer
+	run --separate-stderr rm-schedule plan --no-local -p greedy "$SF/pipelines/three.yaml"
+	assert_failure 1
+}

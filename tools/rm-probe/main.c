@@ -747,7 +747,9 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		verb = argv[optind++];
-	if (verb != NULL && strcmp(verb, "show") != 0 && strcmp(verb, "validate") != 0) {
+	if (verb != NULL && (strcmp(verb, "register") == 0 || strcmp(verb, "deregister") == 0 ||
+	    strcmp(verb, "verify") == 0 || strcmp(verb, "bench") == 0 ||
+	    strcmp(verb, "watch") == 0)) {
 		struct rm_err err;
 		rm_err_clear(&err);
 		if (rm_registry_select(opt.registry, &err) != 0) {
