@@ -49,6 +49,25 @@ pipeline() {
 	echo "$BATS_TEST_TMPDIR/$1.yaml"
 }
 
+# two_nodes REF: two.yaml, where 'first' needs no package and runs before
+# 'use', whose package is REF; each leaves a mark when it runs.
+two_nodes() {
+	cat > "$BATS_TEST_TMPDIR/two.yaml" <<-EOF2
+	schema: remotemedia.pipeline/1
+	name: two
+	nodes:
+	  - id: first
+	    type: Command
+	    exec: 'touch "$BATS_TEST_TMPDIR/first-ran"; echo x'
+	  - id: use
+	    type: Command
+	    remote_ref: $1
+	    exec: 'touch "$MARK"; cat'
+	edges:
+	  - [first, use]
+	EOF2
+}
+
 digest_of() { rm-inspect --json "$1" 2>/dev/null | jq -r .digest; }
 
 # refused NAME REF PKG WHY: in production, a pipeline using the cached REF
@@ -180,21 +199,7 @@ refused() {
 @test "rm-schedule run in production checks every package before any node starts" {
 	ref=oci://$REG/trust/unsigned:1.0
 	rm-cache fetch -q "$ref" >/dev/null
-	# 'first' needs no package and runs before 'use', whose package is refused
-	cat > "$BATS_TEST_TMPDIR/two.yaml" <<-EOF2
-	schema: remotemedia.pipeline/1
-	name: two
-	nodes:
-	  - id: first
-	    type: Command
-	    exec: 'touch "$BATS_TEST_TMPDIR/first-ran"; echo x'
-	  - id: use
-	    type: Command
-	    remote_ref: $ref
-	    exec: 'touch "$MARK"; cat'
-	edges:
-	  - [first, use]
-	EOF2
+	two_nodes "$ref"
 	REMOTEMEDIA_ENV=production run rm-schedule run "$BATS_TEST_TMPDIR/two.yaml"
 	assert_failure 5
 	assert_output --partial "node 'use': cannot fetch $ref"
@@ -284,20 +289,7 @@ refused() {
 		printf 'registries:\n  "127.0.0.1:%s":\n    insecure: true\n' "$port"
 		printf 'approved_executors: ["*"]\n'
 	} > "$REMOTEMEDIA_HOME/config.yaml"
-	cat > "$BATS_TEST_TMPDIR/two.yaml" <<-EOF2
-	schema: remotemedia.pipeline/1
-	name: two
-	nodes:
-	  - id: first
-	    type: Command
-	    exec: 'touch "$BATS_TEST_TMPDIR/first-ran"; echo x'
-	  - id: use
-	    type: Command
-	    remote_ref: oci://127.0.0.1:$port/none/pkg:1
-	    exec: 'touch "$MARK"; cat'
-	edges:
-	  - [first, use]
-	EOF2
+	two_nodes "oci://127.0.0.1:$port/none/pkg:1"
 	REMOTEMEDIA_ENV=production RM_HTTP_RETRIES=0 run rm-schedule run "$BATS_TEST_TMPDIR/two.yaml"
 	assert_failure 6
 	assert_output --partial "node 'use': cannot fetch oci://127.0.0.1:$port/none/pkg:1"
