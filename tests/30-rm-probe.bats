@@ -69,7 +69,7 @@ copy_box() {
 	PATH=$BOX/bin "$RMP" --root "$BOX" register --ttl 600 --set region=eu-west >/dev/null
 	jq -e '.capabilities.gpu.count == 2 and .region == "eu-west"' "$REMOTEMEDIA_HOME/executors/gpu1.json"
 	printf '#!/bin/sh\necho "No devices were found"\nexit 6\n' > "$BOX/bin/nvidia-smi"
-	run env PATH="$BOX/bin" "$RMP" --root "$BOX" verify
+	run --separate-stderr env PATH="$BOX/bin" "$RMP" --root "$BOX" verify
 	assert_failure 1
 	echo "$output" | jq -e '.schema == "remotemedia.drift/1" and .id == "gpu1"'
 	echo "$output" | jq -S .changes | diff -u "$BOXES/nvidia-box/expected-drift.json" -
@@ -82,6 +82,25 @@ copy_box() {
 	run env PATH="$BOX/bin" "$RMP" --root "$BOX" verify
 	assert_success
 	echo "$output" | jq -e '.changes == []'
+}
+
+@test "rm-probe verify -q: drift reaches stderr (for cron's mail) and stays on record in drift.jsonl" {
+	copy_box nvidia-box
+	PATH=$BOX/bin "$RMP" --root "$BOX" register --ttl 600 >/dev/null
+	printf '#!/bin/sh\necho "No devices were found"\nexit 6\n' > "$BOX/bin/nvidia-smi"
+	# as the crontab example runs it: stdout thrown away
+	run --separate-stderr env PATH="$BOX/bin" "$RMP" --root "$BOX" verify -q
+	assert_failure 1
+	[[ $stderr == *"rm-probe: drift: gpu1: capabilities.gpu"*"now null"* ]]
+	[[ $stderr == *"recorded in $REMOTEMEDIA_HOME/drift.jsonl"* ]]
+	run jq -s -e 'length == 1 and .[0].id == "gpu1" and (.[0].changes | length > 0) and (.[0].at | test("Z$"))' \
+	    "$REMOTEMEDIA_HOME/drift.jsonl"
+	assert_success
+	# no drift: nothing said, nothing recorded
+	run --separate-stderr env PATH="$BOX/bin" "$RMP" --root "$BOX" verify -q
+	assert_success
+	[ -z "$stderr" ]
+	[ "$(wc -l < "$REMOTEMEDIA_HOME/drift.jsonl")" -eq 1 ]
 }
 
 @test "rm-probe verify: nothing registered is not found (exit 4)" {

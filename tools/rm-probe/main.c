@@ -384,6 +384,46 @@ print_drift(const json_t *rep)
 	}
 }
 
+/*
+ * Drift must reach the admin: each change goes to standard error whatever the
+ * verbosity (cron mails it, `verify -q >/dev/null` keeps it), and one line a
+ * verification with drift is appended to $REMOTEMEDIA_HOME/drift.jsonl, so
+ * it stays on record after the advert is rewritten.
+ */
+static void
+report_drift(const char *id, const json_t *changes)
+{
+	const json_t *c;
+	char ts[32], p[PATH_MAX], *line;
+	struct rm_err err;
+	json_t *rec;
+	time_t t = time(NULL);
+	size_t i;
+
+	json_array_foreach(changes, i, c) {
+		char *wa = json_dumps(json_object_get(c, "was"), JSON_ENCODE_ANY | JSON_COMPACT |
+		    JSON_SORT_KEYS);
+		char *no = json_dumps(json_object_get(c, "now"), JSON_ENCODE_ANY | JSON_COMPACT |
+		    JSON_SORT_KEYS);
+		fprintf(stderr, "%s: drift: %s: %s: was %s, now %s\n", rm_progname(), id,
+		    json_string_value(json_object_get(c, "path")), wa ? wa : "?", no ? no : "?");
+		free(wa);
+		free(no);
+	}
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	snprintf(p, sizeof(p), "%s/drift.jsonl", rm_home());
+	rec = json_pack("{s:s,s:s,s:O}", "at", ts, "id", id, "changes", changes);
+	line = rec ? json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	rm_err_clear(&err);
+	if (line == NULL || rm_append_locked(p, line, &err) != 0)
+		rm_warn("cannot record the drift in %s: %s", p, line ? err.msg : "out of memory");
+	else
+		fprintf(stderr, "%s: drift: the advert was rewritten; recorded in %s\n",
+		    rm_progname(), p);
+	free(line);
+	json_decref(rec);
+}
+
 static int
 cmd_verify(void)
 {
@@ -417,6 +457,8 @@ cmd_verify(void)
 	adv = refresh(reg, now, advert_ttl(reg));
 	r = rm_registry_put(adv, 1, &err);
 	rm_unlock(fd);
+	if (drift && r == 0)
+		report_drift(id, changes);
 	rep = json_pack("{s:s,s:s,s:o}", "schema", "remotemedia.drift/1", "id", id, "changes", changes);
 	emit(rep, print_drift);
 	json_decref(rep);
