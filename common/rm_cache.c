@@ -666,6 +666,7 @@ install_oci(struct source *s, const json_t *files, const char *pkgdigest, long l
 	remove_leftovers(pipedir, hex);
 	if ((r = get_blobs(s, files, label, err)) != 0)
 		goto out;
+	rm_oci_progress_phase(label, "verifying and installing");
 	if ((r = rm_oci_package_assemble(files, mtime, blobdir, rmpkg, err)) != 0)
 		goto out;
 	if ((r = install_pkgfile(hex, rmpkg, replace, files, err)) != 0) {

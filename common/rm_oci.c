@@ -132,7 +132,7 @@ static _Atomic uint64_t prog_done;
 static uint64_t prog_total;
 static int prog_on;
 static char prog_label[128];
-static struct timespec prog_last;
+static struct timespec prog_last, prog_start;
 
 void
 rm_oci_progress_begin(const char *label, uint64_t total)
@@ -143,23 +143,51 @@ rm_oci_progress_begin(const char *label, uint64_t total)
 	atomic_store(&prog_done, 0);
 	snprintf(prog_label, sizeof(prog_label), "%s", label);
 	memset(&prog_last, 0, sizeof(prog_last));
+	clock_gettime(CLOCK_MONOTONIC, &prog_start);
 	pthread_mutex_unlock(&prog_mu);
 }
 
+/* "h:mm:ss" or "m:ss" */
+static void
+prog_clock(double secs, char *buf, size_t size)
+{
+	long s = secs < 0 ? 0 : secs > 359999 ? 359999 : (long)(secs + 0.5);
+
+	if (s >= 3600)
+		snprintf(buf, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+	else
+		snprintf(buf, size, "%ld:%02ld", s / 60, s % 60);
+}
+
+/* The bar, the rate since the start and the time left (or taken, at the end). */
 static void
 prog_draw(int final)
 {
 	uint64_t d = atomic_load(&prog_done);
 	int pct = prog_total ? (int)(d * 100 / prog_total) : 100, i;
-	char bar[31];
+	char bar[31], when[32] = "", tm[16];
+	struct timespec now;
+	double el, rate;
 
 	if (pct > 100)
 		pct = 100;
 	for (i = 0; i < 30; i++)
 		bar[i] = i < pct * 30 / 100 ? '#' : '.';
 	bar[30] = '\0';
-	fprintf(stderr, "\r%s [%s] %3d%% %.1f/%.1f MiB%s", prog_label, bar, pct,
-	    (double)d / 1048576.0, (double)prog_total / 1048576.0, final ? "\n" : "");
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	el = (double)(now.tv_sec - prog_start.tv_sec) + (now.tv_nsec - prog_start.tv_nsec) / 1e9;
+	/* while running, a rate only once it means something */
+	rate = el > (final ? 0.0 : 0.2) ? (double)d / el : 0;
+	if (final) {
+		prog_clock(el, tm, sizeof(tm));
+		snprintf(when, sizeof(when), " in %s", tm);
+	} else if (rate > 0 && prog_total > d) {
+		prog_clock((double)(prog_total - d) / rate, tm, sizeof(tm));
+		snprintf(when, sizeof(when), ", %s left", tm);
+	}
+	fprintf(stderr, "\r%s [%s] %3d%% %.1f/%.1f MiB, %.1f MiB/s%s\033[K%s", prog_label, bar,
+	    pct, (double)d / 1048576.0, (double)prog_total / 1048576.0, rate / 1048576.0, when,
+	    final ? "\n" : "");
 }
 
 void
@@ -188,6 +216,13 @@ rm_oci_progress_end(void)
 		prog_draw(1);
 	prog_on = 0;
 	pthread_mutex_unlock(&prog_mu);
+}
+
+void
+rm_oci_progress_phase(const char *label, const char *phase)
+{
+	if (isatty(2) && rm_log_level() >= RM_LOG_NORMAL)
+		fprintf(stderr, "%s: %s...\n", label, phase);
 }
 
 static void

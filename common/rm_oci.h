@@ -93,6 +93,8 @@ int rm_oci_manifest_get(struct rm_oci *o, const char *reference, char **data, si
 void rm_oci_progress_begin(const char *label, uint64_t total);
 void rm_oci_progress_add(uint64_t n);
 void rm_oci_progress_end(void);
+/* After 100%: the next phase (e.g. "verifying"), on the terminal only. */
+void rm_oci_progress_phase(const char *label, const char *phase);
 
 /* ---- packages ---------------------------------------------------------- */
 

@@ -330,3 +330,14 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	run rm-cache fetch "sha256:$(printf '0%.0s' $(seq 64))"
 	assert_failure 4
 }
+
+@test "rm-cache fetch on a terminal: progress with rate and time taken, then a verifying phase" {
+	run script -qec "rm-cache fetch --insecure oci://$REG/voice/tts:2.0 >/dev/null" /dev/null
+	assert_success
+	# the final bar: 100%, sizes, a rate and the time it took
+	assert_output --regexp 'voice/tts:2\.0 \[#{30}\] 100% [0-9.]+/[0-9.]+ MiB, [0-9.]*[1-9][0-9.]* MiB/s in [0-9]+:[0-9]{2}'
+	assert_output --partial "voice/tts:2.0: verifying and installing..."
+	# on a pipe: no bar
+	run --separate-stderr rm-cache fetch --insecure --refresh "oci://$REG/voice/tts:2.0"
+	[[ $stderr != *"MiB/s"* ]]
+}
