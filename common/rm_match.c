@@ -1575,3 +1575,19 @@ rm_match_explain_one(const struct rm_node *node, const struct rm_exset *s, uint3
 	json_object_set_new(o, "clauses", arr);
 	return o;
 }
+
+void
+rm_match_nodes_of(const json_t *docs, json_t *nodes)
+{
+	size_t i, k;
+	json_t *d, *n;
+
+	json_array_foreach(docs, i, d) {
+		json_t *list = json_object_get(d, "nodes");
+		if (json_is_array(list))
+			json_array_foreach(list, k, n)
+				json_array_append(nodes, n);
+		else
+			json_array_append(nodes, d);
+	}
+}

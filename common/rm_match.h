@@ -69,6 +69,11 @@ struct rm_match_opts {
 };
 
 /*
+ * The nodes a node file holds, appended to nodes (references added): each
+ * document of docs is a pipeline (its "nodes") or one node.
+ */
+void rm_match_nodes_of(const json_t *docs, json_t *nodes);
+/*
  * Matches one node; returns the remotemedia.match/1 document. *ncompat
  * receives the number of compatible executors.
  */

@@ -52,8 +52,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct rm_taxo *t;
 	struct rm_err err;
 	char path[PATH_MAX];
-	json_t *docs, *d, *n;
-	size_t i, k;
+	json_t *docs, *nodes, *n;
+	size_t i;
 
 	rm_err_clear(&err);
 	if ((t = rm_taxo_get(&err)) == NULL)
@@ -63,14 +63,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (!json_is_array(docs))
 		docs = json_pack("[o]", docs);
-	json_array_foreach(docs, i, d) {
-		json_t *list = json_object_get(d, "nodes");
-		if (json_is_array(list))
-			json_array_foreach(list, k, n)
-				match_one(t, n);
-		else
-			match_one(t, d);
-	}
+	nodes = json_array();
+	rm_match_nodes_of(docs, nodes);	/* as rm-match reads a node file */
+	json_array_foreach(nodes, i, n)
+		match_one(t, n);
+	json_decref(nodes);
 	json_decref(docs);
 	return 0;
 }

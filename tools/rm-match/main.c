@@ -142,24 +142,6 @@ print_clauses(const json_t *doc)
 	}
 }
 
-/* Adds the nodes of one document to nodes[]: node, array, pipeline. */
-static int
-collect_nodes(json_t *docs, json_t *nodes)
-{
-	size_t i, k;
-	json_t *d, *n;
-
-	json_array_foreach(docs, i, d) {
-		json_t *list = json_object_get(d, "nodes");
-		if (json_is_array(list))
-			json_array_foreach(list, k, n)
-				json_array_append(nodes, n);
-		else
-			json_array_append(nodes, d);
-	}
-	return 0;
-}
-
 static int
 preflight(const char *model, const char *engine, int want_json)
 {
@@ -324,7 +306,7 @@ main(int argc, char **argv)
 		}
 		if (!json_is_array(docs))
 			docs = json_pack("[o]", docs);
-		collect_nodes(docs, nodes);
+		rm_match_nodes_of(docs, nodes);
 		json_decref(docs);
 	}
 	if (model != NULL) {
