@@ -201,4 +201,12 @@ etcd_keys() {
 	# and without it, the (empty) directory has nothing to offer
 	run --separate-stderr rm-schedule plan --no-local -p greedy "$SF/pipelines/three.yaml"
 	assert_failure 1
+	# --registry says the same on argv, and wins over the environment
+	run --separate-stderr env REMOTEMEDIA_REGISTRY=dir:/nonexistent \
+		rm-schedule plan --registry "$REG" --no-local -p greedy "$SF/pipelines/three.yaml"
+	assert_success
+	assert_equal "$(jq -r '.nodes[0].executor' <<<"$output")" ex-a
+	run --separate-stderr rm-schedule plan --registry nosuch:x "$SF/pipelines/three.yaml"
+	assert_failure 2
+	[[ $stderr == *'--registry: "nosuch:x"'* ]]
 }

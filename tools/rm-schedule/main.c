@@ -19,6 +19,7 @@
 #include "rm_log.h"
 #include "rm_pipeline.h"
 #include "rm_probe.h"
+#include "rm_registry.h"
 #include "rm_sched.h"
 #include "rm_run.h"
 #include "rm_tool.h"
@@ -35,6 +36,7 @@ usage(FILE *fp)
 	    "       rm-schedule explain [--json] PLAN|RUN NODE\n"
 	    "       rm-schedule queue [--json]\n"
 	    "       rm-schedule reconcile [-p POLICY] [-x ADVERT]... [-d DIR]... [--json]\n"
+	    "       (plan, reconcile and run also take --registry URL)\n"
 	    "       rm-schedule run [-p POLICY] [--budget AMOUNT] [--run-id ID] PLAN|PIPELINE\n"
 	    "       rm-schedule run --resume RUN;  rm-schedule report [--json] RUN\n"
 	    "                     (rm-schedule run -h for the run options)\n"
@@ -50,14 +52,17 @@ usage(FILE *fp)
 	    "  --no-park     do not park unplaced nodes in the queue\n"
 	    "  --no-local    never add this machine for nodes without requirements\n"
 	    "  -k N          alternatives kept per node (default 5)\n"
-	    "  --decisions full  record every executor in the decisions log\n");
+	    "  --decisions full  record every executor in the decisions log\n"
+	    "  --registry URL  dir:PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]\n"
+	    "                (default: $REMOTEMEDIA_REGISTRY, registry: in config.yaml)\n");
 }
 
 enum { O_BUDGET = 256, O_FORMAT, O_MEASURE, O_TIMEOUT, O_NOPARK, O_NOLOCAL, O_DECISIONS,
-	O_JSON };
+	O_JSON, O_REGISTRY };
 
 static const struct option longopts[] = {
 	{ "policy", required_argument, NULL, 'p' },
+	{ "registry", required_argument, NULL, O_REGISTRY },
 	{ "budget", required_argument, NULL, O_BUDGET },
 	{ "format", required_argument, NULL, O_FORMAT },
 	{ "output", required_argument, NULL, 'o' },
@@ -79,7 +84,7 @@ struct args {
 	struct rm_sched_opts so;
 	struct rm_exsources src;
 	const char **files, **dirs;
-	const char *format, *out;
+	const char *format, *out, *registry;
 	int policy_set, no_park, want_json;
 };
 
@@ -337,6 +342,7 @@ static int
 schedule_main(struct args *a, int argc, char **argv)
 {
 	const char *verb;
+	struct rm_err err;
 	int c, verbose = RM_LOG_NORMAL;
 	long k;
 
@@ -421,6 +427,7 @@ schedule_main(struct args *a, int argc, char **argv)
 			}
 			break;
 		case O_JSON: a->want_json = 1; break;
+		case O_REGISTRY: a->registry = optarg; break;
 		case 'v': verbose++; break;
 		case 'q': verbose = RM_LOG_QUIET; break;
 		case 'h': usage(stdout); return 0;
@@ -432,6 +439,8 @@ schedule_main(struct args *a, int argc, char **argv)
 	}
 	rm_log_set_level(verbose);
 	rm_tool_banner();
+	if (a->registry != NULL && rm_registry_select(a->registry, &err) != 0)
+		return rm_err_print(&err);
 	a->want_json = rm_tool_want_json(a->want_json);
 	if (a->format == NULL)
 		a->format = a->want_json ? "json" : "text";

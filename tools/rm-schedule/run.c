@@ -22,6 +22,7 @@
 #include "rm_pipeline.h"
 #include "rm_probe.h"
 #include "rm_pyrun.h"
+#include "rm_registry.h"
 #include "rm_run.h"
 #include "rm_sched.h"
 #include "rm_tool.h"
@@ -51,6 +52,7 @@ usage(FILE *fp)
 	    "  -j N            run at most N nodes at once (default: no limit)\n"
 	    "  --json          print the results document instead of the sink output\n"
 	    "  --insecure      fetch the package over plain HTTP or unverified TLS\n"
+	    "  --registry URL  the executor registry (dir:PATH, etcd://HOST:PORT[/PREFIX])\n"
 	    "PIPELINE is a .yaml, .yml, .json or .py pipeline; PACKAGE a .rmpkg file,\n"
 	    "oci://HOST/REPO[:TAG|@DIGEST], a cached sha256:DIGEST or an OCI layout DIR[:TAG],\n"
 	    "fetched through the cache; its pipeline runs with the package unpacked in\n"
@@ -58,7 +60,7 @@ usage(FILE *fp)
 }
 
 enum { O_BUDGET = 256, O_RUNID, O_RESUME, O_NOLOCAL, O_GRACE, O_JSON, O_FORMAT, O_INSECURE,
-	O_FORCE };
+	O_FORCE, O_REGISTRY };
 
 static const struct option longopts[] = {
 	{ "policy", required_argument, NULL, 'p' },
@@ -72,6 +74,7 @@ static const struct option longopts[] = {
 	{ "json", no_argument, NULL, O_JSON },
 	{ "format", required_argument, NULL, O_FORMAT },
 	{ "insecure", no_argument, NULL, O_INSECURE },
+	{ "registry", required_argument, NULL, O_REGISTRY },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -285,7 +288,7 @@ rm_run_main(int argc, char **argv)
 	struct rm_sched *s = NULL;
 	struct rm_err err;
 	const char **files, **dirs;
-	const char *verb = argv[0], *resume = NULL, *format = NULL;
+	const char *verb = argv[0], *resume = NULL, *format = NULL, *registry = NULL;
 	json_t *plan = NULL, *approved = NULL, *res = NULL, *over = NULL;
 	int c, verbose = RM_LOG_NORMAL, want_json = 0, force = 0, rc = 0, cache_flags = 0;
 	long k;
@@ -357,6 +360,7 @@ rm_run_main(int argc, char **argv)
 		case O_JSON: want_json = 1; break;
 		case O_INSECURE: cache_flags |= RM_CACHE_INSECURE; break;
 		case O_FORCE: force = 1; break;
+		case O_REGISTRY: registry = optarg; break;
 		case O_FORMAT:
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
 				fprintf(stderr, "%s: --format: expected json or text, got \"%s\"\n",
@@ -378,6 +382,10 @@ rm_run_main(int argc, char **argv)
 	}
 	rm_log_set_level(verbose);
 	rm_tool_banner();
+	if (registry != NULL && rm_registry_select(registry, &err) != 0) {
+		rc = rm_err_print(&err);
+		goto out;
+	}
 	if (strcmp(verb, "report") == 0) {
 		if (argc - optind != 1) {
 			fprintf(stderr, "%s: report: expected one run id\n", rm_progname());
