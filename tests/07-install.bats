@@ -30,8 +30,10 @@ complete_words() {
 	assert_line gc
 	run complete_words rm-cache fetch --of
 	assert_output "--offline"
-	run complete_words rm-schedule run --re
+	run complete_words rm-schedule run --res
 	assert_output "--resume"
+	run complete_words rm-schedule plan --regi
+	assert_output "--registry"
 }
 
 @test "completion: a front-end shortcut completes as its tool and verb (remotemedia run)" {
