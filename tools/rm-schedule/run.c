@@ -293,6 +293,17 @@ rm_run_main(int argc, char **argv)
 	int c, verbose = RM_LOG_NORMAL, want_json = 0, force = 0, rc = 0, cache_flags = 0;
 	long k;
 
+	if (strcmp(verb, "run") == 0 && argc > 1 && strcmp(argv[1], "--relay") == 0) {
+		/* on an executor: the node under the checkpoint relay */
+		int i = argc > 2 && strcmp(argv[2], "--") == 0 ? 3 : 2;
+		rm_err_clear(&err);
+		rc = rm_run_relay(argv + i, &err);
+		if (rc < 0) {
+			rm_err_print(&err);
+			return -rc;
+		}
+		return rc;
+	}
 	memset(&so, 0, sizeof(so));
 	memset(&src, 0, sizeof(src));
 	memset(&ro, 0, sizeof(ro));
