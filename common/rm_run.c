@@ -467,6 +467,9 @@ ledger(struct runner *r, struct rnode *n, double end, const char *status, const 
 	o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:f,s:f,s:s}", "schema", RM_COST_SCHEMA,
 	    "run", r->id, "node", n->id, "executor", n->executor, "attempt", n->attempt,
 	    "start", t, "duration_s", round(dur * 1000) / 1000, "cost", cost, "status", status);
+	/* where it ran: the report names the host of every attempt */
+	if (n->xp.endpoint[0])
+		json_object_set_new(o, "endpoint", json_string(n->xp.endpoint));
 	if (n->rate > 0)
 		json_object_set_new(o, "per_hour", json_real(n->rate));
 	if (n->tokens > 0)

@@ -79,7 +79,8 @@ int rm_run_exec(const json_t *plan, const struct rm_run_opts *opts, json_t **res
 /*
  * The cost report of a run: {"schema": "remotemedia.run-report/1", "run",
  * "status", "budget", "total_cost", "nodes": [{"id", "cost", "duration_s",
- * "attempts": [{"executor", "status", "cost", "duration_s", "reason"}]}]}.
+ * "attempts": [{"executor", "endpoint", "status", "cost", "duration_s",
+ * "reason"}]}]}; endpoint (where the attempt ran) when the ledger has it.
  */
 json_t *rm_run_report(const char *run_id, struct rm_err *err);
 
