@@ -966,6 +966,35 @@ preflight_packages(struct runner *r, struct rm_err *err)
 }
 
 /*
+ * The adverts were read when the run began; an executor that keeps its
+ * advert alive with a short ttl (an etcd lease renewed every few seconds)
+ * looks expired in that copy after a while. The registry says whether it
+ * was renewed since: the renewed advert of the same executor (same
+ * endpoint) replaces the old one. adv is consumed.
+ */
+static json_t *
+renewed_advert(struct runner *r, struct rnode *n, const char *exec, json_t *adv, long long now)
+{
+	struct rm_err e;
+	json_t *fresh;
+	const char *ep = json_string_value(json_object_get(adv, "endpoint"));
+	const char *fep;
+
+	rm_err_clear(&e);
+	fresh = rm_registry_get(exec, &e);
+	fep = json_string_value(json_object_get(fresh, "endpoint"));
+	if (fresh == NULL || rm_advert_expired(fresh, now) || (ep != NULL) != (fep != NULL) ||
+	    (ep != NULL && strcmp(ep, fep) != 0)) {
+		json_decref(fresh);
+		return adv;
+	}
+	decide(r, n->id, "advert_renewed", json_pack("{s:s,s:O}", "executor", exec, "expires_at",
+	    json_object_get(fresh, "expires_at")));
+	json_decref(adv);
+	return fresh;
+}
+
+/*
  * Tries the node's next candidates until one starts. Returns 1 started,
  * 0 none left (node failed), 2 not started because of the budget, < 0 an
  * internal error.
@@ -991,6 +1020,8 @@ next_attempt(struct runner *r, struct rnode *n, struct rm_err *err)
 			continue;
 		}
 		now = (long long)time(NULL);
+		if (rm_advert_expired(adv, now))
+			adv = renewed_advert(r, n, exec, adv, now);
 		if (rm_advert_expired(adv, now)) {
 			snprintf(msg, sizeof(msg), "advert of '%s' expired at %s", exec,
 			    json_string_value(json_object_get(adv, "expires_at")));

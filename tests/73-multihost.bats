@@ -101,12 +101,42 @@ mux on $(netns_addr 3)/24"
 		"cut@$(netns_addr 1) scale@$(netns_addr 2) mux@$(netns_addr 3)"
 }
 
+@test "multihost: the README's three commands run as written, 10.0.0.1 being host 3" {
+	mapfile -t L < <(sed -n '/^A pool across hosts/,/^Where things are/p' "$RM_TOP_SRCDIR/README" |
+		sed -n 's/^    //p')
+	[ "${#L[@]}" -eq 3 ]
+	a=$(netns_addr 3)
+	cd "$BATS_TEST_TMPDIR"
+	# a second etcd, host 3 playing the README's planning host
+	cmd=${L[0]//10.0.0.1/$a}
+	pid=$(netns_bg 3 "$BATS_TEST_TMPDIR/etcd.log" bash -c "${cmd% &}")
+	for _ in $(seq 1 100); do
+		netns_exec 0 curl -fsS "http://$a:2379/health" 2>/dev/null | grep -q true && break
+		sleep 0.1
+	done
+	# the same register line on two hosts, each with its own host name
+	for h in 1 2; do
+		run netns_exec "$h" env REMOTEMEDIA_HOME="$BATS_TEST_TMPDIR/home$h" unshare --uts \
+			bash -c "hostname readme$h && ${L[1]//10.0.0.1/$a}"
+		assert_success
+	done
+	run --separate-stderr mh_plan_host bash -c "cd '$RM_TOP_SRCDIR' && ${L[2]//10.0.0.1/$a}"
+	assert_success
+	assert_equal "$(jq -r '[.nodes[].executor] | unique | map(test("^readme[12]$")) | all' \
+		<<<"$output")" true
+	run --separate-stderr mh_plan_host bash -c "echo '{}' | rm-match --json --all --no-local \
+		--registry etcd://$a:2379 -"
+	kill "$pid"
+	assert_equal "$(jq -r '[.executors[] | .id + " " + .endpoint] | sort | join(",")' \
+		<<<"$output")" "readme1 ssh://$(netns_addr 1),readme2 ssh://$(netns_addr 2)"
+}
+
 @test "multihost: a host dies mid-run; its streaming node resumes on another host from its checkpoint, and its advert expires" {
 	cat >"$BATS_TEST_TMPDIR/s.yaml" <<-'EOF'
 	schema: remotemedia.pipeline/1
 	name: stream-failover
 	nodes:
-	  - {id: src, type: Command, capabilities: {tags: [c]}, exec: "seq -w 1 40 | sed 's/^/rec-/'"}
+	  - {id: src, type: Command, capabilities: {tags: [c]}, exec: "seq -w 1 60 | sed 's/^/rec-/'"}
 	  - id: up
 	    type: Command
 	    capabilities: {tags: [stream]}
@@ -118,19 +148,21 @@ mux on $(netns_addr 3)/24"
 	        off=$((off + ${#l} + 1))
 	        echo "$off" >&3
 	        read -r ack <&3
-	        sleep 0.05
+	        sleep 0.1
 	      done
 	edges: [[src, up]]
 	EOF
 	D=$NETNS_DIR/planner/runs/fo
 	rm -rf "$D"
+	started=$(date +%s)
 	netns_bg 0 "$BATS_TEST_TMPDIR/run.log" env REMOTEMEDIA_HOME="$NETNS_DIR/planner" \
 		bash -c 'rm-schedule run --no-local --run-id fo --registry "$1" "$2" >"$3"; echo $? >"$3.rc"' \
 		- "$MH_REG" "$BATS_TEST_TMPDIR/s.yaml" "$BATS_TEST_TMPDIR/out" >/dev/null
-	# the first attempt of up, once it has written ten records
-	for _ in $(seq 1 100); do
+	# the first attempt of up, once it has written ten records and the
+	# adverts read when the run began have expired (their renewals have not)
+	for _ in $(seq 1 150); do
 		[ -f "$D/nodes/up/attempt-1.out" ] && [ "$(wc -l <"$D/nodes/up/attempt-1.out")" -ge 10 ] &&
-			break
+			[ $(($(date +%s) - started)) -gt "$MH_TTL" ] && break
 		sleep 0.1
 	done
 	first=$(jq -rs '[.[] | select(.event == "start" and .node == "up")][0].executor' \
@@ -147,9 +179,12 @@ mux on $(netns_addr 3)/24"
 	second=$(jq -rs '[.[] | select(.event == "start" and .node == "up")][1].executor' \
 		"$D/decisions.jsonl")
 	[[ $second == host[12] && $second != "$first" ]]
+	# its advert as read at the start had expired: the registry's renewal counts
+	jq -se --arg e "$second" '[.[] | select(.event == "advert_renewed")] | .[0].executor == $e' \
+		"$D/decisions.jsonl"
 	# every record once, in order; the first ones from the dead host
 	assert_equal "$(cut -d' ' -f1 "$BATS_TEST_TMPDIR/out" | tr '\n' ' ')" \
-		"$(seq -w 1 40 | sed 's/^/rec-/' | tr '\n' ' ')"
+		"$(seq -w 1 60 | sed 's/^/rec-/' | tr '\n' ' ')"
 	k=$(jq -rs '[.[] | select(.event == "failed" and .node == "up")][0].resume_offset' \
 		"$D/decisions.jsonl")
 	[ "$k" -ge $((10 * 7)) ]
