@@ -6,7 +6,7 @@
 #   setup_file() { netns_require || return 0; netns_setup 4; ...; }
 #   teardown_file() { netns_teardown; }
 #
-# Host i (0 <= i < N) is the namespace "$(netns_name i)" at address
+# Host i (0 <= i < N; netns_add_host adds one) is the namespace "$(netns_name i)" at address
 # "$(netns_addr i)" = $NETNS_NET.(i+1) on a /24 chosen per run among
 # 10.77.0.0/16, with lo up; eth0 is its end of the veth pair. Names carry a
 # random tag, so a leftover from an earlier run never collides. Every name
@@ -77,15 +77,15 @@ netns_pick_net() {
 	return 1
 }
 
-# Makes the bridge and N hosts. Exports NETNS_TAG, NETNS_NET, NETNS_N,
-# NETNS_STATE and NETNS_DIR (a directory for the hosts' files).
+# Makes the bridge and N hosts (0 .. N-1). Exports NETNS_TAG, NETNS_NET,
+# NETNS_N, NETNS_STATE and NETNS_DIR (a directory for the hosts' files).
 netns_setup() {
-	local n=$1 i ns v
+	local n=$1 i
 	NETNS_DIR=${BATS_FILE_TMPDIR:-$BATS_TEST_TMPDIR}/netns
 	mkdir -p "$NETNS_DIR"
 	NETNS_STATE=$NETNS_DIR/state
 	: >"$NETNS_STATE"
-	NETNS_N=$n
+	NETNS_N=0
 	for _ in $(seq 1 20); do
 		NETNS_TAG=rm$(printf '%04x' $((RANDOM % 65536)))
 		ip link show "${NETNS_TAG}br" >/dev/null 2>&1 ||
@@ -97,26 +97,36 @@ netns_setup() {
 	ip link add "${NETNS_TAG}br" type bridge || return 1
 	ip link set "${NETNS_TAG}br" up || return 1
 	for ((i = 0; i < n; i++)); do
-		ns=$(netns_name "$i")
-		v=${NETNS_TAG}v$i
-		echo "netns $ns" >>"$NETNS_STATE"
-		echo "link $v" >>"$NETNS_STATE"
-		ip netns add "$ns" || return 1
-		ip link add "$v" type veth peer name "${v}p" || return 1
-		ip link set "${v}p" netns "$ns" name eth0 || return 1
-		ip link set "$v" master "${NETNS_TAG}br" up || return 1
-		ip -n "$ns" addr add "$(netns_addr "$i")/24" dev eth0 || return 1
-		ip -n "$ns" link set lo up || return 1
-		ip -n "$ns" link set eth0 up || return 1
+		netns_add_host || return 1
 	done
-	# the bridge forwards once its ports are up: wait until host 0 reaches
-	# the last (a refused connection to port 9 is an answer)
-	for ((i = 0; i < 50; i++)); do
+}
+
+# One more host, number $NETNS_N (a host that joins later: a fourth
+# executor starting mid-test); waits until host 0 reaches it.
+netns_add_host() {
+	local i=$NETNS_N ns v k
+	ns=$(netns_name "$i")
+	v=${NETNS_TAG}v$i
+	echo "netns $ns" >>"$NETNS_STATE"
+	echo "link $v" >>"$NETNS_STATE"
+	NETNS_N=$((i + 1))
+	export NETNS_N
+	ip netns add "$ns" || return 1
+	ip link add "$v" type veth peer name "${v}p" || return 1
+	ip link set "${v}p" netns "$ns" name eth0 || return 1
+	ip link set "$v" master "${NETNS_TAG}br" up || return 1
+	ip -n "$ns" addr add "$(netns_addr "$i")/24" dev eth0 || return 1
+	ip -n "$ns" link set lo up || return 1
+	ip -n "$ns" link set eth0 up || return 1
+	[ "$i" -gt 0 ] || return 0
+	# the bridge forwards once the port is up (a refused connection to
+	# port 9 is an answer)
+	for ((k = 0; k < 50; k++)); do
 		timeout 2 ip netns exec "$(netns_name 0)" bash -c \
-			"exec 9<>/dev/tcp/$(netns_addr $((n - 1)))/9" 2>&1 | grep -q refused && return 0
+			"exec 9<>/dev/tcp/$(netns_addr "$i")/9" 2>&1 | grep -q refused && return 0
 		sleep 0.1
 	done
-	echo "netns: $(netns_name 0) cannot reach $(netns_addr $((n - 1)))" >&2
+	echo "netns: $(netns_name 0) cannot reach $(netns_addr "$i")" >&2
 	return 1
 }
 

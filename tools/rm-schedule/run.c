@@ -38,6 +38,8 @@ usage(FILE *fp)
 	    "                       [--insecure] PLAN|PIPELINE|PACKAGE\n"
 	    "       rm-schedule run --resume RUN [--budget AMOUNT] [-x ADVERT]... [-d DIR]...\n"
 	    "       rm-schedule report [--json | --format json|text] RUN\n"
+	    "       rm-schedule run --relay -- COMMAND [ARG]...   (on an executor: the\n"
+	    "                       checkpoint relay of ssh:// and slurm:// nodes)\n"
 	    "  -p POLICY       planning policy when given a pipeline (default greedy)\n"
 	    "  --budget N      refuse (exit 7) a plan whose estimated total exceeds N, and\n"
 	    "                  stop the run (exit 7) when the accumulated cost reaches N;\n"
