@@ -467,6 +467,9 @@ ledger(struct runner *r, struct rnode *n, double end, const char *status, const 
 	o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:f,s:f,s:s}", "schema", RM_COST_SCHEMA,
 	    "run", r->id, "node", n->id, "executor", n->executor, "attempt", n->attempt,
 	    "start", t, "duration_s", round(dur * 1000) / 1000, "cost", cost, "status", status);
+	/* where it ran: the report names the host of every attempt */
+	if (n->xp.endpoint[0])
+		json_object_set_new(o, "endpoint", json_string(n->xp.endpoint));
 	if (n->rate > 0)
 		json_object_set_new(o, "per_hour", json_real(n->rate));
 	if (n->tokens > 0)
@@ -963,6 +966,35 @@ preflight_packages(struct runner *r, struct rm_err *err)
 }
 
 /*
+ * The adverts were read when the run began; an executor that keeps its
+ * advert alive with a short ttl (an etcd lease renewed every few seconds)
+ * looks expired in that copy after a while. The registry says whether it
+ * was renewed since: the renewed advert of the same executor (same
+ * endpoint) replaces the old one. adv is consumed.
+ */
+static json_t *
+renewed_advert(struct runner *r, struct rnode *n, const char *exec, json_t *adv, long long now)
+{
+	struct rm_err e;
+	json_t *fresh;
+	const char *ep = json_string_value(json_object_get(adv, "endpoint"));
+	const char *fep;
+
+	rm_err_clear(&e);
+	fresh = rm_registry_get(exec, &e);
+	fep = json_string_value(json_object_get(fresh, "endpoint"));
+	if (fresh == NULL || rm_advert_expired(fresh, now) || (ep != NULL) != (fep != NULL) ||
+	    (ep != NULL && strcmp(ep, fep) != 0)) {
+		json_decref(fresh);
+		return adv;
+	}
+	decide(r, n->id, "advert_renewed", json_pack("{s:s,s:O}", "executor", exec, "expires_at",
+	    json_object_get(fresh, "expires_at")));
+	json_decref(adv);
+	return fresh;
+}
+
+/*
  * Tries the node's next candidates until one starts. Returns 1 started,
  * 0 none left (node failed), 2 not started because of the budget, < 0 an
  * internal error.
@@ -988,6 +1020,8 @@ next_attempt(struct runner *r, struct rnode *n, struct rm_err *err)
 			continue;
 		}
 		now = (long long)time(NULL);
+		if (rm_advert_expired(adv, now))
+			adv = renewed_advert(r, n, exec, adv, now);
 		if (rm_advert_expired(adv, now)) {
 			snprintf(msg, sizeof(msg), "advert of '%s' expired at %s", exec,
 			    json_string_value(json_object_get(adv, "expires_at")));
@@ -1078,6 +1112,47 @@ read_checkpoints(struct runner *r, struct rnode *n)
 	}
 }
 
+/*
+ * The checkpoints of an attempt on another host, from the relay's markers
+ * in its log (rm_run_relay.c), read once the attempt is over: only then is
+ * it known how much of its output arrived.
+ */
+static void
+relayed_checkpoints(struct runner *r, struct rnode *n)
+{
+	struct rm_run_ckpt ck;
+	struct stat st;
+	char p[1200];
+	long long in_len = 0;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/attempt-%d.err", n->dir, n->attempt);
+	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0 || fstat(n->out_fd, &st) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (n->input[0] && stat(n->input, &st) == 0)
+		in_len = (long long)st.st_size - n->in_off;
+	fstat(n->out_fd, &st);
+	rm_run_relay_scan(fd, in_len, (long long)st.st_size, &ck);
+	close(fd);
+	if (ck.bad)
+		decide(r, n->id, "checkpoint_ignored", json_pack("{s:s,s:s,s:I,s:i}", "line",
+		    ck.bad_line, "reason", "expected a byte count of the input, not decreasing, "
+		    "not beyond its end", "input_bytes", (json_int_t)in_len, "count", ck.bad));
+	if (ck.late)
+		decide(r, n->id, "checkpoint_lost", json_pack("{s:i,s:s}", "count", ck.late,
+		    "reason", "the output before these checkpoints did not arrive before the "
+		    "attempt ended"));
+	if (ck.count == 0)
+		return;
+	n->ck_in = ck.in;
+	n->ck_out = ck.out;
+	decide(r, n->id, "checkpoint", json_pack("{s:s,s:I,s:I,s:i}", "executor", n->executor,
+	    "input", (json_int_t)ck.in, "output", (json_int_t)ck.out, "relayed", ck.count));
+}
+
 /* Appends [0, len) of the attempt's output to nodes/<n>/partial. */
 static int
 keep_prefix(struct rnode *n, long long len)
@@ -1161,7 +1236,7 @@ static int
 log_has(const struct rnode *n, const char *needle, char *line, size_t size)
 {
 	char p[1200], buf[8192];
-	int fd;
+	int fd, cut;
 	ssize_t got;
 	char *hit;
 
@@ -1172,13 +1247,21 @@ log_has(const struct rnode *n, const char *needle, char *line, size_t size)
 	/* the tail is where the final error is */
 	{
 		off_t end = lseek(fd, 0, SEEK_END);
-		lseek(fd, end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
+		cut = end > (off_t)sizeof(buf) - 1;
+		lseek(fd, cut ? end - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
 	}
 	got = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (got <= 0)
 		return 0;
 	buf[got] = '\0';
+	if (cut && (hit = strchr(buf, '\n')) != NULL) {
+		/* a line cut by the tail could be half a relay's marker */
+		got -= hit + 1 - buf;
+		memmove(buf, hit + 1, (size_t)got + 1);
+	}
+	/* the checkpoint relay's markers are not the node's words */
+	got = (ssize_t)rm_run_relay_strip(buf, (size_t)got);
 	hit = needle ? strcasestr(buf, needle) : NULL;
 	if (needle && hit == NULL)
 		return 0;
@@ -1334,6 +1417,8 @@ reap(struct runner *r, struct rnode *n, int status, struct rm_err *err)
 	}
 	classify(n, status, code, sizeof(code), msg, sizeof(msg));
 	ledger(r, n, end, "failed", code, msg);
+	if (n->xp.kind != RM_XPORT_LOCAL)
+		relayed_checkpoints(r, n);
 	if (n->ck_in > 0) {
 		if (keep_prefix(n, n->ck_out) != 0) {
 			close_attempt(r, n);

@@ -29,7 +29,8 @@
  * once it has recorded how much output belongs to that input, so the
  * figure is exact. When the attempt fails, the output up to the last
  * checkpoint is kept and the next executor gets the input from the
- * checkpointed offset.
+ * checkpointed offset. On ssh:// and slurm:// executors the relay below
+ * gives the node the same descriptor 3.
  */
 #ifndef RM_RUN_H
 #define RM_RUN_H
@@ -78,8 +79,19 @@ int rm_run_exec(const json_t *plan, const struct rm_run_opts *opts, json_t **res
 /*
  * The cost report of a run: {"schema": "remotemedia.run-report/1", "run",
  * "status", "budget", "total_cost", "nodes": [{"id", "cost", "duration_s",
- * "attempts": [{"executor", "status", "cost", "duration_s", "reason"}]}]}.
+ * "attempts": [{"executor", "endpoint", "status", "cost", "duration_s",
+ * "reason"}]}]}; endpoint (where the attempt ran) when the ledger has it.
  */
 json_t *rm_run_report(const char *run_id, struct rm_err *err);
+
+/*
+ * The checkpoint relay, on an executor reached by ssh:// or slurm://
+ * (rm-schedule run --relay -- COMMAND...): runs argv with descriptor 3 a
+ * checkpoint socket (REMOTEMEDIA_CHECKPOINT_FD) and its output through the
+ * relay, which writes each checkpoint on stderr as a marker line after the
+ * output it covers (rm_run_relay.c). Returns the node's exit status (128 +
+ * the signal when it was killed), or -code with err set.
+ */
+int rm_run_relay(char *const *argv, struct rm_err *err);
 
 #endif

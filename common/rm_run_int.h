@@ -35,6 +35,31 @@ void rm_run_shquote(char **buf, size_t *len, size_t *cap, const char *s);
 /* The sum of the costs in the run directory's costs.jsonl (0 when none). */
 int rm_run_ledger_total(const char *dir, double *total, struct rm_err *err);
 
+/*
+ * The checkpoint relay (rm_run_relay.c): on the executor rm_run_relay
+ * (rm_run.h) sends each checkpoint as a marker line MARK "IN OUT" on
+ * stderr, after the output it covers.
+ */
+#define RM_RUN_RELAY_MARK "\036remotemedia-checkpoint "
+
+struct rm_run_ckpt {
+	long long in, out;	/* the last usable checkpoint (0 0: none) */
+	int count;		/* usable markers */
+	int late;		/* markers whose output did not all arrive */
+	int bad;		/* markers that were not a valid checkpoint */
+	char bad_line[96];	/* the first of them */
+};
+/*
+ * Reads the markers in an attempt's log (fd): the last one whose input
+ * count is within in_len and never decreasing, and whose output offset is
+ * within out_len, the bytes of output that did arrive.
+ */
+void rm_run_relay_scan(int fd, long long in_len, long long out_len, struct rm_run_ckpt *ck);
+/* Removes every marker line from buf (len bytes); returns the new length. */
+size_t rm_run_relay_strip(char *buf, size_t len);
+/* The command that starts the relay on executors ("" when none is used). */
+const char *rm_run_relay_cmd(void);
+
 int rm_run_write_all(int fd, const char *p, size_t len);
 double rm_run_now(void);
 

@@ -87,6 +87,8 @@ add_attempt(json_t *o, const char *id, void *arg)
 	    "cost", json_object_get(o, "cost"));
 	if (json_object_get(o, "reason"))
 		json_object_set(a, "reason", json_object_get(o, "reason"));
+	if (json_object_get(o, "endpoint"))
+		json_object_set(a, "endpoint", json_object_get(o, "endpoint"));
 	json_array_append_new(json_object_get(e, "attempts"), a);
 	json_object_set_new(e, "cost", json_real(json_number_value(json_object_get(e, "cost")) +
 	    json_number_value(json_object_get(o, "cost"))));

@@ -115,6 +115,34 @@ add_cmd(json_t *argv, const json_t *exec)
 		json_array_append(argv, a);
 }
 
+const char *
+rm_run_relay_cmd(void)
+{
+	const char *c = getenv("REMOTEMEDIA_RELAY");
+
+	return c == NULL ? "rm-schedule" : c;
+}
+
+/*
+ * The node's command on another host, under the checkpoint relay where the
+ * executor has it (rm_run_relay.c): an executor without remotemedia still
+ * runs the node, without REMOTEMEDIA_CHECKPOINT_FD, as before relays.
+ */
+static void
+add_remote_cmd(json_t *argv, const json_t *exec)
+{
+	const char *relay = rm_run_relay_cmd();
+
+	if (*relay) {
+		json_array_append_new(argv, json_string("/bin/sh"));
+		json_array_append_new(argv, json_string("-c"));
+		json_array_append_new(argv, json_string("if command -v \"$0\" >/dev/null 2>&1; "
+		    "then exec \"$0\" run --relay -- \"$@\"; fi; exec \"$@\""));
+		json_array_append_new(argv, json_string(relay));
+	}
+	add_cmd(argv, exec);
+}
+
 /* Features a Slurm node must offer: tags and codec names of the node. */
 static void
 features(const json_t *caps, char *buf, size_t size)
@@ -156,16 +184,16 @@ rm_run_argv(const struct rm_xport *x, const json_t *exec, const json_t *env,
 	}
 	if (x->kind == RM_XPORT_SSH) {
 		const char *cmd = getenv("REMOTEMEDIA_SSH");
-		char *words, *w, *save = NULL, *buf = NULL;
+		char *opts, *w, *save = NULL, *buf = NULL;
 		size_t len = 0, cap = 0, i;
 		const char *k;
-		json_t *v, *a;
+		json_t *v, *a, *words;
 
 		/* REMOTEMEDIA_SSH: the ssh command and options, split on blanks */
-		words = strdup(cmd && *cmd ? cmd : "ssh");
-		for (w = strtok_r(words, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+		opts = strdup(cmd && *cmd ? cmd : "ssh");
+		for (w = strtok_r(opts, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
 			json_array_append_new(argv, json_string(w));
-		free(words);
+		free(opts);
 		json_array_append_new(argv, json_string("-o"));
 		json_array_append_new(argv, json_string("BatchMode=yes"));
 		json_array_append_new(argv, json_string("-o"));
@@ -189,22 +217,14 @@ rm_run_argv(const struct rm_xport *x, const json_t *exec, const json_t *env,
 			rm_run_shquote(&buf, &len, &cap, kv);
 			free(kv);
 		}
-		if (json_is_string(exec)) {
+		words = json_array();
+		add_remote_cmd(words, exec);
+		json_array_foreach(words, i, a) {
 			buf[len++] = ' ';
 			buf[len] = '\0';
-			rm_run_shquote(&buf, &len, &cap, "/bin/sh");
-			buf[len++] = ' ';
-			buf[len] = '\0';
-			rm_run_shquote(&buf, &len, &cap, "-c");
-			buf[len++] = ' ';
-			buf[len] = '\0';
-			rm_run_shquote(&buf, &len, &cap, json_string_value(exec));
-		} else
-			json_array_foreach(exec, i, a) {
-				buf[len++] = ' ';
-				buf[len] = '\0';
-				rm_run_shquote(&buf, &len, &cap, json_string_value(a));
-			}
+			rm_run_shquote(&buf, &len, &cap, json_string_value(a));
+		}
+		json_decref(words);
 		json_array_append_new(argv, json_string(buf));
 		free(buf);
 		return argv;
@@ -249,7 +269,7 @@ rm_run_argv(const struct rm_xport *x, const json_t *exec, const json_t *env,
 			json_array_append_new(argv, json_string(opt));
 		}
 		json_array_append_new(argv, json_string("--"));
-		add_cmd(argv, exec);
+		add_remote_cmd(argv, exec);
 		return argv;
 	}
 }

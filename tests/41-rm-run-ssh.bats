@@ -103,3 +103,80 @@ z-ssh ok" ]
 	[ "$status" -eq 8 ]
 	assert_output --partial "a-local: exited with status 1: fails here; z-ssh: exited with status 1: fails here"
 }
+
+# A streaming node that checkpoints after each record; on its first attempt
+# (input offset 0) it takes its host down after the fourth record's output,
+# killing the sshd that serves its connection, as a host that dies would.
+streaming_pipeline() {
+	cat > "$BATS_TEST_TMPDIR/s.yaml" <<-'EOF'
+	schema: remotemedia.pipeline/1
+	name: stream-over-ssh
+	nodes:
+	  - {id: src, type: Command, exec: "seq 1 8 | sed 's/^/record-/'"}
+	  - id: up
+	    type: Command
+	    capabilities: {tags: [demo]}
+	    exec: |
+	      off=0 n=0
+	      while IFS= read -r l; do
+	        n=$((n + 1))
+	        printf '%s %s\n' "$l" "$REMOTEMEDIA_EXECUTOR"
+	        off=$((off + ${#l} + 1))
+	        if [ "$REMOTEMEDIA_INPUT_OFFSET" = 0 ] && [ $n = 4 ]; then
+	          sleep 0.5
+	          p=$PPID
+	          while [ "$p" -gt 1 ] && [ "$(cat /proc/$p/comm)" != sshd ]; do
+	            p=$(cut -d' ' -f4 /proc/$p/stat)
+	          done
+	          kill -9 "$p"
+	          exit 1
+	        fi
+	        if [ -n "$REMOTEMEDIA_CHECKPOINT_FD" ]; then
+	          echo "$off" >&3
+	          read -r ack <&3
+	        fi
+	      done
+	edges: [[src, up]]
+	EOF
+	jq '.id = "y-ssh"' "$BATS_TEST_TMPDIR/z-ssh.json" > "$BATS_TEST_TMPDIR/y-ssh.json"
+}
+
+@test "rm-schedule run: a streaming node whose ssh host dies resumes on another ssh executor from its relayed checkpoint, every record once" {
+	streaming_pipeline
+	export REMOTEMEDIA_RELAY=$RM_TOP_BUILDDIR/tools/rm-schedule/rm-schedule
+	run --separate-stderr rm-schedule run --no-local --run-id ck -x "$BATS_TEST_TMPDIR/z-ssh.json" \
+	    -x "$BATS_TEST_TMPDIR/y-ssh.json" "$BATS_TEST_TMPDIR/s.yaml"
+	assert_success
+	D=$REMOTEMEDIA_HOME/runs/ck/decisions.jsonl
+	first=$(jq -rs '[.[] | select(.event == "start" and .node == "up")][0].executor' "$D")
+	second=$(jq -rs '[.[] | select(.event == "start" and .node == "up")][1].executor' "$D")
+	[ "$first" != "$second" ]
+	# records 1-3 were checkpointed on the first host, 4-8 ran on the second
+	assert_output "record-1 $first
+record-2 $first
+record-3 $first
+record-4 $second
+record-5 $second
+record-6 $second
+record-7 $second
+record-8 $second"
+	[[ $stderr == *"node up: executor $first failed (ssh failed (exit 255)"*"trying $second from input byte 27"* ]]
+	jq -se '[.[] | select(.event == "checkpoint")][0] | .input == 27 and .output == 27 + 18' "$D"
+	jq -se '[.[] | select(.event == "failed")][0] | .resume_offset == 27' "$D"
+	# the relay's markers stay out of the failure messages
+	! grep -q 'remotemedia-checkpoint' "$REMOTEMEDIA_HOME/runs/ck/results.json"
+}
+
+@test "rm-schedule run: an ssh executor without the relay still runs the node, without a checkpoint descriptor" {
+	export REMOTEMEDIA_RELAY=/nonexistent/rm-schedule
+	sed -i 's/^\(    exec: .\)if/\1echo "fd=${REMOTEMEDIA_CHECKPOINT_FD:-none}" >\&2; if/' "$BATS_TEST_TMPDIR/p.yaml"
+	run rm-schedule run --no-local --run-id norelay -x "$BATS_TEST_TMPDIR/z-ssh.json" "$BATS_TEST_TMPDIR/p.yaml"
+	assert_success
+	assert_line --partial "|z-ssh|work|three"
+	grep -qx 'fd=none' "$REMOTEMEDIA_HOME"/runs/norelay/nodes/work/attempt-1.err
+	# with the relay, the node has descriptor 3
+	export REMOTEMEDIA_RELAY=$RM_TOP_BUILDDIR/tools/rm-schedule/rm-schedule
+	run rm-schedule run --no-local --run-id relay -x "$BATS_TEST_TMPDIR/z-ssh.json" "$BATS_TEST_TMPDIR/p.yaml"
+	assert_success
+	grep -qx 'fd=3' "$REMOTEMEDIA_HOME"/runs/relay/nodes/work/attempt-1.err
+}

@@ -131,3 +131,46 @@ setup() {
 	[ "$(jq -r '.executor + " " + .status + " " + (.reason // "")' "$REMOTEMEDIA_HOME/runs/refused2/costs.jsonl")" = "s-slurm failed slurm_refused
 t-local ok " ]
 }
+
+@test "rm-schedule run: a streaming node whose Slurm job is cancelled resumes on another executor from its relayed checkpoint" {
+	cat > "$BATS_TEST_TMPDIR/s.yaml" <<-'EOF'
+	schema: remotemedia.pipeline/1
+	name: stream-on-slurm
+	nodes:
+	  - {id: src, type: Command, exec: "seq 1 8 | sed 's/^/record-/'"}
+	  - id: up
+	    type: Command
+	    capabilities: {tags: [h264]}
+	    exec: |
+	      off=0 n=0
+	      while IFS= read -r l; do
+	        n=$((n + 1))
+	        printf '%s %s\n' "$l" "$REMOTEMEDIA_EXECUTOR"
+	        off=$((off + ${#l} + 1))
+	        if [ -n "${SLURM_JOB_ID:-}" ] && [ $n = 4 ]; then
+	          sleep 0.5
+	          scancel "$SLURM_JOB_ID"
+	          sleep 5
+	        fi
+	        echo "$off" >&3
+	        read -r ack <&3
+	      done
+	edges: [[src, up]]
+	EOF
+	jq '.id = "t-local" | .capabilities.tags = ["h264"] | .pricing.per_hour = 50' "$F/b-local.json" \
+	    > "$BATS_TEST_TMPDIR/t.json"
+	export REMOTEMEDIA_RELAY=$RM_TOP_BUILDDIR/tools/rm-schedule/rm-schedule
+	run --separate-stderr rm-schedule run --no-local --run-id slck -x "$BATS_TEST_TMPDIR/s-slurm.json" \
+	    -x "$BATS_TEST_TMPDIR/t.json" "$BATS_TEST_TMPDIR/s.yaml"
+	assert_success
+	assert_output "record-1 s-slurm
+record-2 s-slurm
+record-3 s-slurm
+record-4 t-local
+record-5 t-local
+record-6 t-local
+record-7 t-local
+record-8 t-local"
+	jq -se '[.[] | select(.event == "failed" and .node == "up")][0] |
+	    .executor == "s-slurm" and .resume_offset == 27' "$REMOTEMEDIA_HOME/runs/slck/decisions.jsonl"
+}

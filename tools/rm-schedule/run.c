@@ -38,6 +38,8 @@ usage(FILE *fp)
 	    "                       [--insecure] PLAN|PIPELINE|PACKAGE\n"
 	    "       rm-schedule run --resume RUN [--budget AMOUNT] [-x ADVERT]... [-d DIR]...\n"
 	    "       rm-schedule report [--json | --format json|text] RUN\n"
+	    "       rm-schedule run --relay -- COMMAND [ARG]...   (on an executor: the\n"
+	    "                       checkpoint relay of ssh:// and slurm:// nodes)\n"
 	    "  -p POLICY       planning policy when given a pipeline (default greedy)\n"
 	    "  --budget N      refuse (exit 7) a plan whose estimated total exceeds N, and\n"
 	    "                  stop the run (exit 7) when the accumulated cost reaches N;\n"
@@ -293,6 +295,17 @@ rm_run_main(int argc, char **argv)
 	int c, verbose = RM_LOG_NORMAL, want_json = 0, force = 0, rc = 0, cache_flags = 0;
 	long k;
 
+	if (strcmp(verb, "run") == 0 && argc > 1 && strcmp(argv[1], "--relay") == 0) {
+		/* on an executor: the node under the checkpoint relay */
+		int i = argc > 2 && strcmp(argv[2], "--") == 0 ? 3 : 2;
+		rm_err_clear(&err);
+		rc = rm_run_relay(argv + i, &err);
+		if (rc < 0) {
+			rm_err_print(&err);
+			return -rc;
+		}
+		return rc;
+	}
 	memset(&so, 0, sizeof(so));
 	memset(&src, 0, sizeof(src));
 	memset(&ro, 0, sizeof(ro));
