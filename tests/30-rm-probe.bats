@@ -64,6 +64,39 @@ copy_box() {
 	echo "$output" | jq -e '.capabilities.codecs.h264 == "software" and .capabilities.hardware_accel == null'
 }
 
+@test "rm-probe: the caller's PATH does not change the advert (cron's PATH and a login shell's)" {
+	copy_box cpu-box
+	# node where a package manager puts it, outside cron's PATH
+	mkdir -p "$BOX/usr/local/bin"
+	mv "$BOX/bin/node" "$BOX/usr/local/bin/node"
+	sed -i 's|/\.\./captured|/../../../captured|' "$BOX/usr/local/bin/node"
+	# a program only on the shell's PATH, outside the probed machine
+	mkdir -p "$BATS_TEST_TMPDIR/home-bin"
+	printf '#!/bin/sh\necho go1.22\n' > "$BATS_TEST_TMPDIR/home-bin/go"
+	chmod +x "$BATS_TEST_TMPDIR/home-bin/go"
+	env PATH=/usr/bin:/bin "$RMP" --root "$BOX" --json | comparable > "$BATS_TEST_TMPDIR/cron.json"
+	env PATH="$BATS_TEST_TMPDIR/home-bin:$BOX/usr/local/bin:$BOX/bin:/usr/local/bin:/usr/bin:/bin" \
+	    "$RMP" --root "$BOX" --json | comparable > "$BATS_TEST_TMPDIR/login.json"
+	diff -u "$BATS_TEST_TMPDIR/cron.json" "$BATS_TEST_TMPDIR/login.json"
+	jq -e '.capabilities.tags == ["linux", "node20", "python3.11"]' "$BATS_TEST_TMPDIR/cron.json"
+	# REMOTEMEDIA_PROBE_PATH adds directories (under the root, like the rest)
+	mkdir -p "$BOX/opt/go/bin"
+	cp "$BATS_TEST_TMPDIR/home-bin/go" "$BOX/opt/go/bin/go"
+	run env PATH=/usr/bin:/bin REMOTEMEDIA_PROBE_PATH=/opt/go/bin "$RMP" --root "$BOX" --json
+	assert_success
+	echo "$output" | jq -e '.capabilities.tags | index("go")'
+}
+
+@test "rm-probe -v: a program only on the caller's PATH is named, with how to probe it" {
+	mkdir -p "$BATS_TEST_TMPDIR/home-bin"
+	printf '#!/bin/sh\nexit 0\n' > "$BATS_TEST_TMPDIR/home-bin/go"
+	chmod +x "$BATS_TEST_TMPDIR/home-bin/go"
+	run --separate-stderr env PATH="$BATS_TEST_TMPDIR/home-bin:/usr/bin:/bin" "$RMP" -v --json --no-frameworks
+	assert_success
+	[[ $stderr == *"go is in $BATS_TEST_TMPDIR/home-bin, which is on PATH but not in the probe's search list; not probed (add $BATS_TEST_TMPDIR/home-bin to REMOTEMEDIA_PROBE_PATH)"* ]]
+	echo "$output" | jq -e '.capabilities.tags | index("go") | not'
+}
+
 @test "rm-probe verify: a GPU that vanished is drift: exact report, registry updated, exit 1; then exit 0" {
 	copy_box nvidia-box
 	PATH=$BOX/bin "$RMP" --root "$BOX" register --ttl 600 --set region=eu-west >/dev/null
