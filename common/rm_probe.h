@@ -49,7 +49,8 @@ json_t *rm_probe_local_advert(struct rm_err *err);
 /*
  * Capability drift between a registered advert and a fresh one: an array of
  * {"path", "was", "now"} (was/now null when absent). Memory within 2 % is
- * not drift. Empty array when nothing changed.
+ * not drift, nor are static tags (top-level "tags" of either advert, which
+ * normalisation adds to capabilities.tags). Empty array when nothing changed.
  */
 json_t *rm_probe_drift(const json_t *was, const json_t *now);
 
@@ -61,6 +62,12 @@ int rm_probe_dynamic_changed(const json_t *was, const json_t *now);
  * else taken as a string; intermediate objects are created.
  */
 int rm_probe_set(json_t *doc, const char *assign, struct rm_err *err);
+
+/*
+ * Removes the field at the dotted path from doc: 0 when removed, 1 when it
+ * was not there, -2 (usage) for a bad path.
+ */
+int rm_probe_unset(json_t *doc, const char *path, struct rm_err *err);
 
 /*
  * Completeness gaps of spec 004 for an advert, as an array of strings. The

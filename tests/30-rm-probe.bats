@@ -176,6 +176,62 @@ copy_box() {
 	jq -e '((.expires_at | fromdate) - (.probed_at | fromdate)) == 60' "$REMOTEMEDIA_HOME/executors/other.json"
 }
 
+@test "rm-probe register: without --set it keeps the static fields set before; --unset drops one" {
+	copy_box cpu-box
+	f=$REMOTEMEDIA_HOME/executors/cpubox.json
+	"$RMP" --root "$BOX" register --set pricing.per_hour=2 --set endpoint=ssh://cpubox.example.net \
+	    --set region=eu-west --set tags=render-farm >/dev/null
+	# as cron runs it: no --set, cron's PATH
+	run env PATH=/usr/bin:/bin "$RMP" --root "$BOX" register --json
+	assert_success
+	jq -e '.pricing.per_hour == 2 and .endpoint == "ssh://cpubox.example.net" and .region == "eu-west"' "$f"
+	jq -e '.tags == ["render-farm"] and (.capabilities.tags | index("render-farm"))' "$f"
+	# the probed fields are fresh, not kept
+	echo "9.00 1.00 1.00 1/85 1" > "$BOX/proc/loadavg"
+	"$RMP" --root "$BOX" register --unset region --unset tags >/dev/null
+	jq -e '.region == null and .tags == null and .load_score == 1' "$f"
+	jq -e '.pricing.per_hour == 2 and .endpoint == "ssh://cpubox.example.net"' "$f"
+	jq -e '.capabilities.tags | index("render-farm") | not' "$f"
+	# a field that is not there is no error; a probed one cannot be unset
+	run "$RMP" --root "$BOX" register --unset region
+	assert_success
+	run "$RMP" --root "$BOX" register --unset capabilities.gpu
+	assert_failure 2
+	assert_output --partial "--unset capabilities.gpu: not a static field"
+	# what config.yaml sets comes back: the warning says so
+	mkdir -p "$REMOTEMEDIA_HOME"
+	printf 'executor:\n  region: us-east\n' > "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr "$RMP" --root "$BOX" register --unset region
+	assert_success
+	[[ $stderr == *"--unset region: config.yaml sets it"* ]]
+	jq -e '.region == null' "$f"
+}
+
+@test "rm-probe register --set tags=...: matched by rm-match, never drift; probed changes still are" {
+	copy_box nvidia-box
+	f=$REMOTEMEDIA_HOME/executors/gpu1.json
+	"$RMP" --root "$BOX" register --ttl 600 --set tags=gpu-box >/dev/null
+	jq -e '.tags == ["gpu-box"] and (.capabilities.tags | index("gpu-box") and index("gpu"))' "$f"
+	echo '{"id":"render","capabilities":{"tags":["gpu-box"]}}' > "$BATS_TEST_TMPDIR/node.json"
+	run rm-match --no-local --json "$BATS_TEST_TMPDIR/node.json"
+	assert_success
+	assert_equal "$(jq -r '.executors[0].id' <<<"$output")" gpu1
+	run "$RMP" --root "$BOX" verify --json
+	assert_success
+	echo "$output" | jq -e '.changes == []'
+	# the GPU goes: drift, the probed tag "gpu" among it, the user's tag not
+	printf '#!/bin/sh\necho "No devices were found"\nexit 6\n' > "$BOX/bin/nvidia-smi"
+	run --separate-stderr "$RMP" --root "$BOX" verify --json
+	assert_failure 1
+	echo "$output" | jq -e '[.changes[].path] | index("capabilities.gpu") and index("capabilities.tags")'
+	echo "$output" | jq -e '.changes[] | select(.path == "capabilities.tags") | (.was | index("gpu")) and (.was + .now | index("gpu-box") | not)'
+	jq -e '.tags == ["gpu-box"] and (.capabilities.tags | index("gpu-box")) and (.capabilities.tags | index("gpu") | not)' "$f"
+	run rm-match --no-local --json "$BATS_TEST_TMPDIR/node.json"
+	assert_success
+	run "$RMP" --root "$BOX" verify --json
+	assert_success
+}
+
 @test "rm-probe register: --from registers a captured advert; bad --set and bad config are refused" {
 	probe_box "$BOXES/amd-box" > "$BATS_TEST_TMPDIR/amd.json"
 	run rm-probe register --from "$BATS_TEST_TMPDIR/amd.json" --set pricing.per_hour=2.5
