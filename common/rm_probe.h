@@ -70,10 +70,11 @@ int rm_probe_set(json_t *doc, const char *assign, struct rm_err *err);
 int rm_probe_unset(json_t *doc, const char *path, struct rm_err *err);
 
 /*
- * Completeness gaps of spec 004 for an advert, as an array of strings. The
- * profiles come from "priority" (P0 all; P1 FaaS+SLO; P2 FaaS+SLO+identity;
- * P3 or none FaaS) unless profiles (a comma list of faas, slo, identity,
- * economic, multi) is given.
+ * Completeness gaps of spec 004 for an advert, as an array of strings (none
+ * of these fields is required by the format: callers ask for profiles). The
+ * profiles come from the advert's "priority" (P0 all; P1 FaaS+SLO; P2
+ * FaaS+SLO+identity; P3 or none FaaS) when profiles is NULL or "priority",
+ * else from profiles (a comma list of faas, slo, identity, economic, multi).
  */
 json_t *rm_probe_gaps(const json_t *advert, const char *profiles, struct rm_err *err);
 

@@ -286,7 +286,7 @@ rm_probe_gaps(const json_t *adv, const char *profiles, struct rm_err *err)
 	const char *prio = json_string_value(json_object_get(adv, "priority"));
 	json_t *gaps = json_array();
 
-	if (profiles == NULL) {
+	if (profiles == NULL || strcmp(profiles, "priority") == 0) {
 		if (prio && strcmp(prio, "P0") == 0)
 			profiles = "faas,slo,identity,economic,multi";
 		else if (prio && strcmp(prio, "P1") == 0)
@@ -315,7 +315,7 @@ rm_probe_gaps(const json_t *adv, const char *profiles, struct rm_err *err)
 		} else {
 			json_decref(gaps);
 			rm_err_set(err, RM_EXIT_USAGE, NULL, NULL, "unknown profile '%s' (faas, slo, "
-			    "identity, economic, multi)", tok);
+			    "identity, economic, multi, or priority alone)", tok);
 			return NULL;
 		}
 	}

@@ -321,14 +321,37 @@ copy_box() {
 	[ "$(grep -c -- -I "$log")" -eq 2 ]
 }
 
-@test "rm-probe validate: a minimal advert passes the schema; gaps per spec 004 profile; bad schema exit 3" {
+@test "rm-probe validate: by default what formats(5) requires; a minimal advert passes" {
 	d=$BATS_TEST_TMPDIR
 	echo '{"schema":"remotemedia.executor/1","id":"m1","capabilities":{"memory_gb":8}}' > "$d/min.json"
+	run rm-probe validate "$d/min.json"
+	assert_success
+	echo "$output" | jq -e '.adverts[0].gaps == [] and .adverts[0].errors == []'
+	# --schema-only, the default now, is still accepted
 	run rm-probe validate --schema-only "$d/min.json"
 	assert_success
-	run rm-probe validate "$d/min.json"
+	# required: an id; a schema, when given, ours; values of the taxonomy's types
+	echo '{"schema":"remotemedia.executor/1","capabilities":{}}' > "$d/noid.json"
+	echo '{"schema":"remotemedia.executor/2","id":"x"}' > "$d/v2.json"
+	echo '{"id":"x","capabilities":{"memory_gb":"lots"}}' > "$d/type.json"
+	run rm-probe validate "$d/noid.json" "$d/v2.json" "$d/type.json" "$d/min.json"
+	assert_failure 3
+	echo "$output" | jq -e '[.adverts[].errors | length] == [1, 1, 1, 0]'
+	echo "$output" | jq -e '.adverts[0].errors[0] | test("id: missing")'
+	echo "$output" | jq -e '.adverts[2].errors[0] | test("capabilities.memory_gb: expected a number")'
+	run rm-probe validate
+	assert_failure 2
+}
+
+@test "rm-probe validate --profile: spec 004 completeness gaps only when asked for" {
+	d=$BATS_TEST_TMPDIR
+	echo '{"schema":"remotemedia.executor/1","id":"m1","capabilities":{"memory_gb":8}}' > "$d/min.json"
+	run rm-probe validate --profile faas "$d/min.json"
 	assert_failure 1
 	echo "$output" | jq -e '.adverts[0].gaps == ["runtime: missing (FaaS profile)", "env_profile: missing (FaaS profile)", "constraints: missing (FaaS profile)"]'
+	run rm-probe validate --profile priority "$d/min.json"
+	assert_failure 1
+	echo "$output" | jq -e '.adverts[0].gaps | length == 3'
 	cat > "$d/p1.yaml" <<-'EOF'
 	schema: remotemedia.executor/1
 	id: p1
@@ -339,22 +362,24 @@ copy_box() {
 	capabilities: {}
 	EOF
 	run rm-probe validate "$d/p1.yaml"
+	assert_success
+	run rm-probe validate --profile priority "$d/p1.yaml"
 	assert_failure 1
 	echo "$output" | jq -e '.adverts[0].gaps == ["slo: missing (P1 profile)"]'
+	run rm-probe validate --profile faas,economic "$d/p1.yaml"
+	assert_failure 1
+	echo "$output" | jq -e '.adverts[0].gaps == ["cost_tokens: missing (economic profile)", "slo_bid: missing (economic profile)"]'
 	cat > "$d/p0.json" <<-'EOF'
 	{"schema":"remotemedia.executor/1","id":"p0","priority":"P0","runtime":"python3.11",
 	 "env_profile":"cpu-optimized","constraints":{"min_memory_mb":512},"slo":{"latency_p95_ms":100},
 	 "spiffe_id":"spiffe://crank.local/worker/hello-world","required_capabilities":[],
 	 "cost_tokens":0.1,"slo_bid":1.0,"controller_affinity":["controller-primary"],"capabilities":{}}
 	EOF
-	run rm-probe validate "$d/p0.json"
+	run rm-probe validate --profile priority "$d/p0.json"
 	assert_success
-	echo '{"schema":"remotemedia.executor/2","id":"x"}' > "$d/v2.json"
-	run rm-probe validate "$d/v2.json" "$d/p0.json"
-	assert_failure 3
-	echo "$output" | jq -e '.adverts[0].errors | length == 1'
-	run rm-probe validate
+	run rm-probe validate --profile faas,bogus "$d/p0.json"
 	assert_failure 2
+	assert_output --partial "unknown profile 'bogus'"
 }
 
 @test "rm-probe bench: under 5 s, figures recorded in the registered advert, warns below the claim" {

@@ -35,7 +35,7 @@ static const char usage_text[] =
     "       rm-probe bench [--id ID]\n"
     "       rm-probe watch [--id ID] [--interval S] [--count N]\n"
     "       rm-probe deregister [--id ID]\n"
-    "       rm-probe validate [--profile LIST] [--schema-only] ADVERT...\n"
+    "       rm-probe validate [--profile LIST] ADVERT...\n"
     "Common options: --root DIR (fixture tree for /proc, /sys, /dev), --timeout S\n"
     "(for nvidia-smi, ffmpeg, python3), -j/--json, -v, -q, -h/--help, --version;\n"
     "--registry URL (dir:PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]) for the\n"
@@ -740,6 +740,20 @@ cmd_validate(int argc, char **argv)
 		json_decref(rep);
 		return RM_EXIT_USAGE;
 	}
+	if (opt.profile != NULL) {
+		/* a bad --profile is a usage error before any file is read */
+		struct rm_err err;
+		json_t *none = json_object(), *g;
+
+		rm_err_clear(&err);
+		g = rm_probe_gaps(none, opt.profile, &err);
+		json_decref(none);
+		if (g == NULL) {
+			json_decref(rep);
+			return rm_err_print(&err);
+		}
+		json_decref(g);
+	}
 	for (i = 0; i < argc; i++) {
 		struct rm_err err;
 		json_t *docs, *d;
@@ -766,7 +780,7 @@ cmd_validate(int argc, char **argv)
 				json_array_append_new(json_object_get(r, "errors"),
 				    json_string(rm_err_str(&err, buf, sizeof(buf))));
 				invalid++;
-			} else if (!opt.schema_only) {
+			} else if (opt.profile != NULL && !opt.schema_only) {
 				if ((g = rm_probe_gaps(norm, opt.profile, &err)) == NULL) {
 					json_decref(norm);
 					json_decref(r);
