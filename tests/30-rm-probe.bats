@@ -237,6 +237,10 @@ copy_box() {
 	run rm-probe register --from "$BATS_TEST_TMPDIR/amd.json" --set pricing.per_hour=2.5
 	assert_success
 	jq -e '.capabilities.gpu.type == "rocm" and .pricing.per_hour == 2.5' "$REMOTEMEDIA_HOME/executors/amd1.json"
+	# registered again without --set: the price set before stays
+	run rm-probe register --from "$BATS_TEST_TMPDIR/amd.json"
+	assert_success
+	jq -e '.pricing.per_hour == 2.5' "$REMOTEMEDIA_HOME/executors/amd1.json"
 	run rm-probe register --from "$BATS_TEST_TMPDIR/amd.json" --set novalue
 	assert_failure 2
 	assert_output --partial "expected PATH=VALUE"
