@@ -273,6 +273,41 @@ convert_foreign(const json_t *doc, const char *file, int owned)
 	return out;
 }
 
+static int
+has_string(const json_t *arr, const json_t *v)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(arr, i, x)
+		if (json_equal(x, v))
+			return 1;
+	return 0;
+}
+
+/*
+ * The tags an admin set (top-level "tags", rm-probe register --set tags=...)
+ * are matched: they join the probed capabilities.tags. The top-level list
+ * stays, so that drift detection can tell them from probed ones.
+ */
+static void
+merge_static_tags(json_t *a, json_t *caps)
+{
+	json_t *st = json_object_get(a, "tags"), *ct, *v;
+	size_t i;
+
+	if (!json_is_array(st) || json_array_size(st) == 0)
+		return;
+	ct = json_object_get(caps, "tags");
+	if (!json_is_array(ct)) {
+		ct = json_array();
+		json_object_set_new(caps, "tags", ct);
+	}
+	json_array_foreach(st, i, v)
+		if (!has_string(ct, v))
+			json_array_append(ct, v);
+}
+
 struct check_arg {
 	const struct rm_taxo *t;
 	const char *file, *prefix;
@@ -383,6 +418,7 @@ normalize(const json_t *doc, const char *file, int owned, struct rm_err *err)
 		    check_unknown(t, caps, path, 0, file, err) != 0)
 			goto fail;
 	}
+	merge_static_tags(a, caps);
 	if (json_object_get(a, "schema") == NULL)
 		json_object_set_new(a, "schema", json_string("remotemedia.executor/1"));
 	return a;

@@ -10,6 +10,9 @@
  * spec 004 shape {"worker_id","url","load_score",...}; llama-orch's ECP
  * {"worker_id","supports_positional",...} (becomes "engine"); and a
  * Colibri-style plain array of tag strings as "capabilities".
+ * Top-level "tags" are static tags (set by the admin, not probed): they are
+ * added to capabilities.tags, where the matcher reads tags, and kept at the
+ * top level so that drift detection leaves them out.
  */
 #ifndef RM_ADVERT_H
 #define RM_ADVERT_H

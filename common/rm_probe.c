@@ -1,7 +1,8 @@
 /*
  * The probe: reads what this machine has from /proc, /sys, /dev (under a
  * root that tests point at fixture trees) and from nvidia-smi, ffmpeg and
- * python3 found on PATH, and builds the executor advert. Nothing is
+ * python3 found in a fixed search list (rm_probe_search_path, under the same
+ * root), and builds the executor advert. Nothing is
  * advertised that was not found; what could not be read is listed in
  * probe_errors and the rest is still answered.
  */
@@ -187,14 +188,15 @@ cache_save(const char *name, const json_t *doc)
 		rm_debug("cannot write cache %s: %s", rel, err.msg);
 }
 
-/* "path mtime size" of a program on PATH, for cache keys. */
+/* "path mtime size" of a program in the search list, for cache keys. */
 static int
-prog_stamp(const char *prog, char *path, size_t psize, char *stamp, size_t ssize)
+prog_stamp(const struct ctx *c, const char *prog, char *path, size_t psize, char *stamp,
+    size_t ssize)
 {
 	struct stat st;
 	char real[PATH_MAX];
 
-	if (rm_probe_which(prog, path, psize) != 0 || stat(path, &st) != 0)
+	if (rm_probe_which(c->root, prog, path, psize) != 0 || stat(path, &st) != 0)
 		return -1;
 	if (realpath(path, real) == NULL)
 		snprintf(real, sizeof(real), "%s", path);
@@ -206,10 +208,11 @@ prog_stamp(const char *prog, char *path, size_t psize, char *stamp, size_t ssize
 /*
  * Runs a program whose output depends only on the binary (ffmpeg -encoders,
  * node --version), from the cache when the binary is unchanged. Returns the
- * output (caller frees) or NULL: *found says whether it was on PATH at all.
+ * output (caller frees) or NULL: *found says whether it was found at all.
+ * argv[0] is replaced by the program's path.
  */
 static char *
-run_cached(struct ctx *c, const char *source, char *const argv[], int *found)
+run_cached(struct ctx *c, const char *source, char *argv[], int *found)
 {
 	char path[PATH_MAX], stamp[PATH_MAX + 64], key[PATH_MAX + 256], why[256];
 	json_t *e;
@@ -218,9 +221,10 @@ run_cached(struct ctx *c, const char *source, char *const argv[], int *found)
 	int st, i;
 
 	*found = 0;
-	if (prog_stamp(argv[0], path, sizeof(path), stamp, sizeof(stamp)) != 0)
+	if (prog_stamp(c, argv[0], path, sizeof(path), stamp, sizeof(stamp)) != 0)
 		return NULL;
 	*found = 1;
+	argv[0] = path;
 	snprintf(key, sizeof(key), "%s", stamp);
 	for (i = 1; argv[i]; i++) {
 		size_t k = strlen(key);
@@ -527,8 +531,9 @@ probe_nvidia(struct ctx *c, json_t *gpus)
 	size_t len;
 	int st, bad = 0;
 
-	if (rm_probe_which("nvidia-smi", path, sizeof(path)) != 0)
+	if (rm_probe_which(c->root, "nvidia-smi", path, sizeof(path)) != 0)
 		return;
+	argv[0] = path;
 	if (rm_probe_exec(argv, c->timeout_ms, OUT_MAX, &out, &len, &st, why, sizeof(why)) != 0) {
 		perr(c, "nvidia-smi", "%s", why);
 		return;
@@ -871,8 +876,9 @@ python_info(struct ctx *c, int mode)
 	size_t len, i;
 	int st;
 
-	if (prog_stamp("python3", path, sizeof(path), stamp, sizeof(stamp)) != 0)
+	if (prog_stamp(c, "python3", path, sizeof(path), stamp, sizeof(stamp)) != 0)
 		return NULL;
+	argv[0] = path;
 	cache = cache_load("frameworks.json");
 	if (fw_cache_valid(cache, stamp)) {
 		res = json_incref(json_object_get(cache, "result"));
@@ -942,12 +948,12 @@ version_tags(struct ctx *c, json_t *tags, const json_t *py)
 			perr(c, "node", "unexpected answer to --version");
 		free(out);
 	}
-	if (rm_probe_which("rustc", path, sizeof(path)) == 0 ||
-	    rm_probe_which("cargo", path, sizeof(path)) == 0)
+	if (rm_probe_which(c->root, "rustc", path, sizeof(path)) == 0 ||
+	    rm_probe_which(c->root, "cargo", path, sizeof(path)) == 0)
 		json_array_append_new(tags, json_string("rust"));
-	if (rm_probe_which("go", path, sizeof(path)) == 0)
+	if (rm_probe_which(c->root, "go", path, sizeof(path)) == 0)
 		json_array_append_new(tags, json_string("go"));
-	if (rm_probe_which("docker", path, sizeof(path)) == 0 || rexists(c, "/run/docker.sock"))
+	if (rm_probe_which(c->root, "docker", path, sizeof(path)) == 0 || rexists(c, "/run/docker.sock"))
 		json_array_append_new(tags, json_string("docker"));
 }
 
@@ -1117,14 +1123,14 @@ rm_probe_run(const struct rm_probe_opts *o, struct rm_err *err)
 			if (wl)
 				json_array_append_new(tags, json_string("wayland"));
 			for (i = 0; shots[i]; i++)
-				if (rm_probe_which(shots[i], path, sizeof(path)) == 0) {
+				if (rm_probe_which(c.root, shots[i], path, sizeof(path)) == 0) {
 					json_array_append_new(tags, json_string("screenshot"));
 					break;
 				}
 		}
 	}
-	if (rm_probe_which("convert", path, sizeof(path)) == 0 ||
-	    rm_probe_which("magick", path, sizeof(path)) == 0)
+	if (rm_probe_which(c.root, "convert", path, sizeof(path)) == 0 ||
+	    rm_probe_which(c.root, "magick", path, sizeof(path)) == 0)
 		json_array_append_new(tags, json_string("image-render"));
 	tags = sorted_unique(tags);
 	if (json_array_size(tags) > 0)

@@ -2,8 +2,9 @@
  * Probing this machine for its executor advert (schema remotemedia.executor/1):
  * cpu, memory, storage, network, GPUs (nvidia-smi, AMD sysfs), codecs (ffmpeg),
  * frameworks (python3, cached), flat tags (spec 003). Every source can be
- * pointed elsewhere: a root directory for /proc, /sys, /dev, /run, /tmp, and
- * PATH for the external programs, which run under a timeout. A source that
+ * pointed elsewhere: a root directory for /proc, /sys, /dev, /run, /tmp and
+ * the directories the external programs are looked up in (a fixed list, see
+ * rm_probe_search_path), which run under a timeout. A source that
  * cannot be read is listed in the advert's probe_errors and the rest is still
  * answered.
  */
@@ -48,7 +49,8 @@ json_t *rm_probe_local_advert(struct rm_err *err);
 /*
  * Capability drift between a registered advert and a fresh one: an array of
  * {"path", "was", "now"} (was/now null when absent). Memory within 2 % is
- * not drift. Empty array when nothing changed.
+ * not drift, nor are static tags (top-level "tags" of either advert, which
+ * normalisation adds to capabilities.tags). Empty array when nothing changed.
  */
 json_t *rm_probe_drift(const json_t *was, const json_t *now);
 
@@ -62,10 +64,17 @@ int rm_probe_dynamic_changed(const json_t *was, const json_t *now);
 int rm_probe_set(json_t *doc, const char *assign, struct rm_err *err);
 
 /*
- * Completeness gaps of spec 004 for an advert, as an array of strings. The
- * profiles come from "priority" (P0 all; P1 FaaS+SLO; P2 FaaS+SLO+identity;
- * P3 or none FaaS) unless profiles (a comma list of faas, slo, identity,
- * economic, multi) is given.
+ * Removes the field at the dotted path from doc: 0 when removed, 1 when it
+ * was not there, -2 (usage) for a bad path.
+ */
+int rm_probe_unset(json_t *doc, const char *path, struct rm_err *err);
+
+/*
+ * Completeness gaps of spec 004 for an advert, as an array of strings (none
+ * of these fields is required by the format: callers ask for profiles). The
+ * profiles come from the advert's "priority" (P0 all; P1 FaaS+SLO; P2
+ * FaaS+SLO+identity; P3 or none FaaS) when profiles is NULL or "priority",
+ * else from profiles (a comma list of faas, slo, identity, economic, multi).
  */
 json_t *rm_probe_gaps(const json_t *advert, const char *profiles, struct rm_err *err);
 
@@ -79,14 +88,23 @@ json_t *rm_probe_bench(const char *dir, struct rm_err *err);
 json_t *rm_probe_bench_short(const json_t *claimed, const json_t *measured);
 
 /*
- * Runs argv[0] (found on PATH) with stdout captured (at most max bytes) and
- * stderr discarded, killed with its process group after timeout_ms.
+ * Runs argv[0] (a path, or a name looked up as rm_probe_which does under
+ * "/") with stdout captured (at most max bytes) and stderr discarded, killed
+ * with its process group after timeout_ms.
  * Returns 0 with *out and *status (the wait status) or -1 with why filled
  * ("not found", "timed out after 3 s", ...).
  */
 int rm_probe_exec(char *const argv[], int timeout_ms, size_t max, char **out, size_t *len,
     int *status, char *why, size_t whysize);
-/* Looks a program up on PATH; 0 and the full path in buf when found. */
-int rm_probe_which(const char *prog, char *buf, size_t size);
+/*
+ * The directories programs are looked up in, as a colon list: those of
+ * $REMOTEMEDIA_PROBE_PATH, then /usr/local/sbin, /usr/local/bin, /usr/sbin,
+ * /usr/bin, /sbin, /bin, each under root (NULL or "/": none), absolute ones
+ * only, each once. Never the caller's PATH: cron (PATH=/usr/bin:/bin) and a
+ * login shell get the same advert.
+ */
+void rm_probe_search_path(const char *root, char *buf, size_t size);
+/* Looks a program up in that list; 0 and the full path in buf when found. */
+int rm_probe_which(const char *root, const char *prog, char *buf, size_t size);
 
 #endif

@@ -88,6 +88,30 @@ same_set(const json_t *a, const json_t *b)
 	return 1;
 }
 
+/* list less the static tags of either advert (top-level "tags"); new reference. */
+static json_t *
+probed_tags(const json_t *list, const json_t *wasadv, const json_t *nowadv)
+{
+	json_t *out, *v, *s1 = json_object_get(wasadv, "tags"), *s2 = json_object_get(nowadv, "tags");
+	size_t i, j;
+
+	if (list == NULL)
+		return NULL;
+	out = json_array();
+	json_array_foreach(list, i, v) {
+		json_t *w;
+		int stat = 0;
+
+		json_array_foreach(s1, j, w)
+			stat |= json_equal(v, w);
+		json_array_foreach(s2, j, w)
+			stat |= json_equal(v, w);
+		if (!stat)
+			json_array_append(out, v);
+	}
+	return out;
+}
+
 json_t *
 rm_probe_drift(const json_t *wasadv, const json_t *nowadv)
 {
@@ -117,10 +141,20 @@ rm_probe_drift(const json_t *wasadv, const json_t *nowadv)
 		json_t *x = json_object_get(a, lists[i]), *y = json_object_get(b, lists[i]);
 		char path[64];
 
+		/* tags the admin set are not probed: they cannot drift */
+		if (strcmp(lists[i], "tags") == 0) {
+			x = probed_tags(x, wasadv, nowadv);
+			y = probed_tags(y, wasadv, nowadv);
+		} else {
+			json_incref(x);
+			json_incref(y);
+		}
 		if (!same_set(x, y)) {
 			snprintf(path, sizeof(path), "capabilities.%s", lists[i]);
 			change(out, path, x, y);
 		}
+		json_decref(x);
+		json_decref(y);
 	}
 	return out;
 }
@@ -152,36 +186,70 @@ rm_probe_dynamic_changed(const json_t *was, const json_t *now)
 	return 0;
 }
 
+/*
+ * Walks the dotted path (len bytes) of doc: *parent is the object holding
+ * its last component, named in key; the objects on the way are created when
+ * create, else *parent is NULL when one is missing. -1 for an empty or too
+ * long component.
+ */
+static int
+field_parent(json_t *doc, const char *path, size_t len, int create, json_t **parent,
+    char *key, size_t ksize)
+{
+	const char *p, *dot, *end = path + len;
+	size_t n;
+
+	*parent = doc;
+	for (p = path; ; p = dot + 1) {
+		dot = memchr(p, '.', (size_t)(end - p));
+		n = dot ? (size_t)(dot - p) : (size_t)(end - p);
+		if (n == 0 || n >= ksize)
+			return -1;
+		memcpy(key, p, n);
+		key[n] = '\0';
+		if (dot == NULL)
+			return 0;
+		if (*parent != NULL && !json_is_object(json_object_get(*parent, key))) {
+			if (create)
+				json_object_set_new(*parent, key, json_object());
+			else
+				*parent = NULL;
+		}
+		if (*parent != NULL)
+			*parent = json_object_get(*parent, key);
+	}
+}
+
 int
 rm_probe_set(json_t *doc, const char *assign, struct rm_err *err)
 {
-	const char *eq = strchr(assign, '='), *p, *dot;
-	json_t *cur = doc, *val;
+	const char *eq = strchr(assign, '=');
+	json_t *cur, *val;
 	json_error_t je;
 	char key[256];
 
 	if (eq == NULL || eq == assign)
 		return rm_err_set(err, RM_EXIT_USAGE, NULL, NULL,
 		    "--set: expected PATH=VALUE, got '%s'", assign);
-	for (p = assign; ; p = dot + 1) {
-		dot = memchr(p, '.', (size_t)(eq - p));
-		size_t n = dot ? (size_t)(dot - p) : (size_t)(eq - p);
-		if (n == 0 || n >= sizeof(key))
-			return rm_err_set(err, RM_EXIT_USAGE, NULL, NULL,
-			    "--set: bad field path in '%s'", assign);
-		memcpy(key, p, n);
-		key[n] = '\0';
-		if (dot == NULL)
-			break;
-		if (!json_is_object(json_object_get(cur, key)))
-			json_object_set_new(cur, key, json_object());
-		cur = json_object_get(cur, key);
-	}
+	if (field_parent(doc, assign, (size_t)(eq - assign), 1, &cur, key, sizeof(key)) != 0)
+		return rm_err_set(err, RM_EXIT_USAGE, NULL, NULL,
+		    "--set: bad field path in '%s'", assign);
 	val = json_loads(eq + 1, JSON_DECODE_ANY, &je);
 	if (val == NULL)
 		val = json_string(eq + 1);
 	json_object_set_new(cur, key, val);
 	return 0;
+}
+
+int
+rm_probe_unset(json_t *doc, const char *path, struct rm_err *err)
+{
+	json_t *cur;
+	char key[256];
+
+	if (field_parent(doc, path, strlen(path), 0, &cur, key, sizeof(key)) != 0)
+		return rm_err_set(err, RM_EXIT_USAGE, NULL, NULL, "--unset: bad field path '%s'", path);
+	return cur != NULL && json_object_del(cur, key) == 0 ? 0 : 1;
 }
 
 /* ---- spec 004 completeness ---- */
@@ -218,7 +286,7 @@ rm_probe_gaps(const json_t *adv, const char *profiles, struct rm_err *err)
 	const char *prio = json_string_value(json_object_get(adv, "priority"));
 	json_t *gaps = json_array();
 
-	if (profiles == NULL) {
+	if (profiles == NULL || strcmp(profiles, "priority") == 0) {
 		if (prio && strcmp(prio, "P0") == 0)
 			profiles = "faas,slo,identity,economic,multi";
 		else if (prio && strcmp(prio, "P1") == 0)
@@ -247,7 +315,7 @@ rm_probe_gaps(const json_t *adv, const char *profiles, struct rm_err *err)
 		} else {
 			json_decref(gaps);
 			rm_err_set(err, RM_EXIT_USAGE, NULL, NULL, "unknown profile '%s' (faas, slo, "
-			    "identity, economic, multi)", tok);
+			    "identity, economic, multi, or priority alone)", tok);
 			return NULL;
 		}
 	}

@@ -1,4 +1,8 @@
-/* External programs for the probe: PATH look-up, run with a hard timeout. */
+/*
+ * External programs for the probe: looked up in a fixed search list (never
+ * the caller's PATH, so cron and a login shell probe the same programs) and
+ * run with a hard timeout.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -15,30 +19,94 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rm_log.h"
 #include "rm_probe.h"
 
-int
-rm_probe_which(const char *prog, char *buf, size_t size)
+/* Where programs are looked for: the same for cron, systemd and a login shell. */
+static const char std_dirs[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/* Appends root+dir (n bytes of dir) to the list in buf unless it is there. */
+static void
+add_dir(char *buf, size_t size, const char *root, const char *dir, size_t n)
 {
-	const char *path = getenv("PATH"), *p, *e;
+	char one[PATH_MAX];
+	size_t len = strlen(buf), k;
+	const char *p;
+
+	if (n == 0 || dir[0] != '/')
+		return;		/* relative entries depend on the caller's directory */
+	k = (size_t)snprintf(one, sizeof(one), "%s%.*s", root, (int)n, dir);
+	if (k >= sizeof(one))
+		return;
+	for (p = buf; *p; p += strcspn(p, ":"), p += *p == ':') {
+		if (strncmp(p, one, k) == 0 && (p[k] == ':' || p[k] == '\0'))
+			return;
+	}
+	if (len + (len > 0) + k + 1 > size)
+		return;
+	snprintf(buf + len, size - len, "%s%s", len > 0 ? ":" : "", one);
+}
+
+static void
+add_list(char *buf, size_t size, const char *root, const char *list)
+{
+	const char *p, *e;
+
+	for (p = list; p != NULL && *p; p = *e ? e + 1 : e) {
+		e = p + strcspn(p, ":");
+		add_dir(buf, size, root, p, (size_t)(e - p));
+	}
+}
+
+void
+rm_probe_search_path(const char *root, char *buf, size_t size)
+{
+	if (root == NULL || strcmp(root, "/") == 0)
+		root = "";
+	buf[0] = '\0';
+	add_list(buf, size, root, getenv("REMOTEMEDIA_PROBE_PATH"));
+	add_list(buf, size, root, std_dirs);
+}
+
+/* The first executable regular file prog in the colon list dirs. */
+static int
+which_in(const char *dirs, const char *prog, char *buf, size_t size)
+{
 	struct stat st;
+	const char *p, *e;
 	size_t n;
+
+	for (p = dirs; p != NULL && *p; p = *e ? e + 1 : e) {
+		e = p + strcspn(p, ":");
+		n = (size_t)(e - p);
+		if (n > 0 && (size_t)snprintf(buf, size, "%.*s/%s", (int)n, p, prog) < size &&
+		    stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+int
+rm_probe_which(const char *root, const char *prog, char *buf, size_t size)
+{
+	char dirs[8192], onpath[PATH_MAX];
 
 	if (strchr(prog, '/') != NULL) {
 		if (access(prog, X_OK) != 0 || (size_t)snprintf(buf, size, "%s", prog) >= size)
 			return -1;
 		return 0;
 	}
-	if (path == NULL)
-		return -1;
-	for (p = path; ; p = e + 1) {
-		e = strchr(p, ':');
-		n = e ? (size_t)(e - p) : strlen(p);
-		if (n > 0 && (size_t)snprintf(buf, size, "%.*s/%s", (int)n, p, prog) < size &&
-		    stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
-			return 0;
-		if (e == NULL)
-			break;
+	rm_probe_search_path(root, dirs, sizeof(dirs));
+	if (which_in(dirs, prog, buf, size) == 0)
+		return 0;
+	/* Say why a program the shell would find is not advertised (-v). */
+	if ((root == NULL || strcmp(root, "/") == 0) &&
+	    which_in(getenv("PATH"), prog, onpath, sizeof(onpath)) == 0) {
+		char *slash = strrchr(onpath, '/');
+
+		*slash = '\0';
+		rm_info("probe: %s is in %s, which is on PATH but not in the probe's search "
+		    "list; not probed (add %s to REMOTEMEDIA_PROBE_PATH)", prog, onpath, onpath);
 	}
 	return -1;
 }
@@ -64,8 +132,8 @@ rm_probe_exec(char *const argv[], int timeout_ms, size_t max, char **out, size_t
 
 	*out = NULL;
 	*len = 0;
-	if (rm_probe_which(argv[0], path, sizeof(path)) != 0) {
-		snprintf(why, whysize, "not found on PATH");
+	if (rm_probe_which(NULL, argv[0], path, sizeof(path)) != 0) {
+		snprintf(why, whysize, "not found");
 		return -1;
 	}
 	if (pipe2(pfd, O_CLOEXEC) != 0) {

@@ -64,6 +64,39 @@ copy_box() {
 	echo "$output" | jq -e '.capabilities.codecs.h264 == "software" and .capabilities.hardware_accel == null'
 }
 
+@test "rm-probe: the caller's PATH does not change the advert (cron's PATH and a login shell's)" {
+	copy_box cpu-box
+	# node where a package manager puts it, outside cron's PATH
+	mkdir -p "$BOX/usr/local/bin"
+	mv "$BOX/bin/node" "$BOX/usr/local/bin/node"
+	sed -i 's|/\.\./captured|/../../../captured|' "$BOX/usr/local/bin/node"
+	# a program only on the shell's PATH, outside the probed machine
+	mkdir -p "$BATS_TEST_TMPDIR/home-bin"
+	printf '#!/bin/sh\necho go1.22\n' > "$BATS_TEST_TMPDIR/home-bin/go"
+	chmod +x "$BATS_TEST_TMPDIR/home-bin/go"
+	env PATH=/usr/bin:/bin "$RMP" --root "$BOX" --json | comparable > "$BATS_TEST_TMPDIR/cron.json"
+	env PATH="$BATS_TEST_TMPDIR/home-bin:$BOX/usr/local/bin:$BOX/bin:/usr/local/bin:/usr/bin:/bin" \
+	    "$RMP" --root "$BOX" --json | comparable > "$BATS_TEST_TMPDIR/login.json"
+	diff -u "$BATS_TEST_TMPDIR/cron.json" "$BATS_TEST_TMPDIR/login.json"
+	jq -e '.capabilities.tags == ["linux", "node20", "python3.11"]' "$BATS_TEST_TMPDIR/cron.json"
+	# REMOTEMEDIA_PROBE_PATH adds directories (under the root, like the rest)
+	mkdir -p "$BOX/opt/go/bin"
+	cp "$BATS_TEST_TMPDIR/home-bin/go" "$BOX/opt/go/bin/go"
+	run env PATH=/usr/bin:/bin REMOTEMEDIA_PROBE_PATH=/opt/go/bin "$RMP" --root "$BOX" --json
+	assert_success
+	echo "$output" | jq -e '.capabilities.tags | index("go")'
+}
+
+@test "rm-probe -v: a program only on the caller's PATH is named, with how to probe it" {
+	mkdir -p "$BATS_TEST_TMPDIR/home-bin"
+	printf '#!/bin/sh\nexit 0\n' > "$BATS_TEST_TMPDIR/home-bin/go"
+	chmod +x "$BATS_TEST_TMPDIR/home-bin/go"
+	run --separate-stderr env PATH="$BATS_TEST_TMPDIR/home-bin:/usr/bin:/bin" "$RMP" -v --json --no-frameworks
+	assert_success
+	[[ $stderr == *"go is in $BATS_TEST_TMPDIR/home-bin, which is on PATH but not in the probe's search list; not probed (add $BATS_TEST_TMPDIR/home-bin to REMOTEMEDIA_PROBE_PATH)"* ]]
+	echo "$output" | jq -e '.capabilities.tags | index("go") | not'
+}
+
 @test "rm-probe verify: a GPU that vanished is drift: exact report, registry updated, exit 1; then exit 0" {
 	copy_box nvidia-box
 	PATH=$BOX/bin "$RMP" --root "$BOX" register --ttl 600 --set region=eu-west >/dev/null
@@ -143,11 +176,71 @@ copy_box() {
 	jq -e '((.expires_at | fromdate) - (.probed_at | fromdate)) == 60' "$REMOTEMEDIA_HOME/executors/other.json"
 }
 
+@test "rm-probe register: without --set it keeps the static fields set before; --unset drops one" {
+	copy_box cpu-box
+	f=$REMOTEMEDIA_HOME/executors/cpubox.json
+	"$RMP" --root "$BOX" register --set pricing.per_hour=2 --set endpoint=ssh://cpubox.example.net \
+	    --set region=eu-west --set tags=render-farm >/dev/null
+	# as cron runs it: no --set, cron's PATH
+	run env PATH=/usr/bin:/bin "$RMP" --root "$BOX" register --json
+	assert_success
+	jq -e '.pricing.per_hour == 2 and .endpoint == "ssh://cpubox.example.net" and .region == "eu-west"' "$f"
+	jq -e '.tags == ["render-farm"] and (.capabilities.tags | index("render-farm"))' "$f"
+	# the probed fields are fresh, not kept
+	echo "9.00 1.00 1.00 1/85 1" > "$BOX/proc/loadavg"
+	"$RMP" --root "$BOX" register --unset region --unset tags >/dev/null
+	jq -e '.region == null and .tags == null and .load_score == 1' "$f"
+	jq -e '.pricing.per_hour == 2 and .endpoint == "ssh://cpubox.example.net"' "$f"
+	jq -e '.capabilities.tags | index("render-farm") | not' "$f"
+	# a field that is not there is no error; a probed one cannot be unset
+	run "$RMP" --root "$BOX" register --unset region
+	assert_success
+	run "$RMP" --root "$BOX" register --unset capabilities.gpu
+	assert_failure 2
+	assert_output --partial "--unset capabilities.gpu: not a static field"
+	# what config.yaml sets comes back: the warning says so
+	mkdir -p "$REMOTEMEDIA_HOME"
+	printf 'executor:\n  region: us-east\n' > "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr "$RMP" --root "$BOX" register --unset region
+	assert_success
+	[[ $stderr == *"--unset region: config.yaml sets it"* ]]
+	jq -e '.region == null' "$f"
+}
+
+@test "rm-probe register --set tags=...: matched by rm-match, never drift; probed changes still are" {
+	copy_box nvidia-box
+	f=$REMOTEMEDIA_HOME/executors/gpu1.json
+	"$RMP" --root "$BOX" register --ttl 600 --set tags=gpu-box >/dev/null
+	jq -e '.tags == ["gpu-box"] and (.capabilities.tags | index("gpu-box") and index("gpu"))' "$f"
+	echo '{"id":"render","capabilities":{"tags":["gpu-box"]}}' > "$BATS_TEST_TMPDIR/node.json"
+	run rm-match --no-local --json "$BATS_TEST_TMPDIR/node.json"
+	assert_success
+	assert_equal "$(jq -r '.executors[0].id' <<<"$output")" gpu1
+	run "$RMP" --root "$BOX" verify --json
+	assert_success
+	echo "$output" | jq -e '.changes == []'
+	# the GPU goes: drift, the probed tag "gpu" among it, the user's tag not
+	printf '#!/bin/sh\necho "No devices were found"\nexit 6\n' > "$BOX/bin/nvidia-smi"
+	run --separate-stderr "$RMP" --root "$BOX" verify --json
+	assert_failure 1
+	echo "$output" | jq -e '[.changes[].path] | index("capabilities.gpu") and index("capabilities.tags")'
+	echo "$output" | jq -e '.changes[] | select(.path == "capabilities.tags") | (.was | index("gpu")) and (.was + .now | index("gpu-box") | not)'
+	jq -e '.tags == ["gpu-box"] and (.capabilities.tags | index("gpu-box")) and (.capabilities.tags | index("gpu") | not)' "$f"
+	run rm-match --no-local --json "$BATS_TEST_TMPDIR/node.json"
+	assert_success
+	run "$RMP" --root "$BOX" verify --json
+	assert_success
+}
+
 @test "rm-probe register: --from registers a captured advert; bad --set and bad config are refused" {
 	probe_box "$BOXES/amd-box" > "$BATS_TEST_TMPDIR/amd.json"
 	run rm-probe register --from "$BATS_TEST_TMPDIR/amd.json" --set pricing.per_hour=2.5
 	assert_success
 	jq -e '.capabilities.gpu.type == "rocm" and .pricing.per_hour == 2.5' "$REMOTEMEDIA_HOME/executors/amd1.json"
+	# registered again without --set: the price set before stays
+	run rm-probe register --from "$BATS_TEST_TMPDIR/amd.json"
+	assert_success
+	jq -e '.pricing.per_hour == 2.5' "$REMOTEMEDIA_HOME/executors/amd1.json"
 	run rm-probe register --from "$BATS_TEST_TMPDIR/amd.json" --set novalue
 	assert_failure 2
 	assert_output --partial "expected PATH=VALUE"
@@ -232,14 +325,37 @@ copy_box() {
 	[ "$(grep -c -- -I "$log")" -eq 2 ]
 }
 
-@test "rm-probe validate: a minimal advert passes the schema; gaps per spec 004 profile; bad schema exit 3" {
+@test "rm-probe validate: by default what formats(5) requires; a minimal advert passes" {
 	d=$BATS_TEST_TMPDIR
 	echo '{"schema":"remotemedia.executor/1","id":"m1","capabilities":{"memory_gb":8}}' > "$d/min.json"
+	run rm-probe validate "$d/min.json"
+	assert_success
+	echo "$output" | jq -e '.adverts[0].gaps == [] and .adverts[0].errors == []'
+	# --schema-only, the default now, is still accepted
 	run rm-probe validate --schema-only "$d/min.json"
 	assert_success
-	run rm-probe validate "$d/min.json"
+	# required: an id; a schema, when given, ours; values of the taxonomy's types
+	echo '{"schema":"remotemedia.executor/1","capabilities":{}}' > "$d/noid.json"
+	echo '{"schema":"remotemedia.executor/2","id":"x"}' > "$d/v2.json"
+	echo '{"id":"x","capabilities":{"memory_gb":"lots"}}' > "$d/type.json"
+	run rm-probe validate "$d/noid.json" "$d/v2.json" "$d/type.json" "$d/min.json"
+	assert_failure 3
+	echo "$output" | jq -e '[.adverts[].errors | length] == [1, 1, 1, 0]'
+	echo "$output" | jq -e '.adverts[0].errors[0] | test("id: missing")'
+	echo "$output" | jq -e '.adverts[2].errors[0] | test("capabilities.memory_gb: expected a number")'
+	run rm-probe validate
+	assert_failure 2
+}
+
+@test "rm-probe validate --profile: spec 004 completeness gaps only when asked for" {
+	d=$BATS_TEST_TMPDIR
+	echo '{"schema":"remotemedia.executor/1","id":"m1","capabilities":{"memory_gb":8}}' > "$d/min.json"
+	run rm-probe validate --profile faas "$d/min.json"
 	assert_failure 1
 	echo "$output" | jq -e '.adverts[0].gaps == ["runtime: missing (FaaS profile)", "env_profile: missing (FaaS profile)", "constraints: missing (FaaS profile)"]'
+	run rm-probe validate --profile priority "$d/min.json"
+	assert_failure 1
+	echo "$output" | jq -e '.adverts[0].gaps | length == 3'
 	cat > "$d/p1.yaml" <<-'EOF'
 	schema: remotemedia.executor/1
 	id: p1
@@ -250,22 +366,24 @@ copy_box() {
 	capabilities: {}
 	EOF
 	run rm-probe validate "$d/p1.yaml"
+	assert_success
+	run rm-probe validate --profile priority "$d/p1.yaml"
 	assert_failure 1
 	echo "$output" | jq -e '.adverts[0].gaps == ["slo: missing (P1 profile)"]'
+	run rm-probe validate --profile faas,economic "$d/p1.yaml"
+	assert_failure 1
+	echo "$output" | jq -e '.adverts[0].gaps == ["cost_tokens: missing (economic profile)", "slo_bid: missing (economic profile)"]'
 	cat > "$d/p0.json" <<-'EOF'
 	{"schema":"remotemedia.executor/1","id":"p0","priority":"P0","runtime":"python3.11",
 	 "env_profile":"cpu-optimized","constraints":{"min_memory_mb":512},"slo":{"latency_p95_ms":100},
 	 "spiffe_id":"spiffe://crank.local/worker/hello-world","required_capabilities":[],
 	 "cost_tokens":0.1,"slo_bid":1.0,"controller_affinity":["controller-primary"],"capabilities":{}}
 	EOF
-	run rm-probe validate "$d/p0.json"
+	run rm-probe validate --profile priority "$d/p0.json"
 	assert_success
-	echo '{"schema":"remotemedia.executor/2","id":"x"}' > "$d/v2.json"
-	run rm-probe validate "$d/v2.json" "$d/p0.json"
-	assert_failure 3
-	echo "$output" | jq -e '.adverts[0].errors | length == 1'
-	run rm-probe validate
+	run rm-probe validate --profile faas,bogus "$d/p0.json"
 	assert_failure 2
+	assert_output --partial "unknown profile 'bogus'"
 }
 
 @test "rm-probe bench: under 5 s, figures recorded in the registered advert, warns below the claim" {

@@ -66,6 +66,30 @@ main(void)
 	json_decref(a);
 	json_decref(b);
 
+	/* static tags (top-level "tags", merged into capabilities.tags) are not drift */
+	a = advert("{\"tags\":[\"gpu\",\"gpu-box\"]}");
+	json_object_set_new(a, "tags", json_pack("[s]", "gpu-box"));
+	b = advert("{\"tags\":[\"gpu\"]}");
+	ch = rm_probe_drift(a, b);
+	ok(json_array_size(ch) == 0, "a static tag missing from the fresh probe is not drift");
+	json_decref(ch);
+	json_decref(b);
+	b = advert("{\"tags\":[]}");
+	ch = rm_probe_drift(a, b);
+	ok(has_change(ch, "capabilities.tags") && json_array_size(json_object_get(json_array_get(ch, 0),
+	    "was")) == 1, "a lost probed tag is, reported without the static one");
+	json_decref(ch);
+	json_decref(a);
+	json_decref(b);
+	doc = json_pack("{s:s,s:{s:i,s:i}}", "region", "eu", "pricing", "per_hour", 2, "x", 1);
+	ok(rm_probe_unset(doc, "pricing.per_hour", &err) == 0 &&
+	    json_object_get(json_object_get(doc, "pricing"), "per_hour") == NULL, "--unset a nested field");
+	ok(rm_probe_unset(doc, "region", &err) == 0 && json_object_get(doc, "region") == NULL,
+	    "--unset a top-level field");
+	ok(rm_probe_unset(doc, "nope.x", &err) == 1, "--unset of an absent field says so");
+	ok(rm_probe_unset(doc, "a..b", &err) < 0 && err.code == 2, "--unset of a bad path is usage");
+	json_decref(doc);
+
 	/* --set */
 	doc = json_object();
 	rm_err_clear(&err);

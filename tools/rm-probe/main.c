@@ -29,12 +29,13 @@
 
 static const char usage_text[] =
     "usage: rm-probe [--json] [--no-frameworks] [--root DIR] [--timeout S]\n"
-    "       rm-probe register [--id ID] [--ttl SECONDS] [--set PATH=VALUE]... [--from FILE]\n"
+    "       rm-probe register [--id ID] [--ttl SECONDS] [--set PATH=VALUE]... [--unset PATH]...\n"
+    "                         [--from FILE]\n"
     "       rm-probe verify [--id ID] [--no-frameworks]\n"
     "       rm-probe bench [--id ID]\n"
     "       rm-probe watch [--id ID] [--interval S] [--count N]\n"
     "       rm-probe deregister [--id ID]\n"
-    "       rm-probe validate [--profile LIST] [--schema-only] ADVERT...\n"
+    "       rm-probe validate [--profile LIST] ADVERT...\n"
     "Common options: --root DIR (fixture tree for /proc, /sys, /dev), --timeout S\n"
     "(for nvidia-smi, ffmpeg, python3), -j/--json, -v, -q, -h/--help, --version;\n"
     "--registry URL (dir:PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]) for the\n"
@@ -45,7 +46,7 @@ static struct {
 	const char *root, *id, *from, *profile, *registry;
 	long ttl, count;
 	double interval;
-	json_t *sets;
+	json_t *sets, *unsets;
 } opt;
 
 static volatile sig_atomic_t stop;
@@ -297,16 +298,104 @@ cmd_show(void)
 	return 0;
 }
 
+/* Fields a probe (or --from) writes: never static, never --unset. */
+static int
+probed_field(const char *path)
+{
+	static const char *const f[] = { "capabilities", "load_score", "probe_errors",
+		"probed_at", "expires_at", "id", "schema", NULL };
+	size_t n = strcspn(path, ".");
+	int i;
+
+	for (i = 0; f[i]; i++)
+		if (strlen(f[i]) == n && strncmp(path, f[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * config.yaml's executor mapping, then each --set, then each --unset, then
+ * --id, onto adv. cfg may lose the fields that --unset removes.
+ */
+static int
+apply_static(json_t *adv, json_t *cfg, struct rm_err *err)
+{
+	const char *k, *path;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(cfg, k, v)
+		json_object_set(adv, k, v);
+	json_array_foreach(opt.sets, i, v)
+		if (rm_probe_set(adv, json_string_value(v), err) != 0)
+			return -err->code;
+	json_array_foreach(opt.unsets, i, v) {
+		path = json_string_value(v);
+		if (probed_field(path))
+			return rm_err_set(err, RM_EXIT_USAGE, NULL, NULL,
+			    "--unset %s: not a static field (the probe writes it)", path);
+		if (rm_probe_unset(adv, path, err) < 0)
+			return -err->code;
+		if (rm_probe_unset(cfg, path, err) == 0)
+			rm_warn("--unset %s: config.yaml sets it (executor.%s); it returns at the "
+			    "next register unless removed there", path, path);
+	}
+	if (opt.id)
+		json_object_set_new(adv, "id", json_string(opt.id));
+	if (json_object_get(adv, "schema") == NULL)
+		json_object_set_new(adv, "schema", json_string("remotemedia.executor/1"));
+	return 0;
+}
+
+/*
+ * The advert to register: the probe's (or the --from file's) onto the static
+ * fields already registered under the same id, so that a register without
+ * --set (from cron) keeps the endpoint, pricing or tags set before.
+ * Called under the registry lock.
+ */
+static json_t *
+merge_registered(json_t *adv, json_t *cfg, long ttl, struct rm_err *err)
+{
+	json_t *tmp = json_deep_copy(adv), *c2 = json_deep_copy(cfg), *prev, *out;
+	struct rm_err e2;
+	const char *id;
+
+	if (apply_static(tmp, c2, err) != 0) {
+		json_decref(tmp);
+		json_decref(c2);
+		return NULL;
+	}
+	json_decref(c2);
+	id = json_string_value(json_object_get(tmp, "id"));
+	rm_err_clear(&e2);
+	prev = id ? rm_registry_get(id, &e2) : NULL;
+	if (prev == NULL && e2.code != 0 && e2.code != RM_EXIT_NOTFOUND)
+		rm_warn("the advert registered as %s cannot be read (%s); its static fields "
+		    "are not kept", id, e2.msg);
+	if (prev == NULL)
+		return tmp;
+	json_decref(tmp);
+	out = refresh(prev, adv, ttl);
+	json_decref(prev);
+	if (opt.from)
+		json_object_update(out, adv);
+	else
+		json_object_update_missing(out, adv);
+	if (apply_static(out, cfg, err) != 0) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
 static int
 cmd_register(void)
 {
 	struct rm_probe_opts o;
 	struct rm_err err;
-	json_t *adv, *cfg, *v;
-	const char *k;
+	json_t *adv, *cfg, *reg = NULL, *norm = NULL;
 	long ttl = opt.ttl;
-	size_t i;
-	int fd, r;
+	int fd, r = -1;
 
 	rm_err_clear(&err);
 	if ((cfg = config_executor(&err)) == NULL)
@@ -315,6 +404,7 @@ cmd_register(void)
 		if ((adv = rm_doc_load(opt.from, &err)) == NULL || !json_is_object(adv)) {
 			if (adv != NULL)
 				rm_err_set(&err, RM_EXIT_INVALID, opt.from, NULL, "expected an advert object");
+			json_decref(adv);
 			json_decref(cfg);
 			return rm_err_print(&err);
 		}
@@ -330,33 +420,25 @@ cmd_register(void)
 	if (ttl <= 0)
 		ttl = DEFAULT_TTL;
 	json_object_del(cfg, "ttl");
-	json_object_foreach(cfg, k, v)
-		json_object_set(adv, k, v);
-	json_decref(cfg);
-	json_array_foreach(opt.sets, i, v)
-		if (rm_probe_set(adv, json_string_value(v), &err) != 0) {
-			json_decref(adv);
-			return rm_err_print(&err);
+	if ((fd = rm_registry_lock(0, &err)) >= 0) {
+		if ((reg = merge_registered(adv, cfg, ttl, &err)) != NULL) {
+			stamp(reg, ttl);
+			if ((norm = rm_advert_normalize(reg, "<advert>", &err)) != NULL)
+				r = rm_registry_put(norm, 1, &err);
 		}
-	if (opt.id)
-		json_object_set_new(adv, "id", json_string(opt.id));
-	if (json_object_get(adv, "schema") == NULL)
-		json_object_set_new(adv, "schema", json_string("remotemedia.executor/1"));
-	stamp(adv, ttl);
-	if ((fd = rm_registry_lock(0, &err)) < 0) {
-		json_decref(adv);
-		return rm_err_print(&err);
+		rm_unlock(fd);
 	}
-	r = rm_registry_put(adv, 1, &err);
-	rm_unlock(fd);
-	if (r != 0) {
-		json_decref(adv);
-		return rm_err_print(&err);
-	}
-	rm_info("registered executor %s until %s", json_string_value(json_object_get(adv, "id")),
-	    json_string_value(json_object_get(adv, "expires_at")));
-	emit(adv, print_table);
 	json_decref(adv);
+	json_decref(cfg);
+	json_decref(reg);
+	if (r != 0) {
+		json_decref(norm);
+		return rm_err_print(&err);
+	}
+	rm_info("registered executor %s until %s", json_string_value(json_object_get(norm, "id")),
+	    json_string_value(json_object_get(norm, "expires_at")));
+	emit(norm, print_table);
+	json_decref(norm);
 	return 0;
 }
 
@@ -658,6 +740,20 @@ cmd_validate(int argc, char **argv)
 		json_decref(rep);
 		return RM_EXIT_USAGE;
 	}
+	if (opt.profile != NULL) {
+		/* a bad --profile is a usage error before any file is read */
+		struct rm_err err;
+		json_t *none = json_object(), *g;
+
+		rm_err_clear(&err);
+		g = rm_probe_gaps(none, opt.profile, &err);
+		json_decref(none);
+		if (g == NULL) {
+			json_decref(rep);
+			return rm_err_print(&err);
+		}
+		json_decref(g);
+	}
 	for (i = 0; i < argc; i++) {
 		struct rm_err err;
 		json_t *docs, *d;
@@ -684,7 +780,7 @@ cmd_validate(int argc, char **argv)
 				json_array_append_new(json_object_get(r, "errors"),
 				    json_string(rm_err_str(&err, buf, sizeof(buf))));
 				invalid++;
-			} else if (!opt.schema_only) {
+			} else if (opt.profile != NULL && !opt.schema_only) {
 				if ((g = rm_probe_gaps(norm, opt.profile, &err)) == NULL) {
 					json_decref(norm);
 					json_decref(r);
@@ -719,6 +815,7 @@ main(int argc, char **argv)
 		{ "id", required_argument, NULL, 'i' },
 		{ "ttl", required_argument, NULL, 't' },
 		{ "set", required_argument, NULL, 's' },
+		{ "unset", required_argument, NULL, 'u' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "interval", required_argument, NULL, 'I' },
 		{ "count", required_argument, NULL, 'c' },
@@ -737,6 +834,7 @@ main(int argc, char **argv)
 
 	rm_tool_init(argc, argv);
 	opt.sets = json_array();
+	opt.unsets = json_array();
 	opt.interval = 10;
 	while ((ch = getopt_long(argc, argv, "jvqh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -758,6 +856,7 @@ main(int argc, char **argv)
 			}
 			break;
 		case 's': json_array_append_new(opt.sets, json_string(optarg)); break;
+		case 'u': json_array_append_new(opt.unsets, json_string(optarg)); break;
 		case 'f': opt.from = optarg; break;
 		case 'I':
 			if (rm_tool_parse_double(optarg, &opt.interval) != 0 || opt.interval < 0.01) {
@@ -796,6 +895,7 @@ main(int argc, char **argv)
 		rm_err_clear(&err);
 		if (rm_registry_select(opt.registry, &err) != 0) {
 			json_decref(opt.sets);
+			json_decref(opt.unsets);
 			return rm_err_print(&err);
 		}
 	}
@@ -824,5 +924,6 @@ main(int argc, char **argv)
 		rc = RM_EXIT_USAGE;
 	}
 	json_decref(opt.sets);
+	json_decref(opt.unsets);
 	return rc;
 }
