@@ -30,7 +30,7 @@
 struct rm_tar;
 
 struct rm_tar_entry {
-	char name[256];		/* prefix "/" name: at most 155 + 1 + 100 */
+	char name[155 + 1 + 100 + 1];	/* prefix "/" name */
 	int perm;		/* 0 .. 07777 */
 	uint64_t size;
 };

@@ -119,6 +119,18 @@ test_standard(void)
 	rm_tar_close(t);
 	close(fd);
 
+	/* the longest name: a prefix of 155 and a name of 100, neither with a NUL */
+	standard();
+	memset(ar, 'n', 100);
+	memset(ar + 345, 'p', 155);
+	resum(ar);
+	fd = file_of(6 * B);
+	t = rm_tar_open(fd);
+	ok(rm_tar_next(t, &e) == RM_TAR_ENTRY && strlen(e.name) == 256 && e.name[155] == '/' &&
+	    e.name[0] == 'p' && e.name[255] == 'n', "a name of 155 + 1 + 100 characters");
+	rm_tar_close(t);
+	close(fd);
+
 	fd = file_of(standard());
 	t = rm_tar_open(fd);
 	ok(rm_tar_next(t, &e) == RM_TAR_ENTRY && rm_tar_next(t, &e) == RM_TAR_ENTRY &&
