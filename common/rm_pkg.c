@@ -19,6 +19,7 @@
 #include "rm_log.h"
 #include "rm_pipeline.h"
 #include "rm_pkg.h"
+#include "rm_tar.h"
 
 #define META_MAX ((size_t)64 << 20)	/* manifest and meta/ files are read whole */
 #define MAX_ENTRIES 200000
@@ -85,7 +86,20 @@ struct scan {
 	size_t nseen, capseen;
 	char *docs[5];		/* manifest, contents, provenance, runtime, signature */
 	size_t doclen[5];
+	struct archive *a;	/* the archive, read by libarchive ... */
+	struct rm_tar *tar;	/* ... or by rm_tar (no extraction) */
 };
+
+/* One entry's header, as either reader saw it. */
+struct hdr {
+	const char *name;	/* NULL when unreadable */
+	const char *what;	/* what it is when not a regular file */
+	int perm;
+	int64_t size;		/* -1 when none */
+};
+
+/* scan_tar: rm_tar cannot read this archive; libarchive reads it again */
+#define SCAN_OTHER 1
 
 int
 rm_pkg_doc_slot(const char *name)
@@ -115,6 +129,16 @@ type_name(struct archive_entry *e)
 	case AE_IFREG: return NULL;
 	default: return "not a regular file";
 	}
+}
+
+static void
+archive_hdr(struct archive_entry *e, struct hdr *h)
+{
+	h->name = archive_entry_pathname(e);
+	h->what = type_name(e);
+	h->perm = (int)archive_entry_perm(e);
+	h->size = archive_entry_size_is_set(e) && archive_entry_size(e) >= 0 ?
+	    (int64_t)archive_entry_size(e) : -1;
 }
 
 /* Opens (creating) the parent directories of name under root, without links. */
@@ -317,10 +341,10 @@ place_from_blob(struct scan *s, const char *name, uint64_t hsize, int perm, stru
  * 0644 or 0755 (no setuid, setgid or sticky bit), a size.
  */
 static int
-check_header(struct scan *s, struct archive_entry *e, struct rm_err *err)
+check_header(struct scan *s, const struct hdr *h, struct rm_err *err)
 {
-	const char *name = archive_entry_pathname(e), *what;
-	unsigned int perm = (unsigned int)archive_entry_perm(e);
+	const char *name = h->name;
+	unsigned int perm = (unsigned int)h->perm;
 
 	if (name == NULL)
 		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
@@ -329,9 +353,9 @@ check_header(struct scan *s, struct archive_entry *e, struct rm_err *err)
 		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
 		    "entry '%s': unsafe path (absolute, '..', '.', empty component or control "
 		    "character); refused", name);
-	if ((what = type_name(e)) != NULL)
+	if (h->what != NULL)
 		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
-		    "entry '%s' is %s; a package holds regular files only", name, what);
+		    "entry '%s' is %s; a package holds regular files only", name, h->what);
 	if (json_object_get(s->entries, name) != NULL)
 		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
 		    "entry '%s' appears twice in the archive", name);
@@ -346,7 +370,7 @@ check_header(struct scan *s, struct archive_entry *e, struct rm_err *err)
 	    strcmp(name, RM_PKG_SIGNATURE) == 0))
 		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
 		    "entry '%s' has mode %04o, expected 0644", name, perm);
-	if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
+	if (h->size < 0)
 		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
 		    "entry '%s' has no size in its header", name);
 	return 0;
@@ -398,21 +422,65 @@ add_seen(struct scan *s, const char *name, uint64_t size, int mode)
 	return sn;
 }
 
+/* Skips the rest of the current entry's data. */
 static int
-scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm_err *err)
+data_skip(struct scan *s, const char *name, struct rm_err *err)
 {
-	const char *name = archive_entry_pathname(e);
+	if (s->tar != NULL)
+		return 0;	/* rm_tar_next goes past it */
+	return archive_read_data_skip(s->a) == ARCHIVE_OK ? 0 :
+	    rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL, "entry '%s': %s", name,
+	    archive_error_string(s->a) ? archive_error_string(s->a) : "truncated archive");
+}
+
+/*
+ * The next piece of the current entry's data, *len bytes at *off (*buf
+ * NULL at its end); on input *off is where it should be. 0, SCAN_OTHER,
+ * or an error.
+ */
+static int
+data_block(struct scan *s, const char *name, const void **buf, size_t *len, uint64_t *off,
+    struct rm_err *err)
+{
+	la_int64_t o;
+	ssize_t n;
+	int r;
+
+	if (s->tar != NULL) {
+		if ((n = rm_tar_read(s->tar, buf)) < 0)
+			return SCAN_OTHER;
+		if (n == 0)
+			*buf = NULL;
+		*len = (size_t)n;
+		return 0;
+	}
+	r = archive_read_data_block(s->a, buf, len, &o);
+	if (r == ARCHIVE_EOF) {
+		*buf = NULL;
+		return 0;
+	}
+	if (r != ARCHIVE_OK)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL, "entry '%s': %s", name,
+		    archive_error_string(s->a) ? archive_error_string(s->a) : "read error");
+	*off = (uint64_t)o;
+	return 0;
+}
+
+static int
+scan_entry(struct scan *s, const struct hdr *hd, struct rm_err *err)
+{
+	const char *name = hd->name;
 	struct seen *sn;
-	int slot, fd = -1, perm = (int)archive_entry_perm(e);
+	int slot, fd = -1, perm = hd->perm;
 	uint64_t hsize, got = 0;
 	struct rm_sha256 *h = NULL;
 	char *mem = NULL;
 	size_t memlen = 0;
 	int r;
 
-	if ((r = check_header(s, e, err)) != 0)
+	if ((r = check_header(s, hd, err)) != 0)
 		return r;
-	hsize = (uint64_t)archive_entry_size(e);
+	hsize = (uint64_t)hd->size;
 	if ((sn = add_seen(s, name, hsize, perm)) == NULL)
 		return rm_err_set(err, RM_EXIT_INTERNAL, s->path, NULL, "out of memory");
 
@@ -427,9 +495,7 @@ scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm
 			return r;
 	}
 	if (slot < 0 && !s->hash && (s->dirfd < 0 || s->blobdir != NULL))
-		return archive_read_data_skip(a) == ARCHIVE_OK ? 0 :
-		    rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL, "entry '%s': %s", name,
-		    archive_error_string(a) ? archive_error_string(a) : "truncated archive");
+		return data_skip(s, name, err);
 	if (slot >= 0) {
 		mem = malloc(hsize + 1);
 		if (mem == NULL)
@@ -450,16 +516,12 @@ scan_entry(struct scan *s, struct archive *a, struct archive_entry *e, struct rm
 	for (;;) {
 		const void *buf;
 		size_t len;
-		la_int64_t off;
-		r = archive_read_data_block(a, &buf, &len, &off);
-		if (r == ARCHIVE_EOF)
-			break;
-		if (r != ARCHIVE_OK) {
-			r = rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL, "entry '%s': %s", name,
-			    archive_error_string(a) ? archive_error_string(a) : "read error");
+		uint64_t off = got;
+		if ((r = data_block(s, name, &buf, &len, &off, err)) != 0)
 			goto fail;
-		}
-		if ((uint64_t)off != got || got + len > hsize) {
+		if (buf == NULL)
+			break;
+		if (off != got || got + len > hsize) {
 			r = rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
 			    "entry '%s': data beyond the %llu bytes of its header", name,
 			    (unsigned long long)hsize);
@@ -728,58 +790,112 @@ read_docs(struct scan *s, int hash, struct rm_pkg *pkg, struct rm_err *err)
 	return 0;
 }
 
+/* Reads the archive with libarchive, every entry through scan_entry. */
+static int
+scan_archive(struct scan *s, struct rm_err *err)
+{
+	struct archive_entry *e;
+	struct hdr hd;
+	int r = 0, ar;
+
+	if ((s->a = archive_read_new()) == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, s->path, NULL, "out of memory");
+	/* plain tar only: no compression filters, no other formats */
+	archive_read_support_format_tar(s->a);
+	if (archive_read_open_filename(s->a, s->path, 1 << 20) != ARCHIVE_OK) {
+		int en = archive_errno(s->a);
+		r = rm_err_set(err, en == ENOENT ? RM_EXIT_NOTFOUND : RM_EXIT_INTEGRITY, s->path,
+		    NULL, "cannot open package: %s", archive_error_string(s->a));
+		goto out;
+	}
+	while ((ar = archive_read_next_header(s->a, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN) {
+		archive_hdr(e, &hd);
+		if ((r = scan_entry(s, &hd, err)) != 0)
+			goto out;
+	}
+	if (ar != ARCHIVE_EOF)
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, s->path, NULL,
+		    "not a valid package archive: %s", archive_error_string(s->a) ?
+		    archive_error_string(s->a) : "read error");
+out:
+	archive_read_free(s->a);
+	s->a = NULL;
+	return r;
+}
+
+/*
+ * Reads the archive with rm_tar (rm_tar.h), without libarchive and the
+ * libraries it loads: 0, an error of the package, or SCAN_OTHER with err
+ * untouched when rm_tar does not take the archive.
+ */
+static int
+scan_tar(struct scan *s, struct rm_err *err)
+{
+	struct rm_tar_entry te;
+	struct hdr hd;
+	int fd, r = 0, t = RM_TAR_OTHER;
+
+	if ((fd = open(s->path, O_RDONLY | O_CLOEXEC)) < 0)
+		return SCAN_OTHER;
+	if ((s->tar = rm_tar_open(fd)) == NULL) {
+		close(fd);
+		return SCAN_OTHER;
+	}
+	while (r == 0 && (t = rm_tar_next(s->tar, &te)) == RM_TAR_ENTRY) {
+		hd.name = te.name;
+		hd.what = NULL;
+		hd.perm = te.perm;
+		hd.size = (int64_t)te.size;
+		r = scan_entry(s, &hd, err);
+	}
+	if (r == 0 && t != RM_TAR_END)
+		r = SCAN_OTHER;
+	rm_tar_close(s->tar);
+	s->tar = NULL;
+	close(fd);
+	return r;
+}
+
+static int
+scan_init(struct scan *s, const char *path, int hash, int dirfd, const char *blobdir,
+    const struct rm_pkg *want, uint64_t link_min, struct rm_err *err)
+{
+	memset(s, 0, sizeof(*s));
+	s->path = path;
+	s->hash = hash;
+	s->dirfd = dirfd;
+	s->blobdir = blobdir;
+	s->want = want;
+	s->link_min = link_min;
+	s->umask = blobdir != NULL ? current_umask() : 022;
+	if ((s->entries = json_object()) == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, path, NULL, "out of memory");
+	return 0;
+}
+
 /*
  * One pass over the archive; fills pkg. dirfd >= 0 extracts there: from the
  * archive's bytes, or with blobdir from the blobs want's contents list names.
+ * Without extraction rm_tar reads it if it can, else (nothing done yet)
+ * libarchive from the start.
  */
 static int
 scan_blobs(const char *path, int hash, int dirfd, const char *blobdir, const struct rm_pkg *want,
     uint64_t link_min, struct rm_pkg *pkg, struct rm_err *err)
 {
-	struct archive *a;
-	struct archive_entry *e;
 	struct scan s;
-	int r = 0, ar;
+	int r;
 
-	memset(&s, 0, sizeof(s));
-	s.path = path;
-	s.hash = hash;
-	s.dirfd = dirfd;
-	s.blobdir = blobdir;
-	s.want = want;
-	s.link_min = link_min;
-	s.umask = blobdir != NULL ? current_umask() : 022;
-	s.entries = json_object();
-	a = archive_read_new();
-	if (a == NULL || s.entries == NULL) {
-		r = rm_err_set(err, RM_EXIT_INTERNAL, path, NULL, "out of memory");
-		goto out;
+	if ((r = scan_init(&s, path, hash, dirfd, blobdir, want, link_min, err)) == 0 &&
+	    (dirfd >= 0 || (r = scan_tar(&s, err)) == SCAN_OTHER)) {
+		scan_release(&s);
+		if ((r = scan_init(&s, path, hash, dirfd, blobdir, want, link_min, err)) == 0)
+			r = scan_archive(&s, err);
 	}
-	/* plain tar only: no compression filters, no other formats */
-	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK) {
-		int en = archive_errno(a);
-		r = rm_err_set(err, en == ENOENT ? RM_EXIT_NOTFOUND : RM_EXIT_INTEGRITY, path, NULL,
-		    "cannot open package: %s", archive_error_string(a));
-		goto out;
-	}
-	while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN) {
-		if ((r = scan_entry(&s, a, e, err)) != 0)
-			goto out;
-	}
-	if (ar != ARCHIVE_EOF) {
-		r = rm_err_set(err, RM_EXIT_INTEGRITY, path, NULL, "not a valid package archive: %s",
-		    archive_error_string(a) ? archive_error_string(a) : "read error");
-		goto out;
-	}
-	if (s.nseen == 0) {
+	if (r == 0 && s.nseen == 0)
 		r = rm_err_set(err, RM_EXIT_INTEGRITY, path, NULL, "empty archive: not a package");
-		goto out;
-	}
-	r = read_docs(&s, hash, pkg, err);
-out:
-	if (a != NULL)
-		archive_read_free(a);
+	if (r == 0)
+		r = read_docs(&s, hash, pkg, err);
 	scan_release(&s);
 	return r;
 }

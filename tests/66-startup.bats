@@ -2,7 +2,9 @@
 # Libraries are loaded only when used (issue 14): no tool NEEDs libcurl,
 # libarchive, libcrypto, libgit2 or nettle; --version and a cache hit load
 # none of them, a plan no libcrypto, an inspect of a local unsigned package
-# no libcurl nor libcrypto (seen from outside with LD_DEBUG=libs); a missing
+# nothing but Nettle (read by rm_tar, not libarchive: no libxml2, ICU,
+# libstdc++), and libarchive only for an archive rm_tar does not take (seen
+# from outside with LD_DEBUG=libs); a missing
 # or broken libcurl at run time is exit 6 with a clear message, and hits
 # still work.
 
@@ -14,7 +16,18 @@ setup_file() {
 	oci_setup_file
 	PKG1=$(make_pkg "$BATS_FILE_TMPDIR/p1" 1 1.0.0)
 	rm-push --insecure -q "$PKG1" "oci://$REG/voice/tts:1.0" >/dev/null
-	export REG REG_PID REG_LOG PKG1
+	# the same package, each entry after a pax header: rm_tar leaves it to libarchive
+	PKGPAX=$BATS_FILE_TMPDIR/pax.rmpkg
+	python3 - "$PKG1" "$PKGPAX" <<-'EOF'
+	import sys, tarfile
+	src = tarfile.open(sys.argv[1])
+	dst = tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT)
+	for m in src.getmembers():
+	    m.pax_headers = {"comment": "an extension header"}
+	    dst.addfile(m, src.extractfile(m))
+	dst.close()
+	EOF
+	export REG REG_PID REG_LOG PKG1 PKGPAX
 }
 
 teardown_file() {
@@ -56,9 +69,12 @@ libs_loaded() {
 @test "startup: a broken libarchive ends an inspect with exit 70 naming it, and nothing that does not need it" {
 	mkdir -p "$BATS_TEST_TMPDIR/lib"
 	: > "$BATS_TEST_TMPDIR/lib/libarchive.so.13"
-	LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib run rm-inspect --json "$PKG1"
+	LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib run rm-inspect --json "$PKGPAX"
 	assert_failure 70
 	assert_output --partial "rm-inspect: cannot load a library it needs: $BATS_TEST_TMPDIR/lib/libarchive.so.13"
+	# a package as rm-build writes it is read without libarchive
+	LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib run rm-inspect --json "$PKG1"
+	assert_success
 	LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib run rm-cache --version
 	assert_success
 	LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib run rm-schedule plan --format json --no-park \
@@ -86,8 +102,11 @@ libs_loaded() {
 	run libs_loaded rm-inspect --json "$PKG1"
 	refute_output --partial libcurl
 	# an unsigned package: its documents are hashed by Nettle, nothing needs OpenSSL
-	assert_output --partial libarchive
+	assert_output --partial libnettle
 	refute_output --regexp "lib(crypto|ssl)"
+	# read by rm_tar: no libarchive, nor what Debian's brings (libxml2, ICU; not
+	# libstdc++, which a sanitizer build loads anyway)
+	refute_output --regexp "lib(archive|xml2|icu)"
 	run libs_loaded rm-schedule plan --format json --no-park -d "$RM_TOP_SRCDIR/tests/fixtures/schedule/three" \
 	    "$RM_TOP_SRCDIR/share/remotemedia/examples/hello.yaml"
 	assert_output --partial libjansson
@@ -102,6 +121,28 @@ libs_loaded() {
 	refute_output --partial libcurl
 	run libs_loaded rm-schedule queue
 	refute_output --partial libcurl
+}
+
+@test "startup: an archive rm_tar does not take is read by libarchive, to the same package" {
+	run --separate-stderr rm-inspect --json "$PKG1"
+	assert_success
+	plain=$(jq -c 'del(.path)' <<<"$output")
+	run libs_loaded rm-inspect --json "$PKGPAX"
+	assert_output --partial libarchive.so
+	run --separate-stderr rm-inspect --json "$PKGPAX"
+	assert_success
+	assert_equal "$(jq -c 'del(.path)' <<<"$output")" "$plain"
+	# what libarchive refuses is refused as before: a pax package cut short
+	head -c 3000 "$PKGPAX" > "$BATS_TEST_TMPDIR/cut.rmpkg"
+	run rm-inspect --json "$BATS_TEST_TMPDIR/cut.rmpkg"
+	assert_failure 5
+	# and one rm_tar would read, cut short in a file's data, likewise
+	head -c 5000 "$PKG1" > "$BATS_TEST_TMPDIR/cut1.rmpkg"
+	run libs_loaded rm-inspect --json "$BATS_TEST_TMPDIR/cut1.rmpkg"
+	assert_output --partial libarchive.so
+	run rm-inspect --json "$BATS_TEST_TMPDIR/cut1.rmpkg"
+	assert_failure 5
+	assert_output --partial "Truncated tar archive"
 }
 
 @test "startup: rm-schedule run of a remote_ref already in the cache loads no libcurl, in any process" {
