@@ -46,7 +46,7 @@
 
 #define IDX_MAGIC "RMIDX01"
 #define IDX_VERSION 4
-#define RACY_NS 50000000LL	/* timestamps are coarser than this */
+#define RACY_NS racy_ns()	/* timestamps are coarser than 50 ms */
 #define IDX_LAZY 32		/* a reader writes the index from this many changes */
 /*
  * Registries up to this many files have every file's stat checked at each
@@ -54,7 +54,7 @@
  * about 2 us a file) only the directory is, and the racy files: the tools
  * replace adverts by rename, which the directory shows.
  */
-#define STAT_ALL_MAX 2000
+#define STAT_ALL_MAX stat_all_max()
 
 enum { IDX_DIR = 0, IDX_ETCD = 1 };
 
@@ -99,6 +99,27 @@ struct delta {
 	size_t changed;			/* entries added, changed, removed */
 	size_t reread;			/* racy entries read again */
 };
+
+/* REMOTEMEDIA_TEST_INDEX_RACY_MS and _STAT_MAX: the tests' only way to a racy second */
+static long long
+racy_ns(void)
+{
+	static long long ns = -1;
+	const char *v;
+
+	if (ns < 0)
+		ns = (v = getenv("REMOTEMEDIA_TEST_INDEX_RACY_MS")) != NULL ? atoll(v) * 1000000LL :
+		    50000000LL;
+	return ns;
+}
+
+static uint64_t
+stat_all_max(void)
+{
+	const char *v = getenv("REMOTEMEDIA_TEST_INDEX_STAT_MAX");
+
+	return v != NULL ? (uint64_t)atoll(v) : 2000;
+}
 
 static long long
 ns_since(const struct timespec *now, int64_t s, int64_t ns)
@@ -1054,7 +1075,7 @@ rm_registry_changed(void)
 	/* wait out the timestamp granularity, so that the index written is not racy */
 	clock_gettime(CLOCK_REALTIME, &now);
 	age = ns_since(&now, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-	if (age >= 0 && age < RACY_NS + 5000000LL) {
+	if (age >= 0 && age < RACY_NS + 5000000LL && RACY_NS < 900000000LL) {
 		nap.tv_sec = 0;
 		nap.tv_nsec = RACY_NS + 5000000LL - age;
 		nanosleep(&nap, NULL);
