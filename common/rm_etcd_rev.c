@@ -1,11 +1,14 @@
 /*
  * What changed in an etcd registry since a revision (rm_etcd_rev.h). A
- * transaction of two ranges gives, at one revision, the pairs modified
- * after the revision the index reflects (min_mod_revision) and how many
- * keys there are now: when that count is the old one plus the keys that
- * are new, nothing was deleted (a lease that ended deletes its key), and
- * no listing of the 10,000 keys is needed. etcd filters by mod_revision on
- * its current state, so a compaction does not hide a change from us.
+ * count of the keys under the prefix gives the store's revision: when it
+ * is the index's, nothing changed and nothing else is asked. Otherwise a
+ * range at that revision gives the pairs modified after the index's
+ * (min_mod_revision); when the count is the old one plus the keys that are
+ * new, nothing was deleted (a lease that ended deletes its key), and no
+ * listing of the 10,000 keys is needed. etcd filters by mod_revision on
+ * its state at that revision, so a compaction hides no change from us.
+ * (A watch from the revision would read only the history, but etcd syncs
+ * a watcher that starts in the past every 100 ms: slower for one call.)
  */
 #include "config.h"
 
@@ -111,41 +114,57 @@ decode_kvs(const json_t *kvs)
 	return out;
 }
 
+/* A range request over the prefix, at revision rev (0: the current one). */
+static json_t *
+range_at(struct rm_etcd *e, const char *prefix, int64_t rev, const char *flag,
+    int64_t min_mod, struct rm_err *err)
+{
+	json_t *req = prefix_range(prefix), *out;
+	char n[32];
+
+	if (req == NULL) {
+		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+		return NULL;
+	}
+	if (rev > 0) {
+		snprintf(n, sizeof(n), "%lld", (long long)rev);
+		json_object_set_new(req, "revision", json_string(n));
+	}
+	if (min_mod > 0) {
+		snprintf(n, sizeof(n), "%lld", (long long)min_mod);
+		json_object_set_new(req, "min_mod_revision", json_string(n));
+	}
+	if (flag != NULL)
+		json_object_set_new(req, flag, json_true());
+	out = rm_etcd_call(e, "/v3/kv/range", req, err);
+	json_decref(req);
+	return out;
+}
+
 int
 rm_etcd_changes(struct rm_etcd *e, const char *prefix, int64_t since,
     struct rm_etcd_delta *d, struct rm_err *err)
 {
-	json_t *changed = prefix_range(prefix), *count = prefix_range(prefix), *req, *out, *rs;
-	char rev[32];
+	json_t *out;
 
 	memset(d, 0, sizeof(*d));
-	if (changed == NULL || count == NULL) {
-		json_decref(changed);
-		json_decref(count);
-		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
-	}
-	if (since > 0) {
-		snprintf(rev, sizeof(rev), "%lld", (long long)since + 1);
-		json_object_set_new(changed, "min_mod_revision", json_string(rev));
-	}
-	json_object_set_new(count, "count_only", json_true());
-	req = json_pack("{s:[{s:o},{s:o}]}", "success", "request_range", changed, "request_range",
-	    count);
-	out = rm_etcd_call(e, "/v3/kv/txn", req, err);
-	json_decref(req);
-	if (out == NULL)
+	/* counting is cheap for etcd (its in-memory index); reading values is not */
+	if ((out = range_at(e, prefix, 0, "count_only", 0, err)) == NULL)
 		return -err->code;
-	rs = json_object_get(out, "responses");
-	if (json_array_size(rs) != 2) {
-		json_decref(out);
-		return rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL,
-		    "etcd answered a transaction of two ranges with %zu responses", json_array_size(rs));
-	}
 	d->rev = i64(json_object_get(out, "header"), "revision");
 	d->cluster = (uint64_t)i64(json_object_get(out, "header"), "cluster_id");
-	d->count = i64(json_object_get(json_array_get(rs, 1), "response_range"), "count");
-	d->kvs = decode_kvs(json_object_get(json_object_get(json_array_get(rs, 0),
-	    "response_range"), "kvs"));
+	d->count = i64(out, "count");
+	json_decref(out);
+	if (since > 0 && d->rev == since) {
+		d->kvs = json_array();
+		rm_debug("etcd: revision %lld as in the index", (long long)since);
+		return 0;
+	}
+	/* what changed, at the revision counted (min_mod_revision filters etcd's
+	 * current state: a compaction hides no change from it) */
+	if ((out = range_at(e, prefix, d->rev, NULL, since > 0 ? since + 1 : 0, err)) == NULL)
+		return -err->code;
+	d->kvs = decode_kvs(json_object_get(out, "kvs"));
 	json_decref(out);
 	rm_debug("etcd: %zu keys changed after revision %lld, %lld keys at revision %lld",
 	    json_array_size(d->kvs), (long long)since, (long long)d->count, (long long)d->rev);
@@ -155,19 +174,9 @@ rm_etcd_changes(struct rm_etcd *e, const char *prefix, int64_t since,
 json_t *
 rm_etcd_keys_at(struct rm_etcd *e, const char *prefix, int64_t rev, struct rm_err *err)
 {
-	json_t *req = prefix_range(prefix), *out, *keys, *kv;
-	char r[32];
+	json_t *out = range_at(e, prefix, rev, "keys_only", 0, err), *keys, *kv;
 	size_t i;
 
-	if (req == NULL) {
-		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
-		return NULL;
-	}
-	snprintf(r, sizeof(r), "%lld", (long long)rev);
-	json_object_set_new(req, "revision", json_string(r));
-	json_object_set_new(req, "keys_only", json_true());
-	out = rm_etcd_call(e, "/v3/kv/range", req, err);
-	json_decref(req);
 	if (out == NULL)
 		return NULL;
 	keys = json_array();

@@ -24,9 +24,9 @@ struct rm_etcd_delta {
 };
 
 /*
- * In one transaction: the pairs under prefix (ending in '/') modified after
- * revision since (all of them when since is 0), and how many keys the
- * prefix holds. Free d->kvs with json_decref.
+ * At one revision: how many keys the prefix (ending in '/') holds, and the
+ * pairs under it modified after revision since (all of them when since is
+ * 0; none asked for when the revision is still since). Free d->kvs.
  */
 int rm_etcd_changes(struct rm_etcd *e, const char *prefix, int64_t since,
     struct rm_etcd_delta *d, struct rm_err *err);

@@ -18,7 +18,9 @@
  * reader or a process killed at any point sees the old index or the new
  * one. A reader that applied fewer than IDX_LAZY changes keeps its result
  * in memory: writing 10 MB with fsync costs more than reading the changes
- * again; the registry's writers (rm-probe register) always write.
+ * of a directory again; the registry's writers (rm-probe register) always
+ * write, and so does a reader of etcd, where asking what changed since an
+ * old revision costs etcd a read of every value.
  */
 #include "config.h"
 
@@ -1188,7 +1190,7 @@ etcd_delta(struct rm_etcd *e, const char *prefix, struct idx_map *m, struct delt
 }
 
 static int
-etcd_update(const struct rm_taxo *t, struct rm_etcd *e, const char *prefix, int rebuild,
+etcd_update(const struct rm_taxo *t, struct rm_etcd *e, const char *prefix,
     struct idx_map *m, const char *ipath, struct rm_exset **out, struct rm_err *err)
 {
 	struct rm_etcd_delta ed;
@@ -1211,7 +1213,7 @@ etcd_update(const struct rm_taxo *t, struct rm_etcd *e, const char *prefix, int 
 	if (m->map && !worth_updating(m, &d)) {
 		delta_free(&d);
 		idx_close(m);
-		return etcd_update(t, e, prefix, 1, m, ipath, out, err);
+		return etcd_update(t, e, prefix, m, ipath, out, err);
 	}
 	memset(&h, 0, sizeof(h));
 	if (m->map)
@@ -1222,7 +1224,9 @@ etcd_update(const struct rm_taxo *t, struct rm_etcd *e, const char *prefix, int 
 	h.cluster = ed.cluster;
 	h.built_s = now.tv_sec;
 	h.built_ns = now.tv_nsec;
-	write = !m->map || rebuild || d.changed >= IDX_LAZY;
+	/* unlike a directory listing, asking etcd what changed since an old
+	 * revision costs a read of every value on its side: write at once */
+	write = 1;
 	r = build_and_write(t, m->map ? m : NULL, &d, &h, write, ipath, out, err);
 	if (r == 0)
 		rm_debug("etcd: index %s %s: %zu adverts read again, %zu changed, %u in all, "
@@ -1231,7 +1235,7 @@ etcd_update(const struct rm_taxo *t, struct rm_etcd *e, const char *prefix, int 
 	delta_free(&d);
 	if (r == 1 && m->map) {
 		idx_close(m);
-		return etcd_update(t, e, prefix, 1, m, ipath, out, err);
+		return etcd_update(t, e, prefix, m, ipath, out, err);
 	}
 	idx_close(m);
 	return r == 1 ? rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "duplicate ids") : r;
@@ -1267,7 +1271,7 @@ rm_index_etcd_set(const struct rm_taxo *t, const struct rm_exsources *src,
 		idx_close(&m);
 		return -err->code;
 	}
-	r = etcd_update(t, e, prefix, src->no_index, &m, ipath, out, err);
+	r = etcd_update(t, e, prefix, &m, ipath, out, err);
 	idx_close(&m);
 	rm_etcd_close(e);
 	return r;
