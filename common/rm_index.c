@@ -803,58 +803,134 @@ dir_changed(const struct idx_hdr *h, const struct stat *dst)
 	    h->dir_ctime_s != dst->st_ctim.tv_sec || h->dir_ctime_ns != dst->st_ctim.tv_nsec;
 }
 
+/* The base name of old entry i. */
+static const char *
+frec_name(const struct idx_map *m, size_t i)
+{
+	const char *p = frec_path(m, i), *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+/* Old entries by base name: open addressing, entry + 1, 0 empty. */
+static uint32_t *
+name_table(const struct idx_map *m, size_t *size)
+{
+	size_t n = 1024, i, h;
+	uint32_t *tab;
+
+	while (n < 2 * m->h.nfrec)
+		n *= 2;
+	if ((tab = calloc(n, sizeof(*tab))) == NULL)
+		return NULL;
+	for (i = 0; i < m->h.nfrec; i++) {
+		const char *name = frec_name(m, i);
+		h = (size_t)rm_hash64(name, strlen(name), 0) & (n - 1);
+		while (tab[h] != 0)
+			h = (h + 1) & (n - 1);
+		tab[h] = (uint32_t)i + 1;
+	}
+	*size = n;
+	return tab;
+}
+
+static long
+name_find(const struct idx_map *m, const uint32_t *tab, size_t size, const char *name)
+{
+	size_t h = (size_t)rm_hash64(name, strlen(name), 0) & (size - 1);
+
+	for (; tab[h] != 0; h = (h + 1) & (size - 1))
+		if (strcmp(frec_name(m, tab[h] - 1), name) == 0)
+			return (long)tab[h] - 1;
+	return -1;
+}
+
+static int
+cmp_item(const void *a, const void *b)
+{
+	return strcmp(((const struct ditem *)a)->path, ((const struct ditem *)b)->path);
+}
+
+/*
+ * The listing against the old entries, by name (a hash of them: sorting
+ * 10,000 names costs more than the rest of the update) and inode.
+ */
+static int
+dir_listing(const char *dir, int dfd, const struct idx_map *m, struct delta *d,
+    struct rm_err *err)
+{
+	size_t size = 0, i;
+	uint32_t *tab = name_table(m, &size);
+	unsigned char *seen = calloc(m->h.nfrec + 1, 1);
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+
+	if (tab == NULL || seen == NULL || dp == NULL) {
+		free(tab);
+		free(seen);
+		if (dp != NULL)
+			closedir(dp);
+		return rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot read directory: %s",
+		    strerror(errno));
+	}
+	while ((de = readdir(dp)) != NULL) {
+		long at;
+		if (!is_advert_name(de->d_name))
+			continue;
+		if ((at = name_find(m, tab, size, de->d_name)) < 0) {
+			file_item(d, dir, de->d_name, de->d_ino);
+			d->changed++;
+			continue;
+		}
+		seen[at] = 1;
+		if (m->frec[at].dino != (uint64_t)de->d_ino) {
+			d->drop[at] = 1;
+			file_item(d, dir, de->d_name, de->d_ino);
+			d->changed++;
+		} else
+			check_entry(d, m, (size_t)at, dfd, dir);
+	}
+	closedir(dp);
+	for (i = 0; i < m->h.nfrec; i++)
+		if (!seen[i] && !d->drop[i]) {
+			d->drop[i] = 1;
+			d->changed++;
+		}
+	free(tab);
+	free(seen);
+	if (d->n > 1)
+		qsort(d->it, d->n, sizeof(*d->it), cmp_item);
+	return 0;
+}
+
 /*
  * What changed in dir since index m: the listing (only when the directory
- * itself changed, or changed too close to the build) against the entries,
- * by name and inode; the stat of each entry when there are few, or of the
- * racy ones. Changed, added and racy files are read.
+ * itself changed, or changed too close to the build) against the entries;
+ * the stat of each entry when there are few, or of the racy ones. Changed,
+ * added and racy files are read.
  */
 static int
 dir_delta(const char *dir, const struct stat *dst, const struct idx_map *m, struct delta *d,
     const struct timespec *now, struct rm_err *err)
 {
-	size_t nold = m->h.nfrec, i = 0, j = 0, nd = 0;
-	struct dent *v = NULL;
-	int dfd;
+	size_t i;
+	int dfd, r = 0;
 
 	memset(d, 0, sizeof(*d));
-	if ((d->drop = calloc(nold + 1, 1)) == NULL)
+	if ((d->drop = calloc(m->h.nfrec + 1, 1)) == NULL)
 		return rm_err_set(err, RM_EXIT_INTERNAL, dir, NULL, "out of memory");
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot read directory: %s",
 		    strerror(errno));
 	if (!dir_changed(&m->h, dst) && !m->h.racy) {
-		for (i = 0; i < nold; i++)
+		for (i = 0; i < m->h.nfrec; i++)
 			check_entry(d, m, i, dfd, dir);
-	} else if ((v = list_dir(dir, &nd, err)) == NULL) {
-		close(dfd);
-		return -err->code;
-	}
-	while (v != NULL && (i < nold || j < nd)) {
-		const char *on = i < nold ? strrchr(frec_path(m, i), '/') : NULL;
-		int c = i == nold ? 1 : j == nd ? -1 : strcmp(on ? on + 1 : "", v[j].name);
-		if (c < 0) {
-			d->drop[i++] = 1;
-			d->changed++;
-		} else if (c > 0) {
-			file_item(d, dir, v[j].name, v[j].dino);
-			d->changed++;
-			j++;
-		} else if (m->frec[i].dino != v[j].dino) {
-			d->drop[i++] = 1;
-			file_item(d, dir, v[j].name, v[j].dino);
-			d->changed++;
-			j++;
-		} else {
-			check_entry(d, m, i++, dfd, dir);
-			j++;
-		}
-	}
-	dents_free(v, nd);
-	for (i = 0; i < d->n; i++)
+	} else
+		r = dir_listing(dir, dfd, m, d, err);
+	for (i = 0; r == 0 && i < d->n; i++)
 		read_file_item(dfd, strrchr(d->it[i].path, '/') + 1, &d->it[i], now);
 	close(dfd);
-	return 0;
+	return r;
 }
 
 /* Every advert file of dir, as a delta over nothing. */
@@ -883,23 +959,124 @@ dir_full(const char *dir, struct delta *d, const struct timespec *now, struct rm
 	return 0;
 }
 
+/* The one advert of item it, normalised, when it has exactly one; else NULL. */
+static json_t *
+sole_advert(const struct ditem *it)
+{
+	json_t *doc = it->docs;
+	struct rm_err e;
+
+	if (json_is_array(doc)) {
+		if (json_array_size(doc) != 1 || json_is_string(json_array_get(doc, 0)))
+			return NULL;
+		doc = json_array_get(doc, 0);
+	}
+	if (!json_is_object(doc))
+		return NULL;
+	rm_err_clear(&e);
+	return rm_advert_normalize_take(json_incref(doc), it->path, &e);
+}
+
+/*
+ * The common change, adverts rewritten in place (one advert a file, the
+ * same id), patched into a private writable mapping of the old index: only
+ * the pages of that executor's values are copied, not the 10 MB of
+ * columns. Strings and pool grow on the heap. 1 (nothing touched) when d
+ * is not only that.
+ */
+static int
+patch_in_place(struct idx_map *m, struct delta *d, struct rm_exset **out)
+{
+	const struct rm_exset *v = &m->view;
+	json_t **adv = calloc(d->n + 1, sizeof(*adv));
+	long *at = calloc(d->n + 1, sizeof(*at));
+	size_t j, ndrop = 0, k;
+	struct rm_exset *s = NULL;
+	struct exb x;
+	int r = 1;
+
+	for (j = 0; j < m->h.nfrec; j++)
+		ndrop += d->drop[j];
+	if (adv == NULL || at == NULL || ndrop != d->n || m->h.broken_len > 2)
+		goto out;
+	for (j = 0; j < d->n; j++) {
+		at[j] = frec_find(m, d->it[j].path);
+		if (at[j] < 0 || !d->drop[at[j]] || m->frec[at[j]].e_count != 1 ||
+		    (adv[j] = sole_advert(&d->it[j])) == NULL ||
+		    strcmp(json_string_value(json_object_get(adv[j], "id")) ?: "",
+		    v->strs + v->info[m->frec[at[j]].e_first].id) != 0)
+			goto out;
+	}
+	if (mprotect(m->map, m->len, PROT_READ | PROT_WRITE) != 0 ||
+	    (s = calloc(1, sizeof(*s))) == NULL)
+		goto out;
+	if (exb_from(&x, v->taxo, v) != 0) {
+		rm_exb_discard(&x, 0);
+		free(s);
+		goto out;
+	}
+	x.cols = (struct rm_val *)v->cols;
+	x.info = (struct rm_exinfo *)v->info;
+	x.cap = v->nexec;
+	for (j = 0; j < d->n; j++) {
+		struct rm_idx_frec *f = (struct rm_idx_frec *)&m->frec[at[j]], nf = d->it[j].rec;
+		for (k = 0; k < v->nkeys; k++)
+			memset(&x.cols[k * x.cap + f->e_first], 0, sizeof(*x.cols));
+		x.n = f->e_first;
+		rm_exb_add(&x, adv[j], d->it[j].path, 0, 0);
+		nf.path = f->path;
+		nf.e_first = f->e_first;
+		nf.e_count = 1;
+		*f = nf;
+	}
+	*s = *v;
+	s->strs = s->own[1] = x.b.strs;
+	s->strs_len = x.b.slen;
+	s->pool = s->own[2] = x.b.pool;
+	s->npool = x.b.npool;
+	s->hash = s->own[3] = x.b.hash;
+	s->hash_size = x.b.hsize;
+	s->map = m->map;
+	s->maplen = m->len;
+	s->broken = x.broken;
+	free(x.idset);
+	m->map = NULL;
+	*out = s;
+	r = 0;
+out:
+	for (j = 0; adv != NULL && j < d->n; j++)
+		json_decref(adv[j]);
+	free(adv);
+	free(at);
+	return r;
+}
+
 /* Builds the set from m (or nothing) and d; writes the index when asked. */
 static int
 build_and_write(const struct rm_taxo *t, struct idx_map *m, struct delta *d,
     struct idx_hdr *h, int write, const char *ipath, struct rm_exset **out, struct rm_err *err)
 {
+	const struct rm_idx_frec *frec = m ? m->frec : NULL;
+	size_t nfrec = m ? m->h.nfrec : 0;
 	struct exb x;
-	int r = idx_apply(t, m, d, &x);
+	int r;
 
-	if (r != 0) {
-		rm_exb_discard(&x, 0);
-		return r < 0 ? rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory") : 1;
+	memset(&x, 0, sizeof(x));
+	if (m != NULL && patch_in_place(m, d, out) == 0) {
+		rm_debug("index: %zu adverts patched in place", d->n);
+	} else {
+		if ((r = idx_apply(t, m, d, &x)) != 0) {
+			rm_exb_discard(&x, 0);
+			return r < 0 ? rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory") : 1;
+		}
+		if ((r = rm_exb_finish(&x, out, err)) != 0) {
+			rm_exb_discard(&x, 0);
+			return r;
+		}
+		frec = x.frec;
+		nfrec = x.nfrec;
+		h->ndup = (uint32_t)x.ndup;
 	}
-	if ((r = rm_exb_finish(&x, out, err)) != 0) {
-		rm_exb_discard(&x, 0);
-		return r;
-	}
-	h->ndup = (uint32_t)x.ndup;
 	if (m == NULL) {
 		h->base_strs = (*out)->strs_len;
 		h->base_npool = (*out)->npool;
@@ -907,7 +1084,7 @@ build_and_write(const struct rm_taxo *t, struct idx_map *m, struct delta *d,
 	if (write) {
 		struct rm_err werr;
 		rm_err_clear(&werr);
-		if (index_write(*out, x.frec, x.nfrec, h, ipath, &werr) != 0)
+		if (index_write(*out, frec, nfrec, h, ipath, &werr) != 0)
 			rm_debug("cannot write index %s: %s", ipath, werr.msg);
 	}
 	rm_exb_discard(&x, 1);
@@ -1197,7 +1374,7 @@ etcd_update(const struct rm_taxo *t, struct rm_etcd *e, const char *prefix,
 	struct timespec now;
 	struct delta d;
 	struct idx_hdr h;
-	int r, write;
+	int r, had;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	if ((r = etcd_delta(e, prefix, m, &d, &ed, err)) != 0)
@@ -1226,14 +1403,14 @@ etcd_update(const struct rm_taxo *t, struct rm_etcd *e, const char *prefix,
 	h.built_ns = now.tv_nsec;
 	/* unlike a directory listing, asking etcd what changed since an old
 	 * revision costs a read of every value on its side: write at once */
-	write = 1;
-	r = build_and_write(t, m->map ? m : NULL, &d, &h, write, ipath, out, err);
+	had = m->map != NULL;
+	r = build_and_write(t, had ? m : NULL, &d, &h, 1, ipath, out, err);
 	if (r == 0)
 		rm_debug("etcd: index %s %s: %zu adverts read again, %zu changed, %u in all, "
-		    "revision %lld", ipath, !m->map ? "rebuilt" : write ? "updated" :
-		    "updated in memory", d.n, d.changed, (*out)->nexec, (long long)ed.rev);
+		    "revision %lld", ipath, had ? "updated" : "rebuilt", d.n, d.changed,
+		    (*out)->nexec, (long long)ed.rev);
 	delta_free(&d);
-	if (r == 1 && m->map) {
+	if (r == 1 && had) {
 		idx_close(m);
 		return etcd_update(t, e, prefix, m, ipath, out, err);
 	}

@@ -54,6 +54,8 @@ match_ids() {
 	match_ids
 	assert_equal "$IDS" "ex07 ex21"
 	assert_regex "$IDX" 'updated in memory: 1 adverts read again \(1 changed, 0 racy\), 40 in all'
+	# one advert rewritten, same id: patched into the mapped columns, not copied
+	assert_regex "$stderr" 'index: 1 adverts patched in place'
 
 	jq -c '.id = "new" | .capabilities.gpu.memory_gb = 48' "$M/executors/gpu-4090.json" \
 		> "$REMOTEMEDIA_HOME/executors/new.json"
