@@ -1075,7 +1075,9 @@ build_and_write(const struct rm_taxo *t, struct idx_map *m, struct delta *d,
 		}
 		frec = x.frec;
 		nfrec = x.nfrec;
-		h->ndup = (uint32_t)x.ndup;
+		/* with nothing read, the old duplicates stand (worth_updating) */
+		if (m == NULL || d->n > 0 || d->changed > 0)
+			h->ndup = (uint32_t)x.ndup;
 	}
 	if (m == NULL) {
 		h->base_strs = (*out)->strs_len;
@@ -1120,12 +1122,16 @@ no_snapshot(const char *what, const char *ipath, struct rm_err *err)
 	    "(one is made by any match that reads the registry)", what);
 }
 
-/* Is the old index m worth applying changes to, or better built again? */
+/*
+ * Is the old index m worth applying changes to, or better built again? Not
+ * when it holds an id twice: which file keeps it depends on all of them.
+ */
 static int
 worth_updating(const struct idx_map *m, const struct delta *d)
 {
 	return m->h.strs_len <= 2 * m->h.base_strs + 65536 &&
-	    m->h.npool <= 2 * m->h.base_npool + 65536 && (m->h.ndup == 0 || d->changed == 0);
+	    m->h.npool <= 2 * m->h.base_npool + 65536 &&
+	    (m->h.ndup == 0 || (d->changed == 0 && d->n == 0));
 }
 
 static int
@@ -1188,8 +1194,9 @@ dir_update(const struct rm_taxo *t, const char *dir, const struct stat *dst, int
 	}
 	if (r == 0)
 		rm_debug("%s: index %s %s: %zu adverts read again (%zu changed, %zu racy), "
-		    "%u in all%s", dir, ipath, !have ? "rebuilt" : write ? "updated" : "updated in memory",
-		    d.n, d.changed, d.reread, (*out)->nexec, h.racy ? ", racy" : "");
+		    "%u in all%s%s", dir, ipath, !have ? "rebuilt" : write ? "updated" :
+		    "updated in memory", d.n, d.changed, d.reread, (*out)->nexec,
+		    h.racy ? ", racy" : "", h.ndup ? ", an id in two files" : "");
 	delta_free(&d);
 	idx_close(m);
 	return r;
