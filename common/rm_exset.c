@@ -15,6 +15,7 @@
 #include "rm_advert.h"
 #include "rm_doc.h"
 #include "rm_exset.h"
+#include "rm_exset_int.h"
 #include "rm_fs.h"
 #include "rm_home.h"
 #include "rm_log.h"
@@ -24,14 +25,6 @@ json_t *(*rm_exset_local_hook)(struct rm_err *err);
 
 /* ---- building ------------------------------------------------------ */
 
-struct builder {
-	char *strs;
-	size_t slen, scap;
-	uint32_t *hash;
-	uint32_t hsize, hcount;
-	uint32_t *pool;
-	size_t npool, pcap;
-};
 
 static uint32_t
 str_hash(const char *s, size_t n)
@@ -62,8 +55,8 @@ b_rehash(struct builder *b, uint32_t nsize)
 	return 0;
 }
 
-static uint32_t
-b_intern(struct builder *b, const char *s)
+uint32_t
+rm_exb_intern(struct builder *b, const char *s)
 {
 	size_t n = strlen(s);
 	uint32_t h, off;
@@ -153,7 +146,7 @@ fill_value(struct builder *b, const struct rm_taxo_key *k, json_t *v, struct rm_
 	case RM_T_VERSION:
 		if (json_is_string(v)) {
 			out->kind = RM_V_STR;
-			out->u.ref = b_intern(b, json_string_value(v));
+			out->u.ref = rm_exb_intern(b, json_string_value(v));
 		}
 		break;
 	case RM_T_BOOL:
@@ -175,7 +168,7 @@ fill_value(struct builder *b, const struct rm_taxo_key *k, json_t *v, struct rm_
 		if (at == (size_t)-1)
 			break;
 		json_array_foreach(v, i, x)
-			b->pool[at + i] = json_is_string(x) ? b_intern(b, json_string_value(x)) : RM_NOSTR;
+			b->pool[at + i] = json_is_string(x) ? rm_exb_intern(b, json_string_value(x)) : RM_NOSTR;
 		qsort(b->pool + at, json_array_size(v), sizeof(uint32_t), cmp_u32);
 		out->kind = RM_V_SET;
 		out->n = (uint32_t)json_array_size(v);
@@ -190,8 +183,8 @@ fill_value(struct builder *b, const struct rm_taxo_key *k, json_t *v, struct rm_
 			break;
 		i = 0;
 		json_object_foreach(v, key, x) {
-			b->pool[at + 2 * i] = b_intern(b, key);
-			b->pool[at + 2 * i + 1] = json_is_string(x) ? b_intern(b, json_string_value(x)) :
+			b->pool[at + 2 * i] = rm_exb_intern(b, key);
+			b->pool[at + 2 * i + 1] = json_is_string(x) ? rm_exb_intern(b, json_string_value(x)) :
 			    RM_NOSTR;
 			i++;
 		}
@@ -233,42 +226,20 @@ time_field(json_t *adv, const char *name)
 	return t;
 }
 
-static void add_broken(json_t *broken, const char *file, const struct rm_err *err);
 
-/*
- * An incremental builder: adverts are added one at a time (and may be freed
- * at once), columns grow by doubling and are compacted at the end.
- */
-struct exb {
-	const struct rm_taxo *t;
-	struct builder b;
-	struct rm_val *cols;
-	struct rm_exinfo *info;
-	size_t n, cap;
-	uint32_t *idset;	/* open addressing: exec index + 1 by id offset */
-	size_t idsize;
-	json_t *adverts;	/* kept adverts, or NULL */
-	size_t *roff, *rlen;	/* raw text slices, when raw is set */
-	const char *raw;
-	json_t *broken;
-	json_t *files;		/* directory scans: every file's stat */
-	struct timespec scan_start;
-	int racy;
-};
-
-static int
-exb_init(struct exb *x, const struct rm_taxo *t, int keep)
+int
+rm_exb_init(struct exb *x, const struct rm_taxo *t, int keep)
 {
 	memset(x, 0, sizeof(*x));
 	x->t = t;
 	x->adverts = keep ? json_array() : NULL;
 	x->broken = json_array();
-	b_intern(&x->b, "");
+	rm_exb_intern(&x->b, "");
 	return 0;
 }
 
-static int
-exb_grow_to(struct exb *x, size_t ncap)
+int
+rm_exb_grow_to(struct exb *x, size_t ncap)
 {
 	size_t k, nk = x->t->nkeys;
 	struct rm_val *nc = calloc(nk * ncap, sizeof(*nc));
@@ -297,12 +268,12 @@ exb_grow_to(struct exb *x, size_t ncap)
 static int
 exb_grow(struct exb *x)
 {
-	return exb_grow_to(x, x->cap ? x->cap * 2 : 64);
+	return rm_exb_grow_to(x, x->cap ? x->cap * 2 : 64);
 }
 
 /* Index of an earlier executor with this id, or -1; records it otherwise. */
-static long
-exb_seen(struct exb *x, uint32_t id, size_t e)
+long
+rm_exb_seen(struct exb *x, uint32_t id, size_t e)
 {
 	size_t h, i;
 
@@ -334,8 +305,8 @@ exb_seen(struct exb *x, uint32_t id, size_t e)
 }
 
 /* Adds a normalised advert (borrowed); a duplicate id goes to broken. */
-static void
-exb_add(struct exb *x, json_t *adv, const char *file, size_t roff, size_t rlen)
+void
+rm_exb_add(struct exb *x, json_t *adv, const char *file, size_t roff, size_t rlen)
 {
 	json_t *ep = json_object_get(adv, "endpoint");
 	size_t e = x->n;
@@ -344,20 +315,21 @@ exb_add(struct exb *x, json_t *adv, const char *file, size_t roff, size_t rlen)
 
 	if (x->n == x->cap && exb_grow(x) != 0)
 		return;
-	id = b_intern(&x->b, json_string_value(json_object_get(adv, "id")));
+	id = rm_exb_intern(&x->b, json_string_value(json_object_get(adv, "id")));
 	x->info[e].id = id;
-	x->info[e].file = file ? b_intern(&x->b, file) : RM_NOSTR;
-	prev = exb_seen(x, id, e);
+	x->info[e].file = file ? rm_exb_intern(&x->b, file) : RM_NOSTR;
+	prev = rm_exb_seen(x, id, e);
 	if (prev >= 0) {
 		struct rm_err err;
 		const char *pf = x->info[prev].file == RM_NOSTR ? NULL : x->b.strs + x->info[prev].file;
 		rm_err_clear(&err);
 		rm_err_set(&err, RM_EXIT_INVALID, NULL, "id", "duplicate executor id \"%s\" (also in %s)",
 		    x->b.strs + id, pf ? pf : "the same file");
-		add_broken(x->broken, file ? file : "<adverts>", &err);
+		rm_exb_broken(x->broken, file ? file : "<adverts>", &err);
+		x->ndup++;
 		return;
 	}
-	x->info[e].endpoint = json_is_string(ep) ? b_intern(&x->b, json_string_value(ep)) : RM_NOSTR;
+	x->info[e].endpoint = json_is_string(ep) ? rm_exb_intern(&x->b, json_string_value(ep)) : RM_NOSTR;
 	x->info[e].pad = 0;
 	x->info[e].expires_at = time_field(adv, "expires_at");
 	x->info[e].probed_at = time_field(adv, "probed_at");
@@ -375,8 +347,8 @@ exb_add(struct exb *x, json_t *adv, const char *file, size_t roff, size_t rlen)
 	x->n++;
 }
 
-static int
-exb_finish(struct exb *x, struct rm_exset **out, struct rm_err *err)
+int
+rm_exb_finish(struct exb *x, struct rm_exset **out, struct rm_err *err)
 {
 	struct rm_exset *s = calloc(1, sizeof(*s));
 	size_t n = x->n, k, nk = x->t->nkeys;
@@ -413,7 +385,6 @@ exb_finish(struct exb *x, struct rm_exset **out, struct rm_err *err)
 	s->taxo = x->t;
 	s->raw_off = x->roff;
 	s->raw_len = x->rlen;
-	s->files = x->files;
 	s->own[0] = cols;
 	s->own[1] = x->b.strs;
 	s->own[2] = x->b.pool;
@@ -421,6 +392,26 @@ exb_finish(struct exb *x, struct rm_exset **out, struct rm_err *err)
 	s->own[4] = x->info;
 	*out = s;
 	return 0;
+}
+
+void
+rm_exb_discard(struct exb *x, int finished)
+{
+	free(x->frec);
+	x->frec = NULL;
+	if (finished)
+		return;
+	json_decref(x->broken);
+	json_decref(x->adverts);
+	free(x->cols);
+	free(x->info);
+	free(x->idset);
+	free(x->roff);
+	free(x->rlen);
+	free(x->b.strs);
+	free(x->b.pool);
+	free(x->b.hash);
+	memset(x, 0, sizeof(*x));
 }
 
 int
@@ -431,14 +422,14 @@ rm_exset_build(const struct rm_taxo *t, json_t *adverts, json_t *files, json_t *
 	size_t e;
 
 	*out = NULL;
-	exb_init(&x, t, 1);
+	rm_exb_init(&x, t, 1);
 	for (e = 0; e < json_array_size(adverts); e++) {
 		json_t *f = files ? json_array_get(files, e) : NULL;
-		exb_add(&x, json_array_get(adverts, e), json_string_value(f), 0, 0);
+		rm_exb_add(&x, json_array_get(adverts, e), json_string_value(f), 0, 0);
 	}
 	if (broken)
 		json_array_extend(x.broken, broken);
-	return exb_finish(&x, out, err);
+	return rm_exb_finish(&x, out, err);
 }
 
 void
@@ -516,7 +507,7 @@ rm_exset_val_json(const struct rm_exset *s, const struct rm_val *v)
 }
 
 /*
- * The advert named id in file, read as the registry scan reads it (add_docs):
+ * The advert named id in file, read as the registry scan reads it (rm_exb_add_docs):
  * one advert, a Colibri tag list, or several (a YAML list or stream, a JSON
  * array), of which the one with that id.
  */
@@ -580,275 +571,10 @@ rm_exset_advert(const struct rm_exset *s, uint32_t e, struct rm_err *err)
 	return advert_in_file(file, rm_exset_cstr(s, s->info[e].id), err);
 }
 
-/* ---- the index file ------------------------------------------------ */
-
-#define IDX_MAGIC "RMIDX01"
-#define IDX_VERSION 3
-#define RACY_NS 50000000LL	/* timestamps are coarser than this: see load */
-
-struct idx_hdr {
-	char magic[8];
-	uint32_t version, hdrsize;
-	uint64_t taxo_hash;
-	uint64_t dir_dev, dir_ino;
-	int64_t dir_mtime_s, dir_mtime_ns, dir_ctime_s, dir_ctime_ns;
-	uint32_t nexec, nkeys, hash_size, racy;
-	uint64_t off_cols, off_info, off_pool, npool, off_hash, off_strs, strs_len;
-	uint64_t off_broken, broken_len, file_size;
-	uint64_t off_files, files_len, nfiles;
-};
-
-/*
- * Registries up to this many files also have every file's inode, size,
- * mtime and ctime checked, so that an advert edited in place is seen;
- * above it (stat costs about 2 us a file here) only the directory is.
- */
-#define STAT_ALL_MAX 2000
-
-int
-rm_index_path(const char *dir, char *buf, size_t size, struct rm_err *err)
-{
-	char real[PATH_MAX], rel[128];
-
-	if (realpath(dir, real) == NULL)
-		snprintf(real, sizeof(real), "%s", dir);
-	snprintf(rel, sizeof(rel), "cache/index/%016llx.idx",
-	    (unsigned long long)rm_hash64(real, strlen(real), 0));
-	return rm_home_path(buf, size, rel, 1, err);
-}
-
-static size_t
-align8(size_t n)
-{
-	return (n + 7) & ~(size_t)7;
-}
-
-/*
- * Readers rebuild the index too, so writers take PATH.lock: the one that
- * holds it removes the temporaries killed writers left, then writes. When
- * another holds it, that one's index will do: nothing is written.
- */
-static int
-write_locked(const char *path, const char *buf, size_t len, struct rm_err *err)
-{
-	char lk[PATH_MAX];
-	struct rm_err e;
-	int fd, r;
-
-	if ((r = rm_path(lk, sizeof(lk), err, "%s.lock", path)) != 0)
-		return r;
-	rm_err_clear(&e);
-	if ((fd = rm_lock(lk, 1, 1, &e)) < 0) {
-		if (e.code == RM_EXIT_NEGATIVE)
-			return 0;
-		*err = e;
-		return fd;
-	}
-	rm_remove_stale_temps(path);
-	r = rm_write_atomic(path, buf, len, 0600, err);
-	rm_unlock(fd);
-	return r;
-}
-
-static int
-index_write(const struct rm_exset *s, const struct stat *dst, int racy, const char *path,
-    struct rm_err *err)
-{
-	struct idx_hdr h;
-	char *buf, *broken, *files;
-	size_t total, blen, flen;
-	int r;
-
-	memset(&h, 0, sizeof(h));
-	memcpy(h.magic, IDX_MAGIC, 8);
-	h.version = IDX_VERSION;
-	h.hdrsize = sizeof(h);
-	h.taxo_hash = s->taxo->hash;
-	h.dir_dev = dst->st_dev;
-	h.dir_ino = dst->st_ino;
-	h.dir_mtime_s = dst->st_mtim.tv_sec;
-	h.dir_mtime_ns = dst->st_mtim.tv_nsec;
-	h.dir_ctime_s = dst->st_ctim.tv_sec;
-	h.dir_ctime_ns = dst->st_ctim.tv_nsec;
-	h.nexec = s->nexec;
-	h.nkeys = s->nkeys;
-	h.hash_size = s->hash_size;
-	h.racy = (uint32_t)racy;
-	broken = json_dumps(s->broken, JSON_COMPACT);
-	blen = broken ? strlen(broken) : 0;
-	files = s->files ? json_dumps(s->files, JSON_COMPACT) : NULL;
-	flen = files ? strlen(files) : 0;
-	total = align8(sizeof(h));
-	h.off_cols = total;
-	total += align8((size_t)s->nkeys * s->nexec * sizeof(struct rm_val));
-	h.off_info = total;
-	total += align8(s->nexec * sizeof(struct rm_exinfo));
-	h.off_pool = total;
-	h.npool = s->npool;
-	total += align8(s->npool * sizeof(uint32_t));
-	h.off_hash = total;
-	total += align8((size_t)s->hash_size * sizeof(uint32_t));
-	h.off_strs = total;
-	h.strs_len = s->strs_len;
-	total += align8(s->strs_len);
-	h.off_broken = total;
-	h.broken_len = blen;
-	total += align8(blen);
-	h.off_files = total;
-	h.files_len = flen;
-	h.nfiles = s->files ? json_array_size(s->files) : 0;
-	total += align8(flen);
-	h.file_size = total;
-	buf = calloc(1, total);
-	if (buf == NULL) {
-		free(broken);
-		free(files);
-		return rm_err_set(err, RM_EXIT_INTERNAL, path, NULL, "out of memory");
-	}
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + h.off_cols, s->cols, (size_t)s->nkeys * s->nexec * sizeof(struct rm_val));
-	memcpy(buf + h.off_info, s->info, s->nexec * sizeof(struct rm_exinfo));
-	if (s->npool)
-		memcpy(buf + h.off_pool, s->pool, s->npool * sizeof(uint32_t));
-	if (s->hash_size)
-		memcpy(buf + h.off_hash, s->hash, (size_t)s->hash_size * sizeof(uint32_t));
-	if (s->strs_len)
-		memcpy(buf + h.off_strs, s->strs, s->strs_len);
-	if (blen)
-		memcpy(buf + h.off_broken, broken, blen);
-	if (flen)
-		memcpy(buf + h.off_files, files, flen);
-	free(broken);
-	free(files);
-	r = write_locked(path, buf, total, err);
-	free(buf);
-	return r;
-}
-
-/*
- * Maps the index when it still describes the directory: same directory
- * inode, same mtime and ctime (any file added, removed or replaced by
- * rename changes them), same taxonomy, and not racily built.
- */
-/* [[name, ino, size, mtime_s, mtime_ns, ctime_s, ctime_ns], ...] as recorded. */
-static int
-files_unchanged(const char *dir, const char *text, size_t len, uint64_t nfiles)
-{
-	json_t *files, *f;
-	size_t i;
-	int fd, ok = 1;
-	struct stat st;
-
-	if (nfiles > STAT_ALL_MAX)
-		return 1;
-	if (len == 0)
-		return nfiles == 0;
-	files = json_loadb(text, len, 0, NULL);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (files == NULL || fd < 0) {
-		json_decref(files);
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	json_array_foreach(files, i, f) {
-		if (fstatat(fd, json_string_value(json_array_get(f, 0)), &st, 0) != 0 ||
-		    (json_int_t)st.st_ino != json_integer_value(json_array_get(f, 1)) ||
-		    (json_int_t)st.st_size != json_integer_value(json_array_get(f, 2)) ||
-		    st.st_mtim.tv_sec != json_integer_value(json_array_get(f, 3)) ||
-		    st.st_mtim.tv_nsec != json_integer_value(json_array_get(f, 4)) ||
-		    st.st_ctim.tv_sec != json_integer_value(json_array_get(f, 5)) ||
-		    st.st_ctim.tv_nsec != json_integer_value(json_array_get(f, 6))) {
-			ok = 0;
-			break;
-		}
-	}
-	close(fd);
-	json_decref(files);
-	return ok;
-}
-
-static struct rm_exset *
-index_load(const char *dir, const char *path, const struct stat *dst, const struct rm_taxo *t)
-{
-	struct rm_exset *s;
-	struct idx_hdr h;
-	struct stat st;
-	void *map;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(h)) {
-		close(fd);
-		return NULL;
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
-		return NULL;
-	memcpy(&h, map, sizeof(h));
-	if (memcmp(h.magic, IDX_MAGIC, 8) != 0 || h.version != IDX_VERSION ||
-	    h.hdrsize != sizeof(h) || h.file_size != (uint64_t)st.st_size || h.racy ||
-	    h.taxo_hash != t->hash || h.nkeys != t->nkeys ||
-	    h.dir_dev != (uint64_t)dst->st_dev || h.dir_ino != (uint64_t)dst->st_ino ||
-	    h.dir_mtime_s != dst->st_mtim.tv_sec || h.dir_mtime_ns != dst->st_mtim.tv_nsec ||
-	    h.dir_ctime_s != dst->st_ctim.tv_sec || h.dir_ctime_ns != dst->st_ctim.tv_nsec ||
-	    h.off_broken + h.broken_len > h.file_size || h.off_strs + h.strs_len > h.file_size ||
-	    h.off_cols + (uint64_t)h.nkeys * h.nexec * sizeof(struct rm_val) > h.file_size ||
-	    h.off_hash + (uint64_t)h.hash_size * 4 > h.file_size ||
-	    h.off_pool + h.npool * 4 > h.file_size ||
-	    (h.hash_size & (h.hash_size - 1)) != 0 || h.off_files + h.files_len > h.file_size ||
-	    !files_unchanged(dir, (char *)map + h.off_files, h.files_len, h.nfiles)) {
-		munmap(map, (size_t)st.st_size);
-		return NULL;
-	}
-	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		munmap(map, (size_t)st.st_size);
-		return NULL;
-	}
-	s->map = map;
-	s->maplen = (size_t)st.st_size;
-	s->nexec = h.nexec;
-	s->nkeys = h.nkeys;
-	s->cols = (const struct rm_val *)((char *)map + h.off_cols);
-	s->info = (const struct rm_exinfo *)((char *)map + h.off_info);
-	s->pool = (const uint32_t *)((char *)map + h.off_pool);
-	s->npool = h.npool;
-	s->hash = (const uint32_t *)((char *)map + h.off_hash);
-	s->hash_size = h.hash_size;
-	s->strs = (const char *)map + h.off_strs;
-	s->strs_len = h.strs_len;
-	s->taxo = t;
-	s->broken = h.broken_len ? json_loadb((char *)map + h.off_broken, h.broken_len, 0, NULL) :
-	    NULL;
-	if (s->broken == NULL)
-		s->broken = json_array();
-	return s;
-}
-
 /* ---- loading adverts ----------------------------------------------- */
 
-static int
-is_advert_name(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (name[0] == '.')
-		return 0;
-	return (n > 5 && strcmp(name + n - 5, ".json") == 0) || rm_doc_is_yaml_name(name);
-}
-
-static int
-cmp_cstr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void
-add_broken(json_t *broken, const char *file, const struct rm_err *err)
+void
+rm_exb_broken(json_t *broken, const char *file, const struct rm_err *err)
 {
 	char buf[2048];
 	struct rm_err e = *err;
@@ -859,8 +585,8 @@ add_broken(json_t *broken, const char *file, const struct rm_err *err)
 }
 
 /* Adds every advert of a loaded document (advert, array, lines, tag list). */
-static void
-add_docs(struct exb *x, json_t *docs, const char *file)
+void
+rm_exb_add_docs(struct exb *x, json_t *docs, const char *file)
 {
 	size_t i;
 	json_t *d;
@@ -869,7 +595,7 @@ add_docs(struct exb *x, json_t *docs, const char *file)
 	/* a Colibri tag list is one advert, not a list of adverts */
 	if (json_array_size(docs) > 0 && json_is_string(json_array_get(docs, 0))) {
 		json_t *wrap = json_pack("[O]", docs);
-		add_docs(x, wrap, file);
+		rm_exb_add_docs(x, wrap, file);
 		json_decref(wrap);
 		return;
 	}
@@ -878,157 +604,12 @@ add_docs(struct exb *x, json_t *docs, const char *file)
 		rm_err_clear(&err);
 		a = rm_advert_normalize_take(json_incref(d), file, &err);
 		if (a == NULL) {
-			add_broken(x->broken, file, &err);
+			rm_exb_broken(x->broken, file, &err);
 			continue;
 		}
-		exb_add(x, a, file, 0, 0);
+		rm_exb_add(x, a, file, 0, 0);
 		json_decref(a);
 	}
-}
-
-static int
-scan_dir(struct exb *x, const char *dir, struct rm_err *err)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **names = NULL, path[PATH_MAX];
-	size_t n = 0, cap = 0, i;
-	struct stat fst;
-
-	if (d == NULL)
-		return rm_err_set(err, errno == ENOENT ? RM_EXIT_NOTFOUND : RM_EXIT_INVALID, dir, NULL,
-		    "cannot read directory: %s", strerror(errno));
-	x->files = json_array();
-	while ((de = readdir(d)) != NULL) {
-		if (!is_advert_name(de->d_name))
-			continue;
-		if (n == cap) {
-			char **nn = realloc(names, (cap = cap ? cap * 2 : 256) * sizeof(*nn));
-			if (nn == NULL)
-				break;
-			names = nn;
-		}
-		names[n++] = strdup(de->d_name);
-	}
-	closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_cstr);
-	for (i = 0; i < n; i++) {
-		struct rm_err e;
-		json_t *docs;
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		rm_err_clear(&e);
-		if (stat(path, &fst) == 0) {
-			long long age = (x->scan_start.tv_sec - fst.st_mtim.tv_sec) * 1000000000LL +
-			    (x->scan_start.tv_nsec - fst.st_mtim.tv_nsec);
-			if (age < RACY_NS)
-				x->racy = 1;
-			json_array_append_new(x->files, json_pack("[s,I,I,I,I,I,I]", names[i],
-			    (json_int_t)fst.st_ino, (json_int_t)fst.st_size,
-			    (json_int_t)fst.st_mtim.tv_sec, (json_int_t)fst.st_mtim.tv_nsec,
-			    (json_int_t)fst.st_ctim.tv_sec, (json_int_t)fst.st_ctim.tv_nsec));
-		}
-		docs = rm_doc_load_many(path, &e);
-		if (docs == NULL)
-			add_broken(x->broken, path, &e);
-		else {
-			if (!json_is_array(docs)) {
-				json_t *w = json_pack("[o]", docs);
-				docs = w;
-			}
-			add_docs(x, docs, path);
-			json_decref(docs);
-		}
-		free(names[i]);
-	}
-	free(names);
-	return 0;
-}
-
-static int
-dir_set(const struct rm_taxo *t, const char *dir, int use_index, struct rm_exset **out,
-    struct rm_err *err)
-{
-	char ipath[PATH_MAX];
-	struct stat dst;
-	struct timespec now;
-	int r, racy, file_racy = 0;
-
-	*out = NULL;
-	if (stat(dir, &dst) != 0)
-		return rm_err_set(err, errno == ENOENT ? RM_EXIT_NOTFOUND : RM_EXIT_INVALID, dir, NULL,
-		    "cannot read directory: %s", strerror(errno));
-	if (!S_ISDIR(dst.st_mode))
-		return rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "not a directory");
-	if ((r = rm_index_path(dir, ipath, sizeof(ipath), err)) != 0)
-		return r;
-	if (use_index && (*out = index_load(dir, ipath, &dst, t)) != NULL) {
-		rm_debug("%s: index %s is current (%u adverts)", dir, ipath, (*out)->nexec);
-		return 0;
-	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	{
-		struct exb x;
-		exb_init(&x, t, 0);
-		x.scan_start = now;
-		r = scan_dir(&x, dir, err);
-		file_racy = x.racy;
-		if (r == 0)
-			r = exb_finish(&x, out, err);
-		else {
-			json_decref(x.files);
-			json_decref(x.broken);
-			free(x.cols);
-			free(x.info);
-			free(x.idset);
-			free(x.b.strs);
-			free(x.b.pool);
-			free(x.b.hash);
-		}
-	}
-	if (r != 0)
-		return r;
-	/* A change within the timestamp granularity of our stat could leave the
-	 * directory's mtime as we saw it: such an index is rebuilt next time. */
-	racy = file_racy || (now.tv_sec - dst.st_mtim.tv_sec) * 1000000000LL +
-	    (now.tv_nsec - dst.st_mtim.tv_nsec) < RACY_NS;
-	{
-		struct rm_err werr;
-		rm_err_clear(&werr);
-		if (index_write(*out, &dst, racy, ipath, &werr) != 0)
-			rm_debug("cannot write index %s: %s", ipath, werr.msg);
-		else
-			rm_debug("%s: index %s rebuilt (%u adverts%s)", dir, ipath, (*out)->nexec,
-			    racy ? ", racy" : "");
-	}
-	return 0;
-}
-
-void
-rm_registry_changed(void)
-{
-	char dir[PATH_MAX];
-	struct rm_err err;
-	struct rm_exset *s = NULL;
-	const struct rm_taxo *t;
-	struct stat st;
-	struct timespec now, nap;
-	long long age;
-
-	rm_err_clear(&err);
-	t = rm_taxo_get(&err);
-	if (t == NULL || rm_registry_dir(dir, sizeof(dir), 0, &err) != 0 || stat(dir, &st) != 0)
-		return;
-	/* wait out the timestamp granularity so the rebuilt index is not racy */
-	clock_gettime(CLOCK_REALTIME, &now);
-	age = (now.tv_sec - st.st_mtim.tv_sec) * 1000000000LL + (now.tv_nsec - st.st_mtim.tv_nsec);
-	if (age >= 0 && age < RACY_NS + 5000000LL) {
-		nap.tv_sec = 0;
-		nap.tv_nsec = RACY_NS + 5000000LL - age;
-		nanosleep(&nap, NULL);
-	}
-	if (dir_set(t, dir, 0, &s, &err) == 0)
-		rm_exset_free(s);
 }
 
 /*
@@ -1070,12 +651,12 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 			return -err->code;
 		if (!json_is_array(docs))
 			docs = json_pack("[o]", docs);
-		exb_init(&x, t, 1);
-		add_docs(&x, docs, name);
+		rm_exb_init(&x, t, 1);
+		rm_exb_add_docs(&x, docs, name);
 		json_decref(docs);
-		return exb_finish(&x, out, err);
+		return rm_exb_finish(&x, out, err);
 	}
-	exb_init(&x, t, 0);
+	rm_exb_init(&x, t, 0);
 	x.raw = buf;
 	{
 		/* one advert a line, usually: size the columns once */
@@ -1085,7 +666,7 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 			lines++;
 			p++;
 		}
-		exb_grow_to(&x, lines ? lines : 1);
+		rm_exb_grow_to(&x, lines ? lines : 1);
 	}
 	while (off < len) {
 		json_error_t je;
@@ -1101,15 +682,7 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 				line += buf[i] == '\n';
 			rm_err_setpos(err, RM_EXIT_INVALID, name, line + je.line - 1, je.column, NULL,
 			    "malformed JSON: %s", je.text);
-			json_decref(x.broken);
-			free(x.cols);
-			free(x.info);
-			free(x.idset);
-			free(x.roff);
-			free(x.rlen);
-			free(x.b.strs);
-			free(x.b.pool);
-			free(x.b.hash);
+			rm_exb_discard(&x, 0);
 			free(buf);
 			return -err->code;
 		}
@@ -1117,16 +690,16 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 		rm_err_clear(&e);
 		a = rm_advert_normalize_take(d, name, &e);
 		if (a == NULL)
-			add_broken(x.broken, name, &e);
+			rm_exb_broken(x.broken, name, &e);
 		else {
-			exb_add(&x, a, NULL, start, off - start);
+			rm_exb_add(&x, a, NULL, start, off - start);
 			json_decref(a);
 		}
 		while (off < len && (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\t' ||
 		    buf[off] == '\r'))
 			off++;
 	}
-	r = exb_finish(&x, out, err);
+	r = rm_exb_finish(&x, out, err);
 	if (r == 0)
 		(*out)->raw = buf;
 	else
@@ -1162,36 +735,6 @@ group_add(struct rm_exgroup *g, struct rm_exset *s)
 	return 0;
 }
 
-/*
- * The adverts of a remote registry (etcd), each under its key's name, built
- * as -x builds the adverts of a JSON document: the results match those of
- * the same adverts in a directory.
- */
-static int
-remote_set(const struct rm_taxo *t, struct rm_exset **out, struct rm_err *err)
-{
-	json_t *list = rm_registry_list_remote(err), *item, *docs;
-	struct exb x;
-	size_t i;
-
-	if (list == NULL)
-		return -err->code;
-	exb_init(&x, t, 1);
-	json_array_foreach(list, i, item) {
-		const char *name = json_string_value(json_object_get(item, "name"));
-		if (json_object_get(item, "advert") == NULL) {
-			json_array_append_new(x.broken, json_pack("{s:s,s:O}", "file", name, "error",
-			    json_object_get(item, "error")));
-			continue;
-		}
-		docs = json_pack("[O]", json_object_get(item, "advert"));
-		add_docs(&x, docs, name);
-		json_decref(docs);
-	}
-	json_decref(list);
-	return exb_finish(&x, out, err);
-}
-
 static int
 has_id(const struct rm_exset *s, const char *id)
 {
@@ -1222,7 +765,7 @@ rm_exgroup_load(struct rm_exgroup *g, const struct rm_exsources *src, struct rm_
 		group_add(g, s);
 	}
 	for (i = 0; i < src->ndirs; i++) {
-		if ((r = dir_set(t, src->dirs[i], !src->no_index, &s, err)) != 0)
+		if ((r = rm_index_dir_set(t, src->dirs[i], src, &s, err)) != 0)
 			goto fail;
 		group_add(g, s);
 	}
@@ -1231,15 +774,15 @@ rm_exgroup_load(struct rm_exgroup *g, const struct rm_exsources *src, struct rm_
 		goto fail;
 	if (src->nfiles == 0 && src->ndirs == 0 && rm_registry_url()->kind == RM_REG_ETCD) {
 		g->registry = 1;
-		if ((r = remote_set(t, &s, err)) != 0)
+		if ((r = rm_index_etcd_set(t, src, &s, err)) != 0)
 			goto fail;
 		group_add(g, s);
 	} else if (src->nfiles == 0 && src->ndirs == 0) {
 		if ((r = rm_registry_dir(dir, sizeof(dir), 0, err)) != 0)
 			goto fail;
 		g->registry = 1;
-		if (rm_is_dir(dir)) {
-			if ((r = dir_set(t, dir, !src->no_index, &s, err)) != 0)
+		if (rm_is_dir(dir) || src->cached) {
+			if ((r = rm_index_dir_set(t, dir, src, &s, err)) != 0)
 				goto fail;
 			group_add(g, s);
 		}

@@ -53,7 +53,7 @@ struct rm_exset {
 	const struct rm_taxo *taxo;
 	char *raw;			/* -x files: their text, adverts re-read from it */
 	size_t *raw_off, *raw_len;
-	json_t *files;			/* directory scans: [[name, ino, size, mtime, ctime]] */
+	json_t *files;			/* unused (the index keeps its file table itself) */
 	/* owned storage */
 	void *map;
 	size_t maplen;
@@ -95,9 +95,13 @@ struct rm_exsources {
 	size_t ndirs;
 	int no_index;		/* rescan the registry, rewrite the index */
 	int no_local;		/* do not add this machine's advert */
+	int cached;		/* the index as it is: no directory or etcd looked at */
 };
 
-/* Writes/loads the index of a directory (exposed for tests and rm-match --rescan). */
+/*
+ * The index of a registry directory, or of an etcd registry (dir NULL: the
+ * one chosen by rm_registry_select), under $REMOTEMEDIA_HOME/cache/index/.
+ */
 int rm_index_path(const char *dir, char *buf, size_t size, struct rm_err *err);
 
 /* Hook that adds this machine's advert when the registry lacks it (rm-probe). */

@@ -29,7 +29,8 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: rm-match [--json] [--explain] [--all] [-x ADVERT]... [-d DIR]...\n"
 	    "                [--query EXPR]... [--max-cost N] [--region R] [--sort KEY]\n"
-	    "                [-n N] [--rescan] [--no-local] [--registry URL] [-v|-q] NODE...\n"
+	    "                [-n N] [--rescan | --cached] [--no-local] [--registry URL] [-v|-q]\n"
+	    "                NODE...\n"
 	    "       rm-match --model FILE|catalog:ID [--engine ECP|EXECUTOR] [--json]\n"
 	    "  NODE       a node file or - (a node, an array of nodes, JSON lines, a pipeline)\n"
 	    "  -x FILE    adverts from FILE (an advert, an array, JSON lines, YAML)\n"
@@ -45,13 +46,15 @@ usage(FILE *fp)
 	    "  --registry URL  dir:PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]\n"
 	    "             (default: $REMOTEMEDIA_REGISTRY, registry: in config.yaml)\n"
 	    "  --rescan   rebuild the registry index instead of trusting it\n"
+	    "  --cached   match the last index as it is, without asking etcd (or reading\n"
+	    "             the directory); warns how old it is\n"
 	    "  --no-local do not add this machine when the registry lacks it\n"
 	    "  --model    preflight a model (GGUF, .mcd.json sidecar, catalog:ID)\n"
 	    "  --engine   the engine profile (ECP file or executor id) to check it against\n");
 }
 
 enum { O_EXPLAIN = 256, O_ALL, O_QUERY, O_MAXCOST, O_REGION, O_SORT, O_RESCAN, O_NOLOCAL,
-	O_MODEL, O_ENGINE, O_JSON, O_REGISTRY };
+	O_MODEL, O_ENGINE, O_JSON, O_REGISTRY, O_CACHED };
 
 static const struct option longopts[] = {
 	{ "json", no_argument, NULL, O_JSON },
@@ -63,6 +66,7 @@ static const struct option longopts[] = {
 	{ "sort", required_argument, NULL, O_SORT },
 	{ "limit", required_argument, NULL, 'n' },
 	{ "rescan", no_argument, NULL, O_RESCAN },
+	{ "cached", no_argument, NULL, O_CACHED },
 	{ "registry", required_argument, NULL, O_REGISTRY },
 	{ "no-local", no_argument, NULL, O_NOLOCAL },
 	{ "model", required_argument, NULL, O_MODEL },
@@ -259,6 +263,7 @@ main(int argc, char **argv)
 			}
 			break;
 		case O_RESCAN: src.no_index = 1; break;
+		case O_CACHED: src.cached = 1; break;
 		case O_NOLOCAL: src.no_local = 1; break;
 		case O_MODEL: model = optarg; break;
 		case O_ENGINE: engine = optarg; break;
@@ -275,6 +280,11 @@ main(int argc, char **argv)
 	rm_err_clear(&err);
 	if (rm_registry_select(registry, &err) != 0) {
 		rc = rm_err_print(&err);
+		goto out;
+	}
+	if (src.cached && src.no_index) {
+		fprintf(stderr, "rm-match: --cached and --rescan exclude each other\n");
+		rc = RM_EXIT_USAGE;
 		goto out;
 	}
 	if (engine != NULL && model == NULL) {

@@ -1,0 +1,191 @@
+/*
+ * What changed in an etcd registry since a revision (rm_etcd_rev.h). A
+ * count of the keys under the prefix gives the store's revision: when it
+ * is the index's, nothing changed and nothing else is asked. Otherwise a
+ * range at that revision gives the pairs modified after the index's
+ * (min_mod_revision); when the count is the old one plus the keys that are
+ * new, nothing was deleted (a lease that ended deletes its key), and no
+ * listing of the 10,000 keys is needed. etcd filters by mod_revision on
+ * its state at that revision, so a compaction hides no change from us.
+ * (A watch from the revision would read only the history, but etcd syncs
+ * a watcher that starts in the past every 100 ms: slower for one call.)
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_crypto.h"
+#include "rm_etcd_rev.h"
+#include "rm_log.h"
+
+struct rm_etcd *
+rm_etcd_open_url(const struct rm_reg_url *u, struct rm_err *err)
+{
+	const char *eps[RM_REG_MAX_ENDPOINTS];
+	size_t i;
+
+	for (i = 0; i < u->nendpoints && i < RM_REG_MAX_ENDPOINTS; i++)
+		eps[i] = u->endpoints[i];
+	return rm_etcd_open(eps, i, err);
+}
+
+/* An int64 the gateway sends as a decimal string (or a number); 0 if absent. */
+static int64_t
+i64(const json_t *o, const char *name)
+{
+	const json_t *v = json_object_get(o, name);
+
+	if (json_is_integer(v))
+		return (int64_t)json_integer_value(v);
+	return json_is_string(v) ? (int64_t)strtoull(json_string_value(v), NULL, 10) : 0;
+}
+
+static json_t *
+b64_of(const char *s, size_t n)
+{
+	char *b = rm_b64_encode((const unsigned char *)s, n);
+	json_t *v = b != NULL ? json_string(b) : NULL;
+
+	free(b);
+	return v;
+}
+
+/* {"key", "range_end"} of every key under prefix (which ends in '/'). */
+static json_t *
+prefix_range(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end = strdup(prefix);
+	json_t *r;
+
+	if (end == NULL || n == 0) {
+		free(end);
+		return NULL;
+	}
+	end[n - 1]++;		/* '/' + 1: no byte of a key overflows here */
+	r = json_pack("{s:o,s:o}", "key", b64_of(prefix, n), "range_end", b64_of(end, n));
+	free(end);
+	return r;
+}
+
+/* A gateway base64 field as a NUL-terminated string; NULL if not base64. */
+static char *
+unb64(const char *s)
+{
+	size_t max = strlen(s) / 4 * 3 + 3;
+	char *out = malloc(max + 1);
+	long n;
+
+	if (out == NULL)
+		return NULL;
+	n = *s == '\0' ? 0 : rm_b64_decode(s, (unsigned char *)out, max);
+	if (n < 0) {
+		free(out);
+		return NULL;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+static json_t *
+decode_kvs(const json_t *kvs)
+{
+	json_t *out = json_array(), *kv;
+	size_t i;
+
+	json_array_foreach(kvs, i, kv) {
+		char *k = unb64(json_string_value(json_object_get(kv, "key")) ?: "");
+		const char *vb = json_string_value(json_object_get(kv, "value"));
+		char *v = unb64(vb ? vb : "");
+		json_t *item = json_pack("{s:s,s:I}", "key", k ? k : "?", "mod",
+		    (json_int_t)i64(kv, "mod_revision"));
+
+		if (v != NULL)
+			json_object_set_new(item, "value", json_string(v));
+		if (v == NULL || json_object_get(item, "value") == NULL)
+			json_object_set_new(item, "error", json_string("the value is not valid base64 "
+			    "of UTF-8 text"));
+		json_array_append_new(out, item);
+		free(k);
+		free(v);
+	}
+	return out;
+}
+
+/* A range request over the prefix, at revision rev (0: the current one). */
+static json_t *
+range_at(struct rm_etcd *e, const char *prefix, int64_t rev, const char *flag,
+    int64_t min_mod, struct rm_err *err)
+{
+	json_t *req = prefix_range(prefix), *out;
+	char n[32];
+
+	if (req == NULL) {
+		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+		return NULL;
+	}
+	if (rev > 0) {
+		snprintf(n, sizeof(n), "%lld", (long long)rev);
+		json_object_set_new(req, "revision", json_string(n));
+	}
+	if (min_mod > 0) {
+		snprintf(n, sizeof(n), "%lld", (long long)min_mod);
+		json_object_set_new(req, "min_mod_revision", json_string(n));
+	}
+	if (flag != NULL)
+		json_object_set_new(req, flag, json_true());
+	out = rm_etcd_call(e, "/v3/kv/range", req, err);
+	json_decref(req);
+	return out;
+}
+
+int
+rm_etcd_changes(struct rm_etcd *e, const char *prefix, int64_t since,
+    struct rm_etcd_delta *d, struct rm_err *err)
+{
+	json_t *out;
+
+	memset(d, 0, sizeof(*d));
+	/* counting is cheap for etcd (its in-memory index); reading values is not */
+	if ((out = range_at(e, prefix, 0, "count_only", 0, err)) == NULL)
+		return -err->code;
+	d->rev = i64(json_object_get(out, "header"), "revision");
+	d->cluster = (uint64_t)i64(json_object_get(out, "header"), "cluster_id");
+	d->count = i64(out, "count");
+	json_decref(out);
+	if (since > 0 && d->rev == since) {
+		d->kvs = json_array();
+		rm_debug("etcd: revision %lld as in the index", (long long)since);
+		return 0;
+	}
+	/* what changed, at the revision counted (min_mod_revision filters etcd's
+	 * current state: a compaction hides no change from it) */
+	if ((out = range_at(e, prefix, d->rev, NULL, since > 0 ? since + 1 : 0, err)) == NULL)
+		return -err->code;
+	d->kvs = decode_kvs(json_object_get(out, "kvs"));
+	json_decref(out);
+	rm_debug("etcd: %zu keys changed after revision %lld, %lld keys at revision %lld",
+	    json_array_size(d->kvs), (long long)since, (long long)d->count, (long long)d->rev);
+	return 0;
+}
+
+json_t *
+rm_etcd_keys_at(struct rm_etcd *e, const char *prefix, int64_t rev, struct rm_err *err)
+{
+	json_t *out = range_at(e, prefix, rev, "keys_only", 0, err), *keys, *kv;
+	size_t i;
+
+	if (out == NULL)
+		return NULL;
+	keys = json_array();
+	json_array_foreach(json_object_get(out, "kvs"), i, kv) {
+		char *k = unb64(json_string_value(json_object_get(kv, "key")) ?: "");
+		if (k != NULL)
+			json_array_append_new(keys, json_string(k));
+		free(k);
+	}
+	json_decref(out);
+	return keys;
+}

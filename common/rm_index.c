@@ -1,0 +1,1462 @@
+/*
+ * The registry index: the column store of every registered advert, kept in
+ * $REMOTEMEDIA_HOME/cache/index/<hash>.idx and mapped read-only, so that a
+ * match over 10,000 adverts parses nothing. It records what it was built
+ * from -- every advert file's name, inodes, size, mtime and ctime (ns), or
+ * every etcd key's mod_revision and the revision it reflects -- and is
+ * brought up to date from the changes only: the files whose identity
+ * differs, or the keys etcd changed since that revision, are read again,
+ * the rest is copied from the old columns by ranges.
+ *
+ * The racy case: a file rewritten in place within the timestamp
+ * granularity of its last look keeps its size, mtime and ctime. Entries
+ * whose mtime is within RACY_NS of the build are marked racy and read again
+ * at every load until an index built later finds them old enough; a
+ * directory changed that late is listed again. Nothing else is rescanned.
+ *
+ * Writes are atomic (a temporary, fsync, rename, under INDEX.lock): a
+ * reader or a process killed at any point sees the old index or the new
+ * one. A reader that applied fewer than IDX_LAZY changes keeps its result
+ * in memory: writing 10 MB with fsync costs more than reading the changes
+ * of a directory again; the registry's writers (rm-probe register) always
+ * write, and so does a reader of etcd, where asking what changed since an
+ * old revision costs etcd a read of every value.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rm_advert.h"
+#include "rm_doc.h"
+#include "rm_etcd_rev.h"
+#include "rm_exset.h"
+#include "rm_exset_int.h"
+#include "rm_fs.h"
+#include "rm_home.h"
+#include "rm_log.h"
+#include "rm_registry.h"
+
+#define IDX_MAGIC "RMIDX01"
+#define IDX_VERSION 4
+#define RACY_NS racy_ns()	/* timestamps are coarser than 50 ms */
+#define IDX_LAZY 32		/* a reader writes the index from this many changes */
+/*
+ * Registries up to this many files have every file's stat checked at each
+ * load, so that an advert edited in place is seen; above it (a stat costs
+ * about 2 us a file) only the directory is, and the racy files: the tools
+ * replace adverts by rename, which the directory shows.
+ */
+#define STAT_ALL_MAX stat_all_max()
+
+enum { IDX_DIR = 0, IDX_ETCD = 1 };
+
+struct idx_hdr {
+	char magic[8];
+	uint32_t version, hdrsize;
+	uint64_t taxo_hash;
+	uint64_t src_hash;		/* the directory as named, or the etcd URL */
+	uint64_t dir_dev, dir_ino;
+	int64_t dir_mtime_s, dir_mtime_ns, dir_ctime_s, dir_ctime_ns;
+	uint32_t nexec, nkeys, hash_size, racy;	/* racy: the directory */
+	uint64_t off_cols, off_info, off_pool, npool, off_hash, off_strs, strs_len;
+	uint64_t off_broken, broken_len, file_size;
+	uint64_t off_frec, nfrec, nracy;
+	int64_t built_s, built_ns;	/* when the files were looked at */
+	uint64_t base_strs, base_npool;	/* sizes after the last full build */
+	int64_t rev;			/* etcd: the revision it reflects */
+	uint64_t cluster;		/* etcd: the cluster id */
+	uint32_t kind, ndup;
+};
+
+struct idx_map {
+	char *map;
+	size_t len;
+	struct idx_hdr h;
+	const struct rm_idx_frec *frec;
+	struct rm_exset view;		/* borrows the map */
+};
+
+/* The changes to apply: old entries dropped, new ones read (sorted by path). */
+struct ditem {
+	char *path;
+	struct rm_idx_frec rec;
+	json_t *docs;			/* NULL: err */
+	struct rm_err err;
+};
+
+struct delta {
+	unsigned char *drop;		/* per old entry */
+	struct ditem *it;
+	size_t n, cap;
+	size_t changed;			/* entries added, changed, removed */
+	size_t reread;			/* racy entries read again */
+};
+
+/* REMOTEMEDIA_TEST_INDEX_RACY_MS and _STAT_MAX: the tests' only way to a racy second */
+static long long
+racy_ns(void)
+{
+	static long long ns = -1;
+	const char *v;
+
+	if (ns < 0)
+		ns = (v = getenv("REMOTEMEDIA_TEST_INDEX_RACY_MS")) != NULL ? atoll(v) * 1000000LL :
+		    50000000LL;
+	return ns;
+}
+
+static uint64_t
+stat_all_max(void)
+{
+	const char *v = getenv("REMOTEMEDIA_TEST_INDEX_STAT_MAX");
+
+	return v != NULL ? (uint64_t)atoll(v) : 2000;
+}
+
+static long long
+ns_since(const struct timespec *now, int64_t s, int64_t ns)
+{
+	return ((long long)now->tv_sec - s) * 1000000000LL + ((long long)now->tv_nsec - ns);
+}
+
+static size_t
+align8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+static uint64_t
+etcd_src_hash(void)
+{
+	const struct rm_reg_url *u = rm_registry_url();
+	char key[RM_REG_MAX_ENDPOINTS * 270 + 300];
+	size_t i, n = 0;
+
+	n += (size_t)snprintf(key + n, sizeof(key) - n, "etcd:");
+	for (i = 0; i < u->nendpoints; i++)
+		n += (size_t)snprintf(key + n, sizeof(key) - n, "%s,", u->endpoints[i]);
+	snprintf(key + n, sizeof(key) - n, "%s", u->prefix);
+	return rm_hash64(key, strlen(key), 0);
+}
+
+int
+rm_index_path(const char *dir, char *buf, size_t size, struct rm_err *err)
+{
+	char real[PATH_MAX], rel[128];
+	uint64_t h;
+
+	if (dir == NULL)
+		h = etcd_src_hash();
+	else {
+		if (realpath(dir, real) == NULL)
+			snprintf(real, sizeof(real), "%s", dir);
+		h = rm_hash64(real, strlen(real), 0);
+	}
+	snprintf(rel, sizeof(rel), "cache/index/%016llx.idx", (unsigned long long)h);
+	return rm_home_path(buf, size, rel, 1, err);
+}
+
+/* ---- writing ------------------------------------------------------- */
+
+/*
+ * The bytes of buf into a temporary next to path, only the 4 KiB pages that
+ * are not zero (the others stay holes: half of a column store is empty
+ * values), fsync'ed, then renamed over path. REMOTEMEDIA_TEST_INDEX_PAUSE
+ * (ms) waits between the fsync and the rename, for the crash tests.
+ */
+static int
+write_sparse(const char *path, const char *buf, size_t len, struct rm_err *err)
+{
+	static const char zero[4096];
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	const char *pause = getenv("REMOTEMEDIA_TEST_INDEX_PAUSE"), *slash;
+	size_t off, n;
+	int fd, dfd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+		return rm_err_set(err, RM_EXIT_INVALID, path, NULL, "path too long");
+	if ((fd = mkstemp(tmp)) < 0)
+		return rm_err_set(err, RM_EXIT_INVALID, path, NULL, "cannot create temporary file: %s",
+		    strerror(errno));
+	if (ftruncate(fd, (off_t)len) != 0)
+		goto fail;
+	for (off = 0; off < len; off += n) {
+		n = len - off < sizeof(zero) ? len - off : sizeof(zero);
+		if (memcmp(buf + off, zero, n) != 0 &&
+		    pwrite(fd, buf + off, n, (off_t)off) != (ssize_t)n)
+			goto fail;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (pause != NULL && atoi(pause) > 0) {
+		struct timespec ts = { atoi(pause) / 1000, (long)(atoi(pause) % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (rename(tmp, path) != 0)
+		goto fail;
+	slash = strrchr(path, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+fail:
+	n = (size_t)errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return rm_err_set(err, RM_EXIT_INVALID, path, NULL, "cannot write: %s", strerror((int)n));
+}
+
+/*
+ * Readers write the index too, so writers take PATH.lock: the one that
+ * holds it removes the temporaries killed writers left, then writes. When
+ * another holds it, that one's index will do: nothing is written.
+ */
+static int
+write_locked(const char *path, const char *buf, size_t len, struct rm_err *err)
+{
+	char lk[PATH_MAX];
+	struct rm_err e;
+	int fd, r;
+
+	if ((r = rm_path(lk, sizeof(lk), err, "%s.lock", path)) != 0)
+		return r;
+	rm_err_clear(&e);
+	if ((fd = rm_lock(lk, 1, 1, &e)) < 0) {
+		if (e.code == RM_EXIT_NEGATIVE)
+			return 0;
+		*err = e;
+		return fd;
+	}
+	rm_remove_stale_temps(path);
+	r = write_sparse(path, buf, len, err);
+	rm_unlock(fd);
+	return r;
+}
+
+/* Writes set s with its entries; h: the header's identity fields, filled. */
+static int
+index_write(const struct rm_exset *s, const struct rm_idx_frec *frec, size_t nfrec,
+    struct idx_hdr *h, const char *path, struct rm_err *err)
+{
+	char *buf, *broken;
+	size_t total, blen, i;
+	int r;
+
+	memcpy(h->magic, IDX_MAGIC, 8);
+	h->version = IDX_VERSION;
+	h->hdrsize = sizeof(*h);
+	h->taxo_hash = s->taxo->hash;
+	h->nexec = s->nexec;
+	h->nkeys = s->nkeys;
+	h->hash_size = s->hash_size;
+	broken = json_dumps(s->broken, JSON_COMPACT);
+	blen = broken ? strlen(broken) : 0;
+	total = align8(sizeof(*h));
+	h->off_cols = total;
+	total += align8((size_t)s->nkeys * s->nexec * sizeof(struct rm_val));
+	h->off_info = total;
+	total += align8(s->nexec * sizeof(struct rm_exinfo));
+	h->off_pool = total;
+	h->npool = s->npool;
+	total += align8(s->npool * sizeof(uint32_t));
+	h->off_hash = total;
+	total += align8((size_t)s->hash_size * sizeof(uint32_t));
+	h->off_strs = total;
+	h->strs_len = s->strs_len;
+	total += align8(s->strs_len);
+	h->off_broken = total;
+	h->broken_len = blen;
+	total += align8(blen);
+	h->off_frec = total;
+	h->nfrec = nfrec;
+	total += nfrec * sizeof(*frec);
+	h->file_size = total;
+	for (h->nracy = 0, i = 0; i < nfrec; i++)
+		h->nracy += frec[i].racy != 0;
+	if ((buf = calloc(1, total)) == NULL) {
+		free(broken);
+		return rm_err_set(err, RM_EXIT_INTERNAL, path, NULL, "out of memory");
+	}
+	memcpy(buf, h, sizeof(*h));
+	memcpy(buf + h->off_cols, s->cols, (size_t)s->nkeys * s->nexec * sizeof(struct rm_val));
+	memcpy(buf + h->off_info, s->info, s->nexec * sizeof(struct rm_exinfo));
+	if (s->npool)
+		memcpy(buf + h->off_pool, s->pool, s->npool * sizeof(uint32_t));
+	if (s->hash_size)
+		memcpy(buf + h->off_hash, s->hash, (size_t)s->hash_size * sizeof(uint32_t));
+	if (s->strs_len)
+		memcpy(buf + h->off_strs, s->strs, s->strs_len);
+	if (blen)
+		memcpy(buf + h->off_broken, broken, blen);
+	if (nfrec)
+		memcpy(buf + h->off_frec, frec, nfrec * sizeof(*frec));
+	free(broken);
+	r = write_locked(path, buf, total, err);
+	free(buf);
+	return r;
+}
+
+/* ---- reading ------------------------------------------------------- */
+
+static int
+hdr_ok(const struct idx_hdr *h, size_t len, const struct rm_taxo *t, uint32_t kind,
+    uint64_t src)
+{
+	return memcmp(h->magic, IDX_MAGIC, 8) == 0 && h->version == IDX_VERSION &&
+	    h->hdrsize == sizeof(*h) && h->file_size == (uint64_t)len && h->kind == kind &&
+	    h->src_hash == src && h->taxo_hash == t->hash && h->nkeys == t->nkeys &&
+	    h->off_broken + h->broken_len <= len && h->off_strs + h->strs_len <= len &&
+	    h->strs_len > 0 && h->off_info + (uint64_t)h->nexec * sizeof(struct rm_exinfo) <= len &&
+	    h->off_cols + (uint64_t)h->nkeys * h->nexec * sizeof(struct rm_val) <= len &&
+	    h->off_hash + (uint64_t)h->hash_size * 4 <= len && h->off_pool + h->npool * 4 <= len &&
+	    (h->hash_size & (h->hash_size - 1)) == 0 &&
+	    h->off_frec + h->nfrec * sizeof(struct rm_idx_frec) <= len;
+}
+
+/* Maps the index at path when it is one of this kind, source and taxonomy. */
+static int
+idx_open(const char *path, const struct rm_taxo *t, uint32_t kind, uint64_t src,
+    struct idx_map *m)
+{
+	struct stat st;
+	struct rm_exset *v = &m->view;
+	char *map;
+	size_t i;
+	int fd;
+
+	memset(m, 0, sizeof(*m));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(m->h)) {
+		close(fd);
+		return -1;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return -1;
+	memcpy(&m->h, map, sizeof(m->h));
+	m->frec = (const struct rm_idx_frec *)(map + m->h.off_frec);
+	if (!hdr_ok(&m->h, (size_t)st.st_size, t, kind, src)) {
+		munmap(map, (size_t)st.st_size);
+		return -1;
+	}
+	for (i = 0; i < m->h.nfrec; i++)
+		if (m->frec[i].path >= m->h.strs_len ||
+		    (uint64_t)m->frec[i].e_first + m->frec[i].e_count > m->h.nexec) {
+			munmap(map, (size_t)st.st_size);
+			return -1;
+		}
+	m->map = map;
+	m->len = (size_t)st.st_size;
+	v->nexec = m->h.nexec;
+	v->nkeys = m->h.nkeys;
+	v->cols = (const struct rm_val *)(map + m->h.off_cols);
+	v->info = (const struct rm_exinfo *)(map + m->h.off_info);
+	v->pool = (const uint32_t *)(map + m->h.off_pool);
+	v->npool = m->h.npool;
+	v->hash = (const uint32_t *)(map + m->h.off_hash);
+	v->hash_size = m->h.hash_size;
+	v->strs = map + m->h.off_strs;
+	v->strs_len = m->h.strs_len;
+	v->taxo = t;
+	return 0;
+}
+
+static void
+idx_close(struct idx_map *m)
+{
+	if (m->map != NULL)
+		munmap(m->map, m->len);
+	m->map = NULL;
+}
+
+/* The mapped index as a set of its own (the map goes with it). */
+static struct rm_exset *
+idx_take(struct idx_map *m)
+{
+	struct rm_exset *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		idx_close(m);
+		return NULL;
+	}
+	*s = m->view;
+	s->map = m->map;
+	s->maplen = m->len;
+	s->broken = m->h.broken_len ?
+	    json_loadb(m->map + m->h.off_broken, m->h.broken_len, 0, NULL) : NULL;
+	if (s->broken == NULL)
+		s->broken = json_array();
+	m->map = NULL;
+	return s;
+}
+
+static const char *
+frec_path(const struct idx_map *m, size_t i)
+{
+	return m->view.strs + m->frec[i].path;
+}
+
+/* The old entry named path, or -1 (entries are sorted by path). */
+static long
+frec_find(const struct idx_map *m, const char *path)
+{
+	size_t lo = 0, hi = m->h.nfrec;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(frec_path(m, mid), path);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* ---- applying changes ---------------------------------------------- */
+
+static struct ditem *
+delta_add(struct delta *d, const char *path)
+{
+	struct ditem *it;
+
+	if (d->n == d->cap) {
+		size_t ncap = d->cap ? d->cap * 2 : 16;
+		struct ditem *ni = realloc(d->it, ncap * sizeof(*ni));
+		if (ni == NULL)
+			return NULL;
+		d->it = ni;
+		d->cap = ncap;
+	}
+	it = &d->it[d->n++];
+	memset(it, 0, sizeof(*it));
+	it->path = strdup(path);
+	rm_err_clear(&it->err);
+	return it;
+}
+
+static void
+delta_free(struct delta *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		free(d->it[i].path);
+		json_decref(d->it[i].docs);
+	}
+	free(d->it);
+	free(d->drop);
+	memset(d, 0, sizeof(*d));
+}
+
+static int
+frec_push(struct exb *x, const struct rm_idx_frec *f)
+{
+	if (x->nfrec == x->frcap) {
+		size_t ncap = x->frcap ? x->frcap * 2 : 256;
+		struct rm_idx_frec *nf = realloc(x->frec, ncap * sizeof(*nf));
+		if (nf == NULL)
+			return -1;
+		x->frec = nf;
+		x->frcap = ncap;
+	}
+	x->frec[x->nfrec++] = *f;
+	return 0;
+}
+
+/* A builder that starts from the strings and pool of the old index. */
+static int
+exb_from(struct exb *x, const struct rm_taxo *t, const struct rm_exset *o)
+{
+	uint32_t i;
+
+	memset(x, 0, sizeof(*x));
+	x->t = t;
+	x->broken = json_array();
+	x->b.scap = o->strs_len + 65536;
+	x->b.pcap = o->npool + 4096;
+	x->b.hsize = o->hash_size;
+	x->b.strs = malloc(x->b.scap);
+	x->b.pool = malloc(x->b.pcap * sizeof(uint32_t));
+	x->b.hash = malloc((size_t)o->hash_size * sizeof(uint32_t));
+	if (x->b.strs == NULL || x->b.pool == NULL || x->b.hash == NULL)
+		return -1;
+	memcpy(x->b.strs, o->strs, o->strs_len);
+	x->b.slen = o->strs_len;
+	memcpy(x->b.pool, o->pool, o->npool * sizeof(uint32_t));
+	x->b.npool = o->npool;
+	memcpy(x->b.hash, o->hash, (size_t)o->hash_size * sizeof(uint32_t));
+	for (i = 0; i < o->hash_size; i++)
+		x->b.hcount += o->hash[i] != 0;
+	return 0;
+}
+
+/* Old executors a .. b-1, columns and all, appended by ranges of memory. */
+static int
+copy_run(struct exb *x, const struct rm_exset *o, uint32_t a, uint32_t b)
+{
+	size_t n = b - a, k, e;
+
+	if (n == 0)
+		return 0;
+	if (x->n + n > x->cap && rm_exb_grow_to(x, x->n + n) != 0)
+		return -1;
+	for (k = 0; k < x->t->nkeys; k++)
+		memcpy(x->cols + k * x->cap + x->n, o->cols + k * o->nexec + a, n * sizeof(*x->cols));
+	memcpy(x->info + x->n, o->info + a, n * sizeof(*x->info));
+	for (e = 0; e < n; e++, x->n++)
+		if (rm_exb_seen(x, x->info[x->n].id, x->n) >= 0)
+			x->ndup++;
+	return 0;
+}
+
+static void
+add_item(struct exb *x, struct ditem *it)
+{
+	struct rm_idx_frec f = it->rec;
+	size_t at = x->nfrec;
+
+	f.path = rm_exb_intern(&x->b, it->path);
+	f.e_first = (uint32_t)x->n;
+	if (frec_push(x, &f) != 0)
+		return;
+	if (it->docs == NULL)
+		rm_exb_broken(x->broken, it->path, &it->err);
+	else if (json_is_array(it->docs))
+		rm_exb_add_docs(x, it->docs, it->path);
+	else {
+		json_t *w = json_pack("[O]", it->docs);
+		rm_exb_add_docs(x, w, it->path);
+		json_decref(w);
+	}
+	x->frec[at].e_count = (uint32_t)(x->n - f.e_first);
+}
+
+/* The old index's broken adverts, less those of the entries dropped. */
+static void
+keep_broken(struct exb *x, const struct idx_map *m, const struct delta *d)
+{
+	json_t *old, *b;
+	size_t i;
+
+	if (m->h.broken_len == 0 ||
+	    (old = json_loadb(m->map + m->h.off_broken, m->h.broken_len, 0, NULL)) == NULL)
+		return;
+	json_array_foreach(old, i, b) {
+		long at = frec_find(m, json_string_value(json_object_get(b, "file")) ?: "");
+		if (at < 0 || !d->drop[at])
+			json_array_append(x->broken, b);
+	}
+	json_decref(old);
+}
+
+static int
+cmp_broken(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+
+	return strcmp(json_string_value(json_object_get(x, "file")) ?: "",
+	    json_string_value(json_object_get(y, "file")) ?: "");
+}
+
+/* Broken adverts in file order, as a full scan lists them. */
+static void
+sort_broken(json_t *broken)
+{
+	size_t n = json_array_size(broken), i;
+	json_t **v;
+
+	if (n < 2 || (v = malloc(n * sizeof(*v))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(broken, i));
+	/* entries of one file keep their order: qsort is not stable, mergesort is costly */
+	for (i = 1; i < n; i++) {
+		json_t *cur = v[i];
+		size_t j = i;
+		while (j > 0 && cmp_broken(&v[j - 1], &cur) > 0) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = cur;
+	}
+	json_array_clear(broken);
+	for (i = 0; i < n; i++)
+		json_array_append_new(broken, v[i]);
+	free(v);
+}
+
+/*
+ * The new columns: the old index (m, or nothing) with d applied, merged in
+ * path order. 1 when an executor id is now in two entries: the caller
+ * builds everything again so that the first file keeps it, as always.
+ */
+static int
+idx_apply(const struct rm_taxo *t, struct idx_map *m, struct delta *d, struct exb *x)
+{
+	size_t nold = m ? m->h.nfrec : 0, i = 0, j = 0, kept = 0, bound = 0;
+	uint32_t ra = 0, rb = 0;
+
+	if (m ? exb_from(x, t, &m->view) != 0 : rm_exb_init(x, t, 0) != 0)
+		return -1;
+	for (i = 0; i < nold; i++)
+		kept += d->drop[i] ? 0 : m->frec[i].e_count;
+	for (j = 0; j < d->n; j++)
+		bound += json_is_array(d->it[j].docs) ? json_array_size(d->it[j].docs) : 1;
+	if (rm_exb_grow_to(x, kept + bound > 0 ? kept + bound : 1) != 0)
+		return -1;
+	if (m)
+		keep_broken(x, m, d);
+	for (i = j = 0; i < nold || j < d->n;) {
+		if (i < nold && d->drop[i]) {
+			i++;
+		} else if (i < nold && (j == d->n || strcmp(frec_path(m, i), d->it[j].path) < 0)) {
+			struct rm_idx_frec f = m->frec[i++];
+			if (rb != f.e_first || ra == rb) {
+				if (copy_run(x, &m->view, ra, rb) != 0)
+					return -1;
+				ra = rb = f.e_first;
+			}
+			f.e_first = (uint32_t)(x->n + (rb - ra));
+			rb += f.e_count;
+			if (frec_push(x, &f) != 0)
+				return -1;
+		} else {
+			if (m != NULL && copy_run(x, &m->view, ra, rb) != 0)
+				return -1;
+			ra = rb = 0;
+			add_item(x, &d->it[j++]);
+		}
+	}
+	if (m && copy_run(x, &m->view, ra, rb) != 0)
+		return -1;
+	if (d->n > 0)
+		sort_broken(x->broken);
+	return m != NULL && x->ndup > 0 ? 1 : 0;
+}
+
+/* ---- directories --------------------------------------------------- */
+
+static int
+is_advert_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (name[0] == '.')
+		return 0;
+	return (n > 5 && strcmp(name + n - 5, ".json") == 0) || rm_doc_is_yaml_name(name);
+}
+
+static void
+frec_stat(struct rm_idx_frec *f, const struct stat *st, const struct timespec *now)
+{
+	f->ino = st->st_ino;
+	f->size = st->st_size;
+	f->mtime_s = st->st_mtim.tv_sec;
+	f->mtime_ns = st->st_mtim.tv_nsec;
+	f->ctime_s = st->st_ctim.tv_sec;
+	f->ctime_ns = st->st_ctim.tv_nsec;
+	f->racy = ns_since(now, f->mtime_s, f->mtime_ns) < RACY_NS ||
+	    ns_since(now, f->ctime_s, f->ctime_ns) < RACY_NS;
+}
+
+static int
+frec_same(const struct rm_idx_frec *f, const struct stat *st)
+{
+	return f->ino == (uint64_t)st->st_ino && f->size == st->st_size &&
+	    f->mtime_s == st->st_mtim.tv_sec && f->mtime_ns == st->st_mtim.tv_nsec &&
+	    f->ctime_s == st->st_ctim.tv_sec && f->ctime_ns == st->st_ctim.tv_nsec;
+}
+
+struct dent {
+	char *name;
+	uint64_t dino;
+};
+
+static int
+cmp_dent(const void *a, const void *b)
+{
+	return strcmp(((const struct dent *)a)->name, ((const struct dent *)b)->name);
+}
+
+/* The advert files of dir, sorted by name; NULL with err. */
+static struct dent *
+list_dir(const char *dir, size_t *n, struct rm_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct dent *v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	if (d == NULL) {
+		rm_err_set(err, errno == ENOENT ? RM_EXIT_NOTFOUND : RM_EXIT_INVALID, dir, NULL,
+		    "cannot read directory: %s", strerror(errno));
+		return NULL;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!is_advert_name(de->d_name))
+			continue;
+		if (*n == cap) {
+			struct dent *nv = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*nv));
+			if (nv == NULL)
+				break;
+			v = nv;
+		}
+		v[*n].name = strdup(de->d_name);
+		v[(*n)++].dino = de->d_ino;
+	}
+	closedir(d);
+	if (v == NULL)
+		v = calloc(1, sizeof(*v));
+	if (*n > 0)
+		qsort(v, *n, sizeof(*v), cmp_dent);
+	return v;
+}
+
+static void
+dents_free(struct dent *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/* Reads one advert file into item it (its identity, its documents). */
+static void
+read_file_item(int dfd, const char *name, struct ditem *it, const struct timespec *now)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, 0) == 0)
+		frec_stat(&it->rec, &st, now);
+	else
+		it->rec.racy = 1;
+	it->docs = rm_doc_load_many(it->path, &it->err);
+}
+
+static struct ditem *
+file_item(struct delta *d, const char *dir, const char *name, uint64_t dino)
+{
+	char path[PATH_MAX];
+	struct ditem *it;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((it = delta_add(d, path)) != NULL)
+		it->rec.dino = dino;
+	return it;
+}
+
+/* Old entry i, listed with the same inode: is it still what was read? */
+static void
+check_entry(struct delta *d, const struct idx_map *m, size_t i, int dfd, const char *dir)
+{
+	const struct rm_idx_frec *f = &m->frec[i];
+	const char *path = frec_path(m, i), *name = strrchr(path, '/');
+	struct stat st;
+
+	name = name ? name + 1 : path;
+	if (m->h.nfrec > STAT_ALL_MAX && !f->racy)
+		return;
+	if (fstatat(dfd, name, &st, 0) != 0) {
+		d->drop[i] = 1;
+		d->changed++;
+		return;
+	}
+	if (frec_same(f, &st) && !f->racy)
+		return;
+	d->drop[i] = 1;
+	if (frec_same(f, &st))
+		d->reread++;
+	else
+		d->changed++;
+	file_item(d, dir, name, f->dino);
+}
+
+static int
+dir_changed(const struct idx_hdr *h, const struct stat *dst)
+{
+	return h->dir_dev != (uint64_t)dst->st_dev || h->dir_ino != (uint64_t)dst->st_ino ||
+	    h->dir_mtime_s != dst->st_mtim.tv_sec || h->dir_mtime_ns != dst->st_mtim.tv_nsec ||
+	    h->dir_ctime_s != dst->st_ctim.tv_sec || h->dir_ctime_ns != dst->st_ctim.tv_nsec;
+}
+
+/* The base name of old entry i. */
+static const char *
+frec_name(const struct idx_map *m, size_t i)
+{
+	const char *p = frec_path(m, i), *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+/* Old entries by base name: open addressing, entry + 1, 0 empty. */
+static uint32_t *
+name_table(const struct idx_map *m, size_t *size)
+{
+	size_t n = 1024, i, h;
+	uint32_t *tab;
+
+	while (n < 2 * m->h.nfrec)
+		n *= 2;
+	if ((tab = calloc(n, sizeof(*tab))) == NULL)
+		return NULL;
+	for (i = 0; i < m->h.nfrec; i++) {
+		const char *name = frec_name(m, i);
+		h = (size_t)rm_hash64(name, strlen(name), 0) & (n - 1);
+		while (tab[h] != 0)
+			h = (h + 1) & (n - 1);
+		tab[h] = (uint32_t)i + 1;
+	}
+	*size = n;
+	return tab;
+}
+
+static long
+name_find(const struct idx_map *m, const uint32_t *tab, size_t size, const char *name)
+{
+	size_t h = (size_t)rm_hash64(name, strlen(name), 0) & (size - 1);
+
+	for (; tab[h] != 0; h = (h + 1) & (size - 1))
+		if (strcmp(frec_name(m, tab[h] - 1), name) == 0)
+			return (long)tab[h] - 1;
+	return -1;
+}
+
+static int
+cmp_item(const void *a, const void *b)
+{
+	return strcmp(((const struct ditem *)a)->path, ((const struct ditem *)b)->path);
+}
+
+/*
+ * The listing against the old entries, by name (a hash of them: sorting
+ * 10,000 names costs more than the rest of the update) and inode.
+ */
+static int
+dir_listing(const char *dir, int dfd, const struct idx_map *m, struct delta *d,
+    struct rm_err *err)
+{
+	size_t size = 0, i;
+	uint32_t *tab = name_table(m, &size);
+	unsigned char *seen = calloc(m->h.nfrec + 1, 1);
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+
+	if (tab == NULL || seen == NULL || dp == NULL) {
+		free(tab);
+		free(seen);
+		if (dp != NULL)
+			closedir(dp);
+		return rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot read directory: %s",
+		    strerror(errno));
+	}
+	while ((de = readdir(dp)) != NULL) {
+		long at;
+		if (!is_advert_name(de->d_name))
+			continue;
+		if ((at = name_find(m, tab, size, de->d_name)) < 0) {
+			file_item(d, dir, de->d_name, de->d_ino);
+			d->changed++;
+			continue;
+		}
+		seen[at] = 1;
+		if (m->frec[at].dino != (uint64_t)de->d_ino) {
+			d->drop[at] = 1;
+			file_item(d, dir, de->d_name, de->d_ino);
+			d->changed++;
+		} else
+			check_entry(d, m, (size_t)at, dfd, dir);
+	}
+	closedir(dp);
+	for (i = 0; i < m->h.nfrec; i++)
+		if (!seen[i] && !d->drop[i]) {
+			d->drop[i] = 1;
+			d->changed++;
+		}
+	free(tab);
+	free(seen);
+	if (d->n > 1)
+		qsort(d->it, d->n, sizeof(*d->it), cmp_item);
+	return 0;
+}
+
+/*
+ * What changed in dir since index m: the listing (only when the directory
+ * itself changed, or changed too close to the build) against the entries;
+ * the stat of each entry when there are few, or of the racy ones. Changed,
+ * added and racy files are read.
+ */
+static int
+dir_delta(const char *dir, const struct stat *dst, const struct idx_map *m, struct delta *d,
+    const struct timespec *now, struct rm_err *err)
+{
+	size_t i;
+	int dfd, r = 0;
+
+	memset(d, 0, sizeof(*d));
+	if ((d->drop = calloc(m->h.nfrec + 1, 1)) == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, dir, NULL, "out of memory");
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot read directory: %s",
+		    strerror(errno));
+	if (!dir_changed(&m->h, dst) && !m->h.racy) {
+		for (i = 0; i < m->h.nfrec; i++)
+			check_entry(d, m, i, dfd, dir);
+	} else
+		r = dir_listing(dir, dfd, m, d, err);
+	for (i = 0; r == 0 && i < d->n; i++)
+		read_file_item(dfd, strrchr(d->it[i].path, '/') + 1, &d->it[i], now);
+	close(dfd);
+	return r;
+}
+
+/* Every advert file of dir, as a delta over nothing. */
+static int
+dir_full(const char *dir, struct delta *d, const struct timespec *now, struct rm_err *err)
+{
+	struct dent *v;
+	size_t n, i;
+	int dfd;
+
+	memset(d, 0, sizeof(*d));
+	if ((v = list_dir(dir, &n, err)) == NULL)
+		return -err->code;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		dents_free(v, n);
+		return rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot read directory: %s",
+		    strerror(errno));
+	}
+	for (i = 0; i < n; i++)
+		file_item(d, dir, v[i].name, v[i].dino);
+	dents_free(v, n);
+	for (i = 0; i < d->n; i++)
+		read_file_item(dfd, strrchr(d->it[i].path, '/') + 1, &d->it[i], now);
+	close(dfd);
+	d->changed = d->n;
+	return 0;
+}
+
+/* The one advert of item it, normalised, when it has exactly one; else NULL. */
+static json_t *
+sole_advert(const struct ditem *it)
+{
+	json_t *doc = it->docs;
+	struct rm_err e;
+
+	if (json_is_array(doc)) {
+		if (json_array_size(doc) != 1 || json_is_string(json_array_get(doc, 0)))
+			return NULL;
+		doc = json_array_get(doc, 0);
+	}
+	if (!json_is_object(doc))
+		return NULL;
+	rm_err_clear(&e);
+	return rm_advert_normalize_take(json_incref(doc), it->path, &e);
+}
+
+/*
+ * The common change, adverts rewritten in place (one advert a file, the
+ * same id), patched into a private writable mapping of the old index: only
+ * the pages of that executor's values are copied, not the 10 MB of
+ * columns. Strings and pool grow on the heap. 1 (nothing touched) when d
+ * is not only that.
+ */
+static int
+patch_in_place(struct idx_map *m, struct delta *d, struct rm_exset **out)
+{
+	const struct rm_exset *v = &m->view;
+	json_t **adv = calloc(d->n + 1, sizeof(*adv));
+	long *at = calloc(d->n + 1, sizeof(*at));
+	size_t j, ndrop = 0, k;
+	struct rm_exset *s = NULL;
+	struct exb x;
+	int r = 1;
+
+	for (j = 0; j < m->h.nfrec; j++)
+		ndrop += d->drop[j];
+	if (adv == NULL || at == NULL || ndrop != d->n || m->h.broken_len > 2)
+		goto out;
+	for (j = 0; j < d->n; j++) {
+		at[j] = frec_find(m, d->it[j].path);
+		if (at[j] < 0 || !d->drop[at[j]] || m->frec[at[j]].e_count != 1 ||
+		    (adv[j] = sole_advert(&d->it[j])) == NULL ||
+		    strcmp(json_string_value(json_object_get(adv[j], "id")) ?: "",
+		    v->strs + v->info[m->frec[at[j]].e_first].id) != 0)
+			goto out;
+	}
+	if (mprotect(m->map, m->len, PROT_READ | PROT_WRITE) != 0 ||
+	    (s = calloc(1, sizeof(*s))) == NULL)
+		goto out;
+	if (exb_from(&x, v->taxo, v) != 0) {
+		rm_exb_discard(&x, 0);
+		free(s);
+		goto out;
+	}
+	x.cols = (struct rm_val *)v->cols;
+	x.info = (struct rm_exinfo *)v->info;
+	x.cap = v->nexec;
+	for (j = 0; j < d->n; j++) {
+		struct rm_idx_frec *f = (struct rm_idx_frec *)&m->frec[at[j]], nf = d->it[j].rec;
+		for (k = 0; k < v->nkeys; k++)
+			memset(&x.cols[k * x.cap + f->e_first], 0, sizeof(*x.cols));
+		x.n = f->e_first;
+		rm_exb_add(&x, adv[j], d->it[j].path, 0, 0);
+		nf.path = f->path;
+		nf.e_first = f->e_first;
+		nf.e_count = 1;
+		*f = nf;
+	}
+	*s = *v;
+	s->strs = s->own[1] = x.b.strs;
+	s->strs_len = x.b.slen;
+	s->pool = s->own[2] = x.b.pool;
+	s->npool = x.b.npool;
+	s->hash = s->own[3] = x.b.hash;
+	s->hash_size = x.b.hsize;
+	s->map = m->map;
+	s->maplen = m->len;
+	s->broken = x.broken;
+	free(x.idset);
+	m->map = NULL;
+	*out = s;
+	r = 0;
+out:
+	for (j = 0; adv != NULL && j < d->n; j++)
+		json_decref(adv[j]);
+	free(adv);
+	free(at);
+	return r;
+}
+
+/* Builds the set from m (or nothing) and d; writes the index when asked. */
+static int
+build_and_write(const struct rm_taxo *t, struct idx_map *m, struct delta *d,
+    struct idx_hdr *h, int write, const char *ipath, struct rm_exset **out, struct rm_err *err)
+{
+	const struct rm_idx_frec *frec = m ? m->frec : NULL;
+	size_t nfrec = m ? m->h.nfrec : 0;
+	struct exb x;
+	int r;
+
+	memset(&x, 0, sizeof(x));
+	if (m != NULL && patch_in_place(m, d, out) == 0) {
+		rm_debug("index: %zu adverts patched in place", d->n);
+	} else {
+		if ((r = idx_apply(t, m, d, &x)) != 0) {
+			rm_exb_discard(&x, 0);
+			return r < 0 ? rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory") : 1;
+		}
+		if ((r = rm_exb_finish(&x, out, err)) != 0) {
+			rm_exb_discard(&x, 0);
+			return r;
+		}
+		frec = x.frec;
+		nfrec = x.nfrec;
+		/* with nothing read, the old duplicates stand (worth_updating) */
+		if (m == NULL || d->n > 0 || d->changed > 0)
+			h->ndup = (uint32_t)x.ndup;
+	}
+	if (m == NULL) {
+		h->base_strs = (*out)->strs_len;
+		h->base_npool = (*out)->npool;
+	}
+	if (write) {
+		struct rm_err werr;
+		rm_err_clear(&werr);
+		if (index_write(*out, frec, nfrec, h, ipath, &werr) != 0)
+			rm_debug("cannot write index %s: %s", ipath, werr.msg);
+	}
+	rm_exb_discard(&x, 1);
+	return 0;
+}
+
+static void
+warn_cached(const struct idx_map *m, const char *tail)
+{
+	struct timespec now;
+	long long age;
+	char when[64], rev[64] = "";
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	age = (long long)now.tv_sec - m->h.built_s;
+	if (age < 120)
+		snprintf(when, sizeof(when), "%lld s ago", age < 0 ? 0 : age);
+	else if (age < 7200)
+		snprintf(when, sizeof(when), "%lld min ago", age / 60);
+	else if (age < 172800)
+		snprintf(when, sizeof(when), "%lld h ago", age / 3600);
+	else
+		snprintf(when, sizeof(when), "%lld days ago", age / 86400);
+	if (m->h.kind == IDX_ETCD)
+		snprintf(rev, sizeof(rev), " (revision %lld)", (long long)m->h.rev);
+	rm_warn("using the index of %s%s; %s", when, rev, tail);
+}
+
+static int
+no_snapshot(const char *what, const char *ipath, struct rm_err *err)
+{
+	return rm_err_set(err, RM_EXIT_NOTFOUND, ipath, NULL, "no index of %s to use with --cached "
+	    "(one is made by any match that reads the registry)", what);
+}
+
+/*
+ * Is the old index m worth applying changes to, or better built again? Not
+ * when it holds an id twice: which file keeps it depends on all of them.
+ */
+static int
+worth_updating(const struct idx_map *m, const struct delta *d)
+{
+	return m->h.strs_len <= 2 * m->h.base_strs + 65536 &&
+	    m->h.npool <= 2 * m->h.base_npool + 65536 &&
+	    (m->h.ndup == 0 || (d->changed == 0 && d->n == 0));
+}
+
+static int
+dir_update(const struct rm_taxo *t, const char *dir, const struct stat *dst, int force,
+    struct idx_map *m, const char *ipath, struct rm_exset **out, struct rm_err *err)
+{
+	struct timespec now;
+	struct delta d;
+	struct idx_hdr h;
+	int r, have = m->map != NULL, write, racy;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (have && (r = dir_delta(dir, dst, m, &d, &now, err)) != 0) {
+		delta_free(&d);
+		return r;
+	}
+	racy = ns_since(&now, dst->st_mtim.tv_sec, dst->st_mtim.tv_nsec) < RACY_NS ||
+	    ns_since(&now, dst->st_ctim.tv_sec, dst->st_ctim.tv_nsec) < RACY_NS;
+	/* nothing to apply; a new header only when it would not be racy again */
+	if (have && d.n == 0 && d.changed == 0 &&
+	    ((!dir_changed(&m->h, dst) && !m->h.racy) || racy)) {
+		delta_free(&d);
+		rm_debug("%s: index %s is current (%u adverts)", dir, ipath, m->h.nexec);
+		*out = idx_take(m);
+		return *out ? 0 : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	}
+	if (have && !worth_updating(m, &d)) {
+		delta_free(&d);
+		idx_close(m);
+		have = 0;
+	}
+	if (!have && (r = dir_full(dir, &d, &now, err)) != 0) {
+		delta_free(&d);
+		return r;
+	}
+	memset(&h, 0, sizeof(h));
+	if (have)
+		memcpy(&h, &m->h, sizeof(h));
+	h.kind = IDX_DIR;
+	h.src_hash = rm_hash64(dir, strlen(dir), 0);
+	h.dir_dev = dst->st_dev;
+	h.dir_ino = dst->st_ino;
+	h.dir_mtime_s = dst->st_mtim.tv_sec;
+	h.dir_mtime_ns = dst->st_mtim.tv_nsec;
+	h.dir_ctime_s = dst->st_ctim.tv_sec;
+	h.dir_ctime_ns = dst->st_ctim.tv_nsec;
+	h.racy = (uint32_t)racy;
+	h.built_s = now.tv_sec;
+	h.built_ns = now.tv_nsec;
+	/* a reader keeps a few changes to itself; see the top of the file */
+	write = !have || force || d.changed >= IDX_LAZY || (d.changed == 0 && !h.racy);
+	r = build_and_write(t, have ? m : NULL, &d, &h, write, ipath, out, err);
+	if (r == 1) {
+		/* an id moved between files: the first one keeps it, as a full scan says */
+		delta_free(&d);
+		idx_close(m);
+		if ((r = dir_full(dir, &d, &now, err)) == 0)
+			r = build_and_write(t, NULL, &d, &h, 1, ipath, out, err);
+		have = 0;
+	}
+	if (r == 0)
+		rm_debug("%s: index %s %s: %zu adverts read again (%zu changed, %zu racy), "
+		    "%u in all%s%s", dir, ipath, !have ? "rebuilt" : write ? "updated" :
+		    "updated in memory", d.n, d.changed, d.reread, (*out)->nexec,
+		    h.racy ? ", racy" : "", h.ndup ? ", an id in two files" : "");
+	delta_free(&d);
+	idx_close(m);
+	return r;
+}
+
+/* force: always write (a registry writer); otherwise readers write lazily. */
+static int
+dir_set(const struct rm_taxo *t, const char *dir, const struct rm_exsources *src, int force,
+    struct rm_exset **out, struct rm_err *err)
+{
+	char ipath[PATH_MAX], tail[PATH_MAX + 16];
+	struct stat dst;
+	struct idx_map m;
+	uint64_t src_hash = rm_hash64(dir, strlen(dir), 0);
+	int r;
+
+	*out = NULL;
+	memset(&m, 0, sizeof(m));
+	if ((r = rm_index_path(dir, ipath, sizeof(ipath), err)) != 0)
+		return r;
+	if (src != NULL && src->cached) {
+		if (idx_open(ipath, t, IDX_DIR, src_hash, &m) != 0)
+			return no_snapshot(dir, ipath, err);
+		snprintf(tail, sizeof(tail), "%s not read", dir);
+		warn_cached(&m, tail);
+		*out = idx_take(&m);
+		return *out ? 0 : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	}
+	if (stat(dir, &dst) != 0)
+		return rm_err_set(err, errno == ENOENT ? RM_EXIT_NOTFOUND : RM_EXIT_INVALID, dir, NULL,
+		    "cannot read directory: %s", strerror(errno));
+	if (!S_ISDIR(dst.st_mode))
+		return rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "not a directory");
+	if ((src == NULL || !src->no_index) && idx_open(ipath, t, IDX_DIR, src_hash, &m) == 0 &&
+	    (m.h.dir_dev != (uint64_t)dst.st_dev || m.h.dir_ino != (uint64_t)dst.st_ino))
+		idx_close(&m);
+	return dir_update(t, dir, &dst, force, &m, ipath, out, err);
+}
+
+int
+rm_index_dir_set(const struct rm_taxo *t, const char *dir, const struct rm_exsources *src,
+    struct rm_exset **out, struct rm_err *err)
+{
+	return dir_set(t, dir, src, 0, out, err);
+}
+
+void
+rm_registry_changed(void)
+{
+	char dir[PATH_MAX];
+	struct rm_err err;
+	struct rm_exset *s = NULL;
+	const struct rm_taxo *t;
+	struct stat st;
+	struct timespec now, nap;
+	long long age;
+
+	rm_err_clear(&err);
+	t = rm_taxo_get(&err);
+	if (t == NULL || rm_registry_dir(dir, sizeof(dir), 0, &err) != 0 || stat(dir, &st) != 0)
+		return;
+	/* wait out the timestamp granularity, so that the index written is not racy */
+	clock_gettime(CLOCK_REALTIME, &now);
+	age = ns_since(&now, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	if (age >= 0 && age < RACY_NS + 5000000LL && RACY_NS < 900000000LL) {
+		nap.tv_sec = 0;
+		nap.tv_nsec = RACY_NS + 5000000LL - age;
+		nanosleep(&nap, NULL);
+	}
+	if (dir_set(t, dir, NULL, 1, &s, &err) == 0)
+		rm_exset_free(s);
+}
+
+/* ---- etcd ---------------------------------------------------------- */
+
+/* An advert stored in etcd as an item named etcd:KEY. */
+static void
+etcd_item(struct delta *d, const json_t *kv)
+{
+	const char *key = json_string_value(json_object_get(kv, "key"));
+	const char *value = json_string_value(json_object_get(kv, "value"));
+	char name[1024];
+	struct ditem *it;
+	json_error_t je;
+
+	snprintf(name, sizeof(name), "etcd:%s", key ? key : "?");
+	if ((it = delta_add(d, name)) == NULL)
+		return;
+	it->rec.dino = it->rec.ino = (uint64_t)json_integer_value(json_object_get(kv, "mod"));
+	it->rec.size = value ? (int64_t)strlen(value) : 0;
+	if (value == NULL) {
+		rm_err_set(&it->err, RM_EXIT_INVALID, name, NULL, "%s",
+		    json_string_value(json_object_get(kv, "error")) ?: "no value");
+		return;
+	}
+	it->docs = json_loads(value, JSON_REJECT_DUPLICATES, &je);
+	if (it->docs == NULL)
+		rm_err_setpos(&it->err, RM_EXIT_INVALID, name, je.line, je.column, NULL,
+		    "malformed JSON: %s", je.text);
+}
+
+/*
+ * Keys were deleted (or their lease ended) since the index: which, from the
+ * list of the keys at the delta's revision. -1 when that list cannot be had.
+ */
+static int
+etcd_deleted(struct rm_etcd *e, const char *prefix, const struct idx_map *m,
+    const struct rm_etcd_delta *ed, struct delta *d)
+{
+	struct rm_err err;
+	json_t *keys;
+	size_t i, j = 0, nk;
+
+	rm_err_clear(&err);
+	if ((keys = rm_etcd_keys_at(e, prefix, ed->rev, &err)) == NULL) {
+		rm_debug("etcd: cannot list the keys at revision %lld: %s", (long long)ed->rev,
+		    err.msg);
+		return -1;
+	}
+	nk = json_array_size(keys);
+	for (i = 0; i < m->h.nfrec; i++) {
+		const char *k = frec_path(m, i) + 5;	/* "etcd:" */
+		int c = 1;
+		while (j < nk && (c = strcmp(json_string_value(json_array_get(keys, j)), k)) < 0)
+			j++;
+		if (j == nk || c != 0) {
+			if (!d->drop[i])
+				d->changed++;
+			d->drop[i] = 1;
+		}
+	}
+	json_decref(keys);
+	return 0;
+}
+
+/* The changes since index m (or everything when m has no map). */
+static int
+etcd_delta(struct rm_etcd *e, const char *prefix, struct idx_map *m, struct delta *d,
+    struct rm_etcd_delta *ed, struct rm_err *err)
+{
+	size_t i, nnew = 0;
+	json_t *kv;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	if ((r = rm_etcd_changes(e, prefix, m->map ? m->h.rev : 0, ed, err)) != 0)
+		return r;
+	if (m->map && (ed->cluster != m->h.cluster || ed->rev < m->h.rev)) {
+		rm_debug("etcd: another cluster, or its history restarted: the index is built again");
+		json_decref(ed->kvs);
+		idx_close(m);
+		return etcd_delta(e, prefix, m, d, ed, err);
+	}
+	d->drop = calloc((m->map ? m->h.nfrec : 0) + 1, 1);
+	json_array_foreach(ed->kvs, i, kv) {
+		char name[1024];
+		long at;
+		snprintf(name, sizeof(name), "etcd:%s", json_string_value(json_object_get(kv, "key")));
+		at = m->map ? frec_find(m, name) : -1;
+		if (at >= 0)
+			d->drop[at] = 1;
+		else
+			nnew++;
+		etcd_item(d, kv);
+		d->changed++;
+	}
+	if (m->map && ed->count != (int64_t)(m->h.nfrec + nnew) &&
+	    etcd_deleted(e, prefix, m, ed, d) != 0) {
+		delta_free(d);
+		json_decref(ed->kvs);
+		idx_close(m);
+		return etcd_delta(e, prefix, m, d, ed, err);
+	}
+	return 0;
+}
+
+static int
+etcd_update(const struct rm_taxo *t, struct rm_etcd *e, const char *prefix,
+    struct idx_map *m, const char *ipath, struct rm_exset **out, struct rm_err *err)
+{
+	struct rm_etcd_delta ed;
+	struct timespec now;
+	struct delta d;
+	struct idx_hdr h;
+	int r, had;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if ((r = etcd_delta(e, prefix, m, &d, &ed, err)) != 0)
+		return r;
+	json_decref(ed.kvs);
+	if (m->map && d.changed == 0) {
+		delta_free(&d);
+		rm_debug("etcd: index %s is current (%u adverts, revision %lld)", ipath, m->h.nexec,
+		    (long long)m->h.rev);
+		*out = idx_take(m);
+		return *out ? 0 : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	}
+	if (m->map && !worth_updating(m, &d)) {
+		delta_free(&d);
+		idx_close(m);
+		return etcd_update(t, e, prefix, m, ipath, out, err);
+	}
+	memset(&h, 0, sizeof(h));
+	if (m->map)
+		memcpy(&h, &m->h, sizeof(h));
+	h.kind = IDX_ETCD;
+	h.src_hash = etcd_src_hash();
+	h.rev = ed.rev;
+	h.cluster = ed.cluster;
+	h.built_s = now.tv_sec;
+	h.built_ns = now.tv_nsec;
+	/* unlike a directory listing, asking etcd what changed since an old
+	 * revision costs a read of every value on its side: write at once */
+	had = m->map != NULL;
+	r = build_and_write(t, had ? m : NULL, &d, &h, 1, ipath, out, err);
+	if (r == 0)
+		rm_debug("etcd: index %s %s: %zu adverts read again, %zu changed, %u in all, "
+		    "revision %lld", ipath, had ? "updated" : "rebuilt", d.n, d.changed,
+		    (*out)->nexec, (long long)ed.rev);
+	delta_free(&d);
+	if (r == 1 && had) {
+		idx_close(m);
+		return etcd_update(t, e, prefix, m, ipath, out, err);
+	}
+	idx_close(m);
+	return r == 1 ? rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "duplicate ids") : r;
+}
+
+int
+rm_index_etcd_set(const struct rm_taxo *t, const struct rm_exsources *src,
+    struct rm_exset **out, struct rm_err *err)
+{
+	const struct rm_reg_url *u = rm_registry_url();
+	char ipath[PATH_MAX], prefix[300], what[400];
+	struct idx_map m;
+	struct rm_etcd *e;
+	int r;
+
+	*out = NULL;
+	memset(&m, 0, sizeof(m));
+	if ((r = rm_index_path(NULL, ipath, sizeof(ipath), err)) != 0)
+		return r;
+	snprintf(prefix, sizeof(prefix), "%s/executors/", u->prefix);
+	snprintf(what, sizeof(what), "etcd://%s%s%s", u->endpoints[0], u->nendpoints > 1 ?
+	    ",..." : "", u->prefix);
+	if (!src->no_index)
+		(void)idx_open(ipath, t, IDX_ETCD, etcd_src_hash(), &m);
+	if (src->cached) {
+		if (m.map == NULL)
+			return no_snapshot(what, ipath, err);
+		warn_cached(&m, "etcd not asked");
+		*out = idx_take(&m);
+		return *out ? 0 : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	}
+	if ((e = rm_etcd_open_url(u, err)) == NULL) {
+		idx_close(&m);
+		return -err->code;
+	}
+	r = etcd_update(t, e, prefix, &m, ipath, out, err);
+	idx_close(&m);
+	rm_etcd_close(e);
+	return r;
+}
