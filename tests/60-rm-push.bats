@@ -51,14 +51,14 @@ digest_of() { rm-inspect --json "$1" | jq -r .digest; }
 	rm-push --insecure -q "$PKG1" "oci://$REG/voice/b:1.0" >/dev/null
 	run skopeo copy --src-tls-verify=false "docker://$REG/voice/b:1.0" "oci:$BATS_TEST_TMPDIR/layout:1.0"
 	assert_success
-	run --separate-stderr rm-cache fetch --json "$BATS_TEST_TMPDIR/layout:1.0"
+	run --separate-stderr rm-cache fetch --json --package "$BATS_TEST_TMPDIR/layout:1.0"
 	assert_success
 	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
 }
 
 @test "rm-push: fetch from the registry rebuilds a byte-identical package with the same digest" {
 	rm-push --insecure -q "$PKG1" "oci://$REG/voice/c:1.0" >/dev/null
-	run --separate-stderr rm-cache fetch --insecure --json "oci://$REG/voice/c:1.0"
+	run --separate-stderr rm-cache fetch --insecure --json --package "oci://$REG/voice/c:1.0"
 	assert_success
 	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
 	[ "$(jq -r '.[0].digest' <<<"$output")" = "$(digest_of "$PKG1")" ]
@@ -81,7 +81,7 @@ digest_of() { rm-inspect --json "$1" | jq -r .digest; }
 	jq -e '.uploaded < 6' <<<"$output"
 	run skopeo inspect --raw --tls-verify=false "docker://$REG/voice/e:latest"
 	[ "$(jq -r '.annotations."org.remotemedia.package.digest"' <<<"$output")" = "$(digest_of "$PKG2")" ]
-	run --separate-stderr rm-cache fetch --insecure --json "oci://$REG/voice/e:latest"
+	run --separate-stderr rm-cache fetch --insecure --json --package "oci://$REG/voice/e:latest"
 	cmp "$PKG2" "$(jq -r '.[0].package' <<<"$output")"
 }
 
@@ -102,7 +102,7 @@ digest_of() { rm-inspect --json "$1" | jq -r .digest; }
 	grep -q 'PATCH .* dropped' "$BATS_TEST_TMPDIR/proxy.log"
 	# the upload status asked after the failure, answered 204 with Range
 	grep -qE '^GET /v2/voice/h/blobs/uploads/.* 204$' "$BATS_TEST_TMPDIR/proxy.log"
-	run --separate-stderr rm-cache fetch --insecure --json "oci://$REG/voice/h:1.0"
+	run --separate-stderr rm-cache fetch --insecure --json --package "oci://$REG/voice/h:1.0"
 	assert_success
 	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
 }
@@ -153,7 +153,7 @@ model_of() { echo "sha256:$(sha256sum "$1/src/models/tiny-vad.safetensors" | cut
 	[ -z "$(ls "$REMOTEMEDIA_HOME/push/")" ]
 	run skopeo inspect --raw --tls-verify=false "docker://$REG/voice/resume:1.0"
 	jq -e --arg d "$model" '[.layers[].digest] | index($d) != null' <<<"$output"
-	run --separate-stderr rm-cache fetch --insecure --json "oci://$REG/voice/resume:1.0"
+	run --separate-stderr rm-cache fetch --insecure --json --package "oci://$REG/voice/resume:1.0"
 	assert_success
 	cmp "$PKGB" "$(jq -r '.[0].package' <<<"$output")"
 }
@@ -170,7 +170,7 @@ model_of() { echo "sha256:$(sha256sum "$1/src/models/tiny-vad.safetensors" | cut
 	[[ $stderr == *"rm-push: push: the registry no longer holds the upload of layer $model that an earlier run left (HTTP 404); starting it over"* ]]
 	jq -e '.resumed == 0' <<<"$output"
 	[ -z "$(ls "$REMOTEMEDIA_HOME/push/")" ]
-	run --separate-stderr rm-cache fetch --insecure --json "oci://$REG/voice/forgot:1.0"
+	run --separate-stderr rm-cache fetch --insecure --json --package "oci://$REG/voice/forgot:1.0"
 	assert_success
 	cmp "$PKGB" "$(jq -r '.[0].package' <<<"$output")"
 }
@@ -222,7 +222,7 @@ model_of() { echo "sha256:$(sha256sum "$1/src/models/tiny-vad.safetensors" | cut
 	printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$AREG" "$(printf 'alice:s3cret-Pa55word' | base64)" > "$HOME/.docker/config.json"
 	run rm-push --insecure -q "$PKG1" "oci://$AREG/voice/l:1.3"
 	assert_success
-	run --separate-stderr rm-cache fetch --insecure --json "oci://$AREG/voice/l:1.3"
+	run --separate-stderr rm-cache fetch --insecure --json --package "oci://$AREG/voice/l:1.3"
 	assert_success
 	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
 	# credHelpers: docker-credential-NAME get, host on stdin
