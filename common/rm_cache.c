@@ -334,12 +334,17 @@ rm_cache_mount_candidates(const char *host, const char *repo)
 
 struct source {
 	struct rm_oci *oci;		/* a registry, or ... */
-	char layout[PATH_MAX];		/* ... an OCI image layout directory */
+	char layout[PATH_MAX];		/* ... an OCI image layout directory, or ... */
+	const char *pkgfile;		/* ... a package file ... */
+	const json_t *offsets;		/* ... with each blob's offset in it */
 };
 
-/* Copies a blob from a layout, hashing while copying; renamed only when it matches. */
+/*
+ * Copies a blob from a layout (or the size bytes at off of a package file),
+ * hashing while copying; renamed only when it matches.
+ */
 static int
-copy_blob(const char *src, const char *digest, uint64_t size, const char *dest,
+copy_blob(const char *src, uint64_t off, const char *digest, uint64_t size, const char *dest,
     struct rm_err *err)
 {
 	char tmp[PATH_MAX], hex[RM_SHA256_HEX];
@@ -358,7 +363,8 @@ copy_blob(const char *src, const char *digest, uint64_t size, const char *dest,
 	buf = malloc(1 << 20);
 	h = rm_sha256_new();
 	for (;;) {
-		ssize_t n = read(in, buf, 1 << 20);
+		size_t want = size - got < (1 << 20) ? (size_t)(size - got) : (1 << 20);
+		ssize_t n = want ? pread(in, buf, want, (off_t)(off + got)) : 0;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -463,9 +469,12 @@ get_blob(struct source *s, struct rm_oci *oci, const char *digest, uint64_t size
 		    strerror(errno));
 	} else if (oci != NULL)
 		r = rm_oci_blob_fetch(oci, digest, size, dest, err);
+	else if (s->pkgfile != NULL)
+		r = copy_blob(s->pkgfile, (uint64_t)json_integer_value(json_object_get(s->offsets,
+		    digest)), digest, size, dest, err);
 	else {
 		snprintf(src, sizeof(src), "%s/blobs/sha256/%s", s->layout, digest + 7);
-		r = copy_blob(src, digest, size, dest, err);
+		r = copy_blob(src, 0, digest, size, dest, err);
 	}
 	if (r == 0)
 		blob_seal(dest);
@@ -624,24 +633,22 @@ layers_match(const json_t *files, const struct rm_pkg *pkg, const char *where,
 #define LINK_MIN ((uint64_t)1 << 20)
 
 /*
- * Makes pipelines/<hex> from a package file (pkgfile: already at
- * pipelines/<hex>.rmpkg, or a file to copy there). With files (the layers
- * pkgfile was assembled from, every one verified in blobs/sha256/), the
- * files are unpacked from those blobs instead of from the archive. Caller
- * holds the lock.
+ * Makes pipelines/<hex> from pkgfile (pipelines/<hex>.rmpkg), assembled
+ * from files (its layers, every one verified in blobs/sha256/): the files
+ * are unpacked from those blobs, not from the archive. Caller holds the
+ * lock.
  */
 static int
 install_pkgfile(const char *hex, const char *pkgfile, int replace, const json_t *files,
     struct rm_err *err)
 {
-	char pipedir[PATH_MAX], dir[PATH_MAX], rmpkg[PATH_MAX], newdir[PATH_MAX];
+	char pipedir[PATH_MAX], dir[PATH_MAX], newdir[PATH_MAX];
 	char olddir[PATH_MAX];
 	struct rm_pkg *pkg = NULL;
 	int r;
 
 	snprintf(pipedir, sizeof(pipedir), "%s/pipelines", rm_home());
 	snprintf(dir, sizeof(dir), "%s/%s", pipedir, hex);
-	snprintf(rmpkg, sizeof(rmpkg), "%s/%s.rmpkg", pipedir, hex);
 	snprintf(newdir, sizeof(newdir), "%s/%s.new", pipedir, hex);
 	snprintf(olddir, sizeof(olddir), "%s/%s.old", pipedir, hex);
 	pthread_mutex_lock(&install_mu);
@@ -653,25 +660,12 @@ install_pkgfile(const char *hex, const char *pkgfile, int replace, const json_t 
 		    "refused: package digest is sha256:%s, expected sha256:%s", pkg->digest, hex);
 		goto out;
 	}
-	if (files != NULL) {
+	{
 		char blobdir[PATH_MAX];
 		snprintf(blobdir, sizeof(blobdir), "%s/blobs/sha256", rm_home());
 		if ((r = layers_match(files, pkg, pkgfile, err)) != 0 ||
 		    (r = rm_pkg_extract_blobs(pkg, newdir, blobdir, LINK_MIN, err)) != 0)
 			goto out;
-	} else if ((r = rm_pkg_extract(pkg, newdir, err)) != 0)
-		goto out;
-	if (strcmp(pkgfile, rmpkg) != 0) {
-		/* a package from elsewhere: copied beside, then renamed */
-		char *data = NULL;
-		size_t len = 0;
-		if ((r = rm_read_file(pkgfile, (size_t)1 << 40, &data, &len, err)) != 0 ||
-		    (r = rm_write_atomic(rmpkg, data, len, 0644, err)) != 0) {
-			free(data);
-			rm_remove_tree(newdir);
-			goto out;
-		}
-		free(data);
 	}
 	/* the signature it was installed with, for each use (sig_read) */
 	if ((r = sig_write(hex, pkg->signature, err)) != 0) {
@@ -1088,35 +1082,37 @@ out:
 	return r;
 }
 
+/*
+ * A package file is installed as a package from a layout would be: its
+ * files copied into blobs (hashed), the package made from them, verified
+ * and unpacked with links to the large ones, then kept as its blobs alone.
+ */
 static int
 fetch_pkgfile(const char *path, json_t **result, struct rm_err *err)
 {
-	struct rm_pkg *pkg = NULL;
-	char hex[RM_SHA256_HEX], lk[PATH_MAX], pipedir[PATH_MAX];
-	int r, fd, cached = 0;
+	char pkgdigest[80];
+	json_t *files = NULL, *offsets = NULL, *f;
+	long long mtime = 0;
+	struct source s;
+	size_t i;
+	int r, cached = 0;
 
-	if ((r = rm_pkg_open(path, 0, &pkg, err)) != 0)
+	if ((r = rm_oci_package_files(path, &files, pkgdigest, &mtime, err)) != 0)
 		return r;
-	memcpy(hex, pkg->digest, sizeof(hex));
-	rm_pkg_free(pkg);
-	if ((r = home_dir(pipedir, sizeof(pipedir), "pipelines", err)) != 0)
-		return r;
-	snprintf(lk, sizeof(lk), "%s/%s.lock", pipedir, hex);
-	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
-		return fd;
-	if (entry_complete(hex))
-		cached = 1;
-	else {
-		remove_leftovers(pipedir, hex);
-		r = install_pkgfile(hex, path, 0, NULL, err);
-		if (r == 0) {
-			struct note n = { NULL, NULL, hex, NULL, "file" };
-			r = index_update(edit_note, &n, err);
-		}
+	offsets = json_object();
+	json_array_foreach(files, i, f) {
+		json_object_set(offsets, json_string_value(json_object_get(f, "digest")),
+		    json_object_get(f, "offset"));
+		json_object_del(f, "offset");
 	}
-	rm_unlock(fd);
+	memset(&s, 0, sizeof(s));
+	s.pkgfile = path;
+	s.offsets = offsets;
+	r = install_oci(&s, files, pkgdigest, mtime, NULL, path, "file", &cached, err);
 	if (r == 0)
-		*result = result_for(path, hex, NULL, cached);
+		*result = result_for(path, pkgdigest + 7, NULL, cached);
+	json_decref(offsets);
+	json_decref(files);
 	return r;
 }
 

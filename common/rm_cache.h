@@ -4,11 +4,11 @@
  *   blobs/sha256/<hex>.partial   a download in progress (resumed with Range)
  *   blobs/sha256/<hex>.lock      held while one process downloads it
  *   pipelines/<hex>.layout       how the package is made from its blobs (files in
- *                                archive order, mtime): a package from a registry
- *                                or a layout is stored as its blobs alone
+ *                                archive order, mtime): a package is stored as its
+ *                                blobs alone (a .rmpkg file's copied out of it)
  *   pipelines/<hex>.rmpkg        the package, byte-identical to the pushed one:
- *                                made from the blobs on demand (gc removes it), or
- *                                kept as given for a .rmpkg file fetched
+ *                                made from the blobs on demand (gc removes it); an
+ *                                entry of an older version keeps its own
  *   pipelines/<hex>/             the package unpacked; present (with .layout or
  *                                .rmpkg) = complete
  *   pipelines/<hex>.lock         held while one process installs it

@@ -1347,6 +1347,97 @@ push_worker(void *p)
 	return NULL;
 }
 
+/*
+ * Every entry's digest, from the contents list (checked by rm_pkg_open):
+ * nothing to hash but the signature. All entries share one mtime.
+ */
+static int
+entry_digests(const char *pkgpath, int fd, const struct rm_pkg *pkg, const struct tar_ent *ents,
+    size_t nents, struct push_blob *blobs, long long *mtime, struct rm_err *err)
+{
+	char hex[RM_SHA256_HEX];
+	size_t i, k;
+
+	for (i = 0; i < nents; i++) {
+		const struct tar_ent *e = &ents[i];
+		const char *sha = NULL;
+		if (i == 0)
+			*mtime = e->mtime;
+		else if (e->mtime != *mtime)
+			return rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, e->name,
+			    "entries with different mtimes: not a package written by rm-build");
+		if (strcmp(e->name, RM_PKG_CONTENTS) == 0)
+			sha = pkg->digest;
+		else if (strcmp(e->name, RM_PKG_SIGNATURE) == 0) {
+			char *buf = malloc(e->size + 1);
+			if (buf == NULL || e->size > (1 << 20) ||
+			    pread(fd, buf, e->size, (off_t)e->off) != (ssize_t)e->size) {
+				free(buf);
+				return rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, e->name, "cannot read");
+			}
+			rm_sha256_hex(buf, e->size, hex);
+			free(buf);
+			sha = hex;
+		} else {
+			for (k = 0; k < pkg->nfiles; k++)
+				if (strcmp(pkg->files[k].path, e->name) == 0) {
+					sha = pkg->files[k].sha256;
+					if (pkg->files[k].size != e->size)
+						sha = NULL;
+					break;
+				}
+		}
+		if (sha == NULL)
+			return rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, e->name,
+			    "not in the contents list with this size");
+		snprintf(blobs[i].digest, sizeof(blobs[i].digest), "sha256:%s", sha);
+		blobs[i].off = e->off;
+		blobs[i].size = e->size;
+		blobs[i].title = e->name;
+	}
+	return 0;
+}
+
+/*
+ * A package file's layout, as rm_oci_package_layout gives one from a
+ * manifest, with where each file's bytes start in the archive ("offset").
+ */
+int
+rm_oci_package_files(const char *pkgpath, json_t **files, char pkgdigest[80], long long *mtime,
+    struct rm_err *err)
+{
+	struct rm_pkg *pkg = NULL;
+	struct tar_ent *ents = NULL;
+	struct push_blob *blobs = NULL;
+	size_t nents = 0, i;
+	int fd, r;
+
+	*files = NULL;
+	if ((r = rm_pkg_open(pkgpath, RM_PKG_NO_POLICY, &pkg, err)) != 0)
+		return r;
+	if ((fd = open(pkgpath, O_RDONLY | O_CLOEXEC)) < 0)
+		r = rm_err_set(err, RM_EXIT_NOTFOUND, pkgpath, NULL, "cannot open: %s",
+		    strerror(errno));
+	else if ((r = tar_walk(fd, pkgpath, &ents, &nents, err)) == 0 &&
+	    (blobs = calloc(nents + 1, sizeof(*blobs))) == NULL)
+		r = rm_err_set(err, RM_EXIT_INTERNAL, pkgpath, NULL, "out of memory");
+	if (r == 0 && (r = entry_digests(pkgpath, fd, pkg, ents, nents, blobs, mtime, err)) == 0) {
+		*files = json_array();
+		for (i = 0; i < nents; i++)
+			json_array_append_new(*files, json_pack("{ss ss sI si sI}", "path",
+			    ents[i].name, "digest", blobs[i].digest, "size", (json_int_t)ents[i].size,
+			    "mode", (ents[i].mode & 0111) ? 0755 : 0644, "offset",
+			    (json_int_t)ents[i].off));
+		snprintf(pkgdigest, 80, "sha256:%s", pkg->digest);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(blobs);
+	free(ents);
+	rm_pkg_free(pkg);
+	return r;
+}
+
 int
 rm_oci_push_package(const char *pkgpath, const struct rm_oci_ref *ref, int insecure,
     uint64_t chunk, const json_t *mount_from, struct rm_oci_push_result *res,
@@ -1378,49 +1469,8 @@ rm_oci_push_package(const char *pkgpath, const struct rm_oci_ref *ref, int insec
 		r = rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, NULL, "empty package");
 		goto out;
 	}
-	/* every entry's digest from the contents list: nothing to hash here */
-	for (i = 0; i < nents; i++) {
-		struct tar_ent *e = &ents[i];
-		const char *sha = NULL;
-		if (i == 0)
-			mtime = e->mtime;
-		else if (e->mtime != mtime) {
-			r = rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, e->name,
-			    "entries with different mtimes: not a package written by rm-build");
-			goto out;
-		}
-		if (strcmp(e->name, RM_PKG_CONTENTS) == 0)
-			sha = pkg->digest;
-		else if (strcmp(e->name, RM_PKG_SIGNATURE) == 0) {
-			char *buf = malloc(e->size + 1);
-			if (buf == NULL || e->size > (1 << 20) ||
-			    pread(fd, buf, e->size, (off_t)e->off) != (ssize_t)e->size) {
-				free(buf);
-				r = rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, e->name, "cannot read");
-				goto out;
-			}
-			rm_sha256_hex(buf, e->size, hex);
-			free(buf);
-			sha = hex;
-		} else {
-			for (k = 0; k < pkg->nfiles; k++)
-				if (strcmp(pkg->files[k].path, e->name) == 0) {
-					sha = pkg->files[k].sha256;
-					if (pkg->files[k].size != e->size)
-						sha = NULL;
-					break;
-				}
-		}
-		if (sha == NULL) {
-			r = rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, e->name,
-			    "not in the contents list with this size");
-			goto out;
-		}
-		snprintf(blobs[i].digest, sizeof(blobs[i].digest), "sha256:%s", sha);
-		blobs[i].off = e->off;
-		blobs[i].size = e->size;
-		blobs[i].title = e->name;
-	}
+	if ((r = entry_digests(pkgpath, fd, pkg, ents, nents, blobs, &mtime, err)) != 0)
+		goto out;
 	for (k = 0; k < nents && strcmp(ents[k].name, "manifest.json") != 0; k++)
 		;
 	if (k == nents) {

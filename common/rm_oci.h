@@ -134,6 +134,12 @@ int rm_oci_push_package(const char *pkgpath, const struct rm_oci_ref *ref, int i
 int rm_oci_package_layout(const json_t *manifest, const char *where, json_t **files,
     char pkgdigest[80], long long *mtime, struct rm_err *err);
 /*
+ * The same list for a package file (loaded and checked with rm_pkg_open,
+ * no policy), each entry with "offset", where its bytes start in the file.
+ */
+int rm_oci_package_files(const char *pkgpath, json_t **files, char pkgdigest[80],
+    long long *mtime, struct rm_err *err);
+/*
  * Writes the .rmpkg at dest from blobs (blobdir/<hex> for every file) as
  * rm_oci_package_layout lists them.
  */

@@ -26,6 +26,15 @@ teardown() {
 
 fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 
+# random_model_pkg DIR BYTES: the example package with a model of BYTES random
+# bytes (never sparse), built under DIR; prints its path.
+random_model_pkg() {
+	mkdir -p "$1/src/models" "$1/out"
+	cp "$SHARE/examples/voice.yaml" "$1/src/"
+	head -c "$2" /dev/urandom > "$1/src/models/tiny-vad.safetensors"
+	SOURCE_DATE_EPOCH=1700000000 rm-build -q -o "$1/out" "$1/src/voice.yaml" | jq -r .path
+}
+
 @test "rm-cache: fetch unpacks a verified package under pipelines/<digest>/ and makes a byte-identical .rmpkg when asked" {
 	fetch_json "oci://$REG/voice/tts:1.0"
 	assert_success
@@ -263,10 +272,7 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 
 @test "rm-cache: a package with a 64 MiB model is stored once (state under 1.3x the model), its .rmpkg only while asked for" {
 	d=$BATS_TEST_TMPDIR/m64
-	mkdir -p "$d/src/models" "$d/out"
-	cp "$SHARE/examples/voice.yaml" "$d/src/"
-	head -c $((64 << 20)) /dev/urandom > "$d/src/models/tiny-vad.safetensors"
-	pkg=$(SOURCE_DATE_EPOCH=1700000000 rm-build -q -o "$d/out" "$d/src/voice.yaml" | jq -r .path)
+	pkg=$(random_model_pkg "$d" $((64 << 20)))
 	rm-push --insecure -q "$pkg" "oci://$REG/voice/m64:1" >/dev/null
 	export REMOTEMEDIA_HOME=$BATS_TEST_TMPDIR/state
 	fetch_json "oci://$REG/voice/m64:1"
@@ -309,6 +315,28 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	assert_failure 5
 	assert_output --partial "'rm-cache clear' it and fetch it again"
 	[ ! -e "$REMOTEMEDIA_HOME/pipelines/$h.rmpkg" ]
+}
+
+@test "rm-cache: a .rmpkg file fetched (as rm-schedule run PKG does) is stored once too, and made again byte for byte" {
+	d=$BATS_TEST_TMPDIR/m16
+	pkg=$(random_model_pkg "$d" $((16 << 20)))
+	run --separate-stderr rm-cache fetch --json "$pkg"
+	assert_success
+	h=$(jq -r '.[0].digest' <<<"$output")
+	h=${h#sha256:}
+	kib=$(du -sk "$REMOTEMEDIA_HOME" | cut -f1)
+	[ $((kib * 1024)) -lt $(((16 << 20) * 13 / 10)) ] || { du -ak "$REMOTEMEDIA_HOME" >&3; false; }
+	file=$REMOTEMEDIA_HOME/pipelines/$h/models/tiny-vad.safetensors
+	cmp "$d/src/models/tiny-vad.safetensors" "$file"
+	[ "$(stat -c %h "$file")" = 2 ]
+	run rm-cache path --package "${h:0:12}"
+	assert_success
+	cmp "$pkg" "$output"
+	run rm-cache verify
+	assert_success
+	# the same file again is a cache hit
+	run --separate-stderr rm-cache fetch --json "$pkg"
+	jq -e '.[0].cached == true' <<<"$output"
 }
 
 @test "rm-cache: a cached blob that no longer matches its digest is fetched again, never unpacked" {
