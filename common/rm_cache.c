@@ -52,14 +52,92 @@ home_dir(char *buf, size_t size, const char *rel, struct rm_err *err)
 	return rm_mkdir_p(buf, 0700, err);
 }
 
+/* Writes pipelines/<hex>.<ext> from doc (taken over) atomically. */
+static int
+record_write(const char *hex, const char *ext, json_t *doc, struct rm_err *err)
+{
+	char p[PATH_MAX], *text;
+	int r;
+
+	snprintf(p, sizeof(p), "%s/pipelines/%s.%s", rm_home(), hex, ext);
+	text = doc ? rm_json_dump_file(doc) : NULL;
+	r = text ? rm_write_atomic(p, text, strlen(text), 0644, err) :
+	    rm_err_set(err, RM_EXIT_INTERNAL, p, NULL, "cannot encode");
+	free(text);
+	json_decref(doc);
+	return r;
+}
+
+/*
+ * An entry is its unpacked directory and either its layout record (the
+ * package is then made from the blobs when asked for) or, as an older
+ * version and a .rmpkg file install keep it, the .rmpkg itself.
+ */
 static int
 entry_complete(const char *hex)
 {
-	char p[PATH_MAX], q[PATH_MAX];
+	char p[PATH_MAX], q[PATH_MAX], l[PATH_MAX];
 
 	snprintf(p, sizeof(p), "%s/pipelines/%s", rm_home(), hex);
 	snprintf(q, sizeof(q), "%s/pipelines/%s.rmpkg", rm_home(), hex);
-	return rm_is_dir(p) && rm_is_file(q);
+	snprintf(l, sizeof(l), "%s/pipelines/%s.layout", rm_home(), hex);
+	return rm_is_dir(p) && (rm_is_file(l) || rm_is_file(q));
+}
+
+/*
+ * pipelines/<hex>.layout: how the package is made again from blobs, the
+ * files in archive order as rm_oci_package_layout gives them and the
+ * archive's mtime. A package from a registry or a layout keeps no .rmpkg:
+ * its large files are stored once, as blobs, which its unpacked files are
+ * hard links to; the .rmpkg is written when a caller asks for it
+ * (package_make), byte-identical and every file hashed, and gc removes it
+ * again.
+ */
+#define LAYOUT_SCHEMA "remotemedia.cache-layout/1"
+
+static int
+layout_write(const char *hex, const json_t *files, long long mtime, struct rm_err *err)
+{
+	return record_write(hex, "layout", json_pack("{ss sI sO}", "schema", LAYOUT_SCHEMA,
+	    "mtime", (json_int_t)mtime, "files", (json_t *)files), err);
+}
+
+/* The files and mtime of an entry's layout record: 0, 1 when it has none, < 0 bad. */
+static int
+layout_read(const char *hex, json_t **files, long long *mtime, struct rm_err *err)
+{
+	char p[PATH_MAX];
+	json_t *doc, *f, *v;
+	const char *schema;
+	size_t i;
+
+	*files = NULL;
+	snprintf(p, sizeof(p), "%s/pipelines/%s.layout", rm_home(), hex);
+	if (!rm_is_file(p))
+		return 1;
+	if ((doc = rm_doc_load(p, err)) == NULL)
+		return -err->code;
+	schema = json_string_value(json_object_get(doc, "schema"));
+	f = json_object_get(doc, "files");
+	if (schema == NULL || strcmp(schema, LAYOUT_SCHEMA) != 0 || !json_is_array(f) ||
+	    !json_is_integer(json_object_get(doc, "mtime"))) {
+		json_decref(doc);
+		return rm_err_set(err, RM_EXIT_INTEGRITY, p, NULL, "not a layout record "
+		    "(%s); 'rm-cache clear' the entry and fetch it again", LAYOUT_SCHEMA);
+	}
+	json_array_foreach(f, i, v)
+		if (!json_is_string(json_object_get(v, "path")) ||
+		    !rm_oci_digest_ok(json_string_value(json_object_get(v, "digest")) ?
+		    json_string_value(json_object_get(v, "digest")) : "") ||
+		    !json_is_integer(json_object_get(v, "size"))) {
+			json_decref(doc);
+			return rm_err_set(err, RM_EXIT_INTEGRITY, p, NULL, "files[%zu]: expected "
+			    "{path, digest, size, mode}", i);
+		}
+	*mtime = (long long)json_integer_value(json_object_get(doc, "mtime"));
+	*files = json_incref(f);
+	json_decref(doc);
+	return 0;
 }
 
 /*
@@ -77,18 +155,8 @@ entry_complete(const char *hex)
 static int
 sig_write(const char *hex, const json_t *sigdoc, struct rm_err *err)
 {
-	char p[PATH_MAX], *text;
-	json_t *doc;
-	int r;
-
-	snprintf(p, sizeof(p), "%s/pipelines/%s.sig", rm_home(), hex);
-	doc = json_pack("{ss sO?}", "schema", SIG_SCHEMA, "signature", (json_t *)sigdoc);
-	text = doc ? rm_json_dump_file(doc) : NULL;
-	r = text ? rm_write_atomic(p, text, strlen(text), 0644, err) :
-	    rm_err_set(err, RM_EXIT_INTERNAL, p, NULL, "cannot encode");
-	free(text);
-	json_decref(doc);
-	return r;
+	return record_write(hex, "sig", json_pack("{ss sO?}", "schema", SIG_SCHEMA, "signature",
+	    (json_t *)sigdoc), err);
 }
 
 /* The recorded signature (*sigdoc NULL: unsigned); 1 when there is none usable. */
@@ -266,12 +334,17 @@ rm_cache_mount_candidates(const char *host, const char *repo)
 
 struct source {
 	struct rm_oci *oci;		/* a registry, or ... */
-	char layout[PATH_MAX];		/* ... an OCI image layout directory */
+	char layout[PATH_MAX];		/* ... an OCI image layout directory, or ... */
+	const char *pkgfile;		/* ... a package file ... */
+	const json_t *offsets;		/* ... with each blob's offset in it */
 };
 
-/* Copies a blob from a layout, hashing while copying; renamed only when it matches. */
+/*
+ * Copies a blob from a layout (or the size bytes at off of a package file),
+ * hashing while copying; renamed only when it matches.
+ */
 static int
-copy_blob(const char *src, const char *digest, uint64_t size, const char *dest,
+copy_blob(const char *src, uint64_t off, const char *digest, uint64_t size, const char *dest,
     struct rm_err *err)
 {
 	char tmp[PATH_MAX], hex[RM_SHA256_HEX];
@@ -290,7 +363,8 @@ copy_blob(const char *src, const char *digest, uint64_t size, const char *dest,
 	buf = malloc(1 << 20);
 	h = rm_sha256_new();
 	for (;;) {
-		ssize_t n = read(in, buf, 1 << 20);
+		size_t want = size - got < (1 << 20) ? (size_t)(size - got) : (1 << 20);
+		ssize_t n = want ? pread(in, buf, want, (off_t)(off + got)) : 0;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -354,6 +428,21 @@ blob_good(const char *path, const char *digest, uint64_t size)
 	return 0;
 }
 
+/*
+ * A verified blob is read-only: the unpacked files linked to it share its
+ * inode, and a program opening one of them for writing is refused instead
+ * of changing the blob under every package that uses it (rm-cache verify
+ * finds a change made anyway, by root or after a chmod).
+ */
+static void
+blob_seal(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && (st.st_mode & 0222) != 0)
+		chmod(path, st.st_mode & 0555);
+}
+
 /* Gets one blob into the cache, under its lock (a second process waits, then finds it). */
 static int
 get_blob(struct source *s, struct rm_oci *oci, const char *digest, uint64_t size,
@@ -364,6 +453,7 @@ get_blob(struct source *s, struct rm_oci *oci, const char *digest, uint64_t size
 
 	snprintf(dest, sizeof(dest), "%s/blobs/sha256/%s", rm_home(), digest + 7);
 	if (blob_good(dest, digest, size)) {
+		blob_seal(dest);
 		rm_oci_progress_add(size);
 		return 0;
 	}
@@ -379,10 +469,15 @@ get_blob(struct source *s, struct rm_oci *oci, const char *digest, uint64_t size
 		    strerror(errno));
 	} else if (oci != NULL)
 		r = rm_oci_blob_fetch(oci, digest, size, dest, err);
+	else if (s->pkgfile != NULL)
+		r = copy_blob(s->pkgfile, (uint64_t)json_integer_value(json_object_get(s->offsets,
+		    digest)), digest, size, dest, err);
 	else {
 		snprintf(src, sizeof(src), "%s/blobs/sha256/%s", s->layout, digest + 7);
-		r = copy_blob(src, digest, size, dest, err);
+		r = copy_blob(src, 0, digest, size, dest, err);
 	}
+	if (r == 0)
+		blob_seal(dest);
 	rm_unlock(fd);
 	return r;
 }
@@ -484,6 +579,7 @@ remove_leftovers(const char *pipedir, const char *hex)
 		if (strncmp(de->d_name + hl, ".tmp.", 5) == 0 ||
 		    strncmp(de->d_name + hl, ".rmpkg.tmp.", 11) == 0 ||
 		    strncmp(de->d_name + hl, ".sig.tmp.", 9) == 0 ||
+		    strncmp(de->d_name + hl, ".layout.tmp.", 12) == 0 ||
 		    strncmp(de->d_name + hl, ".new", 4) == 0 ||
 		    strncmp(de->d_name + hl, ".old", 4) == 0) {
 			snprintf(p, sizeof(p), "%s/%s", pipedir, de->d_name);
@@ -537,24 +633,22 @@ layers_match(const json_t *files, const struct rm_pkg *pkg, const char *where,
 #define LINK_MIN ((uint64_t)1 << 20)
 
 /*
- * Makes pipelines/<hex> from a package file (pkgfile: already at
- * pipelines/<hex>.rmpkg, or a file to copy there). With files (the layers
- * pkgfile was assembled from, every one verified in blobs/sha256/), the
- * files are unpacked from those blobs instead of from the archive. Caller
- * holds the lock.
+ * Makes pipelines/<hex> from pkgfile (pipelines/<hex>.rmpkg), assembled
+ * from files (its layers, every one verified in blobs/sha256/): the files
+ * are unpacked from those blobs, not from the archive. Caller holds the
+ * lock.
  */
 static int
 install_pkgfile(const char *hex, const char *pkgfile, int replace, const json_t *files,
     struct rm_err *err)
 {
-	char pipedir[PATH_MAX], dir[PATH_MAX], rmpkg[PATH_MAX], newdir[PATH_MAX];
+	char pipedir[PATH_MAX], dir[PATH_MAX], newdir[PATH_MAX];
 	char olddir[PATH_MAX];
 	struct rm_pkg *pkg = NULL;
 	int r;
 
 	snprintf(pipedir, sizeof(pipedir), "%s/pipelines", rm_home());
 	snprintf(dir, sizeof(dir), "%s/%s", pipedir, hex);
-	snprintf(rmpkg, sizeof(rmpkg), "%s/%s.rmpkg", pipedir, hex);
 	snprintf(newdir, sizeof(newdir), "%s/%s.new", pipedir, hex);
 	snprintf(olddir, sizeof(olddir), "%s/%s.old", pipedir, hex);
 	pthread_mutex_lock(&install_mu);
@@ -566,25 +660,12 @@ install_pkgfile(const char *hex, const char *pkgfile, int replace, const json_t 
 		    "refused: package digest is sha256:%s, expected sha256:%s", pkg->digest, hex);
 		goto out;
 	}
-	if (files != NULL) {
+	{
 		char blobdir[PATH_MAX];
 		snprintf(blobdir, sizeof(blobdir), "%s/blobs/sha256", rm_home());
 		if ((r = layers_match(files, pkg, pkgfile, err)) != 0 ||
 		    (r = rm_pkg_extract_blobs(pkg, newdir, blobdir, LINK_MIN, err)) != 0)
 			goto out;
-	} else if ((r = rm_pkg_extract(pkg, newdir, err)) != 0)
-		goto out;
-	if (strcmp(pkgfile, rmpkg) != 0) {
-		/* a package from elsewhere: copied beside, then renamed */
-		char *data = NULL;
-		size_t len = 0;
-		if ((r = rm_read_file(pkgfile, (size_t)1 << 40, &data, &len, err)) != 0 ||
-		    (r = rm_write_atomic(rmpkg, data, len, 0644, err)) != 0) {
-			free(data);
-			rm_remove_tree(newdir);
-			goto out;
-		}
-		free(data);
 	}
 	/* the signature it was installed with, for each use (sig_read) */
 	if ((r = sig_write(hex, pkg->signature, err)) != 0) {
@@ -673,6 +754,10 @@ install_oci(struct source *s, const json_t *files, const char *pkgdigest, long l
 		unlink(rmpkg);
 		goto out;
 	}
+	/* the blobs are the package now: the .rmpkg is made again when asked for */
+	if ((r = layout_write(hex, files, mtime, err)) != 0)
+		goto out;
+	unlink(rmpkg);
 done:
 	{
 		struct note n = { NULL, manifest_digest, hex, sig, source };
@@ -684,6 +769,72 @@ out:
 	return r;
 }
 
+/*
+ * Writes pipelines/<hex>.rmpkg from the entry's blobs as its layout record
+ * lists them, and checks the result is the package (digest and contents),
+ * when it is not there already. Caller holds the entry's lock.
+ */
+static int
+package_make_locked(const char *hex, struct rm_err *err)
+{
+	char rmpkg[PATH_MAX], blobdir[PATH_MAX];
+	json_t *files = NULL;
+	struct rm_pkg *pkg = NULL;
+	long long mtime = 0;
+	int r;
+
+	snprintf(rmpkg, sizeof(rmpkg), "%s/pipelines/%s.rmpkg", rm_home(), hex);
+	snprintf(blobdir, sizeof(blobdir), "%s/blobs/sha256", rm_home());
+	if (rm_is_file(rmpkg))
+		return 0;
+	if ((r = layout_read(hex, &files, &mtime, err)) != 0)
+		return r < 0 ? r : rm_err_set(err, RM_EXIT_NOTFOUND, rmpkg, NULL,
+		    "no package file and no layout record to make it from");
+	pthread_mutex_lock(&install_mu);
+	r = rm_oci_package_assemble(files, mtime, blobdir, rmpkg, err);
+	if (r == 0 && (r = rm_pkg_open(rmpkg, RM_PKG_VERIFY | RM_PKG_NO_POLICY, &pkg, err)) == 0 &&
+	    strcmp(pkg->digest, hex) != 0)
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, rmpkg, NULL, "refused: the cached blobs "
+		    "make sha256:%s", pkg->digest);
+	pthread_mutex_unlock(&install_mu);
+	if (r != 0) {
+		unlink(rmpkg);
+		if (err->code == RM_EXIT_INTEGRITY || err->code == RM_EXIT_NOTFOUND)
+			snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
+			    "; the cached blobs no longer make package sha256:%.12s...: 'rm-cache "
+			    "clear' it and fetch it again", hex);
+	}
+	rm_pkg_free(pkg);
+	json_decref(files);
+	return r;
+}
+
+static int
+package_make(const char *hex, struct rm_err *err)
+{
+	char lk[PATH_MAX];
+	int fd, r;
+
+	snprintf(lk, sizeof(lk), "%s/pipelines/%s.lock", rm_home(), hex);
+	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
+		return fd;
+	r = package_make_locked(hex, err);
+	rm_unlock(fd);
+	return r;
+}
+
+int
+rm_cache_package(const char *hex, char *pkgpath, size_t size, struct rm_err *err)
+{
+	int r;
+
+	if (strlen(hex) != 64 || !is_hex(hex, 64) || !entry_complete(hex))
+		return rm_err_set(err, RM_EXIT_NOTFOUND, hex, NULL, "not in the cache");
+	if ((r = package_make(hex, err)) != 0)
+		return r;
+	return rm_path(pkgpath, size, err, "%s/pipelines/%s.rmpkg", rm_home(), hex);
+}
+
 /* ---- references ---------------------------------------------------------- */
 
 static json_t *
@@ -691,10 +842,16 @@ result_for(const char *ref, const char *hex, const char *manifest, int cached)
 {
 	char dir[PATH_MAX], pkg[PATH_MAX];
 
+	json_t *res;
+
 	snprintf(dir, sizeof(dir), "%s/pipelines/%s", rm_home(), hex);
 	snprintf(pkg, sizeof(pkg), "%s/pipelines/%s.rmpkg", rm_home(), hex);
-	return json_pack("{ss ss+ ss ss ss sb}", "ref", ref, "digest", "sha256:", hex, "path", dir,
-	    "package", pkg, "manifest", manifest ? manifest : "", "cached", cached);
+	res = json_pack("{ss ss+ ss ss sb}", "ref", ref, "digest", "sha256:", hex, "path", dir,
+	    "manifest", manifest ? manifest : "", "cached", cached);
+	/* the package file when there is one (RM_CACHE_PACKAGE makes it) */
+	if (res != NULL && rm_is_file(pkg))
+		json_object_set_new(res, "package", json_string(pkg));
+	return res;
 }
 
 /* A cached package by digest or unique prefix (no network). 1: none. */
@@ -925,35 +1082,37 @@ out:
 	return r;
 }
 
+/*
+ * A package file is installed as a package from a layout would be: its
+ * files copied into blobs (hashed), the package made from them, verified
+ * and unpacked with links to the large ones, then kept as its blobs alone.
+ */
 static int
 fetch_pkgfile(const char *path, json_t **result, struct rm_err *err)
 {
-	struct rm_pkg *pkg = NULL;
-	char hex[RM_SHA256_HEX], lk[PATH_MAX], pipedir[PATH_MAX];
-	int r, fd, cached = 0;
+	char pkgdigest[80];
+	json_t *files = NULL, *offsets = NULL, *f;
+	long long mtime = 0;
+	struct source s;
+	size_t i;
+	int r, cached = 0;
 
-	if ((r = rm_pkg_open(path, 0, &pkg, err)) != 0)
+	if ((r = rm_oci_package_files(path, &files, pkgdigest, &mtime, err)) != 0)
 		return r;
-	memcpy(hex, pkg->digest, sizeof(hex));
-	rm_pkg_free(pkg);
-	if ((r = home_dir(pipedir, sizeof(pipedir), "pipelines", err)) != 0)
-		return r;
-	snprintf(lk, sizeof(lk), "%s/%s.lock", pipedir, hex);
-	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
-		return fd;
-	if (entry_complete(hex))
-		cached = 1;
-	else {
-		remove_leftovers(pipedir, hex);
-		r = install_pkgfile(hex, path, 0, NULL, err);
-		if (r == 0) {
-			struct note n = { NULL, NULL, hex, NULL, "file" };
-			r = index_update(edit_note, &n, err);
-		}
+	offsets = json_object();
+	json_array_foreach(files, i, f) {
+		json_object_set(offsets, json_string_value(json_object_get(f, "digest")),
+		    json_object_get(f, "offset"));
+		json_object_del(f, "offset");
 	}
-	rm_unlock(fd);
+	memset(&s, 0, sizeof(s));
+	s.pkgfile = path;
+	s.offsets = offsets;
+	r = install_oci(&s, files, pkgdigest, mtime, NULL, path, "file", &cached, err);
 	if (r == 0)
-		*result = result_for(path, hex, NULL, cached);
+		*result = result_for(path, pkgdigest + 7, NULL, cached);
+	json_decref(offsets);
+	json_decref(files);
 	return r;
 }
 
@@ -974,6 +1133,10 @@ sig_from_package(const char *hex, json_t **sigdoc, struct rm_err *err)
 	snprintf(lk, sizeof(lk), "%s/pipelines/%s.lock", rm_home(), hex);
 	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
 		return fd;
+	if ((r = package_make_locked(hex, err)) != 0) {
+		rm_unlock(fd);
+		return r;
+	}
 	pthread_mutex_lock(&install_mu);
 	r = rm_pkg_open(p, RM_PKG_NO_POLICY, &pkg, err);
 	pthread_mutex_unlock(&install_mu);
@@ -1067,8 +1230,14 @@ rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err)
 	if ((r = fetch_any(ref, flags, result, err)) != 0)
 		return r;
 	d = json_string_value(json_object_get(*result, "digest"));
-	if (!(flags & RM_CACHE_NO_POLICY) &&
-	    (r = entry_trusted(ref, d + 7, *result, err)) != 0) {
+	if (!(flags & RM_CACHE_NO_POLICY))
+		r = entry_trusted(ref, d + 7, *result, err);
+	if (r == 0 && (flags & RM_CACHE_PACKAGE)) {
+		char p[PATH_MAX];
+		if ((r = rm_cache_package(d + 7, p, sizeof(p), err)) == 0)
+			json_object_set_new(*result, "package", json_string(p));
+	}
+	if (r != 0) {
 		json_decref(*result);
 		*result = NULL;
 	}
@@ -1164,7 +1333,7 @@ rm_cache_resolve(const char *ref, char *pkgpath, size_t size, struct rm_err *err
 	    layout_ref(ref, dir, sizeof(dir), tag, sizeof(tag)) != 0)
 		return rm_path(pkgpath, size, err, "%s", ref);
 	/* the caller opens the package, and applies the signature policy itself */
-	if ((r = rm_cache_fetch(ref, RM_CACHE_NO_POLICY, &res, err)) != 0)
+	if ((r = rm_cache_fetch(ref, RM_CACHE_NO_POLICY | RM_CACHE_PACKAGE, &res, err)) != 0)
 		return r;
 	r = rm_path(pkgpath, size, err, "%s", json_string_value(json_object_get(res, "package")));
 	json_decref(res);
@@ -1234,6 +1403,24 @@ free_list(char **v, size_t n)
 	free(v);
 }
 
+/* The bytes of an entry's files, as its layout record lists them (0 without one). */
+static uint64_t
+layout_size(const char *hex)
+{
+	json_t *files = NULL, *f;
+	long long mtime;
+	struct rm_err e;
+	uint64_t n = 0;
+	size_t i;
+
+	rm_err_clear(&e);
+	if (layout_read(hex, &files, &mtime, &e) == 0)
+		json_array_foreach(files, i, f)
+			n += (uint64_t)json_integer_value(json_object_get(f, "size"));
+	json_decref(files);
+	return n;
+}
+
 int
 rm_cache_list(json_t **entries, struct rm_err *err)
 {
@@ -1251,11 +1438,13 @@ rm_cache_list(json_t **entries, struct rm_err *err)
 		snprintf(p, sizeof(p), "%s/pipelines/%s/manifest.json", rm_home(), v[i]);
 		man = rm_doc_load(p, &e2);
 		snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), v[i]);
-		e = json_pack("{ss+ sO sO sI ss so}", "digest", "sha256:", v[i],
+		e = json_pack("{ss+ sO sO sI so}", "digest", "sha256:", v[i],
 		    "name", json_object_get(man, "name") ? json_object_get(man, "name") : json_null(),
 		    "version", json_object_get(man, "version") ? json_object_get(man, "version") :
-		    json_null(), "size", (json_int_t)(stat(p, &st) == 0 ? st.st_size : 0),
-		    "package", p, "refs", refs_of(idx, v[i]));
+		    json_null(), "size", (json_int_t)(stat(p, &st) == 0 ? (uint64_t)st.st_size :
+		    layout_size(v[i])), "refs", refs_of(idx, v[i]));
+		if (rm_is_file(p))
+			json_object_set_new(e, "package", json_string(p));
 		snprintf(p, sizeof(p), "%s/pipelines/%s", rm_home(), v[i]);
 		json_object_set_new(e, "path", json_string(p));
 		json_array_append_new(out, e);
@@ -1318,6 +1507,94 @@ sig_agrees(json_t *rep, const char *hex, const json_t *pkgsig)
 	json_decref(sigdoc);
 }
 
+/* The blob of meta/signature an entry's layout names, or "" when it has none. */
+static int
+layout_signature(const char *hex, char *path, size_t size, struct rm_err *err)
+{
+	json_t *files = NULL, *f;
+	long long mtime;
+	size_t i;
+	int r;
+
+	path[0] = '\0';
+	if ((r = layout_read(hex, &files, &mtime, err)) != 0)
+		return r < 0 ? r : 0;
+	json_array_foreach(files, i, f)
+		if (strcmp(json_string_value(json_object_get(f, "path")), RM_PKG_SIGNATURE) == 0)
+			r = rm_path(path, size, err, "%s/blobs/sha256/%s", rm_home(),
+			    json_string_value(json_object_get(f, "digest")) + 7);
+	json_decref(files);
+	return r;
+}
+
+/*
+ * An entry's package as its unpacked documents give it (an entry without a
+ * .rmpkg): the contents list, manifest and signature checked as
+ * rm_pkg_open checks them; the files are then hashed by the caller.
+ */
+static int
+entry_open_unpacked(const char *hex, struct rm_pkg **pkg, struct rm_err *err)
+{
+	static const char *const names[5] = { "manifest.json", RM_PKG_CONTENTS,
+	    "meta/provenance.json", "meta/runtime.json", RM_PKG_SIGNATURE };
+	char *docs[5] = { NULL, NULL, NULL, NULL, NULL }, dir[PATH_MAX], p[PATH_MAX];
+	size_t lens[5] = { 0, 0, 0, 0, 0 };
+	int i, r = 0;
+
+	snprintf(dir, sizeof(dir), "%s/pipelines/%s", rm_home(), hex);
+	for (i = 0; i < 5 && r == 0; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		if (i == 4)	/* never unpacked: the blob the layout names */
+			r = layout_signature(hex, p, sizeof(p), err);
+		if (r == 0 && p[0] && rm_is_file(p))
+			r = rm_read_file(p, (size_t)16 << 20, &docs[i], &lens[i], err);
+	}
+	if (r == 0)
+		r = rm_pkg_open_meta(dir, docs, lens, pkg, err);
+	for (i = 0; i < 5; i++)
+		free(docs[i]);
+	return r;
+}
+
+/* The entry's package, from its .rmpkg (every file hashed) or its unpacked documents. */
+static int
+verify_open(json_t *rep, const char *hex, struct rm_pkg **pkg)
+{
+	char p[PATH_MAX], msg[2048];
+	json_t *files = NULL;
+	long long mtime;
+	struct rm_err e2;
+	size_t i;
+	int r;
+
+	rm_err_clear(&e2);
+	snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);
+	if (rm_is_file(p))
+		r = rm_pkg_open(p, RM_PKG_VERIFY | RM_PKG_NO_POLICY, pkg, &e2);
+	else {
+		snprintf(p, sizeof(p), "%s/pipelines/%s", rm_home(), hex);
+		r = entry_open_unpacked(hex, pkg, &e2);
+	}
+	if (r != 0) {
+		report(rep, "package", p, rm_err_str(&e2, msg, sizeof(msg)));
+		return r;
+	}
+	if (strcmp((*pkg)->digest, hex) != 0)
+		report(rep, "package", p, "digest does not match the name");
+	/* every blob the package is made from is there (each was hashed already) */
+	if ((r = layout_read(hex, &files, &mtime, &e2)) < 0)
+		report(rep, "layout", p, rm_err_str(&e2, msg, sizeof(msg)));
+	for (i = 0; r == 0 && i < json_array_size(files); i++) {
+		const char *dg = json_string_value(json_object_get(json_array_get(files, i),
+		    "digest"));
+		snprintf(p, sizeof(p), "%s/blobs/sha256/%s", rm_home(), dg + 7);
+		if (!rm_is_file(p))
+			report(rep, "blob", p, "missing: the package cannot be made again");
+	}
+	json_decref(files);
+	return 0;
+}
+
 int
 rm_cache_verify(json_t **rep, struct rm_err *err)
 {
@@ -1349,15 +1626,8 @@ rm_cache_verify(json_t **rep, struct rm_err *err)
 	for (i = 0; i < n; i++) {
 		struct rm_pkg *pkg = NULL;
 		struct rm_err e2;
-		rm_err_clear(&e2);
-		snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), v[i]);
-		if (rm_pkg_open(p, RM_PKG_VERIFY | RM_PKG_NO_POLICY, &pkg, &e2) != 0) {
-			char msg[2048];
-			report(out, "package", p, rm_err_str(&e2, msg, sizeof(msg)));
+		if (verify_open(out, v[i], &pkg) != 0)
 			continue;
-		}
-		if (strcmp(pkg->digest, v[i]) != 0)
-			report(out, "package", p, "digest does not match the name");
 		sig_agrees(out, v[i], pkg->signature);
 		for (k = 0; k < pkg->nfiles; k++) {
 			uint64_t size;
@@ -1401,6 +1671,24 @@ keep_manifest_blobs(json_t *keep, const char *mdigest)
 			json_object_set_new(keep, dg + 7, json_true());
 	}
 	json_decref(m);
+}
+
+/* The blobs an entry's package is made from (its layout record). */
+static void
+keep_layout_blobs(json_t *keep, const char *hex)
+{
+	json_t *files = NULL, *f;
+	long long mtime;
+	struct rm_err e;
+	size_t i;
+
+	rm_err_clear(&e);
+	if (layout_read(hex, &files, &mtime, &e) != 0)
+		return;
+	json_array_foreach(files, i, f)
+		json_object_set_new(keep, json_string_value(json_object_get(f, "digest")) + 7,
+		    json_true());
+	json_decref(files);
 }
 
 static void
@@ -1482,6 +1770,37 @@ drop_orphan_locks(const char *dir, int entries)
 	closedir(d);
 }
 
+/*
+ * A file of pipelines/ beside the entries: the .rmpkg, .sig and .layout of
+ * a complete entry stay, but a .rmpkg made from the blobs on demand (the
+ * entry has a layout record) goes, as it is made again when asked for;
+ * temporaries and the records of entries that are gone go when nobody
+ * holds the entry's lock.
+ */
+static void
+gc_pipeline_file(json_t *out, const char *pipedir, const char *nm)
+{
+	char hex[65], lockname[128], p[PATH_MAX], l[PATH_MAX];
+	int made = 0;
+
+	memcpy(hex, nm, 64);
+	hex[64] = '\0';
+	if (strcmp(nm + 64, ".rmpkg") == 0 || strcmp(nm + 64, ".sig") == 0 ||
+	    strcmp(nm + 64, ".layout") == 0) {
+		snprintf(l, sizeof(l), "%s/%s.layout", pipedir, hex);
+		made = strcmp(nm + 64, ".rmpkg") == 0 && rm_is_file(l);
+		if (entry_complete(hex) && !made)
+			return;
+	}
+	snprintf(lockname, sizeof(lockname), "%s.lock", hex);
+	if (!stale(pipedir, nm, lockname))
+		return;
+	snprintf(p, sizeof(p), "%s/%s", pipedir, nm);
+	rm_remove_tree(p);
+	report(out, made ? "package" : "temporary", p, made ? "made from the blobs on demand; "
+	    "made again when needed" : "left by an interrupted install");
+}
+
 int
 rm_cache_gc(json_t **rep, struct rm_err *err)
 {
@@ -1504,6 +1823,7 @@ rm_cache_gc(json_t **rep, struct rm_err *err)
 	for (i = 0; i < n; i++) {
 		json_t *pk = json_object_get(json_object_get(idx, "packages"), ents[i]);
 		keep_manifest_blobs(keep, json_string_value(json_object_get(pk, "manifest")));
+		keep_layout_blobs(keep, ents[i]);
 	}
 	json_object_foreach(json_object_get(idx, "refs"), k, v)
 		keep_manifest_blobs(keep, json_string_value(json_object_get(v, "manifest")));
@@ -1539,22 +1859,10 @@ rm_cache_gc(json_t **rep, struct rm_err *err)
 			    strncmp(nm + 64, ".rmpkg.tmp.", 11) == 0 || strcmp(nm + 64, ".new") == 0 ||
 			    strncmp(nm + 64, ".new.tmp.", 9) == 0 ||	/* rm_pkg_extract's mkdtemp */
 			    strcmp(nm + 64, ".old") == 0 || strcmp(nm + 64, ".rmpkg") == 0 ||
-			    strcmp(nm + 64, ".sig") == 0 || strncmp(nm + 64, ".sig.tmp.", 9) == 0)))
+			    strcmp(nm + 64, ".sig") == 0 || strncmp(nm + 64, ".sig.tmp.", 9) == 0 ||
+			    strcmp(nm + 64, ".layout") == 0 || strncmp(nm + 64, ".layout.tmp.", 12) == 0)))
 				continue;
-			{
-				char hex[65];
-				memcpy(hex, nm, 64);
-				hex[64] = '\0';
-				if ((strcmp(nm + 64, ".rmpkg") == 0 || strcmp(nm + 64, ".sig") == 0) &&
-				    entry_complete(hex))
-					continue;
-				snprintf(lockname, sizeof(lockname), "%s.lock", hex);
-				if (!stale(pipedir, nm, lockname))
-					continue;
-				snprintf(p, sizeof(p), "%s/%s", pipedir, nm);
-				rm_remove_tree(p);
-				report(out, "temporary", p, "left by an interrupted install");
-			}
+			gc_pipeline_file(out, pipedir, nm);
 		}
 		closedir(d);
 	}
@@ -1653,6 +1961,8 @@ rm_cache_clear(const char *ref, json_t **rep, struct rm_err *err)
 	snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);
 	unlink(p);
 	snprintf(p, sizeof(p), "%s/pipelines/%s.sig", rm_home(), hex);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/pipelines/%s.layout", rm_home(), hex);
 	unlink(p);
 	rm_unlock(fd);
 	if ((r = rm_cache_gc(&gc, err)) != 0) {

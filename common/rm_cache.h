@@ -3,8 +3,14 @@
  *   blobs/sha256/<hex>           verified registry blobs, shared by packages
  *   blobs/sha256/<hex>.partial   a download in progress (resumed with Range)
  *   blobs/sha256/<hex>.lock      held while one process downloads it
- *   pipelines/<hex>.rmpkg        the package, byte-identical to the pushed one
- *   pipelines/<hex>/             the package unpacked; present = complete
+ *   pipelines/<hex>.layout       how the package is made from its blobs (files in
+ *                                archive order, mtime): a package is stored as its
+ *                                blobs alone (a .rmpkg file's copied out of it)
+ *   pipelines/<hex>.rmpkg        the package, byte-identical to the pushed one:
+ *                                made from the blobs on demand (gc removes it); an
+ *                                entry of an older version keeps its own
+ *   pipelines/<hex>/             the package unpacked; present (with .layout or
+ *                                .rmpkg) = complete
  *   pipelines/<hex>.lock         held while one process installs it
  *   refs.lock                    held while one process edits refs.json
  *   refs.json                    what each reference resolved to:
@@ -25,7 +31,10 @@
  * the directory is then made from the blobs themselves
  * (rm_pkg_extract_blobs), no byte hashed twice: files of 1 MiB and more are
  * hard links to their blobs (one inode, two names: rm-cache verify checks
- * both, gc and clear only ever unlink), smaller ones copies.
+ * both, gc and clear only ever unlink), smaller ones copies. Verified blobs
+ * are read-only, and so the files linked to them. The .rmpkg assembled for
+ * the install is removed once the directory is in place and the layout
+ * record written: a 1 GiB model costs 1 GiB of state.
  */
 #ifndef RM_CACHE_H
 #define RM_CACHE_H
@@ -39,6 +48,7 @@
 #define RM_CACHE_OFFLINE	0x2	/* never use the network: a miss is RM_EXIT_NEGATIVE */
 #define RM_CACHE_INSECURE	0x4	/* plain HTTP / unverified TLS allowed */
 #define RM_CACHE_NO_POLICY	0x8	/* the caller applies the signature policy */
+#define RM_CACHE_PACKAGE	0x10	/* also make the .rmpkg ("package" in the result) */
 
 /*
  * Fetches one reference: oci://HOST/REPO[:TAG|@DIGEST], an OCI image layout
@@ -61,6 +71,12 @@ int rm_cache_fetch_many(const char *const *refs, size_t n, int flags, int jobs,
  * to the cached .rmpkg path.
  */
 int rm_cache_resolve(const char *ref, char *pkgpath, size_t size, struct rm_err *err);
+/*
+ * The entry's .rmpkg (hex: 64 hex digits), made from its blobs when it is
+ * not there (an entry from a registry or a layout keeps none), checked
+ * against the digest; its path in pkgpath.
+ */
+int rm_cache_package(const char *hex, char *pkgpath, size_t size, struct rm_err *err);
 /* The entries: [{"digest", "name", "version", "size", "path", "refs": []}]. */
 int rm_cache_list(json_t **entries, struct rm_err *err);
 /* Re-hashes every blob and entry; *report lists {"what", "path", "problem"}.

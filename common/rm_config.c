@@ -12,30 +12,41 @@
 static json_t *cached;
 static char cached_path[4096];
 
-/* Unknown keys at the top and in registries.HOST (rm_unknown_field). */
+/* Unknown keys of the mapping m at prefix (rm_unknown_field); m may be anything. */
+static int
+check_map(const json_t *m, const char *prefix, const char *const *known, struct rm_err *err)
+{
+	const char *key;
+	json_t *v;
+	char field[600];
+
+	if (!json_is_object(m))
+		return 0;
+	json_object_foreach((json_t *)m, key, v) {
+		if (rm_known_has(known, key))
+			continue;
+		snprintf(field, sizeof(field), "%s%s%s", prefix, prefix[0] ? "." : "", key);
+		if (rm_unknown_field(cached_path, field, rm_nearest(key, known), err) != 0)
+			return -err->code;
+	}
+	return 0;
+}
+
+/* Unknown keys at the top, in registries.HOST and in etcd. */
 static int
 check_fields(const json_t *cfg, struct rm_err *err)
 {
-	const char *key, *host;
-	json_t *v, *e;
-	char field[600];
+	const char *host;
+	json_t *e;
+	char prefix[400];
 
-	json_object_foreach((json_t *)cfg, key, v)
-		if (!rm_known_has(rm_known_config, key) && rm_unknown_field(cached_path, key,
-		    rm_nearest(key, rm_known_config), err) != 0)
+	if (check_map(cfg, "", rm_known_config, err) != 0 ||
+	    check_map(json_object_get(cfg, "etcd"), "etcd", rm_known_etcd, err) != 0)
+		return -err->code;
+	json_object_foreach(json_object_get(cfg, "registries"), host, e) {
+		snprintf(prefix, sizeof(prefix), "registries.%s", host);
+		if (check_map(e, prefix, rm_known_registry, err) != 0)
 			return -err->code;
-	v = json_object_get(cfg, "registries");
-	json_object_foreach(v, host, e) {
-		if (!json_is_object(e))
-			continue;
-		json_object_foreach(e, key, v) {
-			if (rm_known_has(rm_known_registry, key))
-				continue;
-			snprintf(field, sizeof(field), "registries.%s.%s", host, key);
-			if (rm_unknown_field(cached_path, field, rm_nearest(key, rm_known_registry),
-			    err) != 0)
-				return -err->code;
-		}
 	}
 	return 0;
 }

@@ -27,7 +27,12 @@ const char *const rm_known_advert[] = {
 };
 
 const char *const rm_known_config[] = {
-	"schema", "registries", "registry", "approved_executors", "executor", "policy", NULL
+	"schema", "registries", "registry", "approved_executors", "executor", "policy", "etcd",
+	"peers", NULL
+};
+
+const char *const rm_known_etcd[] = {
+	"cacert", "cert", "key", "user", "password", NULL
 };
 
 const char *const rm_known_registry[] = {

@@ -19,6 +19,7 @@ extern const char *const rm_known_node[];	/* one node of a pipeline */
 extern const char *const rm_known_advert[];	/* advert top level (besides taxonomy keys) */
 extern const char *const rm_known_config[];	/* config.yaml top level */
 extern const char *const rm_known_registry[];	/* config.yaml registries.HOST */
+extern const char *const rm_known_etcd[];	/* config.yaml etcd */
 
 /* Is key one of list? */
 int rm_known_has(const char *const *list, const char *key);

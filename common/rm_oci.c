@@ -17,10 +17,12 @@
 #include "rm_crypto.h"
 #include "rm_doc.h"
 #include "rm_fs.h"
+#include "rm_home.h"
 #include "rm_http.h"
 #include "rm_log.h"
 #include "rm_oci.h"
 #include "rm_pkg.h"
+#include "rm_tool.h"
 
 #define ACCEPT_MANIFESTS RM_OCI_MANIFEST_V1 ", " RM_OCI_INDEX_V1 ", " \
 	"application/vnd.docker.distribution.manifest.v2+json, " \
@@ -469,137 +471,356 @@ upload_status(struct rm_oci *o, char *loc, size_t locsize, uint64_t *next, struc
 	return 0;
 }
 
+/* ---- uploads kept across runs -------------------------------------------- */
+
+static _Atomic int stop_asked;
+
+void
+rm_oci_interrupt(void)
+{
+	stop_asked = 1;
+}
+
+int
+rm_oci_interrupted(void)
+{
+	return stop_asked;
+}
+
+/*
+ * A chunked upload's session URL and the offset the registry acknowledged
+ * are kept in $REMOTEMEDIA_HOME/push/<SHA-256 of "host/repo@digest">.json,
+ * written after the POST and after each accepted PATCH, and removed when
+ * the blob is complete. A push killed mid-blob (Ctrl-C, a crash, a lost
+ * network) asks the registry next time how much of that session it holds
+ * (GET on the session URL: 204 with Range) and goes on from there; a
+ * session the registry forgot starts over. The record's lock (.lock
+ * beside it, held while the blob uploads) keeps two pushes of the same
+ * blob from writing into one session.
+ */
+#define UPLOAD_SCHEMA "remotemedia.push-upload/1"
+
+struct upload {
+	struct rm_oci *o;
+	const char *digest;
+	int fd;
+	uint64_t off, size, chunk;
+	uint64_t at;		/* bytes the registry holds */
+	uint64_t held;		/* of which an earlier run sent */
+	char loc[4096], url[4300], crange[64];
+	char rec[PATH_MAX];	/* the record, "" when not kept */
+	int lockfd;
+};
+
+/* The record's path, and its lock's, for digest in o's repository. */
+static int
+upload_record_path(const struct rm_oci *o, const char *digest, char *rec, char *lk,
+    struct rm_err *e)
+{
+	char key[700], hex[RM_SHA256_HEX];
+
+	snprintf(key, sizeof(key), "%s/%s@%s", o->host, o->repo, digest);
+	rm_sha256_hex(key, strlen(key), hex);
+	if (rm_path(rec, PATH_MAX, e, "%s/push/%s.json", rm_home(), hex) != 0 ||
+	    rm_path(lk, PATH_MAX, e, "%s/push/%s.lock", rm_home(), hex) != 0)
+		return -e->code;
+	return 0;
+}
+
+static void
+upload_record_open(struct upload *u)
+{
+	char dir[PATH_MAX], lk[PATH_MAX];
+	struct rm_err e;
+
+	u->rec[0] = '\0';
+	u->lockfd = -1;
+	if (u->size <= u->chunk)
+		return;		/* one PUT: nothing to resume */
+	rm_err_clear(&e);
+	if (upload_record_path(u->o, u->digest, u->rec, lk, &e) != 0 ||
+	    rm_path(dir, sizeof(dir), &e, "%s/push", rm_home()) != 0 ||
+	    rm_mkdir_p(dir, 0700, &e) != 0 || (u->lockfd = rm_lock(lk, 1, 0, &e)) < 0) {
+		rm_debug("push: uploads of %s cannot be resumed in another run: %s", u->digest,
+		    e.msg);
+		u->rec[0] = '\0';
+		u->lockfd = -1;
+	}
+}
+
+/* The session and offset an earlier run left (0), or 1 when none. */
+static int
+upload_record_read(struct upload *u, uint64_t *off)
+{
+	struct rm_err e;
+	json_t *doc;
+	const char *loc, *schema;
+	int r = 1;
+
+	rm_err_clear(&e);
+	if (u->rec[0] == '\0' || !rm_is_file(u->rec) || (doc = rm_doc_load(u->rec, &e)) == NULL)
+		return 1;
+	schema = json_string_value(json_object_get(doc, "schema"));
+	loc = json_string_value(json_object_get(doc, "location"));
+	if (schema != NULL && strcmp(schema, UPLOAD_SCHEMA) == 0 && loc != NULL && loc[0] &&
+	    strlen(loc) < sizeof(u->loc) &&
+	    json_is_integer(json_object_get(doc, "offset"))) {
+		snprintf(u->loc, sizeof(u->loc), "%s", loc);
+		*off = (uint64_t)json_integer_value(json_object_get(doc, "offset"));
+		r = 0;
+	}
+	json_decref(doc);
+	return r;
+}
+
+static void
+upload_record_write(struct upload *u)
+{
+	struct rm_err e;
+	json_t *doc;
+	char *text;
+
+	if (u->rec[0] == '\0')
+		return;
+	rm_err_clear(&e);
+	doc = json_pack("{ss ss ss ss sI sI}", "schema", UPLOAD_SCHEMA, "registry", u->o->host,
+	    "repository", u->o->repo, "digest", u->digest, "size", (json_int_t)u->size,
+	    "offset", (json_int_t)u->at);
+	if (doc != NULL)
+		json_object_set_new(doc, "location", json_string(u->loc));
+	text = doc ? rm_json_dump_file(doc) : NULL;
+	if (text == NULL || rm_write_atomic(u->rec, text, strlen(text), 0600, &e) != 0)
+		rm_debug("push: cannot record the upload of %s: %s", u->digest, e.msg);
+	free(text);
+	json_decref(doc);
+}
+
+/* A blob the registry holds needs no record (one left by a run killed after its PUT). */
+static void
+upload_record_drop(const struct rm_oci *o, const char *digest)
+{
+	char rec[PATH_MAX], lk[PATH_MAX];
+	struct rm_err e;
+
+	rm_err_clear(&e);
+	if (upload_record_path(o, digest, rec, lk, &e) == 0 && unlink(rec) == 0)
+		unlink(lk);	/* rm_lock: a holder lets go of an unlinked lock file */
+}
+
+static void
+upload_record_close(struct upload *u, int done)
+{
+	if (done && u->rec[0])
+		upload_record_drop(u->o, u->digest);
+	if (u->lockfd >= 0)
+		rm_unlock(u->lockfd);
+	u->lockfd = -1;
+}
+
+/*
+ * Goes on with the session an earlier run left, from the offset the
+ * registry reports: 0 resumed (u->at set), 1 start a new upload.
+ */
+static int
+upload_resume(struct upload *u)
+{
+	uint64_t saved = 0, next = 0;
+	struct rm_err e;
+	char held[32], pct[16];
+	int r;
+
+	if (upload_record_read(u, &saved) != 0)
+		return 1;
+	rm_debug("push: an earlier run left an upload of %s at %llu bytes: %s", u->digest,
+	    (unsigned long long)saved, u->loc);
+	rm_err_clear(&e);
+	r = upload_status(u->o, u->loc, sizeof(u->loc), &next, &e);
+	if (r != 0 || next > u->size) {
+		rm_note("push: the registry no longer holds the upload of layer %s that an "
+		    "earlier run left (%s); starting it over", u->digest,
+		    r == 1 ? "HTTP 404" : r == 0 ? "a bad Range" : e.msg);
+		return 1;
+	}
+	rm_tool_size(next, held, sizeof(held));
+	snprintf(pct, sizeof(pct), "%d%%", (int)(next * 100 / u->size));
+	rm_note("push: resuming layer %s at %s (%s held by the registry)", u->digest, pct, held);
+	u->at = u->held = next;
+	rm_oci_progress_add(next);
+	upload_record_write(u);
+	return 0;
+}
+
+/* The next request: the whole blob in the closing PUT (monolithic), a PATCH, or the closing PUT. */
+static void
+upload_request(struct upload *u, struct rm_http_req *q)
+{
+	if (u->size <= u->chunk) {
+		with_digest(u->url, sizeof(u->url), u->loc, u->digest);
+		req_init(q, u->o, "PUT", u->url);
+		q->content_type = "application/octet-stream";
+		q->body_fd = u->fd;
+		q->body_off = u->off;
+		q->body_size = u->size;
+		q->on_bytes = prog_cb;
+	} else if (u->at < u->size) {
+		uint64_t n = u->size - u->at < u->chunk ? u->size - u->at : u->chunk;
+		snprintf(u->crange, sizeof(u->crange), "%llu-%llu", (unsigned long long)u->at,
+		    (unsigned long long)(u->at + n - 1));
+		req_init(q, u->o, "PATCH", u->loc);
+		q->content_type = "application/octet-stream";
+		q->content_range = u->crange;
+		q->body_fd = u->fd;
+		q->body_off = u->off + u->at;
+		q->body_size = n;
+		q->on_bytes = prog_cb;
+	} else {
+		with_digest(u->url, sizeof(u->url), u->loc, u->digest);
+		req_init(q, u->o, "PUT", u->url);
+	}
+	q->once = 1;
+}
+
+/* A PATCH accepted: the newest Location is the only valid one; Range says how far. */
+static void
+upload_accepted(struct upload *u, const struct rm_http_req *q, const struct rm_http_resp *resp)
+{
+	uint64_t next;
+
+	if (resp->location[0])
+		snprintf(u->loc, sizeof(u->loc), "%s", resp->location);
+	u->at += q->body_size;
+	if (rm_oci_range_next(resp->range, &next) == 0 && next != u->at) {
+		rm_debug("upload of %s: registry holds %llu bytes, we sent %llu", u->digest,
+		    (unsigned long long)next, (unsigned long long)u->at);
+		u->at = next;
+	}
+	upload_record_write(u);
+}
+
+/*
+ * After a failure of the connection or of the registry: where the registry
+ * stands on the session (0: u->at set, go on), or 1: start a new upload.
+ */
+static int
+upload_where(struct upload *u)
+{
+	uint64_t next = 0;
+	struct rm_err e;
+
+	if (u->size <= u->chunk)
+		return 1;
+	rm_err_clear(&e);
+	if (upload_status(u->o, u->loc, sizeof(u->loc), &next, &e) != 0 || next > u->size)
+		return 1;	/* the session is gone */
+	rm_note("registry: holds %llu bytes of %s; resuming the upload there",
+	    (unsigned long long)next, u->digest);
+	u->at = next;
+	return 0;
+}
+
+/*
+ * One step's answer: 0 go on, 1 done, 2 start a new upload, < 0 error.
+ * fails counts the failures in a row.
+ */
+static int
+upload_answer(struct upload *u, const struct rm_http_req *q, int r, struct rm_http_resp *resp,
+    int *fails, struct rm_err *err)
+{
+	int retries = rm_http_retries(), put = strcmp(q->method, "PUT") == 0;
+
+	if (r == 0 && resp->status == 202 && !put && resp->range[0] == '\0') {
+		/* every PATCH answer carries Range: without it, the answer was cut */
+		resp->transport_error = 1;
+		resp->status = 0;
+		r = rm_err_set(err, RM_EXIT_NETWORK, u->loc, NULL, "PATCH answer without Range");
+	}
+	if (r == 0 && resp->status >= 200 && resp->status < 300) {
+		if (put)
+			return resp->status == 201 ? 1 : status_err(err, "closing the upload", u->url,
+			    resp);
+		upload_accepted(u, q, resp);
+		*fails = 0;
+		return 0;
+	}
+	/* a failure: give up, or find out where the registry stands */
+	if (r == 0 && !(resp->status == 429 || resp->status >= 500 || resp->status == 404 ||
+	    resp->status == 400))
+		return status_err(err, put ? "uploading" : "PATCH", u->loc, resp);
+	if (r == 0 && resp->status == 400 && put) {
+		/* digest mismatch on close: the registry's copy went wrong; start over */
+		status_err(err, "closing the upload", u->url, resp);
+		if (++*fails > retries)
+			return -err->code;
+		rm_note("registry: upload of %s did not match its digest; sending it again (%d/%d)",
+		    u->digest, *fails, retries);
+		return 2;
+	}
+	if (r != 0 && !resp->transport_error)
+		return r;
+	if (++*fails > retries)
+		return r != 0 ? r : rm_err_set(err, RM_EXIT_NETWORK, u->loc, NULL,
+		    "upload of %s failed after %d retries", u->digest, retries);
+	rm_note("registry: upload of %s interrupted at %llu bytes; resuming (%d/%d)", u->digest,
+	    (unsigned long long)u->at, *fails, retries);
+	rm_http_backoff(*fails);
+	return upload_where(u) == 0 ? 0 : 2;
+}
+
 int
 rm_oci_blob_push(struct rm_oci *o, const char *digest, int fd, uint64_t off, uint64_t size,
-    const char *mount_from, uint64_t chunk, int *mounted, struct rm_err *err)
+    const char *mount_from, uint64_t chunk, int *mounted, uint64_t *held, struct rm_err *err)
 {
-	char loc[4096], url[4300], crange[64];
+	struct upload u;
 	struct rm_http_req q;
 	struct rm_http_resp resp;
-	uint64_t at = 0;
-	int r, fails = 0, retries = rm_http_retries(), fresh = 1;
+	int r, fails = 0, fresh;
 
 	*mounted = 0;
-	if (chunk == 0)
-		chunk = (uint64_t)64 << 20;
+	*held = 0;
+	memset(&u, 0, sizeof(u));
+	u.o = o;
+	u.digest = digest;
+	u.fd = fd;
+	u.off = off;
+	u.size = size;
+	u.chunk = chunk ? chunk : (uint64_t)64 << 20;
+	upload_record_open(&u);
+	fresh = upload_resume(&u);
 	for (;;) {
+		if (stop_asked) {
+			/* between requests: the record names what the registry holds */
+			r = rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "interrupted");
+			break;
+		}
 		if (fresh) {
-			r = upload_start(o, digest, mount_from, loc, sizeof(loc), err);
+			r = upload_start(o, digest, mount_from, u.loc, sizeof(u.loc), err);
 			mount_from = NULL;	/* one attempt */
 			if (r == 1) {
 				*mounted = 1;
-				return 0;
+				r = 0;
+				break;
 			}
 			if (r != 0)
-				return r;
-			at = 0;
+				break;
+			u.at = 0;
 			fresh = 0;
+			upload_record_write(&u);
 		}
-		if (size <= chunk) {
-			/* monolithic: the whole blob in the closing PUT */
-			with_digest(url, sizeof(url), loc, digest);
-			req_init(&q, o, "PUT", url);
-			q.content_type = "application/octet-stream";
-			q.body_fd = fd;
-			q.body_off = off;
-			q.body_size = size;
-			q.on_bytes = prog_cb;
-			q.once = 1;
-		} else if (at < size) {
-			uint64_t n = size - at < chunk ? size - at : chunk;
-			snprintf(crange, sizeof(crange), "%llu-%llu", (unsigned long long)at,
-			    (unsigned long long)(at + n - 1));
-			req_init(&q, o, "PATCH", loc);
-			q.content_type = "application/octet-stream";
-			q.content_range = crange;
-			q.body_fd = fd;
-			q.body_off = off + at;
-			q.body_size = n;
-			q.on_bytes = prog_cb;
-			q.once = 1;
-		} else {
-			with_digest(url, sizeof(url), loc, digest);
-			req_init(&q, o, "PUT", url);
-			q.once = 1;
-		}
+		upload_request(&u, &q);
 		r = rm_http_do(o->h, &q, &resp, err);
-		if (r == 0 && resp.status == 202 && strcmp(q.method, "PATCH") == 0 &&
-		    resp.range[0] == '\0') {
-			/* every PATCH answer carries Range: without it, the answer was cut */
-			resp.transport_error = 1;
-			resp.status = 0;
-			r = rm_err_set(err, RM_EXIT_NETWORK, loc, NULL, "PATCH answer without Range");
-		}
-		if (r == 0 && resp.status >= 200 && resp.status < 300) {
-			if (strcmp(q.method, "PUT") == 0) {
-				r = resp.status == 201 ? 0 : status_err(err, "closing the upload", url, &resp);
-				rm_http_resp_release(&resp);
-				return r;
-			}
-			/* PATCH accepted: the newest Location is the only valid one */
-			if (resp.location[0])
-				snprintf(loc, sizeof(loc), "%s", resp.location);
-			{
-				uint64_t next;
-				at += q.body_size;
-				if (rm_oci_range_next(resp.range, &next) == 0 && next != at) {
-					rm_debug("upload of %s: registry holds %llu bytes, we sent %llu",
-					    digest, (unsigned long long)next, (unsigned long long)at);
-					at = next;
-				}
-			}
-			rm_http_resp_release(&resp);
-			fails = 0;
-			continue;
-		}
-		/* a failure: give up, or find out where the registry stands */
-		if (r == 0 && !(resp.status == 429 || resp.status >= 500 || resp.status == 404 ||
-		    resp.status == 400)) {
-			r = status_err(err, strcmp(q.method, "PUT") == 0 ? "uploading" : "PATCH", loc,
-			    &resp);
-			rm_http_resp_release(&resp);
-			return r;
-		}
-		if (r == 0 && resp.status == 400 && strcmp(q.method, "PUT") == 0) {
-			/* digest mismatch on close: the registry's copy went wrong; start over */
-			status_err(err, "closing the upload", url, &resp);
-			rm_http_resp_release(&resp);
-			if (++fails > retries)
-				return -err->code;
-			rm_note("registry: upload of %s did not match its digest; sending it again "
-			    "(%d/%d)",
-			    digest, fails, retries);
-			fresh = 1;
-			continue;
-		}
-		if (r != 0 && !resp.transport_error) {
-			rm_http_resp_release(&resp);
-			return r;
-		}
+		r = upload_answer(&u, &q, r, &resp, &fails, err);
 		rm_http_resp_release(&resp);
-		if (++fails > retries)
-			return r != 0 ? r : rm_err_set(err, RM_EXIT_NETWORK, loc, NULL,
-			    "upload of %s failed after %d retries", digest, retries);
-		rm_note("registry: upload of %s interrupted at %llu bytes; resuming (%d/%d)", digest,
-		    (unsigned long long)at, fails, retries);
-		rm_http_backoff(fails);
-		if (size <= chunk) {
+		if (r == 2)
 			fresh = 1;
-			continue;
-		}
-		{
-			uint64_t next = 0;
-			struct rm_err e2;
-			rm_err_clear(&e2);
-			r = upload_status(o, loc, sizeof(loc), &next, &e2);
-			if (r == 0 && next <= size) {
-				rm_note("registry: holds %llu bytes of %s; resuming the upload there",
-				    (unsigned long long)next, digest);
-				at = next;
-			} else
-				fresh = 1;	/* the session is gone: start again */
-		}
+		else if (r != 0)
+			break;
 	}
+	if (r == 1)
+		r = 0;
+	*held = u.held;
+	/* a session that failed stays on record for the next run */
+	upload_record_close(&u, r == 0);
+	return r;
 }
 
 /*
@@ -1069,7 +1290,7 @@ struct push_job {
 	const json_t *mount_from;
 	struct rm_err err;
 	int failed;
-	int uploaded, mounted;
+	int uploaded, mounted, resumed;
 	uint64_t bytes;
 };
 
@@ -1085,6 +1306,7 @@ push_worker(void *p)
 		struct push_blob *b;
 		const char *from;
 		int mounted = 0, r;
+		uint64_t held = 0;
 		pthread_mutex_lock(&j->mu);
 		while (j->next < j->n && !j->blobs[j->next].needed)
 			j->next++;
@@ -1102,7 +1324,7 @@ push_worker(void *p)
 		rm_debug("uploading %s (%s, %llu bytes)", b->digest, b->title,
 		    (unsigned long long)b->size);
 		r = rm_oci_blob_push(o, b->digest, j->fd, b->off, b->size, from, j->chunk, &mounted,
-		    &err);
+		    &held, &err);
 		pthread_mutex_lock(&j->mu);
 		if (r != 0 && !j->failed) {
 			j->failed = 1;
@@ -1115,13 +1337,105 @@ push_worker(void *p)
 				rm_oci_progress_add(b->size);
 			} else {
 				j->uploaded++;
-				j->bytes += b->size;
+				j->bytes += b->size - held;
+				j->resumed += held > 0;
 			}
 		}
 		pthread_mutex_unlock(&j->mu);
 	}
 	rm_oci_close(o);
 	return NULL;
+}
+
+/*
+ * Every entry's digest, from the contents list (checked by rm_pkg_open):
+ * nothing to hash but the signature. All entries share one mtime.
+ */
+static int
+entry_digests(const char *pkgpath, int fd, const struct rm_pkg *pkg, const struct tar_ent *ents,
+    size_t nents, struct push_blob *blobs, long long *mtime, struct rm_err *err)
+{
+	char hex[RM_SHA256_HEX];
+	size_t i, k;
+
+	for (i = 0; i < nents; i++) {
+		const struct tar_ent *e = &ents[i];
+		const char *sha = NULL;
+		if (i == 0)
+			*mtime = e->mtime;
+		else if (e->mtime != *mtime)
+			return rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, e->name,
+			    "entries with different mtimes: not a package written by rm-build");
+		if (strcmp(e->name, RM_PKG_CONTENTS) == 0)
+			sha = pkg->digest;
+		else if (strcmp(e->name, RM_PKG_SIGNATURE) == 0) {
+			char *buf = malloc(e->size + 1);
+			if (buf == NULL || e->size > (1 << 20) ||
+			    pread(fd, buf, e->size, (off_t)e->off) != (ssize_t)e->size) {
+				free(buf);
+				return rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, e->name, "cannot read");
+			}
+			rm_sha256_hex(buf, e->size, hex);
+			free(buf);
+			sha = hex;
+		} else {
+			for (k = 0; k < pkg->nfiles; k++)
+				if (strcmp(pkg->files[k].path, e->name) == 0) {
+					sha = pkg->files[k].sha256;
+					if (pkg->files[k].size != e->size)
+						sha = NULL;
+					break;
+				}
+		}
+		if (sha == NULL)
+			return rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, e->name,
+			    "not in the contents list with this size");
+		snprintf(blobs[i].digest, sizeof(blobs[i].digest), "sha256:%s", sha);
+		blobs[i].off = e->off;
+		blobs[i].size = e->size;
+		blobs[i].title = e->name;
+	}
+	return 0;
+}
+
+/*
+ * A package file's layout, as rm_oci_package_layout gives one from a
+ * manifest, with where each file's bytes start in the archive ("offset").
+ */
+int
+rm_oci_package_files(const char *pkgpath, json_t **files, char pkgdigest[80], long long *mtime,
+    struct rm_err *err)
+{
+	struct rm_pkg *pkg = NULL;
+	struct tar_ent *ents = NULL;
+	struct push_blob *blobs = NULL;
+	size_t nents = 0, i;
+	int fd, r;
+
+	*files = NULL;
+	if ((r = rm_pkg_open(pkgpath, RM_PKG_NO_POLICY, &pkg, err)) != 0)
+		return r;
+	if ((fd = open(pkgpath, O_RDONLY | O_CLOEXEC)) < 0)
+		r = rm_err_set(err, RM_EXIT_NOTFOUND, pkgpath, NULL, "cannot open: %s",
+		    strerror(errno));
+	else if ((r = tar_walk(fd, pkgpath, &ents, &nents, err)) == 0 &&
+	    (blobs = calloc(nents + 1, sizeof(*blobs))) == NULL)
+		r = rm_err_set(err, RM_EXIT_INTERNAL, pkgpath, NULL, "out of memory");
+	if (r == 0 && (r = entry_digests(pkgpath, fd, pkg, ents, nents, blobs, mtime, err)) == 0) {
+		*files = json_array();
+		for (i = 0; i < nents; i++)
+			json_array_append_new(*files, json_pack("{ss ss sI si sI}", "path",
+			    ents[i].name, "digest", blobs[i].digest, "size", (json_int_t)ents[i].size,
+			    "mode", (ents[i].mode & 0111) ? 0755 : 0644, "offset",
+			    (json_int_t)ents[i].off));
+		snprintf(pkgdigest, 80, "sha256:%s", pkg->digest);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(blobs);
+	free(ents);
+	rm_pkg_free(pkg);
+	return r;
 }
 
 int
@@ -1155,49 +1469,8 @@ rm_oci_push_package(const char *pkgpath, const struct rm_oci_ref *ref, int insec
 		r = rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, NULL, "empty package");
 		goto out;
 	}
-	/* every entry's digest from the contents list: nothing to hash here */
-	for (i = 0; i < nents; i++) {
-		struct tar_ent *e = &ents[i];
-		const char *sha = NULL;
-		if (i == 0)
-			mtime = e->mtime;
-		else if (e->mtime != mtime) {
-			r = rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, e->name,
-			    "entries with different mtimes: not a package written by rm-build");
-			goto out;
-		}
-		if (strcmp(e->name, RM_PKG_CONTENTS) == 0)
-			sha = pkg->digest;
-		else if (strcmp(e->name, RM_PKG_SIGNATURE) == 0) {
-			char *buf = malloc(e->size + 1);
-			if (buf == NULL || e->size > (1 << 20) ||
-			    pread(fd, buf, e->size, (off_t)e->off) != (ssize_t)e->size) {
-				free(buf);
-				r = rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, e->name, "cannot read");
-				goto out;
-			}
-			rm_sha256_hex(buf, e->size, hex);
-			free(buf);
-			sha = hex;
-		} else {
-			for (k = 0; k < pkg->nfiles; k++)
-				if (strcmp(pkg->files[k].path, e->name) == 0) {
-					sha = pkg->files[k].sha256;
-					if (pkg->files[k].size != e->size)
-						sha = NULL;
-					break;
-				}
-		}
-		if (sha == NULL) {
-			r = rm_err_set(err, RM_EXIT_INTEGRITY, pkgpath, e->name,
-			    "not in the contents list with this size");
-			goto out;
-		}
-		snprintf(blobs[i].digest, sizeof(blobs[i].digest), "sha256:%s", sha);
-		blobs[i].off = e->off;
-		blobs[i].size = e->size;
-		blobs[i].title = e->name;
-	}
+	if ((r = entry_digests(pkgpath, fd, pkg, ents, nents, blobs, &mtime, err)) != 0)
+		goto out;
 	for (k = 0; k < nents && strcmp(ents[k].name, "manifest.json") != 0; k++)
 		;
 	if (k == nents) {
@@ -1259,6 +1532,8 @@ rm_oci_push_package(const char *pkgpath, const struct rm_oci_ref *ref, int insec
 		blobs[i].needed = r == 1;
 		if (r == 1)
 			total += blobs[i].size;
+		else
+			upload_record_drop(o, blobs[i].digest);
 		res->blobs_total++;
 	}
 	r = 0;
@@ -1299,6 +1574,7 @@ rm_oci_push_package(const char *pkgpath, const struct rm_oci_ref *ref, int insec
 		}
 		res->blobs_uploaded = j.uploaded;
 		res->blobs_mounted = j.mounted;
+		res->blobs_resumed = j.resumed;
 		res->bytes_uploaded = j.bytes;
 	}
 	/* the manifest last: the tag never names a package with missing blobs */

@@ -70,11 +70,22 @@ int rm_oci_blob_head(struct rm_oci *o, const char *digest, uint64_t *size, struc
  * Uploads size bytes of fd at off as blob digest: tries a mount from
  * mount_from (another repository, may be NULL) first; monolithic POST+PUT
  * up to chunk bytes, chunked PATCHes with Content-Range above, resuming from
- * the offset the registry reports after a failure. *mounted is set when the
- * registry mounted it.
+ * the offset the registry reports after a failure. A chunked upload's
+ * session is recorded under $REMOTEMEDIA_HOME/push/ until the blob is
+ * complete, so that a later run goes on where the registry stands (GET on
+ * the session: 204 with Range), or starts over, saying so, when the
+ * registry forgot it. *mounted is set when the registry mounted it, *held
+ * to the bytes an earlier run had sent.
  */
 int rm_oci_blob_push(struct rm_oci *o, const char *digest, int fd, uint64_t off, uint64_t size,
-    const char *mount_from, uint64_t chunk, int *mounted, struct rm_err *err);
+    const char *mount_from, uint64_t chunk, int *mounted, uint64_t *held, struct rm_err *err);
+/*
+ * Asks the uploads under way to stop between two requests (from a signal
+ * handler: async-signal-safe): each then fails with "interrupted", its
+ * session recorded where the registry acknowledged it.
+ */
+void rm_oci_interrupt(void);
+int rm_oci_interrupted(void);
 /*
  * Downloads blob digest of the given size into dest: streamed into
  * dest.partial (resumed with Range when one is there), hashed while
@@ -102,7 +113,8 @@ struct rm_oci_push_result {
 	char manifest_digest[80];
 	char package_digest[80];
 	int blobs_total, blobs_uploaded, blobs_mounted;
-	uint64_t bytes_uploaded;
+	int blobs_resumed;	/* of the uploaded, those an earlier run had begun */
+	uint64_t bytes_uploaded;	/* sent by this run */
 };
 
 /*
@@ -121,6 +133,12 @@ int rm_oci_push_package(const char *pkgpath, const struct rm_oci_ref *ref, int i
  */
 int rm_oci_package_layout(const json_t *manifest, const char *where, json_t **files,
     char pkgdigest[80], long long *mtime, struct rm_err *err);
+/*
+ * The same list for a package file (loaded and checked with rm_pkg_open,
+ * no policy), each entry with "offset", where its bytes start in the file.
+ */
+int rm_oci_package_files(const char *pkgpath, json_t **files, char pkgdigest[80],
+    long long *mtime, struct rm_err *err);
 /*
  * Writes the .rmpkg at dest from blobs (blobdir/<hex> for every file) as
  * rm_oci_package_layout lists them.

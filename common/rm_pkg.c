@@ -313,7 +313,8 @@ place_from_blob(struct scan *s, const char *name, uint64_t hsize, int perm, stru
 		close(bfd);
 		return r;
 	}
-	if (hsize >= s->link_min && (st.st_mode & 07777) == ((mode_t)mode & ~s->umask)) {
+	/* blobs are read-only (rm_cache.c): so is a file linked to one */
+	if (hsize >= s->link_min && (st.st_mode & 07777) == ((mode_t)mode & ~s->umask & ~0222)) {
 		/* the very inode checked above, never a name that may have changed since */
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", bfd);
 		linked = linkat(AT_FDCWD, proc, pfd, base, AT_SYMLINK_FOLLOW) == 0;

@@ -100,9 +100,10 @@ int rm_pkg_extract(const struct rm_pkg *pkg, const char *dir, struct rm_err *err
  * and whose every name the package's layers matched. The archive is read
  * again for its entries, checked as above (data read only for manifest.json
  * and meta/), never for the bytes of other files. A file of at least link_min
- * bytes whose blob has the mode the file gets is a hard link to the blob
- * (both then share one inode: never write to either); the others, and any
- * the filesystem cannot link, are copied (copy_file_range).
+ * bytes whose blob has the mode the file gets less its write bits (a
+ * read-only blob) is a hard link to the blob, read-only too (both share one
+ * inode: never write to either); the others, and any the filesystem cannot
+ * link, are copied (copy_file_range).
  */
 int rm_pkg_extract_blobs(const struct rm_pkg *pkg, const char *dir, const char *blobdir,
     uint64_t link_min, struct rm_err *err);

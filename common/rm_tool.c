@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rm_config.h"
 #include "rm_err.h"
 #include "rm_home.h"
 #include "rm_log.h"
@@ -38,7 +39,13 @@ rm_tool_version(void)
 void
 rm_tool_banner(void)
 {
+	struct rm_err err;
+
 	rm_info("mode %s, state directory %s", rm_mode_name(rm_mode()), rm_home());
+	/* every tool checks config.yaml, whether or not it reads a key of it */
+	rm_err_clear(&err);
+	if (rm_config(&err) == NULL)
+		exit(rm_err_print(&err));
 }
 
 int

@@ -9,7 +9,12 @@
 void rm_tool_init(int argc, char **argv);
 /* Prints "NAME (remotemedia) VERSION" on stdout. */
 void rm_tool_version(void);
-/* Logs the mode and state directory with -v (DESIGN.md section 7). */
+/*
+ * Logs the mode and state directory with -v (DESIGN.md section 7), then
+ * checks config.yaml (rm_config): unknown keys warn once in development;
+ * an unreadable file, or an unknown key in production, is printed and
+ * exits 3.
+ */
 void rm_tool_banner(void);
 /* JSON output when asked, or when stdout is not a terminal. */
 int rm_tool_want_json(int forced);

@@ -120,8 +120,9 @@ setup() {
 	mkdir -p "$REMOTEMEDIA_HOME"
 	printf 'registries:\n  "127.0.0.1:%s":\n    insecure: true\nregistrys: {}\n' "$port" \
 	    > "$REMOTEMEDIA_HOME/config.yaml"
+	# every tool checks config.yaml first (tests/69): exit 3 before any request
 	REMOTEMEDIA_ENV=production RM_HTTP_RETRIES=0 run rm-inspect "oci://127.0.0.1:$port/a/b:1"
-	assert_failure 6
+	assert_failure 3
 	assert_output --partial "registrys: unknown field (did you mean registry?)"
-	assert_output --partial "its registries are not used"
+	refute_output --partial "127.0.0.1:$port/v2/"
 }

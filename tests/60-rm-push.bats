@@ -51,14 +51,14 @@ digest_of() { rm-inspect --json "$1" | jq -r .digest; }
 	rm-push --insecure -q "$PKG1" "oci://$REG/voice/b:1.0" >/dev/null
 	run skopeo copy --src-tls-verify=false "docker://$REG/voice/b:1.0" "oci:$BATS_TEST_TMPDIR/layout:1.0"
 	assert_success
-	run --separate-stderr rm-cache fetch --json "$BATS_TEST_TMPDIR/layout:1.0"
+	run --separate-stderr rm-cache fetch --json --package "$BATS_TEST_TMPDIR/layout:1.0"
 	assert_success
 	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
 }
 
 @test "rm-push: fetch from the registry rebuilds a byte-identical package with the same digest" {
 	rm-push --insecure -q "$PKG1" "oci://$REG/voice/c:1.0" >/dev/null
-	run --separate-stderr rm-cache fetch --insecure --json "oci://$REG/voice/c:1.0"
+	run --separate-stderr rm-cache fetch --insecure --json --package "oci://$REG/voice/c:1.0"
 	assert_success
 	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
 	[ "$(jq -r '.[0].digest' <<<"$output")" = "$(digest_of "$PKG1")" ]
@@ -81,7 +81,7 @@ digest_of() { rm-inspect --json "$1" | jq -r .digest; }
 	jq -e '.uploaded < 6' <<<"$output"
 	run skopeo inspect --raw --tls-verify=false "docker://$REG/voice/e:latest"
 	[ "$(jq -r '.annotations."org.remotemedia.package.digest"' <<<"$output")" = "$(digest_of "$PKG2")" ]
-	run --separate-stderr rm-cache fetch --insecure --json "oci://$REG/voice/e:latest"
+	run --separate-stderr rm-cache fetch --insecure --json --package "oci://$REG/voice/e:latest"
 	cmp "$PKG2" "$(jq -r '.[0].package' <<<"$output")"
 }
 
@@ -102,9 +102,77 @@ digest_of() { rm-inspect --json "$1" | jq -r .digest; }
 	grep -q 'PATCH .* dropped' "$BATS_TEST_TMPDIR/proxy.log"
 	# the upload status asked after the failure, answered 204 with Range
 	grep -qE '^GET /v2/voice/h/blobs/uploads/.* 204$' "$BATS_TEST_TMPDIR/proxy.log"
-	run --separate-stderr rm-cache fetch --insecure --json "oci://$REG/voice/h:1.0"
+	run --separate-stderr rm-cache fetch --insecure --json --package "oci://$REG/voice/h:1.0"
 	assert_success
 	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
+}
+
+# interrupted_push DIR REPO SIGNAL: starts rm-push of PKGB (a 1 MiB model, 64
+# KiB chunks) through a hold-patch proxy, and sends it SIGNAL while the
+# answer to its third PATCH is held (the registry has the chunk, the client
+# does not know it yet). SIGINT is Ctrl-C: a background job of a script
+# ignores it, so it is made default again before exec.
+interrupted_push() {
+	local dir=$1 repo=$2 sig=$3 pid i st=0
+	proxy_start "$dir" hold-patch
+	python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+	    rm-push --insecure --chunk-size 64K "$PKGB" "oci://$PROXY/$repo" >/dev/null 2>"$dir/push1.err" &
+	pid=$!
+	for ((i = 0; i < 200; i++)); do
+		grep -q '^PATCH .* held$' "$dir/proxy.log" 2>/dev/null && break
+		sleep 0.05
+	done
+	grep -q '^PATCH .* held$' "$dir/proxy.log"
+	kill -"$sig" "$pid"
+	wait "$pid" || st=$?
+	[ "$st" -eq $((128 + $(kill -l "$sig"))) ]
+}
+
+model_of() { echo "sha256:$(sha256sum "$1/src/models/tiny-vad.safetensors" | cut -c1-64)"; }
+
+@test "rm-push: Ctrl-C mid-blob lets the request under way finish; run again, the push goes on from what the registry holds" {
+	PKGB=$(make_pkg "$BATS_TEST_TMPDIR/big" 7 1.0.0 1048576)
+	model=$(model_of "$BATS_TEST_TMPDIR/big")
+	interrupted_push "$BATS_TEST_TMPDIR" voice/resume:1.0 INT
+	grep -q 'rm-push: interrupted: finishing the requests under way' "$BATS_TEST_TMPDIR/push1.err"
+	grep -q 'rm-push: push: stopped before the tag was moved' "$BATS_TEST_TMPDIR/push1.err"
+	# no tag yet; the session is on record at the third chunk's end
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/voice/resume/manifests/1.0")" = 404 ]
+	rec=$(ls "$REMOTEMEDIA_HOME"/push/*.json)
+	jq -e --arg d "$model" '.digest == $d and .offset == 196608 and .size == 1048576' "$rec"
+	posts=$(grep -c '^POST /v2/voice/resume/blobs/uploads/' "$BATS_TEST_TMPDIR/proxy.log")
+	run --separate-stderr rm-push --insecure --json --chunk-size 64K "$PKGB" "oci://$PROXY/voice/resume:1.0"
+	assert_success
+	# said at normal verbosity, with what the registry reported
+	[[ $stderr == *"rm-push: push: resuming layer $model at 18% (192.0 KiB held by the registry)"* ]]
+	jq -e '.resumed == 1 and .bytes_uploaded <= 1048576 - 196608 + 4096' <<<"$output"
+	# no new session for the model: the next PATCH starts where the registry stood
+	sed -n '/^PATCH .* held$/,$p' "$BATS_TEST_TMPDIR/proxy.log" | grep '^range ' | sed -n 1p | grep -q ' 196608-262143$'
+	[ "$(grep -c '^POST /v2/voice/resume/blobs/uploads/' "$BATS_TEST_TMPDIR/proxy.log")" = "$posts" ]
+	# the record is gone, and what the registry holds is the package
+	[ -z "$(ls "$REMOTEMEDIA_HOME/push/")" ]
+	run skopeo inspect --raw --tls-verify=false "docker://$REG/voice/resume:1.0"
+	jq -e --arg d "$model" '[.layers[].digest] | index($d) != null' <<<"$output"
+	run --separate-stderr rm-cache fetch --insecure --json --package "oci://$REG/voice/resume:1.0"
+	assert_success
+	cmp "$PKGB" "$(jq -r '.[0].package' <<<"$output")"
+}
+
+@test "rm-push: killed mid-PATCH, the session the registry dropped is started over, saying so" {
+	PKGB=$(make_pkg "$BATS_TEST_TMPDIR/big" 8 1.0.0 1048576)
+	model=$(model_of "$BATS_TEST_TMPDIR/big")
+	# the registry got a chunk the record does not know: docker-registry
+	# cancels a session asked about with an older state
+	interrupted_push "$BATS_TEST_TMPDIR" voice/forgot:1.0 KILL
+	jq -e '.offset == 131072' "$REMOTEMEDIA_HOME"/push/*.json
+	run --separate-stderr rm-push --insecure --json --chunk-size 64K "$PKGB" "oci://$PROXY/voice/forgot:1.0"
+	assert_success
+	[[ $stderr == *"rm-push: push: the registry no longer holds the upload of layer $model that an earlier run left (HTTP 404); starting it over"* ]]
+	jq -e '.resumed == 0' <<<"$output"
+	[ -z "$(ls "$REMOTEMEDIA_HOME/push/")" ]
+	run --separate-stderr rm-cache fetch --insecure --json --package "oci://$REG/voice/forgot:1.0"
+	assert_success
+	cmp "$PKGB" "$(jq -r '.[0].package' <<<"$output")"
 }
 
 @test "rm-push: a 500 on the manifest PUT is retried" {
@@ -154,7 +222,7 @@ digest_of() { rm-inspect --json "$1" | jq -r .digest; }
 	printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$AREG" "$(printf 'alice:s3cret-Pa55word' | base64)" > "$HOME/.docker/config.json"
 	run rm-push --insecure -q "$PKG1" "oci://$AREG/voice/l:1.3"
 	assert_success
-	run --separate-stderr rm-cache fetch --insecure --json "oci://$AREG/voice/l:1.3"
+	run --separate-stderr rm-cache fetch --insecure --json --package "oci://$AREG/voice/l:1.3"
 	assert_success
 	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
 	# credHelpers: docker-credential-NAME get, host on stdin

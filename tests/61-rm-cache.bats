@@ -26,13 +26,27 @@ teardown() {
 
 fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 
-@test "rm-cache: fetch unpacks a verified package under pipelines/<digest>/ and keeps a byte-identical .rmpkg" {
+# random_model_pkg DIR BYTES: the example package with a model of BYTES random
+# bytes (never sparse), built under DIR; prints its path.
+random_model_pkg() {
+	mkdir -p "$1/src/models" "$1/out"
+	cp "$SHARE/examples/voice.yaml" "$1/src/"
+	head -c "$2" /dev/urandom > "$1/src/models/tiny-vad.safetensors"
+	SOURCE_DATE_EPOCH=1700000000 rm-build -q -o "$1/out" "$1/src/voice.yaml" | jq -r .path
+}
+
+@test "rm-cache: fetch unpacks a verified package under pipelines/<digest>/ and makes a byte-identical .rmpkg when asked" {
 	fetch_json "oci://$REG/voice/tts:1.0"
 	assert_success
 	d=$(jq -r '.[0].digest' <<<"$output")
 	[ "$d" = "$(rm-inspect --json "$PKG1" 2>/dev/null | jq -r .digest)" ]
-	jq -e '.[0].cached == false' <<<"$output"
+	jq -e '.[0].cached == false and (.[0] | has("package") | not)' <<<"$output"
 	[ "$(jq -r '.[0].path' <<<"$output")" = "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}" ]
+	# the blobs are the package: no .rmpkg until one is asked for
+	[ ! -e "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}.rmpkg" ]
+	fetch_json --package "oci://$REG/voice/tts:1.0"
+	assert_success
+	[ "$(jq -r '.[0].package' <<<"$output")" = "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}.rmpkg" ]
 	cmp "$PKG1" "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}.rmpkg"
 	[ -f "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}/manifest.json" ]
 	cmp "$BATS_FILE_TMPDIR/p1/src/models/tiny-vad.safetensors" "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}/models/tiny-vad.safetensors"
@@ -45,8 +59,10 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	jq -e --arg d "$d" --arg r "oci://$REG/voice/tts:1.0" 'length == 1 and .[0].digest == $d and .[0].name == "voice" and .[0].version == "1.0.0" and .[0].refs == [$r]' <<<"$output"
 	run --separate-stderr rm-cache path --json "oci://$REG/voice/tts:1.0"
 	[ "$(jq -r .path <<<"$output")" = "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}" ]
-	run --separate-stderr rm-cache path --json "${d:7:12}"
+	run --separate-stderr rm-cache path --json --package "${d:7:12}"
 	[ "$(jq -r .package <<<"$output")" = "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}.rmpkg" ]
+	run --separate-stderr rm-cache path --package "${d:7:12}"
+	assert_output "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}.rmpkg"
 	# one value: the directory alone, even into a pipe; JSON only when asked
 	run --separate-stderr rm-cache path "${d:7:12}"
 	assert_output "$REMOTEMEDIA_HOME/pipelines/${d#sha256:}"
@@ -58,7 +74,7 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	assert_success
 	proxy_stop
 	n=$(wc -l < "$BATS_TEST_TMPDIR/proxy.log")
-	fetch_json "oci://$PROXY/voice/tts:1.0"
+	fetch_json --package "oci://$PROXY/voice/tts:1.0"
 	assert_success
 	jq -e '.[0].cached == true' <<<"$output"
 	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
@@ -75,7 +91,7 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 
 @test "rm-cache: a download cut off mid-blob resumes with Range and gives the same package" {
 	proxy_start "$BATS_TEST_TMPDIR" drop-blob
-	fetch_json "oci://$PROXY/voice/tts:1.0"
+	fetch_json --package "oci://$PROXY/voice/tts:1.0"
 	assert_success
 	grep -q '^dropped after' "$BATS_TEST_TMPDIR/proxy.log"
 	grep -qE '^GET /v2/voice/tts/blobs/sha256:[0-9a-f]+ 206$' "$BATS_TEST_TMPDIR/proxy.log"
@@ -86,7 +102,7 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 
 @test "rm-cache: a 500 is retried" {
 	proxy_start "$BATS_TEST_TMPDIR" 500-once
-	fetch_json "oci://$PROXY/voice/tts:1.0"
+	fetch_json --package "oci://$PROXY/voice/tts:1.0"
 	assert_success
 	grep -qE '^GET /v2/voice/tts/blobs/sha256:[0-9a-f]+ 500$' "$BATS_TEST_TMPDIR/proxy.log"
 	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
@@ -117,7 +133,7 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	run rm-cache verify
 	assert_success
 	ls "$REMOTEMEDIA_HOME/blobs/sha256/" | grep -q '\.partial$'
-	fetch_json "oci://$REG/voice/tts:1.0"
+	fetch_json --package "oci://$REG/voice/tts:1.0"
 	assert_success
 	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
 	run rm-cache verify
@@ -128,17 +144,17 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 }
 
 @test "rm-cache: two concurrent fetches of the same reference give one correct entry" {
-	rm-cache fetch --insecure -q --json "oci://$REG/voice/tts:2.0" > "$BATS_TEST_TMPDIR/a" 2>&1 &
+	rm-cache fetch --insecure -q --json --package "oci://$REG/voice/tts:2.0" > "$BATS_TEST_TMPDIR/a" 2>&1 &
 	a=$!
-	rm-cache fetch --insecure -q --json "oci://$REG/voice/tts:2.0" > "$BATS_TEST_TMPDIR/b" 2>&1 &
+	rm-cache fetch --insecure -q --json --package "oci://$REG/voice/tts:2.0" > "$BATS_TEST_TMPDIR/b" 2>&1 &
 	b=$!
 	wait "$a"
 	wait "$b"
 	run --separate-stderr rm-cache ls --json
 	jq -e 'length == 1' <<<"$output"
 	cmp "$PKG2" "$(jq -r '.[0].package' "$BATS_TEST_TMPDIR/a")"
-	# the unpacked directory, the .rmpkg and its signature record
-	[ "$(ls "$REMOTEMEDIA_HOME/pipelines" | grep -v '\.lock$' | wc -l)" = 3 ]
+	# the unpacked directory, its layout and signature records, the .rmpkg asked for
+	[ "$(ls "$REMOTEMEDIA_HOME/pipelines" | grep -v '\.lock$' | wc -l)" = 4 ]
 	run rm-cache verify
 	assert_success
 }
@@ -161,7 +177,7 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	rm-push --insecure -q "$PKG2" "oci://$REG/voice/tts:latest" >/dev/null
 	fetch_json "oci://$REG/voice/tts:latest"
 	[ "$(jq -r '.[0].digest' <<<"$output")" = "$d1" ]
-	fetch_json --refresh "oci://$REG/voice/tts:latest"
+	fetch_json --package --refresh "oci://$REG/voice/tts:latest"
 	d2=$(jq -r '.[0].digest' <<<"$output")
 	[ "$d2" != "$d1" ]
 	cmp "$PKG2" "$(jq -r '.[0].package' <<<"$output")"
@@ -214,7 +230,7 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	head -c 1500000 /dev/urandom > "$d/src/models/tiny-vad.safetensors"
 	pkg=$(SOURCE_DATE_EPOCH=1700000000 rm-build -q -o "$d/out" "$d/src/voice.yaml" | jq -r .path)
 	rm-push --insecure -q "$pkg" "oci://$REG/voice/big:1" >/dev/null
-	fetch_json "oci://$REG/voice/big:1"
+	fetch_json --package "oci://$REG/voice/big:1"
 	assert_success
 	h=$(jq -r '.[0].digest' <<<"$output")
 	h=${h#sha256:}
@@ -223,7 +239,9 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	file=$REMOTEMEDIA_HOME/pipelines/$h/models/tiny-vad.safetensors
 	cmp "$d/src/models/tiny-vad.safetensors" "$file"
 	[ "$(stat -c %i "$blob")" = "$(stat -c %i "$file")" ]
-	[ "$(stat -c %a "$file")" = "$(stat -c %a "$REMOTEMEDIA_HOME/pipelines/$h/manifest.json")" ]
+	# read-only: a program opening it for writing is refused, the blob unchanged
+	[ "$(stat -c %a "$file")" = 444 ]
+	[ "$(stat -c %a "$REMOTEMEDIA_HOME/pipelines/$h/manifest.json")" = 644 ]
 	# a small file is a copy of its own
 	v=$REMOTEMEDIA_HOME/pipelines/$h/modules/voice.yaml
 	[ "$(stat -c %i "$v")" != "$(stat -c %i "$REMOTEMEDIA_HOME/blobs/sha256/$(sha256sum "$v" | cut -c1-64)")" ]
@@ -252,15 +270,84 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	assert_success
 }
 
+@test "rm-cache: a package with a 64 MiB model is stored once (state under 1.3x the model), its .rmpkg only while asked for" {
+	d=$BATS_TEST_TMPDIR/m64
+	pkg=$(random_model_pkg "$d" $((64 << 20)))
+	rm-push --insecure -q "$pkg" "oci://$REG/voice/m64:1" >/dev/null
+	export REMOTEMEDIA_HOME=$BATS_TEST_TMPDIR/state
+	fetch_json "oci://$REG/voice/m64:1"
+	assert_success
+	h=$(jq -r '.[0].digest' <<<"$output")
+	h=${h#sha256:}
+	model=$((64 << 20))
+	kib=$(du -sk "$REMOTEMEDIA_HOME" | cut -f1)
+	[ $((kib * 1024)) -lt $((model * 13 / 10)) ] || { du -ak "$REMOTEMEDIA_HOME" >&3; false; }
+	# the unpacked model is the blob (one inode), read-only, and verify passes
+	file=$REMOTEMEDIA_HOME/pipelines/$h/models/tiny-vad.safetensors
+	blob=$REMOTEMEDIA_HOME/blobs/sha256/$(sha256sum "$d/src/models/tiny-vad.safetensors" | cut -c1-64)
+	[ "$(stat -c %i "$file")" = "$(stat -c %i "$blob")" ]
+	[ "$(stat -c %a "$file")" = 444 ]
+	run rm-cache verify
+	assert_success
+	# a tool that needs the package gets it, made from the blobs, byte-identical
+	run --separate-stderr rm-inspect --json "${h:0:12}"
+	assert_success
+	cmp "$pkg" "$REMOTEMEDIA_HOME/pipelines/$h.rmpkg"
+	run rm-cache verify
+	assert_success
+	# gc takes the made package away again; the entry stays whole
+	run --separate-stderr rm-cache gc --json
+	assert_success
+	jq -e --arg p "$REMOTEMEDIA_HOME/pipelines/$h.rmpkg" 'map(select(.path == $p and .what == "package")) | length == 1' <<<"$output"
+	[ ! -e "$REMOTEMEDIA_HOME/pipelines/$h.rmpkg" ]
+	kib=$(du -sk "$REMOTEMEDIA_HOME" | cut -f1)
+	[ $((kib * 1024)) -lt $((model * 13 / 10)) ]
+	fetch_json --offline "oci://$REG/voice/m64:1"
+	assert_success
+	jq -e '.[0].cached == true' <<<"$output"
+	# an edit of the unpacked file (root ignores the read-only mode) changes the blob:
+	# verify names both, and a fetch of the package does not trust the blob
+	printf 'x' | dd of="$file" bs=1 seek=4096 conv=notrunc status=none
+	run --separate-stderr rm-cache verify --json
+	assert_failure 1
+	jq -e --arg b "$blob" --arg f "$file" '(map(.path) | index($b) != null) and (map(.path) | index($f) != null)' <<<"$output"
+	run rm-cache path --package "${h:0:12}"
+	assert_failure 5
+	assert_output --partial "'rm-cache clear' it and fetch it again"
+	[ ! -e "$REMOTEMEDIA_HOME/pipelines/$h.rmpkg" ]
+}
+
+@test "rm-cache: a .rmpkg file fetched (as rm-schedule run PKG does) is stored once too, and made again byte for byte" {
+	d=$BATS_TEST_TMPDIR/m16
+	pkg=$(random_model_pkg "$d" $((16 << 20)))
+	run --separate-stderr rm-cache fetch --json "$pkg"
+	assert_success
+	h=$(jq -r '.[0].digest' <<<"$output")
+	h=${h#sha256:}
+	kib=$(du -sk "$REMOTEMEDIA_HOME" | cut -f1)
+	[ $((kib * 1024)) -lt $(((16 << 20) * 13 / 10)) ] || { du -ak "$REMOTEMEDIA_HOME" >&3; false; }
+	file=$REMOTEMEDIA_HOME/pipelines/$h/models/tiny-vad.safetensors
+	cmp "$d/src/models/tiny-vad.safetensors" "$file"
+	[ "$(stat -c %h "$file")" = 2 ]
+	run rm-cache path --package "${h:0:12}"
+	assert_success
+	cmp "$pkg" "$output"
+	run rm-cache verify
+	assert_success
+	# the same file again is a cache hit
+	run --separate-stderr rm-cache fetch --json "$pkg"
+	jq -e '.[0].cached == true' <<<"$output"
+}
+
 @test "rm-cache: a cached blob that no longer matches its digest is fetched again, never unpacked" {
 	fetch_json "oci://$REG/voice/tts:1.0"
 	h=$(jq -r '.[0].digest' <<<"$output")
 	h=${h#sha256:}
 	m=$REMOTEMEDIA_HOME/blobs/sha256/$(sha256sum "$BATS_FILE_TMPDIR/p1/src/models/tiny-vad.safetensors" | cut -c1-64)
 	# the entry gone, its blobs left (as by a crash), one of them damaged in place
-	rm -rf "$REMOTEMEDIA_HOME/pipelines/$h" "$REMOTEMEDIA_HOME/pipelines/$h.rmpkg"
+	rm -rf "$REMOTEMEDIA_HOME/pipelines/$h" "$REMOTEMEDIA_HOME/pipelines/$h".{rmpkg,layout}
 	printf 'x' | dd of="$m" bs=1 seek=10 conv=notrunc status=none
-	fetch_json "oci://$REG/voice/tts:1.0"
+	fetch_json --package "oci://$REG/voice/tts:1.0"
 	assert_success
 	[[ $stderr == *"does not match its digest; fetching it again"* ]]
 	cmp "$PKG1" "$REMOTEMEDIA_HOME/pipelines/$h.rmpkg"
@@ -296,7 +383,7 @@ fetch_json() { run --separate-stderr rm-cache fetch --insecure --json "$@"; }
 	fetch_json "oci://$REG/voice/forged:1.0"
 	assert_success
 	h=$(jq -r '.[0].digest' <<<"$output")
-	rm -rf "$REMOTEMEDIA_HOME/pipelines/${h#sha256:}" "$REMOTEMEDIA_HOME/pipelines/${h#sha256:}".{rmpkg,sig}
+	rm -rf "$REMOTEMEDIA_HOME/pipelines/${h#sha256:}" "$REMOTEMEDIA_HOME/pipelines/${h#sha256:}".{rmpkg,sig,layout}
 	run rm-cache fetch "$lay:1.0"
 	assert_failure 5
 	assert_output --partial "refused: the layer for 'modules/voice.yaml'"

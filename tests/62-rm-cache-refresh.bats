@@ -45,7 +45,7 @@ teardown_file() {
 	assert_success
 	[ "$(jq -r '.[0].digest' <<<"$output")" = "$d" ]
 	jq -e '.[0].cached == false' <<<"$output"
-	cmp "$BATS_TEST_TMPDIR/signed.rmpkg" "$(rm-cache path --json "$d" 2>/dev/null | jq -r .package)"
+	cmp "$BATS_TEST_TMPDIR/signed.rmpkg" "$(rm-cache path --json --package "$d" 2>/dev/null | jq -r .package)"
 	mkdir -p "$REMOTEMEDIA_HOME/trust"
 	cp "$BATS_TEST_TMPDIR/pub.pub" "$REMOTEMEDIA_HOME/trust/"
 	run --separate-stderr rm-inspect --json "$d"

@@ -54,7 +54,7 @@ teardown() {
 
 @test "redirect: a blob served by the storage host a GET is redirected to arrives without the registry's Authorization" {
 	redirector_start "$BATS_TEST_TMPDIR" serve
-	run --separate-stderr rm-cache fetch --insecure --json "oci://$PROXY/voice/tts:1.0"
+	run --separate-stderr rm-cache fetch --insecure --json --package "oci://$PROXY/voice/tts:1.0"
 	assert_success
 	cmp "$PKG1" "$(jq -r '.[0].package' <<<"$output")"
 	log=$BATS_TEST_TMPDIR/proxy.log

@@ -105,7 +105,7 @@ campaign() {
 # fetch of REF gives PKG byte for byte, gc leaves no temporary, every entry
 # verifies and KEEP is still cached.
 fetch_completes() {
-	run --separate-stderr rm-cache fetch --insecure --json "$1"
+	run --separate-stderr rm-cache fetch --insecure --json --package "$1"
 	assert_success
 	[ "$(jq -r '.[0].digest' <<<"$output")" = "$(digest_of "$2")" ]
 	cmp "$2" "$(jq -r '.[0].package' <<<"$output")"

@@ -22,9 +22,9 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: rm-cache fetch [--refresh] [--offline] [--insecure] [-j N] REF...\n"
+	    "usage: rm-cache fetch [--refresh] [--offline] [--insecure] [--package] [-j N] REF...\n"
 	    "       rm-cache fetch [--refresh] [--offline] [--insecure] --pipeline PIPELINE\n"
-	    "       rm-cache ls | path REF | verify | gc | clear (REF | --all)\n"
+	    "       rm-cache ls | path [--package] REF | verify | gc | clear (REF | --all)\n"
 	    "\n"
 	    "REF: oci://HOST[:PORT]/REPO[:TAG|@sha256:HEX], an OCI image layout directory\n"
 	    "(DIR, DIR:TAG, oci:DIR:TAG), a cached digest (sha256:HEX or 12+ hex digits) or\n"
@@ -34,6 +34,8 @@ usage(FILE *fp)
 	    "  --offline        never use the network: a miss is exit 1\n"
 	    "  --insecure       allow plain HTTP or unverified TLS\n"
 	    "  --pipeline FILE  fetch every remote_ref of the pipeline's nodes\n"
+	    "  --package        fetch, path: also make the .rmpkg file (a package from a\n"
+	    "                   registry is kept as blobs and its unpacked tree)\n"
 	    "  -j, --jobs N     references fetched at once (default 4)\n"
 	    "  --all            clear: remove every package and blob\n"
 	    "  --json           JSON output (the default when stdout is not a terminal)\n"
@@ -93,6 +95,29 @@ pipeline_refs(const char *path, json_t **refs, struct rm_err *err)
 			json_array_append_new(*refs, json_string(r));
 	}
 	json_decref(doc);
+	return 0;
+}
+
+/* path: the directory, or with --package the .rmpkg (made when not there). */
+static int
+do_path(const char *ref, const char *hex, int flags, int json)
+{
+	char d[4200], p[4200];
+	struct rm_err err;
+	json_t *out;
+
+	rm_err_clear(&err);
+	snprintf(d, sizeof(d), "%s/pipelines/%s", rm_home(), hex);
+	if ((flags & RM_CACHE_PACKAGE) && rm_cache_package(hex, p, sizeof(p), &err) != 0)
+		return rm_err_print(&err);
+	if (json) {
+		out = json_pack("{ss ss+ ss}", "ref", ref, "digest", "sha256:", hex, "path", d);
+		if (flags & RM_CACHE_PACKAGE)
+			json_object_set_new(out, "package", json_string(p));
+		rm_json_print(stdout, out, 0);
+		json_decref(out);
+	} else
+		printf("%s\n", flags & RM_CACHE_PACKAGE ? p : d);
 	return 0;
 }
 
@@ -186,6 +211,7 @@ parse_opts(int argc, char **argv, const char *optstring, struct cli *o)
 		{ "pipeline", required_argument, NULL, 'p' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "all", no_argument, NULL, 'A' },
+		{ "package", no_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -209,6 +235,7 @@ parse_opts(int argc, char **argv, const char *optstring, struct cli *o)
 			}
 			break;
 		case 'A': o->all = 1; break;
+		case 'P': o->flags |= RM_CACHE_PACKAGE; break;
 		case 'J': o->json = 1; break;
 		case 'v': o->level++; break;
 		case 'q': o->level = RM_LOG_QUIET; break;
@@ -289,17 +316,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "%s: %s: not in the cache\n", rm_progname(), argv[0]);
 			return RM_EXIT_NEGATIVE;
 		}
-		if (json) {
-			char d[4200], p[4200];
-			snprintf(d, sizeof(d), "%s/pipelines/%s", rm_home(), hex);
-			snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), hex);
-			out = json_pack("{ss ss+ ss ss}", "ref", argv[0], "digest", "sha256:", hex,
-			    "path", d, "package", p);
-			rm_json_print(stdout, out, 0);
-			json_decref(out);
-		} else
-			printf("%s/pipelines/%s\n", rm_home(), hex);
-		return 0;
+		return do_path(argv[0], hex, flags, json);
 	}
 	if (strcmp(cmd, "verify") == 0 || strcmp(cmd, "gc") == 0) {
 		int verify = cmd[0] == 'v';

@@ -181,7 +181,7 @@ open_package(const char *arg, int flags, int insecure, int whole, struct rm_pkg 
 		return 0;
 	}
 	if (strncmp(arg, "oci://", 6) == 0) {
-		r = rm_cache_fetch(arg, RM_CACHE_NO_POLICY | RM_CACHE_REFRESH |
+		r = rm_cache_fetch(arg, RM_CACHE_NO_POLICY | RM_CACHE_REFRESH | RM_CACHE_PACKAGE |
 		    (insecure ? RM_CACHE_INSECURE : 0), &res, err);
 		if (r == 0) {
 			r = rm_path(pkgpath, sizeof(pkgpath), err, "%s",

@@ -6,9 +6,11 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rm_cache.h"
 #include "rm_doc.h"
@@ -25,7 +27,8 @@ usage(FILE *fp)
 	    "               oci://HOST[:PORT]/REPO[:TAG]\n"
 	    "\n"
 	    "Pushes a .rmpkg to an OCI registry: each file one blob (never sent twice),\n"
-	    "manifest.json as the config, the tag moved to the new manifest last.\n"
+	    "manifest.json as the config, the tag moved to the new manifest last. A push\n"
+	    "cut off mid-blob goes on, when run again, from what the registry holds.\n"
 	    "  --insecure         allow plain HTTP or unverified TLS\n"
 	    "  --chunk-size N     blobs above N bytes go in chunked PATCHes (default 64M;\n"
 	    "                     K, M, G suffixes)\n"
@@ -33,6 +36,31 @@ usage(FILE *fp)
 	    "  -v, --verbose / -q, --quiet / -h, --help / --version\n"
 	    "Credentials: REMOTEMEDIA_REGISTRY_USER/_PASSWORD, config.yaml registries,\n"
 	    "or ~/.docker/config.json (auths, credHelpers, credsStore).\n");
+}
+
+/*
+ * The first Ctrl-C lets the requests under way finish, so that the
+ * registry's sessions end where the records say and the next run resumes
+ * them (a registry may cancel a session a cut-off PATCH left in an unknown
+ * state); a second one stops at once.
+ */
+static volatile sig_atomic_t interrupts;
+
+static void
+on_interrupt(int sig)
+{
+	static const char msg[] = "\nrm-push: interrupted: finishing the requests under way, "
+	    "so that the next run resumes (Ctrl-C again to stop now)\n";
+	ssize_t n;
+
+	if (interrupts++ > 0) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	rm_oci_interrupt();
+	n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
 }
 
 static int
@@ -118,25 +146,38 @@ main(int argc, char **argv)
 	}
 	rm_oci_ref_str(&ref, refstr, sizeof(refstr));
 	mounts = rm_cache_mount_candidates(ref.host, ref.repo);
+	{
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_interrupt;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+	}
 	r = rm_oci_push_package(argv[optind], &ref, insecure, chunk, mounts, &res, &err);
 	json_decref(mounts);
+	if (r != 0 && rm_oci_interrupted()) {
+		rm_note("push: stopped before the tag was moved; the same command resumes the "
+		    "uploads where the registry holds them");
+		return 128 + SIGINT;
+	}
 	if (r != 0) {
 		if (err.code == RM_EXIT_NETWORK && insecure == 0 && strstr(err.msg, "SSL") != NULL)
 			rm_warn("hint: a registry without TLS needs --insecure");
 		return rm_err_print(&err);
 	}
 	rm_cache_note_push(refstr, res.manifest_digest, res.package_digest);
-	out = json_pack("{ss ss ss si si si sI}", "ref", refstr,
+	out = json_pack("{ss ss ss si si si si sI}", "ref", refstr,
 	    "manifest_digest", res.manifest_digest, "digest", res.package_digest,
 	    "blobs", res.blobs_total, "uploaded", res.blobs_uploaded, "mounted", res.blobs_mounted,
-	    "bytes_uploaded", (json_int_t)res.bytes_uploaded);
+	    "resumed", res.blobs_resumed, "bytes_uploaded", (json_int_t)res.bytes_uploaded);
 	if (json)
 		rm_json_print(stdout, out, 0);
 	else
-		printf("pushed %s\n  manifest %s\n  package  %s\n  blobs    %d (%d uploaded, %d "
-		    "mounted, %d already there)\n", refstr, res.manifest_digest, res.package_digest,
-		    res.blobs_total, res.blobs_uploaded, res.blobs_mounted,
-		    res.blobs_total - res.blobs_uploaded - res.blobs_mounted);
+		printf("pushed %s\n  manifest %s\n  package  %s\n  blobs    %d (%d uploaded, of "
+		    "which %d resumed, %d mounted, %d already there)\n", refstr, res.manifest_digest,
+		    res.package_digest, res.blobs_total, res.blobs_uploaded, res.blobs_resumed,
+		    res.blobs_mounted, res.blobs_total - res.blobs_uploaded - res.blobs_mounted);
 	json_decref(out);
 	return 0;
 }
