@@ -181,8 +181,20 @@ range_end(const char *key)
 	return v;
 }
 
+/* An int64 field (a decimal string, or absent for 0). */
+static long long
+int64_field(const json_t *o, const char *name)
+{
+	const json_t *v = json_object_get(o, name);
+
+	if (json_is_integer(v))
+		return (long long)json_integer_value(v);
+	return json_is_string(v) ? strtoll(json_string_value(v), NULL, 10) : 0;
+}
+
 json_t *
-rm_etcd_range(struct rm_etcd *e, const char *key, int prefix, struct rm_err *err)
+rm_etcd_range(struct rm_etcd *e, const char *key, int prefix, long long *rev,
+    struct rm_err *err)
 {
 	json_t *req = json_pack("{s:o}", "key", b64_json(key)), *out, *kvs, *kv, *list;
 	size_t i;
@@ -193,12 +205,15 @@ rm_etcd_range(struct rm_etcd *e, const char *key, int prefix, struct rm_err *err
 	json_decref(req);
 	if (out == NULL)
 		return NULL;
+	if (rev != NULL)
+		*rev = int64_field(json_object_get(out, "header"), "revision");
 	list = json_array();
 	kvs = json_object_get(out, "kvs");
 	json_array_foreach(kvs, i, kv) {
 		char *k = b64_field(kv, "key"), *v = b64_field(kv, "value");
 		const char *lease = json_string_value(json_object_get(kv, "lease"));
-		json_t *item = json_pack("{s:s,s:s}", "key", k ? k : "?", "lease", lease ? lease : "0");
+		json_t *item = json_pack("{s:s,s:s,s:I}", "key", k ? k : "?", "lease",
+		    lease ? lease : "0", "mod_revision", (json_int_t)int64_field(kv, "mod_revision"));
 
 		if (v != NULL)
 			json_object_set_new(item, "value", json_string(v));
@@ -229,7 +244,7 @@ lease_revoke(struct rm_etcd *e, const char *id, struct rm_err *err)
 static char *
 current_lease(struct rm_etcd *e, const char *key, struct rm_err *err)
 {
-	json_t *l = rm_etcd_range(e, key, 0, err);
+	json_t *l = rm_etcd_range(e, key, 0, NULL, err);
 	char *id = NULL;
 
 	if (l == NULL)
@@ -305,4 +320,43 @@ rm_etcd_delete(struct rm_etcd *e, const char *key, struct rm_err *err)
 		return -err->code;
 	json_decref(out);
 	return 0;
+}
+
+/*
+ * A transaction: when key's mod_revision is still rev (0: the key is
+ * absent), op ({"request_put": ...} or {"request_delete_range": ...}).
+ */
+static int
+txn_if_unchanged(struct rm_etcd *e, const char *key, long long rev, json_t *op,
+    struct rm_err *err)
+{
+	char rs[32];
+	json_t *req, *out;
+	int ok;
+
+	snprintf(rs, sizeof(rs), "%lld", rev);
+	req = json_pack("{s:[{s:o,s:s,s:s,s:s}],s:[o]}", "compare", "key", b64_json(key),
+	    "target", "MOD", "result", "EQUAL", "mod_revision", rs, "success", op);
+	out = rm_etcd_call(e, "/v3/kv/txn", req, err);
+	json_decref(req);
+	if (out == NULL)
+		return -err->code;
+	ok = json_is_true(json_object_get(out, "succeeded"));
+	json_decref(out);
+	return ok ? 0 : 1;
+}
+
+int
+rm_etcd_cas_delete(struct rm_etcd *e, const char *key, long long rev, struct rm_err *err)
+{
+	return txn_if_unchanged(e, key, rev, json_pack("{s:{s:o}}", "request_delete_range",
+	    "key", b64_json(key)), err);
+}
+
+int
+rm_etcd_cas_put(struct rm_etcd *e, const char *key, const char *value, const char *lease,
+    long long rev, struct rm_err *err)
+{
+	return txn_if_unchanged(e, key, rev, json_pack("{s:{s:o,s:o,s:s}}", "request_put", "key",
+	    b64_json(key), "value", b64_json(value), "lease", lease ? lease : "0"), err);
 }

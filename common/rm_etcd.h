@@ -29,11 +29,23 @@ int rm_etcd_put(struct rm_etcd *e, const char *key, const char *value, long ttl,
     struct rm_err *err);
 /*
  * The pairs under a key prefix (or the one key when prefix is 0), as
- * [{"key": "...", "value": "...", "lease": "ID"}], decoded; values that are
- * not valid base64 come with "error" instead.
+ * [{"key": "...", "value": "...", "lease": "ID", "mod_revision": N}],
+ * decoded; values that are not valid base64 come with "error" instead.
+ * *rev (may be NULL): the store's revision the answer reflects.
  */
-json_t *rm_etcd_range(struct rm_etcd *e, const char *key, int prefix, struct rm_err *err);
+json_t *rm_etcd_range(struct rm_etcd *e, const char *key, int prefix, long long *rev,
+    struct rm_err *err);
 /* Removes key: revokes its lease (deleting what the lease holds), or deletes it. */
 int rm_etcd_delete(struct rm_etcd *e, const char *key, struct rm_err *err);
+
+/*
+ * Compare-and-swap on mod_revision (one /v3/kv/txn): when key's
+ * mod_revision is still rev (0: the key does not exist), deletes it or puts
+ * value on lease ("0" or NULL: none). 0 done; 1 the key changed or went
+ * meanwhile (nothing written); negative with err when etcd did not answer.
+ */
+int rm_etcd_cas_delete(struct rm_etcd *e, const char *key, long long rev, struct rm_err *err);
+int rm_etcd_cas_put(struct rm_etcd *e, const char *key, const char *value, const char *lease,
+    long long rev, struct rm_err *err);
 
 #endif

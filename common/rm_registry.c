@@ -371,6 +371,18 @@ etcd_client(struct rm_err *err)
 	return etcd;
 }
 
+struct rm_etcd *
+rm_registry_etcd(struct rm_err *err)
+{
+	if (rm_registry_select(NULL, err) != 0)
+		return NULL;
+	if (cur_url.kind != RM_REG_ETCD) {
+		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "the registry is not in etcd");
+		return NULL;
+	}
+	return etcd_client(err);
+}
+
 static int
 etcd_key(char *buf, size_t size, const char *id, struct rm_err *err)
 {
@@ -433,7 +445,7 @@ etcd_get(const char *id, struct rm_err *err)
 
 	if (e == NULL || etcd_key(key, sizeof(key), id, err) != 0)
 		return NULL;
-	if ((l = rm_etcd_range(e, key, 0, err)) == NULL)
+	if ((l = rm_etcd_range(e, key, 0, NULL, err)) == NULL)
 		return NULL;
 	kv = json_array_get(l, 0);
 	if (kv == NULL)
@@ -475,7 +487,7 @@ rm_registry_list_remote(struct rm_err *err)
 	if (e == NULL)
 		return NULL;
 	snprintf(key, sizeof(key), "%s/executors/", cur_url.prefix);
-	if ((l = rm_etcd_range(e, key, 1, err)) == NULL)
+	if ((l = rm_etcd_range(e, key, 1, NULL, err)) == NULL)
 		return NULL;
 	out = json_array();
 	json_array_foreach(l, i, kv) {

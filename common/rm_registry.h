@@ -46,6 +46,9 @@ const struct rm_reg_url *rm_registry_url(void);
  */
 json_t *rm_registry_list_remote(struct rm_err *err);
 
+/* The etcd client of an etcd registry (made on first use), or NULL with err. */
+struct rm_etcd *rm_registry_etcd(struct rm_err *err);
+
 /* The registry directory (created with mode 0700 when mk is set). */
 int rm_registry_dir(char *buf, size_t size, int mk, struct rm_err *err);
 /* Takes the registry's writer lock (exclusive); returns an fd for rm_unlock. */

@@ -5,66 +5,15 @@
 # A real etcd (Debian etcd-server) runs on free ports for the whole file.
 
 load test_helper
+load etcd_helper
 bats_require_minimum_version 1.5.0
 
 M=$BATS_TEST_DIRNAME/fixtures/match
-
-setup_file() {
-	if ! command -v etcd >/dev/null 2>&1; then
-		skip "etcd is not installed (apt-get install etcd-server etcd-client)"
-	fi
-	local client peer i
-	client=$(free_port)
-	peer=$(free_port)
-	while [ "$peer" = "$client" ]; do peer=$(free_port); done
-	ETCD_URL=etcd://127.0.0.1:$client
-	ETCD_HTTP=http://127.0.0.1:$client
-	etcd --name rmtest --data-dir "$BATS_FILE_TMPDIR/etcd" \
-		--listen-client-urls "$ETCD_HTTP" --advertise-client-urls "$ETCD_HTTP" \
-		--listen-peer-urls "http://127.0.0.1:$peer" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-		--initial-cluster "rmtest=http://127.0.0.1:$peer" \
-		>"$BATS_FILE_TMPDIR/etcd.log" 2>&1 &
-	ETCD_PID=$!
-	echo "$ETCD_PID" > "$BATS_FILE_TMPDIR/etcd.pid"
-	for i in $(seq 1 100); do
-		if curl -fsS "$ETCD_HTTP/health" 2>/dev/null | grep -q '"health":"true"'; then
-			export ETCD_URL ETCD_HTTP ETCD_PID
-			return 0
-		fi
-		kill -0 "$ETCD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$BATS_FILE_TMPDIR/etcd.log" >&2
-	false
-}
-
-teardown_file() {
-	local pid
-	pid=$(cat "$BATS_FILE_TMPDIR/etcd.pid" 2>/dev/null) || return 0
-	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null || true
-}
 
 setup() {
 	# every test its own prefix: no test sees another's adverts
 	PREFIX=t$BATS_TEST_NUMBER
 	REG=$ETCD_URL/$PREFIX
-}
-
-# The keys under PREFIX/ (ending in '/'), one a line, read through the
-# gateway with curl rather than our client: etcd_keys t1/executors/
-etcd_keys() {
-	local k e
-	k=$(printf '/%s' "$1" | base64 -w0)
-	e=$(printf '/%s0' "${1%/}" | base64 -w0)
-	curl -fsS -X POST "$ETCD_HTTP/v3/kv/range" \
-		-d "{\"key\":\"$k\",\"range_end\":\"$e\",\"keys_only\":true}" |
-		jq -r '.kvs // [] | .[].key | @base64d'
 }
 
 @test "etcd: registered adverts match exactly as the same adverts in a directory" {

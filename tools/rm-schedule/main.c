@@ -323,6 +323,9 @@ cmd_reconcile(struct args *a)
 			printf("placed %s on %s: %s\n", json_string_value(json_object_get(p, "node")),
 			    json_string_value(json_object_get(p, "executor")),
 			    json_string_value(json_object_get(p, "reason")));
+	json_array_foreach(json_object_get(res, "claimed_elsewhere"), i, p)
+		fprintf(stderr, "%s: %s not placed here: another reconciler claimed it first\n",
+		    rm_progname(), json_string_value(json_object_get(p, "node")));
 	json_array_foreach(json_object_get(res, "still_parked"), i, p)
 		fprintf(stderr, "%s: %s still parked: %s\n", rm_progname(),
 		    json_string_value(json_object_get(p, "node")),

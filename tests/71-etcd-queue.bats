@@ -1,0 +1,151 @@
+#!/usr/bin/env bats
+# The parked queue in etcd (issue 12): rm-schedule plan parks under
+# PREFIX/queue/<id>, queue lists it, reconcile from any host (another
+# REMOTEMEDIA_HOME) places it; claims are etcd transactions, so two racing
+# reconcilers place a node exactly once; reconcile --watch places a parked
+# node as soon as a capable executor registers.
+
+load test_helper
+load etcd_helper
+bats_require_minimum_version 1.5.0
+
+SF=$BATS_TEST_DIRNAME/fixtures/schedule
+P=$SF/pipelines
+
+setup() {
+	PREFIX=q$BATS_TEST_NUMBER
+	REG=$ETCD_URL/$PREFIX
+	H1=$BATS_TEST_TMPDIR/host1
+	H2=$BATS_TEST_TMPDIR/host2
+	mkdir -p "$H1" "$H2"
+}
+
+teardown() {
+	local pid
+	for pid in $(cat "$BATS_TEST_TMPDIR"/*.bgpid 2>/dev/null); do
+		etcd_stop "$pid"
+	done
+}
+
+# parks the screenshot node of shot.json from host 1 (only a FreeBSD advert)
+park_shot() {
+	run rm-probe register -q --registry "$REG" --from "$SF/shot/bsd-1.json" --ttl 300
+	assert_success
+	run --separate-stderr env REMOTEMEDIA_HOME="$H1" rm-schedule plan --registry "$REG" \
+		--no-local -o "$H1/plan.json" "$P/shot.json"
+	assert_failure 1
+	[[ $stderr == *"(parked)"* ]]
+}
+
+@test "etcd queue: plan parks in etcd, not in the directory; queue lists it from another host" {
+	park_shot
+	[ ! -e "$H1/queue" ]
+	assert_equal "$(etcd_keys "$PREFIX/queue/" | wc -l)" 1
+	key=$(etcd_keys "$PREFIX/queue/")
+	[[ $key == "/$PREFIX/queue/"*-grab ]]
+	assert_equal "$(etcd_get "${key#/}" | jq -r '.schema, .status, .node.id' | tr '\n' ' ')" \
+		"remotemedia.parked/1 parked grab "
+	run --separate-stderr env REMOTEMEDIA_HOME="$H2" rm-schedule queue --json --registry "$REG"
+	assert_success
+	assert_equal "$(jq -r 'length, .[0].node.id, .[0].id' <<<"$output" | tr '\n' ' ')" \
+		"1 grab ${key##*/} "
+	# the directory backend of host 2 knows nothing of it
+	run --separate-stderr env REMOTEMEDIA_HOME="$H2" rm-schedule queue --json
+	assert_equal "$(jq length <<<"$output")" 0
+}
+
+@test "etcd queue: reconcile from another host places the node once a capable executor registers" {
+	park_shot
+	run --separate-stderr env REMOTEMEDIA_HOME="$H2" rm-schedule reconcile --json --no-local \
+		--registry "$REG"
+	assert_failure 1
+	[[ $stderr == *"grab still parked"* ]]
+	assert_equal "$(etcd_keys "$PREFIX/queue/" | wc -l)" 1
+	run rm-probe register -q --registry "$REG" --from "$SF/shot/linux-shot.json" --ttl 300
+	assert_success
+	run --separate-stderr env REMOTEMEDIA_HOME="$H2" rm-schedule reconcile --json --no-local \
+		--registry "$REG"
+	assert_success
+	assert_equal "$(jq -r '.placed[0].node, .placed[0].executor' <<<"$output" | tr '\n' ' ')" \
+		"grab linux-shot "
+	assert_equal "$(etcd_keys "$PREFIX/queue/")" ""
+	ls "$H2"/placed/*-grab.json
+	[ ! -e "$H1/placed" ]
+	run --separate-stderr env REMOTEMEDIA_HOME="$H1" rm-schedule queue --json --registry "$REG"
+	assert_equal "$(jq length <<<"$output")" 0
+}
+
+@test "etcd queue: two reconcilers racing on one parked node place it exactly once" {
+	park_shot
+	run rm-probe register -q --registry "$REG" --from "$SF/shot/linux-shot.json" --ttl 300
+	assert_success
+	# both list and place before either claims: one transaction wins
+	RM_TEST_CLAIM_DELAY_MS=1500 REMOTEMEDIA_HOME="$H1" rm-schedule reconcile --json \
+		--no-local --registry "$REG" >"$H1/out" 2>"$H1/err" &
+	p1=$!
+	RM_TEST_CLAIM_DELAY_MS=1500 REMOTEMEDIA_HOME="$H2" rm-schedule reconcile --json \
+		--no-local --registry "$REG" >"$H2/out" 2>"$H2/err" &
+	p2=$!
+	wait $p1 || true
+	wait $p2 || true
+	cat "$H1/err" "$H2/err"
+	n=$(cat "$H1"/placed/*.json "$H2"/placed/*.json 2>/dev/null | jq -s length)
+	assert_equal "$n" 1
+	assert_equal "$(jq -s '[.[].placed | length] | add' "$H1/out" "$H2/out")" 1
+	assert_equal "$(jq -s '[.[].claimed_elsewhere | length] | add' "$H1/out" "$H2/out")" 1
+	grep -q "grab not placed here: another reconciler claimed it first" "$H1/err" "$H2/err"
+	assert_equal "$(etcd_keys "$PREFIX/queue/")" ""
+}
+
+@test "etcd queue: many parked nodes, two reconcilers at once: each placed exactly once" {
+	run rm-probe register -q --registry "$REG" --from "$SF/shot/bsd-1.json" --ttl 300
+	for i in $(seq 1 12); do
+		jq --arg n "grab$i" '.name = $n | .nodes[0].id = $n' "$P/shot.json" > "$BATS_TEST_TMPDIR/s$i.json"
+		REMOTEMEDIA_HOME="$H1" rm-schedule plan --registry "$REG" --no-local \
+			"$BATS_TEST_TMPDIR/s$i.json" >/dev/null 2>&1 || true
+	done
+	assert_equal "$(etcd_keys "$PREFIX/queue/" | wc -l)" 12
+	rm-probe register -q --registry "$REG" --from "$SF/shot/linux-shot.json" --ttl 300
+	REMOTEMEDIA_HOME="$H1" rm-schedule reconcile --json --no-local --registry "$REG" \
+		>"$H1/out" 2>/dev/null &
+	p1=$!
+	REMOTEMEDIA_HOME="$H2" rm-schedule reconcile --json --no-local --registry "$REG" \
+		>"$H2/out" 2>/dev/null &
+	p2=$!
+	wait $p1 || true
+	wait $p2 || true
+	assert_equal "$(jq -s '[.[].placed | length] | add' "$H1/out" "$H2/out")" 12
+	assert_equal "$(ls "$H1/placed" "$H2/placed" 2>/dev/null | grep -c '\.json$')" 12
+	assert_equal "$(jq -rs '[.[].placed[].node] | unique | length' "$H1/out" "$H2/out")" 12
+	assert_equal "$(etcd_keys "$PREFIX/queue/")" ""
+}
+
+@test "etcd queue: a malformed entry is named by its key, skipped with a warning, left in place" {
+	park_shot
+	etcd_put "$PREFIX/queue/bad-entry" '{"schema": "remotemedia.parked/1", oops'
+	run --separate-stderr rm-schedule queue --json --registry "$REG"
+	assert_success
+	assert_equal "$(jq length <<<"$output")" 1
+	[[ $stderr == *"etcd:/$PREFIX/queue/bad-entry: malformed JSON"*"(skipped)"* ]]
+	run rm-probe register -q --registry "$REG" --from "$SF/shot/linux-shot.json" --ttl 300
+	run --separate-stderr rm-schedule reconcile --json --no-local --registry "$REG"
+	assert_success
+	assert_equal "$(jq '.placed | length' <<<"$output")" 1
+	[[ $stderr == *"etcd:/$PREFIX/queue/bad-entry: malformed JSON"*"(left in the queue)"* ]]
+	assert_equal "$(etcd_keys "$PREFIX/queue/")" "/$PREFIX/queue/bad-entry"
+}
+
+@test "etcd queue: unreachable etcd is exit 6 naming the endpoints, for plan, queue and reconcile" {
+	p1=$(free_port)
+	p2=$(free_port)
+	u=etcd://127.0.0.1:$p1,127.0.0.1:$p2
+	for verb in queue reconcile; do
+		run --separate-stderr rm-schedule "$verb" --no-local --registry "$u"
+		assert_failure 6
+		[[ $stderr == *"etcd unreachable: tried 127.0.0.1:$p1, 127.0.0.1:$p2"* ]]
+	done
+	run --separate-stderr rm-schedule plan --no-local -x "$SF/shot/bsd-1.json" \
+		--registry "$u" "$P/shot.json"
+	assert_failure 6
+	[[ $stderr == *"127.0.0.1:$p1"* ]]
+}

@@ -1,0 +1,94 @@
+# Real etcd servers (Debian etcd-server) on loopback for the etcd suites.
+# etcd_start DIR [EXTRA ARGS...]: one member on free ports, data and log in
+# DIR; sets ETCD_URL (etcd://127.0.0.1:PORT), ETCD_HTTP and ETCD_PID, and
+# appends the pid to $BATS_FILE_TMPDIR/etcd.pids for etcd_stop_all.
+# Loading it gives a suite one etcd for the whole file (setup_file) that
+# teardown_file stops, with every other etcd the file started.
+
+etcd_need() {
+	command -v etcd >/dev/null 2>&1 ||
+		skip "etcd is not installed (apt-get install etcd-server etcd-client)"
+}
+
+# etcd_wait_health HTTP PID LOG: up to 10 s for /health
+etcd_wait_health() {
+	local i
+	for i in $(seq 1 100); do
+		if curl -fsS "$1/health" 2>/dev/null | grep -q '"health":"true"'; then
+			return 0
+		fi
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$3" >&2
+	return 1
+}
+
+etcd_start() {
+	local dir=$1 client peer
+	shift
+	client=$(free_port)
+	peer=$(free_port)
+	while [ "$peer" = "$client" ]; do peer=$(free_port); done
+	mkdir -p "$dir"
+	ETCD_URL=etcd://127.0.0.1:$client
+	ETCD_HTTP=http://127.0.0.1:$client
+	etcd --name rmtest --data-dir "$dir/data" \
+		--listen-client-urls "$ETCD_HTTP" --advertise-client-urls "$ETCD_HTTP" \
+		--listen-peer-urls "http://127.0.0.1:$peer" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+		--initial-cluster "rmtest=http://127.0.0.1:$peer" "$@" \
+		>"$dir/etcd.log" 2>&1 &
+	ETCD_PID=$!
+	echo "$ETCD_PID" >> "$BATS_FILE_TMPDIR/etcd.pids"
+	etcd_wait_health "$ETCD_HTTP" "$ETCD_PID" "$dir/etcd.log" || return 1
+	export ETCD_URL ETCD_HTTP ETCD_PID
+}
+
+# Stops a pid: TERM, up to 5 s, then KILL.
+etcd_stop() {
+	kill "$1" 2>/dev/null || return 0
+	for _ in $(seq 1 50); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$1" 2>/dev/null || true
+}
+
+etcd_stop_all() {
+	local pid
+	[ -f "$BATS_FILE_TMPDIR/etcd.pids" ] || return 0
+	while read -r pid; do etcd_stop "$pid"; done < "$BATS_FILE_TMPDIR/etcd.pids"
+}
+
+# The keys under a prefix (no leading '/': etcd_keys t1/executors/), one a
+# line, read through the gateway with curl rather than our client.
+etcd_keys() {
+	local k e
+	k=$(printf '/%s' "$1" | base64 -w0)
+	e=$(printf '/%s0' "${1%/}" | base64 -w0)
+	curl -fsS -X POST "$ETCD_HTTP/v3/kv/range" \
+		-d "{\"key\":\"$k\",\"range_end\":\"$e\",\"keys_only\":true}" |
+		jq -r '.kvs // [] | .[].key | @base64d'
+}
+
+# etcd_put KEY VALUE (KEY without the leading '/'), through curl
+etcd_put() {
+	curl -fsS -X POST "$ETCD_HTTP/v3/kv/put" -d "{\"key\":\"$(printf '/%s' "$1" | base64 -w0)\",\
+\"value\":\"$(printf '%s' "$2" | base64 -w0)\"}" >/dev/null
+}
+
+# etcd_get KEY: the value
+etcd_get() {
+	curl -fsS -X POST "$ETCD_HTTP/v3/kv/range" \
+		-d "{\"key\":\"$(printf '/%s' "$1" | base64 -w0)\"}" | jq -r '.kvs[0].value // empty | @base64d'
+}
+
+setup_file() {
+	etcd_need
+	etcd_start "$BATS_FILE_TMPDIR/etcd"
+}
+
+teardown_file() {
+	etcd_stop_all
+}
