@@ -257,39 +257,55 @@ current_lease(struct rm_etcd *e, const char *key, struct rm_err *err)
 	return id;
 }
 
+/* A new lease of ttl seconds into id; 0 or negative with err. */
+static int
+lease_grant(struct rm_etcd *e, long ttl, char *id, size_t size, struct rm_err *err)
+{
+	json_t *req = json_pack("{s:I}", "TTL", (json_int_t)ttl), *out;
+
+	out = rm_etcd_call(e, "/v3/lease/grant", req, err);
+	json_decref(req);
+	if (out == NULL || !json_is_string(json_object_get(out, "ID"))) {
+		json_decref(out);
+		return out == NULL ? -err->code : rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL,
+		    "etcd granted a lease without an ID");
+	}
+	snprintf(id, size, "%s", json_string_value(json_object_get(out, "ID")));
+	json_decref(out);
+	return 0;
+}
+
 int
-rm_etcd_put(struct rm_etcd *e, const char *key, const char *value, long ttl, struct rm_err *err)
+rm_etcd_put(struct rm_etcd *e, const char *key, const char *value, long ttl, long long rev,
+    struct rm_err *err)
 {
 	json_t *req, *out;
 	char lease[32] = "0", *old;
 	struct rm_err ignore;
+	int r = 0;
 
 	rm_err_clear(&ignore);
 	old = ttl > 0 ? current_lease(e, key, &ignore) : NULL;
-	if (ttl > 0) {
-		req = json_pack("{s:I}", "TTL", (json_int_t)ttl);
-		out = rm_etcd_call(e, "/v3/lease/grant", req, err);
+	if (ttl > 0 && (r = lease_grant(e, ttl, lease, sizeof(lease), err)) != 0) {
+		free(old);
+		return r;
+	}
+	if (rev >= 0)
+		r = rm_etcd_cas_put(e, key, value, lease, rev, err);
+	else {
+		req = json_pack("{s:o,s:o,s:s}", "key", b64_json(key), "value", b64_json(value),
+		    "lease", lease);
+		out = rm_etcd_call(e, "/v3/kv/put", req, err);
 		json_decref(req);
-		if (out == NULL || !json_is_string(json_object_get(out, "ID"))) {
-			json_decref(out);
-			free(old);
-			return out == NULL ? -err->code : rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL,
-			    "etcd granted a lease without an ID");
-		}
-		snprintf(lease, sizeof(lease), "%s", json_string_value(json_object_get(out, "ID")));
+		r = out != NULL ? 0 : -err->code;
 		json_decref(out);
 	}
-	req = json_pack("{s:o,s:o,s:s}", "key", b64_json(key), "value", b64_json(value), "lease",
-	    lease);
-	out = rm_etcd_call(e, "/v3/kv/put", req, err);
-	json_decref(req);
-	if (out == NULL) {
+	if (r != 0) {
 		if (strcmp(lease, "0") != 0)
 			lease_revoke(e, lease, &ignore);
 		free(old);
-		return -err->code;
+		return r;
 	}
-	json_decref(out);
 	/* the key holds the new lease now: revoking the old one deletes nothing of it */
 	if (old != NULL && strcmp(old, "0") != 0 && strcmp(old, lease) != 0)
 		lease_revoke(e, old, &ignore);

@@ -24,9 +24,11 @@ json_t *rm_etcd_call(struct rm_etcd *e, const char *path, const json_t *body,
 /*
  * Puts key = value. ttl > 0 binds it to a new lease of that many seconds
  * (the lease it had before, if any, is revoked after the put); 0: no lease.
+ * rev >= 0 makes it a compare-and-swap (rm_etcd_cas_put): 1 when the key's
+ * mod_revision is no longer rev, nothing written (the new lease revoked).
  */
 int rm_etcd_put(struct rm_etcd *e, const char *key, const char *value, long ttl,
-    struct rm_err *err);
+    long long rev, struct rm_err *err);
 /*
  * The pairs under a key prefix (or the one key when prefix is 0), as
  * [{"key": "...", "value": "...", "lease": "ID", "mod_revision": N}],

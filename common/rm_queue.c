@@ -78,7 +78,7 @@ rm_queue_put(const char *id, const json_t *entry, char *where, size_t wsize,
 		snprintf(where, wsize, "etcd:%s", path);
 	if ((text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "cannot encode the entry");
-	r = rm_etcd_put(e, path, text, 0, err);
+	r = rm_etcd_put(e, path, text, 0, -1, err);
 	free(text);
 	return r;
 }

@@ -19,7 +19,7 @@
 #include "rm_registry.h"
 
 static struct rm_reg_url cur_url;	/* kind DIR, path "": the default */
-static int etcd_put(const json_t *norm, struct rm_err *err);
+static int etcd_put(const json_t *norm, int locked, struct rm_err *err);
 static json_t *etcd_get(const char *id, struct rm_err *err);
 static int etcd_remove(const char *id, struct rm_err *err);
 
@@ -101,7 +101,7 @@ rm_registry_put(const json_t *advert, int locked, struct rm_err *err)
 	if (norm == NULL)
 		return -err->code;
 	if (cur_url.kind == RM_REG_ETCD) {
-		r = etcd_put(norm, err);
+		r = etcd_put(norm, locked, err);
 		json_decref(norm);
 		return r;
 	}
@@ -357,6 +357,26 @@ rm_registry_url(void)
 	return &cur_url;
 }
 
+/*
+ * The advert last read (etcd_get) and its mod_revision (0: absent): a
+ * put under the lock (a read-modify-write) of that id is a compare-and-swap
+ * on it, so that it never overwrites what another host wrote meanwhile.
+ */
+static char rmw_id[256];
+static long long rmw_rev;
+
+/* RM_TEST_RMW_DELAY_MS: a pause before such a put, so that a test can
+ * write the advert in between. */
+static void
+rmw_delay(void)
+{
+	const char *d = getenv("RM_TEST_RMW_DELAY_MS");
+	long ms = d ? atol(d) : 0;
+
+	if (ms > 0 && ms < 60000)
+		usleep((useconds_t)ms * 1000);
+}
+
 static struct rm_etcd *
 etcd_client(struct rm_err *err)
 {
@@ -414,12 +434,12 @@ etcd_value(const char *key, const char *value, struct rm_err *err)
 }
 
 static int
-etcd_put(const json_t *norm, struct rm_err *err)
+etcd_put(const json_t *norm, int locked, struct rm_err *err)
 {
 	const char *id = json_string_value(json_object_get(norm, "id"));
 	struct rm_etcd *e = etcd_client(err);
 	char key[512], *text;
-	long long exp;
+	long long exp, rev = -1;
 	long ttl = 0;
 	int r;
 
@@ -431,8 +451,16 @@ etcd_put(const json_t *norm, struct rm_err *err)
 		ttl = exp - (long long)time(NULL) > 1 ? (long)(exp - (long long)time(NULL)) : 1;
 	if ((text = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "cannot encode the advert");
-	r = rm_etcd_put(e, key, text, ttl, err);
+	if (locked && strcmp(rmw_id, id) == 0) {
+		rev = rmw_rev;
+		rmw_delay();
+	}
+	rmw_id[0] = '\0';
+	r = rm_etcd_put(e, key, text, ttl, rev, err);
 	free(text);
+	if (r == 1)
+		rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "etcd key %s changed since it was read "
+		    "(at revision %lld): another writer was first; not overwritten", key, rev);
 	return r;
 }
 
@@ -448,6 +476,8 @@ etcd_get(const char *id, struct rm_err *err)
 	if ((l = rm_etcd_range(e, key, 0, NULL, err)) == NULL)
 		return NULL;
 	kv = json_array_get(l, 0);
+	snprintf(rmw_id, sizeof(rmw_id), "%s", id);
+	rmw_rev = json_integer_value(json_object_get(kv, "mod_revision"));
 	if (kv == NULL)
 		rm_err_set(err, RM_EXIT_NOTFOUND, NULL, NULL,
 		    "no executor \"%s\" in the registry (etcd key %s)", id, key);

@@ -55,7 +55,10 @@ int rm_registry_dir(char *buf, size_t size, int mk, struct rm_err *err);
 int rm_registry_lock(int nowait, struct rm_err *err);
 /*
  * Validates and writes an advert as executors/<id>.json. The caller may hold
- * the lock already (locked = 1) for a read-modify-write.
+ * the lock already (locked = 1) for a read-modify-write. In etcd such a
+ * write after rm_registry_get of the same id is a compare-and-swap on the
+ * revision read: 1 (err saying so) when another writer changed the advert
+ * meanwhile, nothing written.
  */
 int rm_registry_put(const json_t *advert, int locked, struct rm_err *err);
 /* The advert registered under id, or NULL (err RM_EXIT_NOTFOUND). */

@@ -159,3 +159,32 @@ setup() {
 	assert_failure 2
 	[[ $stderr == *'--registry: "nosuch:x"'* ]]
 }
+
+@test "etcd: verify never overwrites what a register on another host wrote meanwhile" {
+	RMP=$(command -v rm-probe)
+	BOX=$BATS_TEST_TMPDIR/nvidia-box
+	cp -a "$FIXTURES/probe/nvidia-box" "$BOX"
+	H2=$BATS_TEST_TMPDIR/host2
+	mkdir -p "$H2"
+	run env PATH="$BOX/bin" "$RMP" --root "$BOX" register -q --registry "$REG" --ttl 600 \
+		--set region=eu-west
+	assert_success
+	# verify reads the advert, then waits before its write; host 2 registers in between
+	RM_TEST_RMW_DELAY_MS=2000 PATH="$BOX/bin" "$RMP" --root "$BOX" verify \
+		--registry "$REG" >"$BATS_TEST_TMPDIR/v.out" 2>"$BATS_TEST_TMPDIR/v.err" &
+	vp=$!
+	sleep 0.7
+	run env REMOTEMEDIA_HOME="$H2" PATH="$BOX/bin" "$RMP" --root "$BOX" register -q \
+		--registry "$REG" --ttl 600 --set region=eu-north
+	assert_success
+	rc=0
+	wait $vp || rc=$?
+	cat "$BATS_TEST_TMPDIR/v.err"
+	assert_equal "$rc" 0
+	grep -q "etcd key /$PREFIX/executors/gpu1 changed since it was read (at revision [0-9]*): another writer was first; not overwritten" "$BATS_TEST_TMPDIR/v.err"
+	assert_equal "$(etcd_get "$PREFIX/executors/gpu1" | jq -r .region)" eu-north
+	# with nobody in between, verify writes as before
+	run env PATH="$BOX/bin" "$RMP" --root "$BOX" verify --registry "$REG"
+	assert_success
+	assert_equal "$(etcd_get "$PREFIX/executors/gpu1" | jq -r .region)" eu-north
+}
