@@ -376,3 +376,173 @@ rm_etcd_cas_put(struct rm_etcd *e, const char *key, const char *value, const cha
 	return txn_if_unchanged(e, key, rev, json_pack("{s:{s:o,s:o,s:s}}", "request_put", "key",
 	    b64_json(key), "value", b64_json(value), "lease", lease ? lease : "0"), err);
 }
+
+/* ---- watch: a streaming POST to /v3/watch, one JSON result a line ---- */
+
+struct watch_state {
+	rm_etcd_watch_cb cb;
+	void *ctx;
+	char *buf;
+	size_t len, cap;
+	int created;
+	long long next, compacted;	/* the revision to resume from; compacted at */
+	char failed[512];		/* the stream said it failed */
+};
+
+/* One result; 1 stops the stream. */
+static int
+watch_result(struct watch_state *w, const char *line, size_t len)
+{
+	json_t *doc = json_loadb(line, len, 0, NULL), *res, *ev;
+	const char *m;
+	size_t i;
+	int stop = 0;
+
+	if (doc == NULL)
+		return 0;	/* a keep-alive blank or partial line: nothing to act on */
+	if ((res = json_object_get(doc, "result")) == NULL) {
+		m = json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
+		snprintf(w->failed, sizeof(w->failed), "%s", m ? m : "an answer without a result");
+		json_decref(doc);
+		return 1;
+	}
+	if (json_is_true(json_object_get(res, "created")))
+		w->created = 1;
+	if ((w->compacted = int64_field(res, "compact_revision")) > 0) {
+		json_decref(doc);
+		return 1;
+	}
+	if (json_is_true(json_object_get(res, "canceled"))) {
+		m = json_string_value(json_object_get(res, "cancel_reason"));
+		snprintf(w->failed, sizeof(w->failed), "etcd canceled the watch%s%s",
+		    m ? ": " : "", m ? m : "");
+		json_decref(doc);
+		return 1;
+	}
+	json_array_foreach(json_object_get(res, "events"), i, ev) {
+		const json_t *kv = json_object_get(ev, "kv");
+		const char *type = json_string_value(json_object_get(ev, "type"));
+		char *k = b64_field(kv, "key");
+		long long rev = int64_field(kv, "mod_revision");
+
+		if (rev >= w->next)
+			w->next = rev + 1;
+		if (k != NULL && !stop && w->cb(w->ctx, type ? type : "PUT", k, rev) != 0)
+			stop = 1;
+		free(k);
+	}
+	json_decref(doc);
+	return stop;
+}
+
+static int
+watch_sink(void *ctx, long status, const void *data, size_t len)
+{
+	struct watch_state *w = ctx;
+	char *nl;
+	int stop = 0;
+
+	(void)status;
+	if (w->len + len + 1 > w->cap) {
+		size_t ncap = w->cap ? w->cap : 8192;
+		char *nb;
+		while (ncap < w->len + len + 1)
+			ncap *= 2;
+		if (ncap > ((size_t)64 << 20) || (nb = realloc(w->buf, ncap)) == NULL)
+			return -1;
+		w->buf = nb;
+		w->cap = ncap;
+	}
+	memcpy(w->buf + w->len, data, len);
+	w->len += len;
+	w->buf[w->len] = '\0';
+	while (!stop && (nl = memchr(w->buf, '\n', w->len)) != NULL) {
+		size_t n = (size_t)(nl - w->buf);
+		stop = watch_result(w, w->buf, n);
+		memmove(w->buf, nl + 1, w->len - n - 1);
+		w->len -= n + 1;
+	}
+	return stop;
+}
+
+int
+rm_etcd_watch(struct rm_etcd *e, const char *key, int prefix, long long from,
+    rm_etcd_watch_cb cb, int (*keep_going)(void *), void *ctx, long long *next,
+    struct rm_err *err)
+{
+	struct watch_state w;
+	struct rm_http_req req;
+	struct rm_http_resp resp;
+	struct rm_err why;
+	json_t *create = json_pack("{s:o,s:I}", "key", b64_json(key), "start_revision",
+	    (json_int_t)from), *body;
+	char *text, tried[1024] = "";
+	size_t k, i = e->cur;
+	int r = -1, stopped;
+	long status;
+
+	if (prefix)
+		json_object_set_new(create, "range_end", range_end(key));
+	body = json_pack("{s:o}", "create_request", create);
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	memset(&w, 0, sizeof(w));
+	w.cb = cb;
+	w.ctx = ctx;
+	w.next = from;
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = "/v3/watch";
+	req.content_type = "application/json";
+	req.body = text;
+	req.body_len = text ? strlen(text) : 0;
+	req.body_fd = -1;
+	req.once = 1;
+	req.stream = 1;
+	req.sink = watch_sink;
+	req.sink_ctx = &w;
+	req.keep_going = keep_going;
+	req.keep_ctx = ctx;
+	rm_err_clear(&why);
+	for (k = 0; k < e->n && text != NULL; k++) {
+		i = (e->cur + k) % e->n;
+		if (e->h[i] == NULL) {
+			char base[300];
+			snprintf(base, sizeof(base), "http://%s", e->eps[i]);
+			e->h[i] = rm_http_new(base, 0, NULL);
+		}
+		rm_err_clear(&why);
+		if (e->h[i] != NULL && (r = rm_http_do(e->h[i], &req, &resp, &why)) == 0)
+			break;
+		snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s",
+		    k ? ", " : "", e->eps[i]);
+	}
+	free(text);
+	free(w.buf);
+	*next = w.next;
+	if (r != 0) {
+		rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "etcd unreachable: tried %s (last: %s)",
+		    tried, why.msg[0] ? why.msg : "no session");
+		return -RM_EXIT_NETWORK;
+	}
+	e->cur = i;
+	status = resp.status;
+	stopped = resp.stopped;
+	rm_http_resp_release(&resp);
+	if (status / 100 != 2 && !(stopped && status == 0))
+		return rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "etcd %s: /v3/watch: HTTP %ld",
+		    e->eps[i], status);
+	if (w.compacted > 0) {
+		*next = w.compacted;
+		rm_err_set(err, RM_EXIT_NOTFOUND, NULL, NULL, "etcd %s: watch from revision %lld: "
+		    "compacted; the oldest revision left is %lld", e->eps[i], from, w.compacted);
+		return 2;
+	}
+	if (w.failed[0])
+		return rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "etcd %s: /v3/watch: %s",
+		    e->eps[i], w.failed);
+	if (!stopped)
+		return rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "etcd %s: the watch stream ended",
+		    e->eps[i]);
+	return 0;
+}

@@ -50,4 +50,19 @@ int rm_etcd_cas_delete(struct rm_etcd *e, const char *key, long long rev, struct
 int rm_etcd_cas_put(struct rm_etcd *e, const char *key, const char *value, const char *lease,
     long long rev, struct rm_err *err);
 
+/*
+ * Watches key (or every key under it when prefix is set) from revision
+ * from, over one streaming POST to /v3/watch; cb gets each event (type
+ * "PUT" or "DELETE", the key, its mod_revision) and returns 1 to stop.
+ * keep_going (may be NULL) is asked about once a second; 0 stops. Returns
+ * 0 when cb or keep_going stopped it, *next being the revision to resume
+ * from; 2 when from was compacted away (*next: the oldest revision left,
+ * err saying so); -RM_EXIT_NETWORK when no endpoint answered or the stream
+ * broke (err naming the endpoints).
+ */
+typedef int (*rm_etcd_watch_cb)(void *ctx, const char *type, const char *key, long long rev);
+int rm_etcd_watch(struct rm_etcd *e, const char *key, int prefix, long long from,
+    rm_etcd_watch_cb cb, int (*keep_going)(void *), void *ctx, long long *next,
+    struct rm_err *err);
+
 #endif

@@ -229,7 +229,7 @@ struct xfer {
 	struct rm_http_resp *resp;
 	uint64_t sent;
 	size_t cap;
-	int sink_failed;
+	int sink_failed, sink_stopped;
 	char www_auth[2048];
 	long retry_after;
 };
@@ -307,8 +307,11 @@ write_cb(char *data, size_t size, size_t nmemb, void *p)
 
 	cu.easy_getinfo(x->h->c, CURLINFO_RESPONSE_CODE, &code);
 	if (code >= 200 && code < 300 && x->req->sink != NULL) {
-		if (x->req->sink(x->req->sink_ctx, code, data, len) != 0) {
-			x->sink_failed = 1;
+		int r = x->req->sink(x->req->sink_ctx, code, data, len);
+		if (r == 1)
+			x->sink_stopped = 1;
+		if (r != 0) {
+			x->sink_failed = r != 1;
 			return 0;
 		}
 		x->resp->received += len;
@@ -514,6 +517,23 @@ rm_http_challenge_param(const char *ch, const char *key, char *out, size_t size)
 	return -1;
 }
 
+/* A stream's check between chunks: non-zero aborts the transfer (cleanly). */
+static int
+xferinfo_cb(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	struct xfer *x = p;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (x->req->keep_going(x->req->keep_ctx))
+		return 0;
+	x->sink_stopped = 1;
+	return 1;
+}
+
 static void
 common_opts(struct rm_http *h, struct xfer *x)
 {
@@ -523,9 +543,16 @@ common_opts(struct rm_http *h, struct xfer *x)
 	cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	cu.easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
 	cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	cu.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	cu.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, getenv("RM_HTTP_STALL") ?
-	    atol(getenv("RM_HTTP_STALL")) : 30L);
+	if (!x->req->stream) {
+		cu.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		cu.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, getenv("RM_HTTP_STALL") ?
+		    atol(getenv("RM_HTTP_STALL")) : 30L);
+	}
+	if (x->req->keep_going != NULL) {
+		cu.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+		cu.easy_setopt(c, CURLOPT_XFERINFODATA, x);
+		cu.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	cu.easy_setopt(c, CURLOPT_USERAGENT, "remotemedia/" PACKAGE_VERSION);
 	cu.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
 	cu.easy_setopt(c, CURLOPT_WRITEDATA, x);
@@ -848,6 +875,12 @@ http_exchange(struct rm_http *h, const struct rm_http_req *req, struct rm_http_r
 		}
 		if (x.sink_failed)
 			return rm_err_set(err, RM_EXIT_INTERNAL, url, NULL, "cannot store the response");
+		if (x.sink_stopped) {
+			resp->stopped = 1;
+			if (resp->status == 0)
+				cu.easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &resp->status);
+			return 0;
+		}
 		if (cc != CURLE_OK) {
 			resp->transport_error = 1;
 			if (retryable_curl(cc) && attempt < retries && resp->received == 0) {

@@ -243,3 +243,80 @@ rm_queue_unclaim(const json_t *item, struct rm_err *err)
 	free(text);
 	return r < 0 ? r : 0;
 }
+
+int
+rm_queue_revision(long long *rev, struct rm_err *err)
+{
+	char key[512];
+	struct rm_etcd *e;
+	json_t *l;
+
+	if (rm_registry_select(NULL, err) != 0)
+		return -err->code;
+	if (!in_etcd())
+		return rm_err_set(err, RM_EXIT_USAGE, NULL, NULL, "waiting for executors needs an "
+		    "etcd registry (--registry etcd://...): a directory has no watch");
+	if ((e = rm_registry_etcd(err)) == NULL)
+		return -err->code;
+	/* any key answers with the store's revision; this one need not exist */
+	snprintf(key, sizeof(key), "%s/", rm_registry_url()->prefix);
+	if ((l = rm_etcd_range(e, key, 0, rev, err)) == NULL)
+		return -err->code;
+	json_decref(l);
+	return 0;
+}
+
+struct wait_ctx {
+	char executors[512], queue[512];
+	int changed;
+	int (*keep_going)(void *);
+	void *ctx;
+};
+
+static int
+on_event(void *ctx, const char *type, const char *key, long long rev)
+{
+	struct wait_ctx *w = ctx;
+
+	if ((strcmp(type, "PUT") == 0 && strncmp(key, w->executors, strlen(w->executors)) == 0) ||
+	    strncmp(key, w->queue, strlen(w->queue)) == 0) {
+		rm_debug("etcd: %s %s at revision %lld", type, key, rev);
+		w->changed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+keep_going_of(void *p)
+{
+	struct wait_ctx *w = p;
+
+	return w->keep_going == NULL || w->keep_going(w->ctx);
+}
+
+int
+rm_queue_wait(long long from, int (*keep_going)(void *), void *ctx, long long *next,
+    struct rm_err *err)
+{
+	struct wait_ctx w;
+	char key[512];
+	struct rm_etcd *e;
+	int r;
+
+	*next = from;
+	if ((e = rm_registry_etcd(err)) == NULL)
+		return -err->code;
+	memset(&w, 0, sizeof(w));
+	w.keep_going = keep_going;
+	w.ctx = ctx;
+	snprintf(key, sizeof(key), "%s/", rm_registry_url()->prefix);
+	snprintf(w.executors, sizeof(w.executors), "%sexecutors/", key);
+	snprintf(w.queue, sizeof(w.queue), "%squeue/", key);
+	/* a test compacts the store before the watch starts */
+	rm_registry_test_pause("RM_TEST_WATCH_DELAY_MS");
+	r = rm_etcd_watch(e, key, 1, from, on_event, keep_going_of, &w, next, err);
+	if (r == 0 && !w.changed)
+		return 1;
+	return r;
+}

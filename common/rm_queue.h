@@ -41,4 +41,18 @@ int rm_queue_done(const json_t *item, struct rm_err *err);
 /* The placement could not be written: the claimed entry is parked again. */
 int rm_queue_unclaim(const json_t *item, struct rm_err *err);
 
+/*
+ * Waiting for a change (etcd only; the directory is RM_EXIT_USAGE): the
+ * store's current revision, then rm_queue_wait from it + 1 until an
+ * advert is put under PREFIX/executors/ or the queue changes, over one
+ * etcd watch (no polling). keep_going (may be NULL) is asked about once a
+ * second. 0: a change (*next: the revision to resume from); 1: keep_going
+ * said stop; 2: that revision was compacted (err saying so: re-read the
+ * queue and wait again); negative with err when etcd did not answer or
+ * the stream broke.
+ */
+int rm_queue_revision(long long *rev, struct rm_err *err);
+int rm_queue_wait(long long from, int (*keep_going)(void *), void *ctx, long long *next,
+    struct rm_err *err);
+
 #endif

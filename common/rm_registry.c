@@ -365,12 +365,10 @@ rm_registry_url(void)
 static char rmw_id[256];
 static long long rmw_rev;
 
-/* RM_TEST_RMW_DELAY_MS: a pause before such a put, so that a test can
- * write the advert in between. */
-static void
-rmw_delay(void)
+void
+rm_registry_test_pause(const char *var)
 {
-	const char *d = getenv("RM_TEST_RMW_DELAY_MS");
+	const char *d = getenv(var);
 	long ms = d ? atol(d) : 0;
 
 	if (ms > 0 && ms < 60000)
@@ -453,7 +451,8 @@ etcd_put(const json_t *norm, int locked, struct rm_err *err)
 		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "cannot encode the advert");
 	if (locked && strcmp(rmw_id, id) == 0) {
 		rev = rmw_rev;
-		rmw_delay();
+		/* a test writes the advert in between */
+		rm_registry_test_pause("RM_TEST_RMW_DELAY_MS");
 	}
 	rmw_id[0] = '\0';
 	r = rm_etcd_put(e, key, text, ttl, rev, err);

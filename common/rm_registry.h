@@ -46,6 +46,12 @@ const struct rm_reg_url *rm_registry_url(void);
  */
 json_t *rm_registry_list_remote(struct rm_err *err);
 
+/*
+ * Sleeps the milliseconds the environment variable var says (under 60000):
+ * the test suites' way to line two processes up on one race.
+ */
+void rm_registry_test_pause(const char *var);
+
 /* The etcd client of an etcd registry (made on first use), or NULL with err. */
 struct rm_etcd *rm_registry_etcd(struct rm_err *err);
 

@@ -158,18 +158,6 @@ placement_doc(const json_t *q, const char *qid, const json_t *entry, const json_
 	    json_object_get(q, "plan") ? json_object_get(q, "plan") : json_null());
 }
 
-/* RM_TEST_CLAIM_DELAY_MS: a pause between placing and claiming, so that a
- * test can line two reconcilers up on one entry. */
-static void
-claim_delay(void)
-{
-	const char *d = getenv("RM_TEST_CLAIM_DELAY_MS");
-	long ms = d ? atol(d) : 0;
-
-	if (ms > 0 && ms < 60000)
-		usleep((useconds_t)ms * 1000);
-}
-
 /*
  * Claims a placed item and records it: the placement written, the plan
  * updated, the entry gone. 0 placed; 1 another reconciler claimed it
@@ -188,7 +176,8 @@ commit_placement(const json_t *it, const json_t *entry, const json_t *dec, char 
 	int r;
 
 	rm_err_clear(&err);
-	claim_delay();
+	/* a test lines two reconcilers up on one entry */
+	rm_registry_test_pause("RM_TEST_CLAIM_DELAY_MS");
 	if ((r = rm_queue_claim(it, &err)) != 0) {
 		if (r < 0)
 			rm_warn("%s: %s (left in the queue)", name, err.msg);

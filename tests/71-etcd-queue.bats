@@ -149,3 +149,121 @@ park_shot() {
 	assert_failure 6
 	[[ $stderr == *"127.0.0.1:$p1"* ]]
 }
+
+# The Range requests etcd has served so far (its /metrics)
+etcd_ranges() {
+	curl -fsS "$ETCD_HTTP/metrics" |
+		awk '/^grpc_server_handled_total/ && /grpc_method="Range"/ { n += $2 } END { print n + 0 }'
+}
+
+# wait_for FILE PATTERN [TENTHS]: up to TENTHS/10 s (default 10 s) for PATTERN in FILE
+wait_for() {
+	for _ in $(seq 1 "${3:-100}"); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	cat "$1" >&2
+	return 1
+}
+
+# starts reconcile --watch [ARGS] from host 2 in the background, with the
+# environment in $WATCH_ENV: $WP, output in $H2/w.*
+start_watch() {
+	# shellcheck disable=SC2086
+	env REMOTEMEDIA_HOME="$H2" ${WATCH_ENV:-} rm-schedule reconcile -v --watch --no-local "$@" \
+		--registry "$REG" --format text >"$H2/w.out" 2>"$H2/w.err" &
+	WP=$!
+	echo "$WP" > "$BATS_TEST_TMPDIR/watch.bgpid"
+}
+
+@test "etcd queue: reconcile --watch places a parked node within a second of a capable executor registering, without polling" {
+	park_shot
+	start_watch --timeout 30
+	wait_for "$H2/w.err" "watching etcd from revision"
+	# idle: the watch stream only, not a single read
+	r0=$(etcd_ranges)
+	sleep 2
+	echo "etcd Range requests before and after 2 s of watching: $r0 $(etcd_ranges)" >&3
+	[ "$r0" -gt 0 ]
+	assert_equal "$(etcd_ranges)" "$r0"
+	rm-probe register -q --registry "$REG" --from "$SF/shot/linux-shot.json" --ttl 300
+	t0=$(date +%s%N)
+	for _ in $(seq 1 100); do
+		ls "$H2"/placed/*-grab.json >/dev/null 2>&1 && break
+		sleep 0.02
+	done
+	t1=$(date +%s%N)
+	ls "$H2"/placed/*-grab.json
+	echo "placed $(( (t1 - t0) / 1000000 )) ms after the register" >&3
+	[ $(( (t1 - t0) / 1000000 )) -lt 1000 ]
+	rc=0
+	wait "$WP" || rc=$?
+	cat "$H2/w.err"
+	assert_equal "$rc" 0
+	grep -q "^placed grab on linux-shot: " "$H2/w.out"
+	assert_equal "$(etcd_keys "$PREFIX/queue/")" ""
+}
+
+@test "etcd queue: reconcile --watch --timeout is exit 1 saying what is still parked; SIGTERM too" {
+	park_shot
+	SECONDS=0
+	run --separate-stderr env REMOTEMEDIA_HOME="$H2" rm-schedule reconcile --watch --timeout 1.5 \
+		--no-local --registry "$REG"
+	assert_failure 1
+	[ "$SECONDS" -lt 5 ]
+	[[ $stderr == *"reconcile --watch: timed out after 1.5 s"* ]]
+	[[ $stderr == *"grab still parked: no compatible executor"* ]]
+	assert_equal "$(jq '(.placed | length), (.still_parked | length)' <<<"$output" | tr '\n' ' ')" "0 1 "
+	start_watch
+	wait_for "$H2/w.err" "watching etcd from revision"
+	kill -TERM "$WP"
+	rc=0
+	wait "$WP" || rc=$?
+	assert_equal "$rc" 1
+	grep -q "stopped by signal 15" "$H2/w.err"
+	grep -q "grab still parked" "$H2/w.err"
+	# an empty queue ends at once
+	run rm-probe register -q --registry "$REG" --from "$SF/shot/linux-shot.json" --ttl 300
+	run env REMOTEMEDIA_HOME="$H2" rm-schedule reconcile --watch --no-local --registry "$REG"
+	assert_success
+	run env REMOTEMEDIA_HOME="$H2" rm-schedule reconcile --watch --no-local --registry "$REG"
+	assert_success
+}
+
+@test "etcd queue: a compacted watch revision is said, the queue read again, and the node still placed" {
+	park_shot
+	WATCH_ENV=RM_TEST_WATCH_DELAY_MS=2000 start_watch --timeout 30
+	wait_for "$H2/w.err" "watching etcd from revision"
+	# while it has not opened its watch yet: history moves on and is compacted
+	for i in 1 2 3; do etcd_put "$PREFIX/other/$i" x; done
+	rev=$(curl -fsS -X POST "$ETCD_HTTP/v3/kv/range" -d '{"key":"AA=="}' | jq -r .header.revision)
+	curl -fsS -X POST "$ETCD_HTTP/v3/kv/compaction" -d "{\"revision\":\"$rev\",\"physical\":true}"
+	wait_for "$H2/w.err" "compacted; the oldest revision left is $rev; reading the whole queue again"
+	grep compacted "$H2/w.err" >&3
+	rm-probe register -q --registry "$REG" --from "$SF/shot/linux-shot.json" --ttl 300
+	rc=0
+	wait "$WP" || rc=$?
+	cat "$H2/w.err"
+	assert_equal "$rc" 0
+	grep -q "^placed grab on linux-shot: " "$H2/w.out"
+}
+
+@test "etcd queue: --watch needs etcd (exit 2 on a directory), --timeout needs --watch, unreachable is exit 6" {
+	run --separate-stderr rm-schedule reconcile --watch --no-local
+	assert_failure 2
+	[[ $stderr == *"reconcile --watch needs an etcd registry"* ]]
+	run --separate-stderr rm-schedule reconcile --watch --registry "dir:$BATS_TEST_TMPDIR/d"
+	assert_failure 2
+	run --separate-stderr rm-schedule reconcile --timeout 3 --registry "$REG"
+	assert_failure 2
+	[[ $stderr == *"--timeout needs --watch"* ]]
+	run --separate-stderr rm-schedule queue --watch --registry "$REG"
+	assert_failure 2
+	run --separate-stderr rm-schedule reconcile --watch --timeout -1 --registry "$REG"
+	assert_failure 2
+	p1=$(free_port)
+	run --separate-stderr rm-schedule reconcile --watch --timeout 3 --no-local \
+		--registry "etcd://127.0.0.1:$p1"
+	assert_failure 6
+	[[ $stderr == *"etcd unreachable: tried 127.0.0.1:$p1"* ]]
+}
