@@ -338,6 +338,22 @@ rm_etcd_delete(struct rm_etcd *e, const char *key, struct rm_err *err)
 	return 0;
 }
 
+int
+rm_etcd_keepalive(struct rm_etcd *e, const char *lease, long *ttl, struct rm_err *err)
+{
+	json_t *req = json_pack("{s:s}", "ID", lease), *out;
+
+	*ttl = 0;
+	out = rm_etcd_call(e, "/v3/lease/keepalive", req, err);
+	json_decref(req);
+	if (out == NULL)
+		return -err->code;
+	/* one message of the stream: {"result": {"ID", "TTL"}}; no TTL: no such lease */
+	*ttl = (long)int64_field(json_object_get(out, "result"), "TTL");
+	json_decref(out);
+	return *ttl > 0 ? 0 : 1;
+}
+
 /*
  * A transaction: when key's mod_revision is still rev (0: the key is
  * absent), op ({"request_put": ...} or {"request_delete_range": ...}).

@@ -41,6 +41,12 @@ json_t *rm_etcd_range(struct rm_etcd *e, const char *key, int prefix, long long 
 int rm_etcd_delete(struct rm_etcd *e, const char *key, struct rm_err *err);
 
 /*
+ * Renews a lease (one /v3/lease/keepalive round): 0 and its TTL in *ttl;
+ * 1 when etcd no longer has it (expired or revoked: its keys are gone).
+ */
+int rm_etcd_keepalive(struct rm_etcd *e, const char *lease, long *ttl, struct rm_err *err);
+
+/*
  * Compare-and-swap on mod_revision (one /v3/kv/txn): when key's
  * mod_revision is still rev (0: the key does not exist), deletes it or puts
  * value on lease ("0" or NULL: none). 0 done; 1 the key changed or went

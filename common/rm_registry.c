@@ -504,6 +504,31 @@ etcd_remove(const char *id, struct rm_err *err)
 	return r;
 }
 
+int
+rm_registry_keepalive(const char *id, long *ttl, struct rm_err *err)
+{
+	struct rm_etcd *e;
+	char key[512];
+	const char *lease;
+	json_t *l;
+	int r;
+
+	*ttl = 0;
+	if ((e = rm_registry_etcd(err)) == NULL)
+		return -err->code;
+	if ((r = etcd_key(key, sizeof(key), id, err)) != 0)
+		return r;
+	if ((l = rm_etcd_range(e, key, 0, NULL, err)) == NULL)
+		return -err->code;
+	lease = json_string_value(json_object_get(json_array_get(l, 0), "lease"));
+	if (lease == NULL)
+		r = 1;		/* the advert went with its lease */
+	else if (strcmp(lease, "0") != 0)
+		r = rm_etcd_keepalive(e, lease, ttl, err);
+	json_decref(l);
+	return r;
+}
+
 json_t *
 rm_registry_list_remote(struct rm_err *err)
 {
@@ -524,6 +549,11 @@ rm_registry_list_remote(struct rm_err *err)
 		snprintf(name, sizeof(name), "etcd:%s", k);
 		rm_err_clear(&ve);
 		doc = etcd_value(k, json_string_value(json_object_get(kv, "value")), &ve);
+		/* a key on a lease lives exactly as long as its lease: that is its
+		 * expiry, kept alive by rm-probe watch past the expires_at written */
+		if (json_is_object(doc) && strcmp(json_string_value(json_object_get(kv, "lease")) ?: "0",
+		    "0") != 0)
+			json_object_del(doc, "expires_at");
 		if (doc != NULL)
 			json_array_append_new(out, json_pack("{s:s,s:o}", "name", name, "advert", doc));
 		else {

@@ -42,9 +42,18 @@ int rm_registry_select(const char *arg, struct rm_err *err);
 const struct rm_reg_url *rm_registry_url(void);
 /*
  * Every advert of an etcd registry as [{"name": "etcd:KEY", "advert": doc}]
- * or [{"name", "error"}] for one that does not parse. NULL with err.
+ * or [{"name", "error"}] for one that does not parse. NULL with err. An
+ * advert on a lease comes without expires_at: the key lives as long as its
+ * lease, which rm-probe watch keeps alive past the expires_at written.
  */
 json_t *rm_registry_list_remote(struct rm_err *err);
+
+/*
+ * etcd: renews the lease of advert id; *ttl its TTL (0: the advert has no
+ * lease). 0 alive; 1 the advert is gone with its lease (expired, revoked);
+ * negative with err when etcd did not answer.
+ */
+int rm_registry_keepalive(const char *id, long *ttl, struct rm_err *err);
 
 /*
  * Sleeps the milliseconds the environment variable var says (under 60000):

@@ -188,3 +188,69 @@ setup() {
 	assert_success
 	assert_equal "$(etcd_get "$PREFIX/executors/gpu1" | jq -r .region)" eu-north
 }
+
+# the lease of PREFIX's advert ID (decimal), empty when there is no such key
+lease_of() {
+	curl -fsS -X POST "$ETCD_HTTP/v3/kv/range" \
+		-d "{\"key\":\"$(printf '/%s/executors/%s' "$PREFIX" "$1" | base64 -w0)\"}" |
+		jq -r '.kvs[0].lease // empty'
+}
+
+# wait_key ID present|absent [TENTHS]
+wait_key() {
+	for _ in $(seq 1 "${3:-100}"); do
+		if [ "$2" = present ] && [ -n "$(lease_of "$1")" ]; then return 0; fi
+		if [ "$2" = absent ] && [ -z "$(lease_of "$1")" ]; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+@test "etcd: rm-probe watch keeps the lease alive past its ttl, registers again when it is lost, and lets it run out on SIGTERM" {
+	RMP=$(command -v rm-probe)
+	BOX=$FIXTURES/probe/cpu-box
+	id=$(PATH="$BOX/bin" "$RMP" --root "$BOX" --json | jq -r .id)
+	PATH="$BOX/bin" "$RMP" --root "$BOX" watch -v --registry "$REG" --ttl 3 --interval 600 \
+		>"$BATS_TEST_TMPDIR/w.out" 2>"$BATS_TEST_TMPDIR/w.err" &
+	wp=$!
+	wait_key "$id" present
+	l1=$(lease_of "$id")
+	# three ttls later: the same advert on the same lease, matched
+	sleep 9
+	assert_equal "$(lease_of "$id")" "$l1"
+	run --separate-stderr rm-match --json --all --no-local --registry "$REG" <(echo '{"id":"n"}')
+	assert_equal "$(jq -r '[.executors[].id] | join(",")' <<<"$output")" "$id"
+	# the lease revoked behind its back: the advert is back within a second or two
+	curl -fsS -X POST "$ETCD_HTTP/v3/lease/revoke" -d "{\"ID\":\"$l1\"}" >/dev/null
+	wait_key "$id" present 30
+	l2=$(lease_of "$id")
+	[ "$l2" != "$l1" ]
+	grep -q "the lease of $id was lost; registering it again" "$BATS_TEST_TMPDIR/w.err"
+	assert_equal "$(grep -c '"event":"registered"' "$BATS_TEST_TMPDIR/w.out")" 2
+	# stopped: the lease is not revoked, it runs out (3 s)
+	kill -TERM "$wp"
+	wait "$wp" || true
+	assert_equal "$(lease_of "$id")" "$l2"
+	wait_key "$id" absent 60
+}
+
+@test "etcd: rm-probe watch rides out an etcd restart with the same lease" {
+	RMP=$(command -v rm-probe)
+	BOX=$FIXTURES/probe/cpu-box
+	etcd_start "$BATS_TEST_TMPDIR/etcd2"
+	REG=$ETCD_URL/$PREFIX
+	id=$(PATH="$BOX/bin" "$RMP" --root "$BOX" --json | jq -r .id)
+	PATH="$BOX/bin" "$RMP" --root "$BOX" watch --registry "$REG" --ttl 3 --interval 600 \
+		>"$BATS_TEST_TMPDIR/w.out" 2>"$BATS_TEST_TMPDIR/w.err" &
+	wp=$!
+	wait_key "$id" present
+	l1=$(lease_of "$id")
+	etcd_stop "$ETCD_PID"
+	sleep 2
+	etcd_restart "$BATS_TEST_TMPDIR/etcd2"
+	sleep 7
+	assert_equal "$(lease_of "$id")" "$l1"
+	grep -q "cannot keep the lease of $id alive: etcd unreachable: tried 127.0.0.1:" "$BATS_TEST_TMPDIR/w.err"
+	kill -TERM "$wp"
+	wait "$wp" || true
+}

@@ -33,12 +33,19 @@ etcd_start() {
 	mkdir -p "$dir"
 	ETCD_URL=etcd://127.0.0.1:$client
 	ETCD_HTTP=http://127.0.0.1:$client
-	etcd --name rmtest --data-dir "$dir/data" \
+	# the command kept for etcd_restart
+	printf '%q ' etcd --name rmtest --data-dir "$dir/data" \
 		--listen-client-urls "$ETCD_HTTP" --advertise-client-urls "$ETCD_HTTP" \
 		--listen-peer-urls "http://127.0.0.1:$peer" \
 		--initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-		--initial-cluster "rmtest=http://127.0.0.1:$peer" "$@" \
-		>"$dir/etcd.log" 2>&1 &
+		--initial-cluster "rmtest=http://127.0.0.1:$peer" "$@" > "$dir/cmd"
+	etcd_restart "$dir"
+}
+
+# Starts the etcd of DIR (etcd_start) again, on its ports and data: ETCD_PID
+etcd_restart() {
+	local dir=$1
+	eval "exec $(cat "$dir/cmd")" >>"$dir/etcd.log" 2>&1 &
 	ETCD_PID=$!
 	echo "$ETCD_PID" >> "$BATS_FILE_TMPDIR/etcd.pids"
 	etcd_wait_health "$ETCD_HTTP" "$ETCD_PID" "$dir/etcd.log" || return 1

@@ -556,6 +556,59 @@ cmd_bench(void)
 	return r;
 }
 
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+nap(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - floor(s)) * 1e9) };
+
+	while (nanosleep(&ts, &ts) != 0 && !stop)
+		;
+}
+
+/*
+ * watch's pause between rounds. In etcd it keeps the advert's lease alive
+ * meanwhile, one keep-alive every ttl/3 (the first at once), and ends
+ * early when the lease was lost (expired, revoked: the advert went with
+ * it), so that the next round registers it again at once.
+ */
+static void
+watch_pause(const char *id, double interval)
+{
+	static double due;	/* the next keep-alive, CLOCK_MONOTONIC */
+	double end = mono_now() + interval, t;
+	struct rm_err err;
+	long ttl;
+	int r;
+
+	if (rm_registry_url()->kind != RM_REG_ETCD) {
+		nap(interval);
+		return;
+	}
+	while (!stop && (t = mono_now()) < end) {
+		if (t >= due) {
+			rm_err_clear(&err);
+			if ((r = rm_registry_keepalive(id, &ttl, &err)) == 1) {
+				rm_info("the lease of %s was lost; registering it again", id);
+				return;
+			}
+			if (r < 0)
+				rm_warn("cannot keep the lease of %s alive: %s", id, err.msg);
+			due = t + (r == 0 && ttl >= 3 ? ttl / 3.0 : 1.0);
+			rm_debug("lease of %s: ttl %ld s, next keep-alive in %.1f s", id, ttl, due - t);
+		}
+		nap((due < end ? due : end) - t);
+	}
+}
+
 static int
 cmd_watch(void)
 {
@@ -575,10 +628,7 @@ cmd_watch(void)
 		int fd;
 
 		if (n++ > 0) {
-			struct timespec ts = { (time_t)opt.interval,
-			    (long)((opt.interval - floor(opt.interval)) * 1e9) };
-			while (nanosleep(&ts, &ts) != 0 && !stop)
-				;
+			watch_pause(id, opt.interval);
 			if (stop)
 				break;
 		}
@@ -609,8 +659,9 @@ cmd_watch(void)
 				why = "capabilities changed";
 			else if (rm_probe_dynamic_changed(reg, now))
 				why = "resources changed";
-			else if ((long long)time(NULL) - probed >= ttl / 2)
-				why = "refreshed before expiry";
+			else if (rm_registry_url()->kind != RM_REG_ETCD &&
+			    (long long)time(NULL) - probed >= ttl / 2)
+				why = "refreshed before expiry";	/* etcd: the keep-alive does */
 			if (why)
 				adv = refresh(reg, now, ttl);
 			json_decref(changes);
