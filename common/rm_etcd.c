@@ -19,10 +19,19 @@ struct rm_etcd {
 	struct rm_http **h;	/* one session an endpoint, made on first use */
 	size_t n, cur;		/* cur: the endpoint that answered last */
 	long status;		/* of the last answer */
+	int tls;
+	char *cacert, *cert, *key, *user, *password;
 };
 
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
 struct rm_etcd *
-rm_etcd_open(const char *const *endpoints, size_t n, struct rm_err *err)
+rm_etcd_open(const char *const *endpoints, size_t n, const struct rm_etcd_conf *conf,
+    struct rm_err *err)
 {
 	struct rm_etcd *e;
 	size_t i;
@@ -45,6 +54,14 @@ rm_etcd_open(const char *const *endpoints, size_t n, struct rm_err *err)
 	e->n = n;
 	for (i = 0; i < n; i++)
 		e->eps[i] = strdup(endpoints[i]);
+	if (conf != NULL) {
+		e->tls = conf->tls;
+		e->cacert = dup_or_null(conf->cacert);
+		e->cert = dup_or_null(conf->cert);
+		e->key = dup_or_null(conf->key);
+		e->user = dup_or_null(conf->user);
+		e->password = dup_or_null(conf->password);
+	}
 	return e;
 }
 
@@ -61,6 +78,13 @@ rm_etcd_close(struct rm_etcd *e)
 	}
 	free(e->h);
 	free(e->eps);
+	free(e->cacert);
+	free(e->cert);
+	free(e->key);
+	free(e->user);
+	if (e->password != NULL)
+		memset(e->password, 0, strlen(e->password));
+	free(e->password);
 	free(e);
 }
 
@@ -75,22 +99,85 @@ answer_message(const json_t *out)
 	return m != NULL ? m : "no message";
 }
 
-/* Sends to endpoint i; 1 when it did not answer (why in *why). */
+/*
+ * /v3/auth/authenticate on endpoint i, the token then sent with each
+ * request (simple tokens are a member's own: one an endpoint). 0 done; 1
+ * no answer; -1 refused (err saying why, never the password).
+ */
+static int
+authenticate(struct rm_etcd *e, size_t i, struct rm_err *err)
+{
+	json_t *req = json_pack("{s:s,s:s}", "name", e->user, "password", e->password), *out;
+	const char *tok;
+	long status;
+	int r;
+
+	rm_http_set_authorization(e->h[i], NULL);
+	r = rm_http_post_json(e->h[i], "/v3/auth/authenticate", req, &status, &out, err);
+	json_decref(req);
+	if (r != 0)
+		return 1;
+	tok = json_string_value(json_object_get(out, "token"));
+	if (status / 100 != 2 || tok == NULL) {
+		rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "etcd %s: authentication as user "
+		    "\"%s\" failed: %s", e->eps[i], e->user, json_is_object(out) ?
+		    answer_message(out) : "no token in the answer");
+		json_decref(out);
+		return -1;
+	}
+	r = rm_http_set_authorization(e->h[i], tok);
+	json_decref(out);
+	return r != 0 ? rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory") : 0;
+}
+
+/* Endpoint i's session, made (and authenticated) on first use: 0, 1 no answer, -1 refused. */
+static int
+session(struct rm_etcd *e, size_t i, struct rm_err *why)
+{
+	char base[300];
+	int r;
+
+	if (e->h[i] != NULL)
+		return 0;
+	snprintf(base, sizeof(base), "%s://%s", e->tls ? "https" : "http", e->eps[i]);
+	if ((e->h[i] = rm_http_new(base, 0, NULL)) == NULL ||
+	    rm_http_set_tls(e->h[i], e->cacert, e->cert, e->key) != 0 ||
+	    rm_http_set_authorization(e->h[i], NULL) != 0) {
+		rm_http_free(e->h[i]);
+		e->h[i] = NULL;
+		rm_err_set(why, RM_EXIT_NETWORK, NULL, NULL, "cannot start a session");
+		return 1;
+	}
+	if (e->user != NULL && (r = authenticate(e, i, why)) != 0) {
+		rm_http_free(e->h[i]);
+		e->h[i] = NULL;
+		return r;
+	}
+	return 0;
+}
+
+/* Sends to endpoint i: 0 answered; 1 it did not (why in *why); -1 refused. */
 static int
 call_one(struct rm_etcd *e, size_t i, const char *path, const json_t *body, json_t **out,
     struct rm_err *why)
 {
-	char base[300];
+	int r;
 
-	if (e->h[i] == NULL) {
-		snprintf(base, sizeof(base), "http://%s", e->eps[i]);
-		if ((e->h[i] = rm_http_new(base, 0, NULL)) == NULL) {
-			rm_err_set(why, RM_EXIT_NETWORK, NULL, NULL, "cannot start a session");
-			return 1;
-		}
-	}
 	rm_err_clear(why);
-	return rm_http_post_json(e->h[i], path, body, &e->status, out, why) != 0;
+	if ((r = session(e, i, why)) != 0)
+		return r;
+	if (rm_http_post_json(e->h[i], path, body, &e->status, out, why) != 0)
+		return 1;
+	/* a token expires (simple tokens after --auth-token-ttl idle): once more */
+	if (e->status == 401 && e->user != NULL) {
+		json_decref(*out);
+		*out = NULL;
+		if ((r = authenticate(e, i, why)) != 0)
+			return r;
+		if (rm_http_post_json(e->h[i], path, body, &e->status, out, why) != 0)
+			return 1;
+	}
+	return 0;
 }
 
 json_t *
@@ -103,16 +190,22 @@ rm_etcd_call(struct rm_etcd *e, const char *path, const json_t *body, struct rm_
 
 	rm_err_clear(&why);
 	for (k = 0; k < e->n; k++) {
+		int r;
 		i = (e->cur + k) % e->n;
-		if (call_one(e, i, path, body, &out, &why) == 0)
+		if ((r = call_one(e, i, path, body, &out, &why)) == 0)
 			break;
+		if (r < 0) {
+			*err = why;
+			return NULL;
+		}
 		rm_debug("etcd %s: %s", e->eps[i], why.msg);
 		snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s",
 		    k ? ", " : "", e->eps[i]);
 	}
 	if (k == e->n) {
 		rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL,
-		    "etcd unreachable: tried %s (last: %s)", tried, why.msg);
+		    "etcd unreachable: tried %s (last: %s)%s", tried, why.msg, e->tls ?
+		    "; etcds://: check cacert, cert and key under etcd: in config.yaml" : "");
 		return NULL;
 	}
 	e->cur = i;
@@ -521,14 +614,15 @@ rm_etcd_watch(struct rm_etcd *e, const char *key, int prefix, long long from,
 	req.keep_ctx = ctx;
 	rm_err_clear(&why);
 	for (k = 0; k < e->n && text != NULL; k++) {
+		int sr;
 		i = (e->cur + k) % e->n;
-		if (e->h[i] == NULL) {
-			char base[300];
-			snprintf(base, sizeof(base), "http://%s", e->eps[i]);
-			e->h[i] = rm_http_new(base, 0, NULL);
-		}
 		rm_err_clear(&why);
-		if (e->h[i] != NULL && (r = rm_http_do(e->h[i], &req, &resp, &why)) == 0)
+		if ((sr = session(e, i, &why)) < 0) {
+			free(text);
+			*err = why;
+			return -err->code;
+		}
+		if (sr == 0 && (r = rm_http_do(e->h[i], &req, &resp, &why)) == 0)
 			break;
 		snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s",
 		    k ? ", " : "", e->eps[i]);

@@ -14,8 +14,21 @@
 
 struct rm_etcd;
 
-/* endpoints: "host:port" strings (copied). NULL with err when libcurl is missing. */
-struct rm_etcd *rm_etcd_open(const char *const *endpoints, size_t n, struct rm_err *err);
+/* How to reach the cluster: TLS and etcd authentication (all optional). */
+struct rm_etcd_conf {
+	int tls;			/* https: etcds:// */
+	const char *cacert, *cert, *key;	/* PEM files: server CA, client cert and key */
+	const char *user, *password;	/* /v3/auth/authenticate; never logged */
+};
+
+/*
+ * endpoints: "host:port" strings; everything copied. NULL with err when
+ * libcurl is missing. With a user, each endpoint's session authenticates
+ * on first use and again when its token was refused (HTTP 401); a refused
+ * authentication is RM_EXIT_NETWORK naming the user, not the password.
+ */
+struct rm_etcd *rm_etcd_open(const char *const *endpoints, size_t n,
+    const struct rm_etcd_conf *conf, struct rm_err *err);
 void rm_etcd_close(struct rm_etcd *e);
 
 /* POSTs body to path ("/v3/kv/range"); the answer's JSON object, or NULL. */

@@ -44,6 +44,9 @@ struct rm_http {
 	struct token tokens[NTOKENS];
 	int ntok;
 	char errbuf[CURL_ERROR_SIZE];
+	char *cacert, *cert, *key;	/* TLS files (rm_http_set_tls) */
+	char *raw_auth;			/* rm_http_set_authorization: sent as is */
+	int pass_401;			/* 401 answers go back to the caller */
 };
 
 /* libcurl's functions, from the library rm_http_load() opened */
@@ -155,7 +158,40 @@ rm_http_dup(const struct rm_http *o)
 		h->tokens[i].value = o->tokens[i].value ? strdup(o->tokens[i].value) : NULL;
 	}
 	h->ntok = o->ntok;
+	if (rm_http_set_tls(h, o->cacert, o->cert, o->key) != 0 ||
+	    (o->pass_401 && rm_http_set_authorization(h, o->raw_auth) != 0)) {
+		rm_http_free(h);
+		return NULL;
+	}
 	return h;
+}
+
+/* *dst = a copy of src (NULL stays NULL); -1 out of memory */
+static int
+set_str(char **dst, const char *src)
+{
+	char *c = src != NULL ? strdup(src) : NULL;
+
+	if (src != NULL && c == NULL)
+		return -1;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+int
+rm_http_set_tls(struct rm_http *h, const char *cacert, const char *cert, const char *key)
+{
+	return set_str(&h->cacert, cacert) | set_str(&h->cert, cert) | set_str(&h->key, key);
+}
+
+int
+rm_http_set_authorization(struct rm_http *h, const char *value)
+{
+	if (h->raw_auth != NULL)
+		memset(h->raw_auth, 0, strlen(h->raw_auth));
+	h->pass_401 = 1;
+	return set_str(&h->raw_auth, value);
 }
 
 void
@@ -173,6 +209,10 @@ rm_http_free(struct rm_http *h)
 		}
 	}
 	rm_cred_wipe(&h->cred);
+	rm_http_set_authorization(h, NULL);
+	free(h->cacert);
+	free(h->cert);
+	free(h->key);
 	free(h);
 }
 
@@ -573,6 +613,12 @@ common_opts(struct rm_http *h, struct xfer *x)
 		cu.easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 		cu.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 	}
+	if (h->cacert != NULL)
+		cu.easy_setopt(c, CURLOPT_CAINFO, h->cacert);
+	if (h->cert != NULL)
+		cu.easy_setopt(c, CURLOPT_SSLCERT, h->cert);
+	if (h->key != NULL)
+		cu.easy_setopt(c, CURLOPT_SSLKEY, h->key);
 	if (h->insecure) {
 		cu.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		cu.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -719,7 +765,9 @@ request_headers(struct rm_http *h, const struct rm_http_req *req, const char *ur
 	if (!own_origin(h, url))
 		return hl;
 	authz[0] = '\0';
-	if (tok != NULL)
+	if (h->raw_auth != NULL)
+		snprintf(authz, sizeof(authz), "Authorization: %s", h->raw_auth);
+	else if (tok != NULL)
 		snprintf(authz, sizeof(authz), "Authorization: Bearer %s", tok);
 	else if (h->use_basic && h->cred.have) {
 		memcpy(authz, "Authorization: ", 15);
@@ -902,7 +950,7 @@ http_exchange(struct rm_http *h, const struct rm_http_req *req, struct rm_http_r
 			snprintf(url, sizeof(url), "%s", next);
 			continue;
 		}
-		if (resp->status == 401) {
+		if (resp->status == 401 && !h->pass_401) {
 			if ((r = answer_challenge(h, req, url, x.www_auth, &auth_tries, err)) != 0)
 				return r;
 			snprintf(url, sizeof(url), "%s", first);

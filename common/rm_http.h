@@ -41,6 +41,18 @@ struct rm_http *rm_http_new(const char *base, int insecure, const struct rm_cred
 struct rm_http *rm_http_dup(const struct rm_http *h);
 void rm_http_free(struct rm_http *h);
 const char *rm_http_base(const struct rm_http *h);
+/*
+ * TLS files for the session (PEM paths; NULL: none): the CA that signs the
+ * server's certificate, and this client's certificate and key. -1 out of
+ * memory.
+ */
+int rm_http_set_tls(struct rm_http *h, const char *cacert, const char *cert, const char *key);
+/*
+ * Sends value as the whole Authorization header of every request to the
+ * session's origin (an etcd token; NULL: none), never logged, and hands
+ * 401 answers back to the caller instead of answering a challenge.
+ */
+int rm_http_set_authorization(struct rm_http *h, const char *value);
 
 /*
  * Receives response bytes of a 2xx answer (status 200 or 206); 0 goes on,

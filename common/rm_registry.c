@@ -291,15 +291,15 @@ rm_registry_parse_url(const char *url, struct rm_reg_url *u, char *why, size_t s
 		return 0;
 	}
 	if (strncmp(url, "etcds://", 8) == 0)
-		return why_set(why, size, "\"%s\": etcds:// (TLS) is not supported yet", url);
-	if (strncmp(url, "etcd://", 7) != 0)
+		u->tls = 1;
+	else if (strncmp(url, "etcd://", 7) != 0)
 		return why_set(why, size, "\"%s\": expected dir:PATH or "
-		    "etcd://HOST:PORT[,HOST:PORT...][/PREFIX]", url);
+		    "etcd[s]://HOST:PORT[,HOST:PORT...][/PREFIX]", url);
 	u->kind = RM_REG_ETCD;
-	hosts = url + 7;
+	hosts = url + 7 + u->tls;
 	slash = strchr(hosts, '/');
 	if (slash == hosts || *hosts == '\0')
-		return why_set(why, size, "\"%s\": no HOST:PORT after etcd://", url);
+		return why_set(why, size, "\"%s\": no HOST:PORT after etcd[s]://", url);
 	for (p = hosts; p != NULL && *p != '\0' && p != slash; p = comma ? comma + 1 : NULL) {
 		const char *stop = slash ? slash : p + strlen(p);
 		comma = memchr(p, ',', (size_t)(stop - p));
@@ -375,16 +375,88 @@ rm_registry_test_pause(const char *var)
 		usleep((useconds_t)ms * 1000);
 }
 
+/* A file named in the etcd: block: as written when absolute, else beside config.yaml. */
+static int
+conf_file(const json_t *v, char *buf, size_t size, struct rm_err *err)
+{
+	const char *s = json_string_value(v);
+
+	if (*s == '/')
+		return rm_path(buf, size, err, "%s", s);
+	return rm_home_path(buf, size, s, 0, err);
+}
+
+/*
+ * The etcd: block of config.yaml into c (strings in bufs): cacert, cert,
+ * key (PEM files), user, password or password_env. RM_EXIT_INVALID naming
+ * config.yaml and the field.
+ */
+static int
+etcd_conf(struct rm_etcd_conf *c, char files[3][4096], struct rm_err *err)
+{
+	static const char *const keys[] = { "cacert", "cert", "key", "user", "password",
+		"password_env", NULL };
+	const json_t *cfg, *blk, *v;
+	char cpath[4096], field[64];
+	const char *k;
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->tls = cur_url.tls;
+	if ((cfg = rm_config(err)) == NULL)
+		return -err->code;
+	if ((blk = json_object_get(cfg, "etcd")) == NULL)
+		return 0;
+	if (rm_home_path(cpath, sizeof(cpath), "config.yaml", 0, err) != 0)
+		return -err->code;
+	if (!json_is_object(blk))
+		return rm_err_set(err, RM_EXIT_INVALID, cpath, "etcd", "expected a mapping of "
+		    "cacert, cert, key, user, password (or password_env), got %s", rm_json_type(blk));
+	json_object_foreach((json_t *)blk, k, v) {
+		for (i = 0; keys[i] && strcmp(keys[i], k) != 0; i++)
+			;
+		snprintf(field, sizeof(field), "etcd.%.50s", k);
+		if (keys[i] == NULL)
+			return rm_err_set(err, RM_EXIT_INVALID, cpath, field, "unknown key: expected "
+			    "cacert, cert, key, user, password or password_env");
+		if (!json_is_string(v) || *json_string_value(v) == '\0')
+			return rm_err_set(err, RM_EXIT_INVALID, cpath, field, "expected a non-empty "
+			    "string, got %s", rm_json_type(v));
+		if (i < 3 && conf_file(v, files[i], sizeof(files[0]), err) != 0)
+			return -err->code;
+	}
+	c->cacert = json_object_get(blk, "cacert") ? files[0] : NULL;
+	c->cert = json_object_get(blk, "cert") ? files[1] : NULL;
+	c->key = json_object_get(blk, "key") ? files[2] : NULL;
+	c->user = json_string_value(json_object_get(blk, "user"));
+	c->password = json_string_value(json_object_get(blk, "password"));
+	if ((k = json_string_value(json_object_get(blk, "password_env"))) != NULL &&
+	    (c->password = getenv(k)) == NULL)
+		return rm_err_set(err, RM_EXIT_INVALID, cpath, "etcd.password_env",
+		    "the environment has no %s", k);
+	if ((c->user == NULL) != (c->password == NULL))
+		return rm_err_set(err, RM_EXIT_INVALID, cpath, c->user ? "etcd.password" : "etcd.user",
+		    "etcd authentication needs both user and password (or password_env)");
+	if (!c->tls && (c->cacert || c->cert || c->key))
+		rm_warn("%s: etcd.cacert, cert and key apply to etcds:// only; the registry URL is "
+		    "etcd:// (no TLS)", cpath);
+	return 0;
+}
+
 static struct rm_etcd *
 etcd_client(struct rm_err *err)
 {
 	const char *eps[RM_REG_MAX_ENDPOINTS];
+	static char files[3][4096];
+	struct rm_etcd_conf c;
 	size_t i;
 
 	if (etcd == NULL) {
+		if (etcd_conf(&c, files, err) != 0)
+			return NULL;
 		for (i = 0; i < cur_url.nendpoints; i++)
 			eps[i] = cur_url.endpoints[i];
-		etcd = rm_etcd_open(eps, cur_url.nendpoints, err);
+		etcd = rm_etcd_open(eps, cur_url.nendpoints, &c, err);
 	}
 	return etcd;
 }

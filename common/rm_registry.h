@@ -15,8 +15,10 @@
  * The backend, from a registry URL: "dir:PATH" (adverts as files in PATH)
  * or "etcd://HOST:PORT[,HOST:PORT...][/PREFIX]" (adverts under
  * PREFIX/executors/<id>, PREFIX "/remotemedia" when absent, each bound to a
- * lease of the advert's ttl). Without any URL the directory
- * $REMOTEMEDIA_HOME/executors is used, as always.
+ * lease of the advert's ttl); "etcds://" is the same over TLS. The CA,
+ * client certificate and key and the etcd user and password come from the
+ * etcd: block of config.yaml, never from the URL. Without any URL the
+ * directory $REMOTEMEDIA_HOME/executors is used, as always.
  */
 #define RM_REG_MAX_ENDPOINTS 16
 enum rm_reg_kind { RM_REG_DIR = 0, RM_REG_ETCD };
@@ -27,6 +29,7 @@ struct rm_reg_url {
 	char endpoints[RM_REG_MAX_ENDPOINTS][264];	/* etcd: "host:port" */
 	size_t nendpoints;
 	char prefix[256];		/* etcd: "/remotemedia", no trailing slash */
+	int tls;			/* etcds:// */
 };
 
 /* Parses url; -1 with what is wrong in why. */

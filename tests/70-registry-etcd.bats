@@ -120,7 +120,7 @@ setup() {
 
 @test "etcd: a bad registry URL is exit 2 on argv and environment, exit 3 in config.yaml" {
 	for u in 'etcd://' 'etcd://host' 'etcd://host:0' 'etcd://host:99999' 'etcd://h:1,' \
-		'etcd://user:pw@h:1' 'etcds://h:1' 'http://h:1' 'dir:' 'etcd://h:1/a b'; do
+		'etcd://user:pw@h:1' 'etcds://' 'http://h:1' 'dir:' 'etcd://h:1/a b'; do
 		run --separate-stderr rm-match --no-local --registry "$u" "$M/nodes/gpu8.json"
 		assert_failure 2
 		[[ $stderr == *"--registry: "* ]]
@@ -253,4 +253,91 @@ wait_key() {
 	grep -q "cannot keep the lease of $id alive: etcd unreachable: tried 127.0.0.1:" "$BATS_TEST_TMPDIR/w.err"
 	kill -TERM "$wp"
 	wait "$wp" || true
+}
+
+@test "etcds://: TLS with the CA, client certificate and key from config.yaml; refused without the CA" {
+	command -v openssl >/dev/null || skip "openssl is not installed"
+	etcd_start_tls "$BATS_TEST_TMPDIR/tls"
+	REG=$ETCD_URL/$PREFIX
+	mkdir -p "$REMOTEMEDIA_HOME"
+	pki=$BATS_TEST_TMPDIR/tls/pki
+	cp "$pki/client.key" "$REMOTEMEDIA_HOME/etcd-client.key"
+	# a relative path is beside config.yaml
+	printf 'etcd:\n  cacert: %s\n  cert: %s\n  key: etcd-client.key\n' \
+		"$pki/ca.pem" "$pki/client.pem" > "$REMOTEMEDIA_HOME/config.yaml"
+	run rm-probe register -q --registry "$REG" --from "$M/executors/gpu-4090.json" --ttl 300
+	assert_success
+	run --separate-stderr rm-match --json --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_success
+	assert_equal "$(jq -r '.executors[0].id' <<<"$output")" gpu-4090
+	# shellcheck disable=SC2086
+	assert_equal "$(curl -fsS $ETCD_CURL_TLS -X POST "$ETCD_HTTP/v3/kv/range" \
+		-d "{\"key\":\"$(printf '/%s/executors/gpu-4090' "$PREFIX" | base64 -w0)\"}" |
+		jq -r '.kvs[0].value | @base64d | fromjson | .id')" gpu-4090
+	# the queue and its watch go over TLS too (a prefix without executors)
+	REG=${REG}q
+	run --separate-stderr rm-schedule plan --registry "$REG" --no-local \
+		"$FIXTURES/schedule/pipelines/shot.json"
+	assert_failure 1
+	(sleep 2; rm-probe register -q --registry "$REG" \
+		--from "$FIXTURES/schedule/shot/linux-shot.json" >/dev/null) &
+	run --separate-stderr rm-schedule reconcile -v --watch --timeout 10 --no-local --registry "$REG"
+	assert_success
+	[[ $stderr == *"watching etcd from revision"* ]]
+	assert_equal "$(jq -r '.placed[0].executor' <<<"$output")" linux-shot
+	# without the client certificate, or trusting another CA: exit 6, saying why
+	printf 'etcd:\n  cacert: %s\n' "$pki/ca.pem" > "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr rm-match --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_failure 6
+	[[ $stderr == *"etcd unreachable: tried 127.0.0.1:"* ]]
+	printf 'etcd:\n  cert: %s\n  key: %s\n' "$pki/client.pem" "$pki/client.key" \
+		> "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr rm-match --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_failure 6
+	[[ $stderr == *"certificate"* ]]
+}
+
+@test "etcd auth: user and password from config.yaml; a wrong password is exit 6, never printed" {
+	command -v etcdctl >/dev/null || skip "etcdctl is not installed (etcd-client)"
+	etcd_start "$BATS_TEST_TMPDIR/auth"
+	REG=$ETCD_URL/$PREFIX
+	ctl() { ETCDCTL_API=3 etcdctl --endpoints="${ETCD_URL#etcd://}" "$@" >/dev/null; }
+	ctl user add root --new-user-password=rootpw --interactive=false
+	ctl user grant-role root root
+	ctl user add rm --new-user-password='s3cr3t-Pw' --interactive=false
+	ctl role add rmrole
+	ctl role grant-permission rmrole --prefix=true readwrite "/$PREFIX/"
+	ctl user grant-role rm rmrole
+	ctl auth enable
+	mkdir -p "$REMOTEMEDIA_HOME"
+	# no credentials: etcd's refusal, exit 6
+	run --separate-stderr rm-match --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_failure 6
+	[[ $stderr == *"user name is empty"* ]]
+	printf 'etcd:\n  user: rm\n  password_env: RM_TEST_ETCD_PW\n' > "$REMOTEMEDIA_HOME/config.yaml"
+	run env RM_TEST_ETCD_PW='s3cr3t-Pw' rm-probe register -q --registry "$REG" \
+		--from "$M/executors/gpu-4090.json" --ttl 300
+	assert_success
+	printf 'etcd:\n  user: rm\n  password: s3cr3t-Pw\n' > "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr rm-match -vv --json --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_success
+	assert_equal "$(jq -r '.executors[0].id' <<<"$output")" gpu-4090
+	[[ $stderr != *"s3cr3t"* ]]
+	printf 'etcd:\n  user: rm\n  password: WrongPw-123\n' > "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr rm-match -vv --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_failure 6
+	[[ $stderr == *'authentication as user "rm" failed: etcdserver: authentication failed, invalid user ID or password'* ]]
+	[[ $stderr != *"WrongPw"* ]]
+}
+
+@test "etcd: a bad etcd: block in config.yaml is exit 3 naming the field" {
+	mkdir -p "$REMOTEMEDIA_HOME"
+	for blk in 'etcd: [1]' $'etcd:\n  passwd: x' $'etcd:\n  user: rm' $'etcd:\n  cacert: 3' \
+		$'etcd:\n  user: rm\n  password_env: RM_NO_SUCH_VAR'; do
+		printf '%s\n' "$blk" > "$REMOTEMEDIA_HOME/config.yaml"
+		run --separate-stderr rm-match --no-local --registry "$REG" "$M/nodes/gpu8.json"
+		assert_failure 3
+		[[ $stderr == *"config.yaml: etcd"* ]]
+	done
+	[[ $stderr == *"etcd.password_env: the environment has no RM_NO_SUCH_VAR"* ]]
 }

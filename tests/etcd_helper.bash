@@ -14,7 +14,8 @@ etcd_need() {
 etcd_wait_health() {
 	local i
 	for i in $(seq 1 100); do
-		if curl -fsS "$1/health" 2>/dev/null | grep -q '"health":"true"'; then
+		# shellcheck disable=SC2086
+		if curl -fsS ${ETCD_CURL_TLS:-} "$1/health" 2>/dev/null | grep -q '"health":"true"'; then
 			return 0
 		fi
 		kill -0 "$2" 2>/dev/null || break
@@ -98,4 +99,45 @@ setup_file() {
 
 teardown_file() {
 	etcd_stop_all
+}
+
+# etcd_pki DIR: a CA, a server certificate for 127.0.0.1 and a client
+# certificate (CN rmclient) in DIR, made with openssl
+etcd_pki() {
+	local d=$1
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=rmtest-ca \
+		-keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+	for n in server client; do
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=rm$n" \
+			-keyout "$d/$n.key" -out "$d/$n.csr" 2>/dev/null
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' \
+			> "$d/$n.ext"
+		openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+			-CAcreateserial -days 2 -extfile "$d/$n.ext" -out "$d/$n.pem" 2>/dev/null
+	done
+}
+
+# etcd_start_tls DIR [EXTRA ARGS]: one member serving clients over TLS
+# only, client certificates required; ETCD_URL is etcds://...; curl
+# reaches it with $ETCD_CURL_TLS
+etcd_start_tls() {
+	local dir=$1 client peer
+	shift
+	etcd_pki "$dir/pki"
+	client=$(free_port)
+	peer=$(free_port)
+	while [ "$peer" = "$client" ]; do peer=$(free_port); done
+	ETCD_URL=etcds://127.0.0.1:$client
+	ETCD_HTTP=https://127.0.0.1:$client
+	ETCD_CURL_TLS="--cacert $dir/pki/ca.pem --cert $dir/pki/client.pem --key $dir/pki/client.key"
+	export ETCD_CURL_TLS
+	printf '%q ' etcd --name rmtest --data-dir "$dir/data" \
+		--listen-client-urls "$ETCD_HTTP" --advertise-client-urls "$ETCD_HTTP" \
+		--cert-file "$dir/pki/server.pem" --key-file "$dir/pki/server.key" \
+		--trusted-ca-file "$dir/pki/ca.pem" --client-cert-auth \
+		--listen-peer-urls "http://127.0.0.1:$peer" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+		--initial-cluster "rmtest=http://127.0.0.1:$peer" "$@" > "$dir/cmd"
+	etcd_restart "$dir"
 }
