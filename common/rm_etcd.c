@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rm_crypto.h"
 #include "rm_etcd.h"
@@ -180,35 +181,80 @@ call_one(struct rm_etcd *e, size_t i, const char *path, const json_t *body, json
 	return 0;
 }
 
+/*
+ * A member that answers 502, 503 or 504 has no leader right now (an
+ * election after a member went down) or timed out: another may serve.
+ */
+static int
+member_unavailable(long status)
+{
+	return status == 502 || status == 503 || status == 504;
+}
+
+/*
+ * One round over the endpoints from the last that answered: 0 one answered
+ * (*out, e->cur); 1 none did (tried, why); 2 only unavailable members did;
+ * -1 refused (why).
+ */
+static int
+call_round(struct rm_etcd *e, const char *path, const json_t *body, json_t **out,
+    char *tried, size_t tsize, struct rm_err *why)
+{
+	size_t k, i;
+	int r, busy = 0;
+
+	tried[0] = '\0';
+	for (k = 0; k < e->n; k++) {
+		i = (e->cur + k) % e->n;
+		if ((r = call_one(e, i, path, body, out, why)) == 0 && !member_unavailable(e->status)) {
+			e->cur = i;
+			return 0;
+		}
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			busy = 1;
+			rm_err_set(why, RM_EXIT_NETWORK, NULL, NULL, "HTTP %ld: %s", e->status,
+			    json_is_object(*out) ? answer_message(*out) : "no message");
+			json_decref(*out);
+			*out = NULL;
+		}
+		rm_debug("etcd %s: %s", e->eps[i], why->msg);
+		snprintf(tried + strlen(tried), tsize - strlen(tried), "%s%s", k ? ", " : "",
+		    e->eps[i]);
+	}
+	return busy ? 2 : 1;
+}
+
 json_t *
 rm_etcd_call(struct rm_etcd *e, const char *path, const json_t *body, struct rm_err *err)
 {
 	char tried[1024] = "";
 	struct rm_err why;
 	json_t *out = NULL;
-	size_t k, i = e->cur;
+	time_t start = time(NULL);
+	size_t i;
+	int r, round;
 
 	rm_err_clear(&why);
-	for (k = 0; k < e->n; k++) {
-		int r;
-		i = (e->cur + k) % e->n;
-		if ((r = call_one(e, i, path, body, &out, &why)) == 0)
-			break;
-		if (r < 0) {
-			*err = why;
-			return NULL;
-		}
-		rm_debug("etcd %s: %s", e->eps[i], why.msg);
-		snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s",
-		    k ? ", " : "", e->eps[i]);
+	/*
+	 * Members without a leader: more rounds for about 4 s, an election takes
+	 * a second or so (without a quorum each round costs etcd's own timeout).
+	 */
+	for (round = 1; (r = call_round(e, path, body, &out, tried, sizeof(tried), &why)) == 2 &&
+	    round <= 5 && time(NULL) - start < 4; round++)
+		rm_http_backoff(round);
+	if (r < 0) {
+		*err = why;
+		return NULL;
 	}
-	if (k == e->n) {
+	i = e->cur;
+	if (r != 0) {
 		rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL,
 		    "etcd unreachable: tried %s (last: %s)%s", tried, why.msg, e->tls ?
 		    "; etcds://: check cacert, cert and key under etcd: in config.yaml" : "");
 		return NULL;
 	}
-	e->cur = i;
 	if (e->status / 100 != 2 || !json_is_object(out)) {
 		rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "etcd %s: %s: HTTP %ld: %s", e->eps[i],
 		    path, e->status, json_is_object(out) ? answer_message(out) :

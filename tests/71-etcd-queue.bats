@@ -267,3 +267,49 @@ start_watch() {
 	assert_failure 6
 	[[ $stderr == *"etcd unreachable: tried 127.0.0.1:$p1"* ]]
 }
+
+@test "etcd cluster: one of three members killed mid-way changes nothing for register, match, plan and reconcile --watch" {
+	etcd_cluster3 "$BATS_TEST_TMPDIR/cluster"
+	# the leader first in the URL: every client (and the watch) uses it
+	IFS=, read -r -a eps <<<"${ETCD_URL#etcd://}"
+	read -r -a pids <<<"$ETCD_MEMBER_PIDS"
+	for i in 0 1 2; do
+		st=$(curl -fsS -X POST "http://${eps[i]}/v3/maintenance/status" -d '{}')
+		[ "$(jq -r .leader <<<"$st")" = "$(jq -r .header.member_id <<<"$st")" ] && lead=$i
+	done
+	order="${eps[lead]}"
+	rest=""
+	for i in 0 1 2; do
+		[ "$i" = "$lead" ] || { order="$order,${eps[i]}"; rest="$rest ${pids[i]}"; }
+	done
+	read -r m2 m3 <<<"$rest"
+	REG=etcd://$order/$PREFIX
+	ETCD_HTTP=http://${eps[(lead + 1) % 3]}
+	park_shot
+	start_watch --timeout 60
+	wait_for "$H2/w.err" "watching etcd from revision"
+	# the leader goes down: an election, and the first endpoint gone
+	kill -9 "${pids[lead]}"
+	run --separate-stderr rm-probe register -q --registry "$REG" --from "$SF/shot/linux-shot.json" --ttl 300
+	assert_success
+	rc=0
+	wait "$WP" || rc=$?
+	cat "$H2/w.err"
+	assert_equal "$rc" 0
+	grep -q "^placed grab on linux-shot: " "$H2/w.out"
+	run --separate-stderr rm-match --json --no-local --registry "$REG" "$P/shot.json"
+	run --separate-stderr rm-schedule plan --registry "$REG" --no-local "$P/shot.json"
+	assert_success
+	assert_equal "$(jq -r '.nodes[0].executor' <<<"$output")" linux-shot
+	run --separate-stderr env REMOTEMEDIA_HOME="$H2" rm-schedule queue --json --registry "$REG"
+	assert_success
+	assert_equal "$(jq length <<<"$output")" 0
+	# a second member down: no quorum, exit 6 naming the endpoints
+	kill -9 "$m2"
+	SECONDS=0
+	run --separate-stderr rm-schedule queue --json --registry "$REG"
+	assert_failure 6
+	[[ $stderr == *"etcd unreachable: tried 127.0.0.1:"*", 127.0.0.1:"* ]]
+	echo "$SECONDS s: $stderr" >&3
+	etcd_stop "$m3"
+}

@@ -141,3 +141,39 @@ etcd_start_tls() {
 		--initial-cluster "rmtest=http://127.0.0.1:$peer" "$@" > "$dir/cmd"
 	etcd_restart "$dir"
 }
+
+# etcd_cluster3 DIR: three members on loopback, distinct ports; ETCD_URL
+# names the three endpoints (etcd://a,b,c), ETCD_HTTP the first, and
+# ETCD_MEMBER_PIDS their pids in that order
+etcd_cluster3() {
+	local dir=$1 i cluster="" urls="" c p
+	local -a cports pports
+	for i in 1 2 3; do
+		c=$(free_port)
+		p=$(free_port)
+		cports[i]=$c
+		pports[i]=$p
+		cluster="$cluster${cluster:+,}m$i=http://127.0.0.1:$p"
+		urls="$urls${urls:+,}127.0.0.1:$c"
+	done
+	ETCD_MEMBER_PIDS=""
+	for i in 1 2 3; do
+		mkdir -p "$dir/m$i"
+		etcd --name "m$i" --data-dir "$dir/m$i/data" \
+			--listen-client-urls "http://127.0.0.1:${cports[i]}" \
+			--advertise-client-urls "http://127.0.0.1:${cports[i]}" \
+			--listen-peer-urls "http://127.0.0.1:${pports[i]}" \
+			--initial-advertise-peer-urls "http://127.0.0.1:${pports[i]}" \
+			--initial-cluster "$cluster" --initial-cluster-token "rmtest-$$" \
+			--initial-cluster-state new >"$dir/m$i/etcd.log" 2>&1 &
+		echo "$!" >> "$BATS_FILE_TMPDIR/etcd.pids"
+		ETCD_MEMBER_PIDS="$ETCD_MEMBER_PIDS $!"
+	done
+	ETCD_URL=etcd://$urls
+	ETCD_HTTP=http://127.0.0.1:${cports[1]}
+	for i in 1 2 3; do
+		etcd_wait_health "http://127.0.0.1:${cports[i]}" "$(echo $ETCD_MEMBER_PIDS | cut -d' ' -f$i)" \
+			"$dir/m$i/etcd.log" || return 1
+	done
+	export ETCD_URL ETCD_HTTP ETCD_MEMBER_PIDS
+}
