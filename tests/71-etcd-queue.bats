@@ -266,6 +266,11 @@ start_watch() {
 		--registry "etcd://127.0.0.1:$p1"
 	assert_failure 6
 	[[ $stderr == *"etcd unreachable: tried 127.0.0.1:$p1"* ]]
+	# the watch needs libcurl, loaded on first use: exit 6 saying so
+	run --separate-stderr env RM_LIBCURL=/nonexistent/libcurl.so rm-schedule reconcile --watch \
+		--timeout 3 --no-local --registry "$REG"
+	assert_failure 6
+	[[ $stderr == *"cannot load libcurl"* ]]
 }
 
 @test "etcd cluster: one of three members killed mid-way changes nothing for register, match, plan and reconcile --watch" {

@@ -37,7 +37,7 @@ static const char usage_text[] =
     "       rm-probe validate [--profile LIST] [--schema-only] ADVERT...\n"
     "Common options: --root DIR (fixture tree for /proc, /sys, /dev), --timeout S\n"
     "(for nvidia-smi, ffmpeg, python3), -j/--json, -v, -q, -h/--help, --version;\n"
-    "--registry URL (dir:PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]) for the\n"
+    "--registry URL (dir:PATH or etcd[s]://HOST:PORT[,HOST:PORT...][/PREFIX]) for the\n"
     "verbs that read or write adverts.\n";
 
 static struct {

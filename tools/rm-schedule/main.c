@@ -40,7 +40,7 @@ usage(FILE *fp)
 	    "       rm-schedule queue [--json]\n"
 	    "       rm-schedule reconcile [-p POLICY] [-x ADVERT]... [-d DIR]... [--json]\n"
 	    "                             [--watch [--timeout SECONDS]]\n"
-	    "       (plan, reconcile and run also take --registry URL)\n"
+	    "       (plan, queue, reconcile and run also take --registry URL)\n"
 	    "       rm-schedule run [-p POLICY] [--budget AMOUNT] [--run-id ID] PLAN|PIPELINE\n"
 	    "       rm-schedule run --resume RUN;  rm-schedule report [--json] RUN\n"
 	    "                     (rm-schedule run -h for the run options)\n"
@@ -60,7 +60,7 @@ usage(FILE *fp)
 	    "  --no-local    never add this machine for nodes without requirements\n"
 	    "  -k N          alternatives kept per node (default 5)\n"
 	    "  --decisions full  record every executor in the decisions log\n"
-	    "  --registry URL  dir:PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]\n"
+	    "  --registry URL  dir:PATH or etcd[s]://HOST:PORT[,HOST:PORT...][/PREFIX]\n"
 	    "                (default: $REMOTEMEDIA_REGISTRY, registry: in config.yaml)\n");
 }
 
