@@ -318,3 +318,25 @@ start_watch() {
 	echo "$SECONDS s: $stderr" >&3
 	etcd_stop "$m3"
 }
+
+@test "etcd queue: two reconcile --watch on two hosts, one executor registering: placed exactly once, both exit 0" {
+	park_shot
+	for h in "$H1" "$H2"; do
+		REMOTEMEDIA_HOME="$h" RM_TEST_CLAIM_DELAY_MS=300 rm-schedule reconcile -v --watch \
+			--timeout 30 --no-local --registry "$REG" --json >"$h/w.out" 2>"$h/w.err" &
+		echo $! >> "$BATS_TEST_TMPDIR/watch.bgpid"
+	done
+	mapfile -t ws < "$BATS_TEST_TMPDIR/watch.bgpid"
+	wait_for "$H1/w.err" "watching etcd from revision"
+	wait_for "$H2/w.err" "watching etcd from revision"
+	rm-probe register -q --registry "$REG" --from "$SF/shot/linux-shot.json" --ttl 300
+	r1=0
+	r2=0
+	wait "${ws[0]}" || r1=$?
+	wait "${ws[1]}" || r2=$?
+	cat "$H1/w.err" "$H2/w.err"
+	assert_equal "$r1 $r2" "0 0"
+	assert_equal "$(jq -s '[.[].placed | length] | add' "$H1/w.out" "$H2/w.out")" 1
+	assert_equal "$(cat "$H1"/placed/*.json "$H2"/placed/*.json 2>/dev/null | jq -s length)" 1
+	assert_equal "$(etcd_keys "$PREFIX/queue/")" ""
+}
