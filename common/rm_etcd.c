@@ -620,6 +620,22 @@ watch_sink(void *ctx, long status, const void *data, size_t len)
 	return stop;
 }
 
+/* The watch's create request, as text (NULL out of memory). */
+static char *
+watch_body(const char *key, int prefix, long long from)
+{
+	json_t *create = json_pack("{s:o,s:I}", "key", b64_json(key), "start_revision",
+	    (json_int_t)from), *body;
+	char *text;
+
+	if (prefix)
+		json_object_set_new(create, "range_end", range_end(key));
+	body = json_pack("{s:o}", "create_request", create);
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	return text;
+}
+
 int
 rm_etcd_watch(struct rm_etcd *e, const char *key, int prefix, long long from,
     rm_etcd_watch_cb cb, int (*keep_going)(void *), void *ctx, long long *next,
@@ -629,18 +645,11 @@ rm_etcd_watch(struct rm_etcd *e, const char *key, int prefix, long long from,
 	struct rm_http_req req;
 	struct rm_http_resp resp;
 	struct rm_err why;
-	json_t *create = json_pack("{s:o,s:I}", "key", b64_json(key), "start_revision",
-	    (json_int_t)from), *body;
-	char *text, tried[1024] = "";
+	char *text = watch_body(key, prefix, from), tried[1024] = "";
 	size_t k, i = e->cur;
 	int r = -1, stopped;
 	long status;
 
-	if (prefix)
-		json_object_set_new(create, "range_end", range_end(key));
-	body = json_pack("{s:o}", "create_request", create);
-	text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
 	memset(&w, 0, sizeof(w));
 	w.cb = cb;
 	w.ctx = ctx;

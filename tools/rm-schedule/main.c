@@ -491,6 +491,34 @@ cmd_reconcile(struct args *a)
 	return rc;
 }
 
+/* --watch and --timeout of queue and reconcile: -1 (said) when misused. */
+static int
+watch_usage(const struct args *a, const char *verb)
+{
+	struct rm_err err;
+
+	rm_err_clear(&err);
+	if ((a->watch || a->watch_timeout > 0) && verb[0] == 'q') {
+		fprintf(stderr, "%s: queue: --watch and --timeout belong to reconcile\n",
+		    rm_progname());
+		return -1;
+	}
+	if (a->watch_timeout > 0 && !a->watch) {
+		fprintf(stderr, "%s: reconcile: --timeout needs --watch\n", rm_progname());
+		return -1;
+	}
+	/* a registry that cannot be chosen is reported by reconcile itself */
+	if (a->watch && rm_registry_select(NULL, &err) == 0 &&
+	    rm_registry_url()->kind != RM_REG_ETCD) {
+		fprintf(stderr, "%s: reconcile --watch needs an etcd registry (--registry "
+		    "etcd://..., REMOTEMEDIA_REGISTRY or registry: in config.yaml): a "
+		    "directory registry has no watch; run reconcile from cron instead\n",
+		    rm_progname());
+		return -1;
+	}
+	return 0;
+}
+
 /* Everything but run and report (rm_run_main); a's arrays are freed by main. */
 static int
 schedule_main(struct args *a, int argc, char **argv)
@@ -632,23 +660,8 @@ schedule_main(struct args *a, int argc, char **argv)
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}
-		if ((a->watch || a->watch_timeout > 0) && verb[0] == 'q') {
-			fprintf(stderr, "%s: queue: --watch and --timeout belong to reconcile\n",
-			    rm_progname());
+		if (watch_usage(a, verb) != 0)
 			return RM_EXIT_USAGE;
-		}
-		if (a->watch_timeout > 0 && !a->watch) {
-			fprintf(stderr, "%s: reconcile: --timeout needs --watch\n", rm_progname());
-			return RM_EXIT_USAGE;
-		}
-		if (a->watch && rm_registry_select(NULL, &err) == 0 &&
-		    rm_registry_url()->kind != RM_REG_ETCD) {
-			fprintf(stderr, "%s: reconcile --watch needs an etcd registry (--registry "
-			    "etcd://..., REMOTEMEDIA_REGISTRY or registry: in config.yaml): a "
-			    "directory registry has no watch; run reconcile from cron instead\n",
-			    rm_progname());
-			return RM_EXIT_USAGE;
-		}
 		return verb[0] == 'q' ? cmd_queue(a) : cmd_reconcile(a);
 	}
 	fprintf(stderr, "%s: unknown command \"%s\": expected plan, explain, queue, reconcile, "
