@@ -173,6 +173,7 @@ setup() {
 	RM_TEST_RMW_DELAY_MS=2000 PATH="$BOX/bin" "$RMP" --root "$BOX" verify \
 		--registry "$REG" >"$BATS_TEST_TMPDIR/v.out" 2>"$BATS_TEST_TMPDIR/v.err" &
 	vp=$!
+	echo "$vp" > "$BATS_TEST_TMPDIR/verify.bgpid"
 	sleep 0.7
 	run env REMOTEMEDIA_HOME="$H2" PATH="$BOX/bin" "$RMP" --root "$BOX" register -q \
 		--registry "$REG" --ttl 600 --set region=eu-north
@@ -213,6 +214,7 @@ wait_key() {
 	PATH="$BOX/bin" "$RMP" --root "$BOX" watch -v --registry "$REG" --ttl 3 --interval 600 \
 		>"$BATS_TEST_TMPDIR/w.out" 2>"$BATS_TEST_TMPDIR/w.err" &
 	wp=$!
+	echo "$wp" > "$BATS_TEST_TMPDIR/watch.bgpid"
 	wait_key "$id" present
 	l1=$(lease_of "$id")
 	# three ttls later: the same advert on the same lease, matched
@@ -243,6 +245,7 @@ wait_key() {
 	PATH="$BOX/bin" "$RMP" --root "$BOX" watch --registry "$REG" --ttl 3 --interval 600 \
 		>"$BATS_TEST_TMPDIR/w.out" 2>"$BATS_TEST_TMPDIR/w.err" &
 	wp=$!
+	echo "$wp" > "$BATS_TEST_TMPDIR/watch.bgpid"
 	wait_key "$id" present
 	l1=$(lease_of "$id")
 	etcd_stop "$ETCD_PID"

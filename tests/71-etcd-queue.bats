@@ -20,13 +20,6 @@ setup() {
 	mkdir -p "$H1" "$H2"
 }
 
-teardown() {
-	local pid
-	for pid in $(cat "$BATS_TEST_TMPDIR"/*.bgpid 2>/dev/null); do
-		etcd_stop "$pid"
-	done
-}
-
 # parks the screenshot node of shot.json from host 1 (only a FreeBSD advert)
 park_shot() {
 	run rm-probe register -q --registry "$REG" --from "$SF/shot/bsd-1.json" --ttl 300

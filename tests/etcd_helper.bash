@@ -3,7 +3,8 @@
 # DIR; sets ETCD_URL (etcd://127.0.0.1:PORT), ETCD_HTTP and ETCD_PID, and
 # appends the pid to $BATS_FILE_TMPDIR/etcd.pids for etcd_stop_all.
 # Loading it gives a suite one etcd for the whole file (setup_file) that
-# teardown_file stops, with every other etcd the file started.
+# teardown_file stops, with every other etcd the file started, and a
+# teardown for each test's background processes.
 
 etcd_need() {
 	command -v etcd >/dev/null 2>&1 ||
@@ -99,6 +100,15 @@ setup_file() {
 
 teardown_file() {
 	etcd_stop_all
+}
+
+# Each test's background processes (one pid a line in
+# $BATS_TEST_TMPDIR/*.bgpid) are stopped, even when it failed half-way.
+teardown() {
+	local pid
+	for pid in $(cat "$BATS_TEST_TMPDIR"/*.bgpid 2>/dev/null); do
+		etcd_stop "$pid"
+	done
 }
 
 # etcd_pki DIR: a CA, a server certificate for 127.0.0.1 and a client
