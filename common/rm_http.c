@@ -44,6 +44,9 @@ struct rm_http {
 	struct token tokens[NTOKENS];
 	int ntok;
 	char errbuf[CURL_ERROR_SIZE];
+	char *cacert, *cert, *key;	/* TLS files (rm_http_set_tls) */
+	char *raw_auth;			/* rm_http_set_authorization: sent as is */
+	int pass_401;			/* 401 answers go back to the caller */
 };
 
 /* libcurl's functions, from the library rm_http_load() opened */
@@ -155,7 +158,40 @@ rm_http_dup(const struct rm_http *o)
 		h->tokens[i].value = o->tokens[i].value ? strdup(o->tokens[i].value) : NULL;
 	}
 	h->ntok = o->ntok;
+	if (rm_http_set_tls(h, o->cacert, o->cert, o->key) != 0 ||
+	    (o->pass_401 && rm_http_set_authorization(h, o->raw_auth) != 0)) {
+		rm_http_free(h);
+		return NULL;
+	}
 	return h;
+}
+
+/* *dst = a copy of src (NULL stays NULL); -1 out of memory */
+static int
+set_str(char **dst, const char *src)
+{
+	char *c = src != NULL ? strdup(src) : NULL;
+
+	if (src != NULL && c == NULL)
+		return -1;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+int
+rm_http_set_tls(struct rm_http *h, const char *cacert, const char *cert, const char *key)
+{
+	return set_str(&h->cacert, cacert) | set_str(&h->cert, cert) | set_str(&h->key, key);
+}
+
+int
+rm_http_set_authorization(struct rm_http *h, const char *value)
+{
+	if (h->raw_auth != NULL)
+		memset(h->raw_auth, 0, strlen(h->raw_auth));
+	h->pass_401 = 1;
+	return set_str(&h->raw_auth, value);
 }
 
 void
@@ -173,6 +209,10 @@ rm_http_free(struct rm_http *h)
 		}
 	}
 	rm_cred_wipe(&h->cred);
+	rm_http_set_authorization(h, NULL);
+	free(h->cacert);
+	free(h->cert);
+	free(h->key);
 	free(h);
 }
 
@@ -229,7 +269,7 @@ struct xfer {
 	struct rm_http_resp *resp;
 	uint64_t sent;
 	size_t cap;
-	int sink_failed;
+	int sink_failed, sink_stopped;
 	char www_auth[2048];
 	long retry_after;
 };
@@ -307,8 +347,11 @@ write_cb(char *data, size_t size, size_t nmemb, void *p)
 
 	cu.easy_getinfo(x->h->c, CURLINFO_RESPONSE_CODE, &code);
 	if (code >= 200 && code < 300 && x->req->sink != NULL) {
-		if (x->req->sink(x->req->sink_ctx, code, data, len) != 0) {
-			x->sink_failed = 1;
+		int r = x->req->sink(x->req->sink_ctx, code, data, len);
+		if (r == 1)
+			x->sink_stopped = 1;
+		if (r != 0) {
+			x->sink_failed = r != 1;
 			return 0;
 		}
 		x->resp->received += len;
@@ -514,6 +557,23 @@ rm_http_challenge_param(const char *ch, const char *key, char *out, size_t size)
 	return -1;
 }
 
+/* A stream's check between chunks: non-zero aborts the transfer (cleanly). */
+static int
+xferinfo_cb(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	struct xfer *x = p;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (x->req->keep_going(x->req->keep_ctx))
+		return 0;
+	x->sink_stopped = 1;
+	return 1;
+}
+
 static void
 common_opts(struct rm_http *h, struct xfer *x)
 {
@@ -523,9 +583,16 @@ common_opts(struct rm_http *h, struct xfer *x)
 	cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	cu.easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
 	cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	cu.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	cu.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, getenv("RM_HTTP_STALL") ?
-	    atol(getenv("RM_HTTP_STALL")) : 30L);
+	if (!x->req->stream) {
+		cu.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		cu.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, getenv("RM_HTTP_STALL") ?
+		    atol(getenv("RM_HTTP_STALL")) : 30L);
+	}
+	if (x->req->keep_going != NULL) {
+		cu.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+		cu.easy_setopt(c, CURLOPT_XFERINFODATA, x);
+		cu.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	cu.easy_setopt(c, CURLOPT_USERAGENT, "remotemedia/" PACKAGE_VERSION);
 	cu.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
 	cu.easy_setopt(c, CURLOPT_WRITEDATA, x);
@@ -546,6 +613,12 @@ common_opts(struct rm_http *h, struct xfer *x)
 		cu.easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 		cu.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 	}
+	if (h->cacert != NULL)
+		cu.easy_setopt(c, CURLOPT_CAINFO, h->cacert);
+	if (h->cert != NULL)
+		cu.easy_setopt(c, CURLOPT_SSLCERT, h->cert);
+	if (h->key != NULL)
+		cu.easy_setopt(c, CURLOPT_SSLKEY, h->key);
 	if (h->insecure) {
 		cu.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		cu.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -692,7 +765,9 @@ request_headers(struct rm_http *h, const struct rm_http_req *req, const char *ur
 	if (!own_origin(h, url))
 		return hl;
 	authz[0] = '\0';
-	if (tok != NULL)
+	if (h->raw_auth != NULL)
+		snprintf(authz, sizeof(authz), "Authorization: %s", h->raw_auth);
+	else if (tok != NULL)
 		snprintf(authz, sizeof(authz), "Authorization: Bearer %s", tok);
 	else if (h->use_basic && h->cred.have) {
 		memcpy(authz, "Authorization: ", 15);
@@ -848,6 +923,12 @@ http_exchange(struct rm_http *h, const struct rm_http_req *req, struct rm_http_r
 		}
 		if (x.sink_failed)
 			return rm_err_set(err, RM_EXIT_INTERNAL, url, NULL, "cannot store the response");
+		if (x.sink_stopped) {
+			resp->stopped = 1;
+			if (resp->status == 0)
+				cu.easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &resp->status);
+			return 0;
+		}
 		if (cc != CURLE_OK) {
 			resp->transport_error = 1;
 			if (retryable_curl(cc) && attempt < retries && resp->received == 0) {
@@ -869,7 +950,7 @@ http_exchange(struct rm_http *h, const struct rm_http_req *req, struct rm_http_r
 			snprintf(url, sizeof(url), "%s", next);
 			continue;
 		}
-		if (resp->status == 401) {
+		if (resp->status == 401 && !h->pass_401) {
 			if ((r = answer_challenge(h, req, url, x.www_auth, &auth_tries, err)) != 0)
 				return r;
 			snprintf(url, sizeof(url), "%s", first);

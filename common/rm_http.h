@@ -41,8 +41,24 @@ struct rm_http *rm_http_new(const char *base, int insecure, const struct rm_cred
 struct rm_http *rm_http_dup(const struct rm_http *h);
 void rm_http_free(struct rm_http *h);
 const char *rm_http_base(const struct rm_http *h);
+/*
+ * TLS files for the session (PEM paths; NULL: none): the CA that signs the
+ * server's certificate, and this client's certificate and key. -1 out of
+ * memory.
+ */
+int rm_http_set_tls(struct rm_http *h, const char *cacert, const char *cert, const char *key);
+/*
+ * Sends value as the whole Authorization header of every request to the
+ * session's origin (an etcd token; NULL: none), never logged, and hands
+ * 401 answers back to the caller instead of answering a challenge.
+ */
+int rm_http_set_authorization(struct rm_http *h, const char *value);
 
-/* Receives response bytes of a 2xx answer (status 200 or 206); 0 or -1 to abort. */
+/*
+ * Receives response bytes of a 2xx answer (status 200 or 206); 0 goes on,
+ * -1 aborts (an error), 1 ends the transfer cleanly (a stream read far
+ * enough: rm_http_do returns 0 with resp->stopped set).
+ */
 typedef int (*rm_http_sink)(void *ctx, long status, const void *data, size_t len);
 
 struct rm_http_req {
@@ -60,6 +76,14 @@ struct rm_http_req {
 	void *bytes_ctx;
 	int once;			/* no automatic retries (the caller resumes) */
 	int quiet_404;
+	/*
+	 * A long-lived answer (an etcd watch): no stall timeout. keep_going,
+	 * when set, is asked about once a second (and on every chunk); 0 ends
+	 * the transfer cleanly, as a sink's 1 does.
+	 */
+	int stream;
+	int (*keep_going)(void *ctx);
+	void *keep_ctx;
 };
 
 struct rm_http_resp {
@@ -74,6 +98,7 @@ struct rm_http_resp {
 	int has_length;
 	int transport_error;		/* the connection failed (no complete answer) */
 	uint64_t received;		/* body bytes given to the sink */
+	int stopped;			/* the sink or keep_going ended it (stream) */
 };
 
 void rm_http_resp_release(struct rm_http_resp *resp);

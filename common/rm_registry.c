@@ -19,7 +19,7 @@
 #include "rm_registry.h"
 
 static struct rm_reg_url cur_url;	/* kind DIR, path "": the default */
-static int etcd_put(const json_t *norm, struct rm_err *err);
+static int etcd_put(const json_t *norm, int locked, struct rm_err *err);
 static json_t *etcd_get(const char *id, struct rm_err *err);
 static int etcd_remove(const char *id, struct rm_err *err);
 
@@ -101,7 +101,7 @@ rm_registry_put(const json_t *advert, int locked, struct rm_err *err)
 	if (norm == NULL)
 		return -err->code;
 	if (cur_url.kind == RM_REG_ETCD) {
-		r = etcd_put(norm, err);
+		r = etcd_put(norm, locked, err);
 		json_decref(norm);
 		return r;
 	}
@@ -291,15 +291,15 @@ rm_registry_parse_url(const char *url, struct rm_reg_url *u, char *why, size_t s
 		return 0;
 	}
 	if (strncmp(url, "etcds://", 8) == 0)
-		return why_set(why, size, "\"%s\": etcds:// (TLS) is not supported yet", url);
-	if (strncmp(url, "etcd://", 7) != 0)
+		u->tls = 1;
+	else if (strncmp(url, "etcd://", 7) != 0)
 		return why_set(why, size, "\"%s\": expected dir:PATH or "
-		    "etcd://HOST:PORT[,HOST:PORT...][/PREFIX]", url);
+		    "etcd[s]://HOST:PORT[,HOST:PORT...][/PREFIX]", url);
 	u->kind = RM_REG_ETCD;
-	hosts = url + 7;
+	hosts = url + 7 + u->tls;
 	slash = strchr(hosts, '/');
 	if (slash == hosts || *hosts == '\0')
-		return why_set(why, size, "\"%s\": no HOST:PORT after etcd://", url);
+		return why_set(why, size, "\"%s\": no HOST:PORT after etcd[s]://", url);
 	for (p = hosts; p != NULL && *p != '\0' && p != slash; p = comma ? comma + 1 : NULL) {
 		const char *stop = slash ? slash : p + strlen(p);
 		comma = memchr(p, ',', (size_t)(stop - p));
@@ -357,18 +357,120 @@ rm_registry_url(void)
 	return &cur_url;
 }
 
+/*
+ * The advert last read (etcd_get) and its mod_revision (0: absent): a
+ * put under the lock (a read-modify-write) of that id is a compare-and-swap
+ * on it, so that it never overwrites what another host wrote meanwhile.
+ */
+static char rmw_id[256];
+static long long rmw_rev;
+
+void
+rm_registry_test_pause(const char *var)
+{
+	const char *d = getenv(var);
+	long ms = d ? atol(d) : 0;
+
+	if (ms > 0 && ms < 60000)
+		usleep((useconds_t)ms * 1000);
+}
+
+/* A file named in the etcd: block: as written when absolute, else beside config.yaml. */
+static int
+conf_file(const json_t *v, char *buf, size_t size, struct rm_err *err)
+{
+	const char *s = json_string_value(v);
+
+	if (*s == '/')
+		return rm_path(buf, size, err, "%s", s);
+	return rm_home_path(buf, size, s, 0, err);
+}
+
+/*
+ * The etcd: block of config.yaml into c (strings in bufs): cacert, cert,
+ * key (PEM files), user, password or password_env. RM_EXIT_INVALID naming
+ * config.yaml and the field.
+ */
+static int
+etcd_conf(struct rm_etcd_conf *c, char files[3][4096], struct rm_err *err)
+{
+	static const char *const keys[] = { "cacert", "cert", "key", "user", "password",
+		"password_env", NULL };
+	const json_t *cfg, *blk, *v;
+	char cpath[4096], field[64];
+	const char *k;
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->tls = cur_url.tls;
+	if ((cfg = rm_config(err)) == NULL)
+		return -err->code;
+	if ((blk = json_object_get(cfg, "etcd")) == NULL)
+		return 0;
+	if (rm_home_path(cpath, sizeof(cpath), "config.yaml", 0, err) != 0)
+		return -err->code;
+	if (!json_is_object(blk))
+		return rm_err_set(err, RM_EXIT_INVALID, cpath, "etcd", "expected a mapping of "
+		    "cacert, cert, key, user, password (or password_env), got %s", rm_json_type(blk));
+	json_object_foreach((json_t *)blk, k, v) {
+		for (i = 0; keys[i] && strcmp(keys[i], k) != 0; i++)
+			;
+		snprintf(field, sizeof(field), "etcd.%.50s", k);
+		if (keys[i] == NULL)
+			return rm_err_set(err, RM_EXIT_INVALID, cpath, field, "unknown key: expected "
+			    "cacert, cert, key, user, password or password_env");
+		if (!json_is_string(v) || *json_string_value(v) == '\0')
+			return rm_err_set(err, RM_EXIT_INVALID, cpath, field, "expected a non-empty "
+			    "string, got %s", rm_json_type(v));
+		if (i < 3 && conf_file(v, files[i], sizeof(files[0]), err) != 0)
+			return -err->code;
+	}
+	c->cacert = json_object_get(blk, "cacert") ? files[0] : NULL;
+	c->cert = json_object_get(blk, "cert") ? files[1] : NULL;
+	c->key = json_object_get(blk, "key") ? files[2] : NULL;
+	c->user = json_string_value(json_object_get(blk, "user"));
+	c->password = json_string_value(json_object_get(blk, "password"));
+	if ((k = json_string_value(json_object_get(blk, "password_env"))) != NULL &&
+	    (c->password = getenv(k)) == NULL)
+		return rm_err_set(err, RM_EXIT_INVALID, cpath, "etcd.password_env",
+		    "the environment has no %s", k);
+	if ((c->user == NULL) != (c->password == NULL))
+		return rm_err_set(err, RM_EXIT_INVALID, cpath, c->user ? "etcd.password" : "etcd.user",
+		    "etcd authentication needs both user and password (or password_env)");
+	if (!c->tls && (c->cacert || c->cert || c->key))
+		rm_warn("%s: etcd.cacert, cert and key apply to etcds:// only; the registry URL is "
+		    "etcd:// (no TLS)", cpath);
+	return 0;
+}
+
 static struct rm_etcd *
 etcd_client(struct rm_err *err)
 {
 	const char *eps[RM_REG_MAX_ENDPOINTS];
+	static char files[3][4096];
+	struct rm_etcd_conf c;
 	size_t i;
 
 	if (etcd == NULL) {
+		if (etcd_conf(&c, files, err) != 0)
+			return NULL;
 		for (i = 0; i < cur_url.nendpoints; i++)
 			eps[i] = cur_url.endpoints[i];
-		etcd = rm_etcd_open(eps, cur_url.nendpoints, err);
+		etcd = rm_etcd_open(eps, cur_url.nendpoints, &c, err);
 	}
 	return etcd;
+}
+
+struct rm_etcd *
+rm_registry_etcd(struct rm_err *err)
+{
+	if (rm_registry_select(NULL, err) != 0)
+		return NULL;
+	if (cur_url.kind != RM_REG_ETCD) {
+		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "the registry is not in etcd");
+		return NULL;
+	}
+	return etcd_client(err);
 }
 
 static int
@@ -402,12 +504,12 @@ etcd_value(const char *key, const char *value, struct rm_err *err)
 }
 
 static int
-etcd_put(const json_t *norm, struct rm_err *err)
+etcd_put(const json_t *norm, int locked, struct rm_err *err)
 {
 	const char *id = json_string_value(json_object_get(norm, "id"));
 	struct rm_etcd *e = etcd_client(err);
 	char key[512], *text;
-	long long exp;
+	long long exp, rev = -1;
 	long ttl = 0;
 	int r;
 
@@ -419,8 +521,17 @@ etcd_put(const json_t *norm, struct rm_err *err)
 		ttl = exp - (long long)time(NULL) > 1 ? (long)(exp - (long long)time(NULL)) : 1;
 	if ((text = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "cannot encode the advert");
-	r = rm_etcd_put(e, key, text, ttl, err);
+	if (locked && strcmp(rmw_id, id) == 0) {
+		rev = rmw_rev;
+		/* a test writes the advert in between */
+		rm_registry_test_pause("RM_TEST_RMW_DELAY_MS");
+	}
+	rmw_id[0] = '\0';
+	r = rm_etcd_put(e, key, text, ttl, rev, err);
 	free(text);
+	if (r == 1)
+		rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "etcd key %s changed since it was read "
+		    "(at revision %lld): another writer was first; not overwritten", key, rev);
 	return r;
 }
 
@@ -433,9 +544,11 @@ etcd_get(const char *id, struct rm_err *err)
 
 	if (e == NULL || etcd_key(key, sizeof(key), id, err) != 0)
 		return NULL;
-	if ((l = rm_etcd_range(e, key, 0, err)) == NULL)
+	if ((l = rm_etcd_range(e, key, 0, NULL, err)) == NULL)
 		return NULL;
 	kv = json_array_get(l, 0);
+	snprintf(rmw_id, sizeof(rmw_id), "%s", id);
+	rmw_rev = json_integer_value(json_object_get(kv, "mod_revision"));
 	if (kv == NULL)
 		rm_err_set(err, RM_EXIT_NOTFOUND, NULL, NULL,
 		    "no executor \"%s\" in the registry (etcd key %s)", id, key);
@@ -463,6 +576,31 @@ etcd_remove(const char *id, struct rm_err *err)
 	return r;
 }
 
+int
+rm_registry_keepalive(const char *id, long *ttl, struct rm_err *err)
+{
+	struct rm_etcd *e;
+	char key[512];
+	const char *lease;
+	json_t *l;
+	int r;
+
+	*ttl = 0;
+	if ((e = rm_registry_etcd(err)) == NULL)
+		return -err->code;
+	if ((r = etcd_key(key, sizeof(key), id, err)) != 0)
+		return r;
+	if ((l = rm_etcd_range(e, key, 0, NULL, err)) == NULL)
+		return -err->code;
+	lease = json_string_value(json_object_get(json_array_get(l, 0), "lease"));
+	if (lease == NULL)
+		r = 1;		/* the advert went with its lease */
+	else if (strcmp(lease, "0") != 0)
+		r = rm_etcd_keepalive(e, lease, ttl, err);
+	json_decref(l);
+	return r;
+}
+
 json_t *
 rm_registry_list_remote(struct rm_err *err)
 {
@@ -475,7 +613,7 @@ rm_registry_list_remote(struct rm_err *err)
 	if (e == NULL)
 		return NULL;
 	snprintf(key, sizeof(key), "%s/executors/", cur_url.prefix);
-	if ((l = rm_etcd_range(e, key, 1, err)) == NULL)
+	if ((l = rm_etcd_range(e, key, 1, NULL, err)) == NULL)
 		return NULL;
 	out = json_array();
 	json_array_foreach(l, i, kv) {
@@ -483,6 +621,11 @@ rm_registry_list_remote(struct rm_err *err)
 		snprintf(name, sizeof(name), "etcd:%s", k);
 		rm_err_clear(&ve);
 		doc = etcd_value(k, json_string_value(json_object_get(kv, "value")), &ve);
+		/* a key on a lease lives exactly as long as its lease: that is its
+		 * expiry, kept alive by rm-probe watch past the expires_at written */
+		if (json_is_object(doc) && strcmp(json_string_value(json_object_get(kv, "lease")) ?: "0",
+		    "0") != 0)
+			json_object_del(doc, "expires_at");
 		if (doc != NULL)
 			json_array_append_new(out, json_pack("{s:s,s:o}", "name", name, "advert", doc));
 		else {

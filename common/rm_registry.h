@@ -15,8 +15,10 @@
  * The backend, from a registry URL: "dir:PATH" (adverts as files in PATH)
  * or "etcd://HOST:PORT[,HOST:PORT...][/PREFIX]" (adverts under
  * PREFIX/executors/<id>, PREFIX "/remotemedia" when absent, each bound to a
- * lease of the advert's ttl). Without any URL the directory
- * $REMOTEMEDIA_HOME/executors is used, as always.
+ * lease of the advert's ttl); "etcds://" is the same over TLS. The CA,
+ * client certificate and key and the etcd user and password come from the
+ * etcd: block of config.yaml, never from the URL. Without any URL the
+ * directory $REMOTEMEDIA_HOME/executors is used, as always.
  */
 #define RM_REG_MAX_ENDPOINTS 16
 enum rm_reg_kind { RM_REG_DIR = 0, RM_REG_ETCD };
@@ -27,6 +29,7 @@ struct rm_reg_url {
 	char endpoints[RM_REG_MAX_ENDPOINTS][264];	/* etcd: "host:port" */
 	size_t nendpoints;
 	char prefix[256];		/* etcd: "/remotemedia", no trailing slash */
+	int tls;			/* etcds:// */
 };
 
 /* Parses url; -1 with what is wrong in why. */
@@ -42,9 +45,27 @@ int rm_registry_select(const char *arg, struct rm_err *err);
 const struct rm_reg_url *rm_registry_url(void);
 /*
  * Every advert of an etcd registry as [{"name": "etcd:KEY", "advert": doc}]
- * or [{"name", "error"}] for one that does not parse. NULL with err.
+ * or [{"name", "error"}] for one that does not parse. NULL with err. An
+ * advert on a lease comes without expires_at: the key lives as long as its
+ * lease, which rm-probe watch keeps alive past the expires_at written.
  */
 json_t *rm_registry_list_remote(struct rm_err *err);
+
+/*
+ * etcd: renews the lease of advert id; *ttl its TTL (0: the advert has no
+ * lease). 0 alive; 1 the advert is gone with its lease (expired, revoked);
+ * negative with err when etcd did not answer.
+ */
+int rm_registry_keepalive(const char *id, long *ttl, struct rm_err *err);
+
+/*
+ * Sleeps the milliseconds the environment variable var says (under 60000):
+ * the test suites' way to line two processes up on one race.
+ */
+void rm_registry_test_pause(const char *var);
+
+/* The etcd client of an etcd registry (made on first use), or NULL with err. */
+struct rm_etcd *rm_registry_etcd(struct rm_err *err);
 
 /* The registry directory (created with mode 0700 when mk is set). */
 int rm_registry_dir(char *buf, size_t size, int mk, struct rm_err *err);
@@ -52,7 +73,10 @@ int rm_registry_dir(char *buf, size_t size, int mk, struct rm_err *err);
 int rm_registry_lock(int nowait, struct rm_err *err);
 /*
  * Validates and writes an advert as executors/<id>.json. The caller may hold
- * the lock already (locked = 1) for a read-modify-write.
+ * the lock already (locked = 1) for a read-modify-write. In etcd such a
+ * write after rm_registry_get of the same id is a compare-and-swap on the
+ * revision read: 1 (err saying so) when another writer changed the advert
+ * meanwhile, nothing written.
  */
 int rm_registry_put(const json_t *advert, int locked, struct rm_err *err);
 /* The advert registered under id, or NULL (err RM_EXIT_NOTFOUND). */

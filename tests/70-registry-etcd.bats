@@ -5,66 +5,15 @@
 # A real etcd (Debian etcd-server) runs on free ports for the whole file.
 
 load test_helper
+load etcd_helper
 bats_require_minimum_version 1.5.0
 
 M=$BATS_TEST_DIRNAME/fixtures/match
-
-setup_file() {
-	if ! command -v etcd >/dev/null 2>&1; then
-		skip "etcd is not installed (apt-get install etcd-server etcd-client)"
-	fi
-	local client peer i
-	client=$(free_port)
-	peer=$(free_port)
-	while [ "$peer" = "$client" ]; do peer=$(free_port); done
-	ETCD_URL=etcd://127.0.0.1:$client
-	ETCD_HTTP=http://127.0.0.1:$client
-	etcd --name rmtest --data-dir "$BATS_FILE_TMPDIR/etcd" \
-		--listen-client-urls "$ETCD_HTTP" --advertise-client-urls "$ETCD_HTTP" \
-		--listen-peer-urls "http://127.0.0.1:$peer" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-		--initial-cluster "rmtest=http://127.0.0.1:$peer" \
-		>"$BATS_FILE_TMPDIR/etcd.log" 2>&1 &
-	ETCD_PID=$!
-	echo "$ETCD_PID" > "$BATS_FILE_TMPDIR/etcd.pid"
-	for i in $(seq 1 100); do
-		if curl -fsS "$ETCD_HTTP/health" 2>/dev/null | grep -q '"health":"true"'; then
-			export ETCD_URL ETCD_HTTP ETCD_PID
-			return 0
-		fi
-		kill -0 "$ETCD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$BATS_FILE_TMPDIR/etcd.log" >&2
-	false
-}
-
-teardown_file() {
-	local pid
-	pid=$(cat "$BATS_FILE_TMPDIR/etcd.pid" 2>/dev/null) || return 0
-	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null || true
-}
 
 setup() {
 	# every test its own prefix: no test sees another's adverts
 	PREFIX=t$BATS_TEST_NUMBER
 	REG=$ETCD_URL/$PREFIX
-}
-
-# The keys under PREFIX/ (ending in '/'), one a line, read through the
-# gateway with curl rather than our client: etcd_keys t1/executors/
-etcd_keys() {
-	local k e
-	k=$(printf '/%s' "$1" | base64 -w0)
-	e=$(printf '/%s0' "${1%/}" | base64 -w0)
-	curl -fsS -X POST "$ETCD_HTTP/v3/kv/range" \
-		-d "{\"key\":\"$k\",\"range_end\":\"$e\",\"keys_only\":true}" |
-		jq -r '.kvs // [] | .[].key | @base64d'
 }
 
 @test "etcd: registered adverts match exactly as the same adverts in a directory" {
@@ -171,7 +120,7 @@ etcd_keys() {
 
 @test "etcd: a bad registry URL is exit 2 on argv and environment, exit 3 in config.yaml" {
 	for u in 'etcd://' 'etcd://host' 'etcd://host:0' 'etcd://host:99999' 'etcd://h:1,' \
-		'etcd://user:pw@h:1' 'etcds://h:1' 'http://h:1' 'dir:' 'etcd://h:1/a b'; do
+		'etcd://user:pw@h:1' 'etcds://' 'http://h:1' 'dir:' 'etcd://h:1/a b'; do
 		run --separate-stderr rm-match --no-local --registry "$u" "$M/nodes/gpu8.json"
 		assert_failure 2
 		[[ $stderr == *"--registry: "* ]]
@@ -209,4 +158,189 @@ etcd_keys() {
 	run --separate-stderr rm-schedule plan --registry nosuch:x "$SF/pipelines/three.yaml"
 	assert_failure 2
 	[[ $stderr == *'--registry: "nosuch:x"'* ]]
+}
+
+@test "etcd: verify never overwrites what a register on another host wrote meanwhile" {
+	RMP=$(command -v rm-probe)
+	BOX=$BATS_TEST_TMPDIR/nvidia-box
+	cp -a "$FIXTURES/probe/nvidia-box" "$BOX"
+	H2=$BATS_TEST_TMPDIR/host2
+	mkdir -p "$H2"
+	run env PATH="$BOX/bin" "$RMP" --root "$BOX" register -q --registry "$REG" --ttl 600 \
+		--set region=eu-west
+	assert_success
+	# verify reads the advert, then waits before its write; host 2 registers in between
+	RM_TEST_RMW_DELAY_MS=2000 PATH="$BOX/bin" "$RMP" --root "$BOX" verify \
+		--registry "$REG" >"$BATS_TEST_TMPDIR/v.out" 2>"$BATS_TEST_TMPDIR/v.err" &
+	vp=$!
+	echo "$vp" > "$BATS_TEST_TMPDIR/verify.bgpid"
+	sleep 0.7
+	run env REMOTEMEDIA_HOME="$H2" PATH="$BOX/bin" "$RMP" --root "$BOX" register -q \
+		--registry "$REG" --ttl 600 --set region=eu-north
+	assert_success
+	rc=0
+	wait $vp || rc=$?
+	cat "$BATS_TEST_TMPDIR/v.err"
+	assert_equal "$rc" 0
+	grep -q "etcd key /$PREFIX/executors/gpu1 changed since it was read (at revision [0-9]*): another writer was first; not overwritten" "$BATS_TEST_TMPDIR/v.err"
+	assert_equal "$(etcd_get "$PREFIX/executors/gpu1" | jq -r .region)" eu-north
+	# with nobody in between, verify writes as before
+	run env PATH="$BOX/bin" "$RMP" --root "$BOX" verify --registry "$REG"
+	assert_success
+	assert_equal "$(etcd_get "$PREFIX/executors/gpu1" | jq -r .region)" eu-north
+}
+
+# the lease of PREFIX's advert ID (decimal), empty when there is no such key
+lease_of() {
+	curl -fsS -X POST "$ETCD_HTTP/v3/kv/range" \
+		-d "{\"key\":\"$(printf '/%s/executors/%s' "$PREFIX" "$1" | base64 -w0)\"}" |
+		jq -r '.kvs[0].lease // empty'
+}
+
+# wait_key ID present|absent [TENTHS]
+wait_key() {
+	for _ in $(seq 1 "${3:-100}"); do
+		if [ "$2" = present ] && [ -n "$(lease_of "$1")" ]; then return 0; fi
+		if [ "$2" = absent ] && [ -z "$(lease_of "$1")" ]; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+@test "etcd: rm-probe watch keeps the lease alive past its ttl, registers again when it is lost, and lets it run out on SIGTERM" {
+	RMP=$(command -v rm-probe)
+	BOX=$FIXTURES/probe/cpu-box
+	id=$(PATH="$BOX/bin" "$RMP" --root "$BOX" --json | jq -r .id)
+	PATH="$BOX/bin" "$RMP" --root "$BOX" watch -v --registry "$REG" --ttl 3 --interval 600 \
+		>"$BATS_TEST_TMPDIR/w.out" 2>"$BATS_TEST_TMPDIR/w.err" &
+	wp=$!
+	echo "$wp" > "$BATS_TEST_TMPDIR/watch.bgpid"
+	wait_key "$id" present
+	l1=$(lease_of "$id")
+	# three ttls later: the same advert on the same lease, matched
+	sleep 9
+	assert_equal "$(lease_of "$id")" "$l1"
+	run --separate-stderr rm-match --json --all --no-local --registry "$REG" <(echo '{"id":"n"}')
+	assert_equal "$(jq -r '[.executors[].id] | join(",")' <<<"$output")" "$id"
+	# the lease revoked behind its back: the advert is back within a second or two
+	curl -fsS -X POST "$ETCD_HTTP/v3/lease/revoke" -d "{\"ID\":\"$l1\"}" >/dev/null
+	wait_key "$id" present 30
+	l2=$(lease_of "$id")
+	[ "$l2" != "$l1" ]
+	grep -q "the lease of $id was lost; registering it again" "$BATS_TEST_TMPDIR/w.err"
+	assert_equal "$(grep -c '"event":"registered"' "$BATS_TEST_TMPDIR/w.out")" 2
+	# stopped: the lease is not revoked, it runs out (3 s)
+	kill -TERM "$wp"
+	wait "$wp" || true
+	assert_equal "$(lease_of "$id")" "$l2"
+	wait_key "$id" absent 60
+}
+
+@test "etcd: rm-probe watch rides out an etcd restart with the same lease" {
+	RMP=$(command -v rm-probe)
+	BOX=$FIXTURES/probe/cpu-box
+	etcd_start "$BATS_TEST_TMPDIR/etcd2"
+	REG=$ETCD_URL/$PREFIX
+	id=$(PATH="$BOX/bin" "$RMP" --root "$BOX" --json | jq -r .id)
+	PATH="$BOX/bin" "$RMP" --root "$BOX" watch --registry "$REG" --ttl 3 --interval 600 \
+		>"$BATS_TEST_TMPDIR/w.out" 2>"$BATS_TEST_TMPDIR/w.err" &
+	wp=$!
+	echo "$wp" > "$BATS_TEST_TMPDIR/watch.bgpid"
+	wait_key "$id" present
+	l1=$(lease_of "$id")
+	etcd_stop "$ETCD_PID"
+	sleep 2
+	etcd_restart "$BATS_TEST_TMPDIR/etcd2"
+	sleep 7
+	assert_equal "$(lease_of "$id")" "$l1"
+	grep -q "cannot keep the lease of $id alive: etcd unreachable: tried 127.0.0.1:" "$BATS_TEST_TMPDIR/w.err"
+	kill -TERM "$wp"
+	wait "$wp" || true
+}
+
+@test "etcds://: TLS with the CA, client certificate and key from config.yaml; refused without the CA" {
+	command -v openssl >/dev/null || skip "openssl is not installed"
+	etcd_start_tls "$BATS_TEST_TMPDIR/tls"
+	REG=$ETCD_URL/$PREFIX
+	mkdir -p "$REMOTEMEDIA_HOME"
+	pki=$BATS_TEST_TMPDIR/tls/pki
+	cp "$pki/client.key" "$REMOTEMEDIA_HOME/etcd-client.key"
+	# a relative path is beside config.yaml
+	printf 'etcd:\n  cacert: %s\n  cert: %s\n  key: etcd-client.key\n' \
+		"$pki/ca.pem" "$pki/client.pem" > "$REMOTEMEDIA_HOME/config.yaml"
+	run rm-probe register -q --registry "$REG" --from "$M/executors/gpu-4090.json" --ttl 300
+	assert_success
+	run --separate-stderr rm-match --json --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_success
+	assert_equal "$(jq -r '.executors[0].id' <<<"$output")" gpu-4090
+	# shellcheck disable=SC2086
+	assert_equal "$(curl -fsS $ETCD_CURL_TLS -X POST "$ETCD_HTTP/v3/kv/range" \
+		-d "{\"key\":\"$(printf '/%s/executors/gpu-4090' "$PREFIX" | base64 -w0)\"}" |
+		jq -r '.kvs[0].value | @base64d | fromjson | .id')" gpu-4090
+	# the queue and its watch go over TLS too (a prefix without executors)
+	REG=${REG}q
+	run --separate-stderr rm-schedule plan --registry "$REG" --no-local \
+		"$FIXTURES/schedule/pipelines/shot.json"
+	assert_failure 1
+	(sleep 2; rm-probe register -q --registry "$REG" \
+		--from "$FIXTURES/schedule/shot/linux-shot.json" >/dev/null) &
+	run --separate-stderr rm-schedule reconcile -v --watch --timeout 10 --no-local --registry "$REG"
+	assert_success
+	[[ $stderr == *"watching etcd from revision"* ]]
+	assert_equal "$(jq -r '.placed[0].executor' <<<"$output")" linux-shot
+	# without the client certificate, or trusting another CA: exit 6, saying why
+	printf 'etcd:\n  cacert: %s\n' "$pki/ca.pem" > "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr rm-match --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_failure 6
+	[[ $stderr == *"etcd unreachable: tried 127.0.0.1:"* ]]
+	printf 'etcd:\n  cert: %s\n  key: %s\n' "$pki/client.pem" "$pki/client.key" \
+		> "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr rm-match --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_failure 6
+	[[ $stderr == *"certificate"* ]]
+}
+
+@test "etcd auth: user and password from config.yaml; a wrong password is exit 6, never printed" {
+	command -v etcdctl >/dev/null || skip "etcdctl is not installed (etcd-client)"
+	etcd_start "$BATS_TEST_TMPDIR/auth"
+	REG=$ETCD_URL/$PREFIX
+	ctl() { ETCDCTL_API=3 etcdctl --endpoints="${ETCD_URL#etcd://}" "$@" >/dev/null; }
+	ctl user add root --new-user-password=rootpw --interactive=false
+	ctl user grant-role root root
+	ctl user add rm --new-user-password='s3cr3t-Pw' --interactive=false
+	ctl role add rmrole
+	ctl role grant-permission rmrole --prefix=true readwrite "/$PREFIX/"
+	ctl user grant-role rm rmrole
+	ctl auth enable
+	mkdir -p "$REMOTEMEDIA_HOME"
+	# no credentials: etcd's refusal, exit 6
+	run --separate-stderr rm-match --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_failure 6
+	[[ $stderr == *"user name is empty"* ]]
+	printf 'etcd:\n  user: rm\n  password_env: RM_TEST_ETCD_PW\n' > "$REMOTEMEDIA_HOME/config.yaml"
+	run env RM_TEST_ETCD_PW='s3cr3t-Pw' rm-probe register -q --registry "$REG" \
+		--from "$M/executors/gpu-4090.json" --ttl 300
+	assert_success
+	printf 'etcd:\n  user: rm\n  password: s3cr3t-Pw\n' > "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr rm-match -vv --json --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_success
+	assert_equal "$(jq -r '.executors[0].id' <<<"$output")" gpu-4090
+	[[ $stderr != *"s3cr3t"* ]]
+	printf 'etcd:\n  user: rm\n  password: WrongPw-123\n' > "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr rm-match -vv --no-local --registry "$REG" "$M/nodes/gpu8.json"
+	assert_failure 6
+	[[ $stderr == *'authentication as user "rm" failed: etcdserver: authentication failed, invalid user ID or password'* ]]
+	[[ $stderr != *"WrongPw"* ]]
+}
+
+@test "etcd: a bad etcd: block in config.yaml is exit 3 naming the field" {
+	mkdir -p "$REMOTEMEDIA_HOME"
+	for blk in 'etcd: [1]' $'etcd:\n  passwd: x' $'etcd:\n  user: rm' $'etcd:\n  cacert: 3' \
+		$'etcd:\n  user: rm\n  password_env: RM_NO_SUCH_VAR'; do
+		printf '%s\n' "$blk" > "$REMOTEMEDIA_HOME/config.yaml"
+		run --separate-stderr rm-match --no-local --registry "$REG" "$M/nodes/gpu8.json"
+		assert_failure 3
+		[[ $stderr == *"config.yaml: etcd"* ]]
+	done
+	[[ $stderr == *"etcd.password_env: the environment has no RM_NO_SUCH_VAR"* ]]
 }

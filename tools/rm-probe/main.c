@@ -38,7 +38,7 @@ static const char usage_text[] =
     "       rm-probe validate [--profile LIST] ADVERT...\n"
     "Common options: --root DIR (fixture tree for /proc, /sys, /dev), --timeout S\n"
     "(for nvidia-smi, ffmpeg, python3), -j/--json, -v, -q, -h/--help, --version;\n"
-    "--registry URL (dir:PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]) for the\n"
+    "--registry URL (dir:PATH or etcd[s]://HOST:PORT[,HOST:PORT...][/PREFIX]) for the\n"
     "verbs that read or write adverts.\n";
 
 static struct {
@@ -539,6 +539,15 @@ cmd_verify(void)
 	adv = refresh(reg, now, advert_ttl(reg));
 	r = rm_registry_put(adv, 1, &err);
 	rm_unlock(fd);
+	if (r == 1) {
+		/* etcd: a register on another host rewrote it meanwhile; it stands */
+		rm_warn("%s; verify again to compare with it", err.msg);
+		json_decref(changes);
+		json_decref(adv);
+		json_decref(now);
+		json_decref(reg);
+		return 0;
+	}
 	if (drift && r == 0)
 		report_drift(id, changes);
 	rep = json_pack("{s:s,s:s,s:o}", "schema", "remotemedia.drift/1", "id", id, "changes", changes);
@@ -629,6 +638,59 @@ cmd_bench(void)
 	return r;
 }
 
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+nap(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - floor(s)) * 1e9) };
+
+	while (nanosleep(&ts, &ts) != 0 && !stop)
+		;
+}
+
+/*
+ * watch's pause between rounds. In etcd it keeps the advert's lease alive
+ * meanwhile, one keep-alive every ttl/3 (the first at once), and ends
+ * early when the lease was lost (expired, revoked: the advert went with
+ * it), so that the next round registers it again at once.
+ */
+static void
+watch_pause(const char *id, double interval)
+{
+	static double due;	/* the next keep-alive, CLOCK_MONOTONIC */
+	double end = mono_now() + interval, t;
+	struct rm_err err;
+	long ttl;
+	int r;
+
+	if (rm_registry_url()->kind != RM_REG_ETCD) {
+		nap(interval);
+		return;
+	}
+	while (!stop && (t = mono_now()) < end) {
+		if (t >= due) {
+			rm_err_clear(&err);
+			if ((r = rm_registry_keepalive(id, &ttl, &err)) == 1) {
+				rm_info("the lease of %s was lost; registering it again", id);
+				return;
+			}
+			if (r < 0)
+				rm_warn("cannot keep the lease of %s alive: %s", id, err.msg);
+			due = t + (r == 0 && ttl >= 3 ? ttl / 3.0 : 1.0);
+			rm_debug("lease of %s: ttl %ld s, next keep-alive in %.1f s", id, ttl, due - t);
+		}
+		nap((due < end ? due : end) - t);
+	}
+}
+
 static int
 cmd_watch(void)
 {
@@ -648,10 +710,7 @@ cmd_watch(void)
 		int fd;
 
 		if (n++ > 0) {
-			struct timespec ts = { (time_t)opt.interval,
-			    (long)((opt.interval - floor(opt.interval)) * 1e9) };
-			while (nanosleep(&ts, &ts) != 0 && !stop)
-				;
+			watch_pause(id, opt.interval);
 			if (stop)
 				break;
 		}
@@ -682,8 +741,9 @@ cmd_watch(void)
 				why = "capabilities changed";
 			else if (rm_probe_dynamic_changed(reg, now))
 				why = "resources changed";
-			else if ((long long)time(NULL) - probed >= ttl / 2)
-				why = "refreshed before expiry";
+			else if (rm_registry_url()->kind != RM_REG_ETCD &&
+			    (long long)time(NULL) - probed >= ttl / 2)
+				why = "refreshed before expiry";	/* etcd: the keep-alive does */
 			if (why)
 				adv = refresh(reg, now, ttl);
 			json_decref(changes);

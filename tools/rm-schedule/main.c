@@ -5,9 +5,11 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rm_config.h"
@@ -19,6 +21,7 @@
 #include "rm_log.h"
 #include "rm_pipeline.h"
 #include "rm_probe.h"
+#include "rm_queue.h"
 #include "rm_registry.h"
 #include "rm_sched.h"
 #include "rm_run.h"
@@ -36,7 +39,8 @@ usage(FILE *fp)
 	    "       rm-schedule explain [--json] PLAN|RUN NODE\n"
 	    "       rm-schedule queue [--json]\n"
 	    "       rm-schedule reconcile [-p POLICY] [-x ADVERT]... [-d DIR]... [--json]\n"
-	    "       (plan, reconcile and run also take --registry URL)\n"
+	    "                             [--watch [--timeout SECONDS]]\n"
+	    "       (plan, queue, reconcile and run also take --registry URL)\n"
 	    "       rm-schedule run [-p POLICY] [--budget AMOUNT] [--run-id ID] PLAN|PIPELINE\n"
 	    "       rm-schedule run --resume RUN;  rm-schedule report [--json] RUN\n"
 	    "                     (rm-schedule run -h for the run options)\n"
@@ -49,16 +53,19 @@ usage(FILE *fp)
 	    "  -o FILE       also write the plan to FILE (atomically)\n"
 	    "  --measure     latency: measure the TCP connect time to each endpoint\n"
 	    "  --timeout MS  connect timeout for --measure (default 500)\n"
+	    "  --watch       reconcile: wait on an etcd watch and place parked nodes as\n"
+	    "                capable executors register, until none is parked (exit 0),\n"
+	    "                --timeout SECONDS passes or SIGINT/SIGTERM comes (exit 1)\n"
 	    "  --no-park     do not park unplaced nodes in the queue\n"
 	    "  --no-local    never add this machine for nodes without requirements\n"
 	    "  -k N          alternatives kept per node (default 5)\n"
 	    "  --decisions full  record every executor in the decisions log\n"
-	    "  --registry URL  dir:PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]\n"
+	    "  --registry URL  dir:PATH or etcd[s]://HOST:PORT[,HOST:PORT...][/PREFIX]\n"
 	    "                (default: $REMOTEMEDIA_REGISTRY, registry: in config.yaml)\n");
 }
 
 enum { O_BUDGET = 256, O_FORMAT, O_MEASURE, O_TIMEOUT, O_NOPARK, O_NOLOCAL, O_DECISIONS,
-	O_JSON, O_REGISTRY };
+	O_JSON, O_REGISTRY, O_WATCH };
 
 static const struct option longopts[] = {
 	{ "policy", required_argument, NULL, 'p' },
@@ -73,6 +80,7 @@ static const struct option longopts[] = {
 	{ "alternatives", required_argument, NULL, 'k' },
 	{ "decisions", required_argument, NULL, O_DECISIONS },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "watch", no_argument, NULL, O_WATCH },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -85,7 +93,8 @@ struct args {
 	struct rm_exsources src;
 	const char **files, **dirs;
 	const char *format, *out, *registry;
-	int policy_set, no_park, want_json;
+	int policy_set, no_park, want_json, watch;
+	double watch_timeout, watch_deadline;	/* reconcile --watch --timeout S (0: none) */
 };
 
 static void
@@ -294,47 +303,220 @@ cmd_queue(struct args *a)
 	return 0;
 }
 
+/* One reconcile pass; *res its result ({placed, still_parked, claimed_elsewhere}). */
 static int
-cmd_reconcile(struct args *a)
+reconcile_pass(struct args *a, json_t *approved, json_t **res, struct rm_err *err)
 {
-	struct rm_err err;
 	struct rm_exgroup g;
 	struct rm_sched *s = NULL;
-	json_t *res = NULL, *approved = NULL, *p;
-	size_t i;
-	int rc = 0;
+	int r = 0;
 
-	rm_err_clear(&err);
 	memset(&g, 0, sizeof(g));
-	if (rm_config_approved(&approved, &err) != 0 || load_group(a, &g, &err) != 0) {
-		rc = rm_err_print(&err);
-		goto out;
-	}
+	*res = NULL;
 	a->so.approved = approved;
-	if (rm_sched_new(&g, &a->so, &s, &err) != 0 ||
-	    (res = rm_sched_reconcile(s, !a->policy_set, &err)) == NULL) {
-		rc = rm_err_print(&err);
-		goto out;
-	}
-	if (a->want_json)
-		rm_json_print(stdout, res, 1);
-	else
+	if (load_group(a, &g, err) != 0 || rm_sched_new(&g, &a->so, &s, err) != 0 ||
+	    (*res = rm_sched_reconcile(s, !a->policy_set, err)) == NULL)
+		r = -err->code;
+	rm_sched_free(s);
+	rm_exgroup_release(&g);
+	return r;
+}
+
+/* The placements of a pass, as they happen (text); --json prints the whole at the end. */
+static void
+print_placed(const struct args *a, const json_t *res)
+{
+	const json_t *p;
+	size_t i;
+
+	if (!a->want_json)
 		json_array_foreach(json_object_get(res, "placed"), i, p)
 			printf("placed %s on %s: %s\n", json_string_value(json_object_get(p, "node")),
 			    json_string_value(json_object_get(p, "executor")),
 			    json_string_value(json_object_get(p, "reason")));
+	fflush(stdout);
+	json_array_foreach(json_object_get(res, "claimed_elsewhere"), i, p)
+		fprintf(stderr, "%s: %s not placed here: another reconciler claimed it first\n",
+		    rm_progname(), json_string_value(json_object_get(p, "node")));
+}
+
+static int
+print_still(const json_t *res)
+{
+	const json_t *p;
+	size_t i;
+
 	json_array_foreach(json_object_get(res, "still_parked"), i, p)
 		fprintf(stderr, "%s: %s still parked: %s\n", rm_progname(),
 		    json_string_value(json_object_get(p, "node")),
 		    json_string_value(json_object_get(p, "reason")));
-	rc = json_array_size(json_object_get(res, "still_parked")) ? RM_EXIT_NEGATIVE : 0;
-out:
+	return json_array_size(json_object_get(res, "still_parked")) ? RM_EXIT_NEGATIVE : 0;
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* rm_queue_wait's question: go on watching? (no signal, before the deadline) */
+static int
+keep_watching(void *ctx)
+{
+	const struct args *a = ctx;
+
+	return !stop_signal && (a->watch_timeout <= 0 || now_s() < a->watch_deadline);
+}
+
+/* Adds the pass's placed and claimed_elsewhere to total; still_parked replaces. */
+static void
+merge_pass(json_t *total, const json_t *res)
+{
+	json_array_extend(json_object_get(total, "placed"), json_object_get(res, "placed"));
+	json_array_extend(json_object_get(total, "claimed_elsewhere"),
+	    json_object_get(res, "claimed_elsewhere"));
+	json_object_set(total, "still_parked", json_object_get(res, "still_parked"));
+}
+
+/* One wait for a change; 0 reconcile again, else the exit status. */
+static int
+watch_wait(struct args *a, long long rev, struct rm_err *err)
+{
+	long long next;
+	int r = rm_queue_wait(rev + 1, keep_watching, a, &next, err);
+
+	if (r == 0)
+		return 0;
+	if (r == 1) {
+		if (stop_signal)
+			fprintf(stderr, "%s: reconcile --watch: stopped by signal %d\n", rm_progname(),
+			    (int)stop_signal);
+		else
+			fprintf(stderr, "%s: reconcile --watch: timed out after %g s\n", rm_progname(),
+			    a->watch_timeout);
+		return RM_EXIT_NEGATIVE;
+	}
+	if (r == 2) {
+		rm_warn("%s; reading the whole queue again", err->msg);
+		return 0;
+	}
+	/* a stream that broke (a member went down): read again, through any endpoint */
+	rm_warn("%s; reading the queue again", err->msg);
+	if (keep_watching(a))
+		sleep(1);
+	return 0;
+}
+
+/* reconcile --watch: passes until the queue is empty, the time is out or a signal came. */
+static int
+reconcile_watch(struct args *a, json_t *approved)
+{
+	struct sigaction sa;
+	struct rm_err err;
+	json_t *total = json_pack("{s:[],s:[],s:[]}", "placed", "still_parked",
+	    "claimed_elsewhere"), *res;
+	long long rev;
+	int rc = 0, passes = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	a->watch_deadline = now_s() + a->watch_timeout;
+	rm_err_clear(&err);
+	for (;;) {
+		/* the revision before the pass: nothing after it can be missed */
+		if (rm_queue_revision(&rev, &err) != 0 || reconcile_pass(a, approved, &res, &err) != 0) {
+			rc = rm_err_print(&err);
+			break;
+		}
+		print_placed(a, res);
+		merge_pass(total, res);
+		json_decref(res);
+		if (json_array_size(json_object_get(total, "still_parked")) == 0)
+			break;
+		if (passes++ == 0)
+			rm_info("%zu node(s) still parked; watching etcd from revision %lld",
+			    json_array_size(json_object_get(total, "still_parked")), rev + 1);
+		if ((rc = watch_wait(a, rev, &err)) != 0)
+			break;
+		rm_err_clear(&err);
+	}
+	if (rc == 0 || rc == RM_EXIT_NEGATIVE) {
+		if (a->want_json)
+			rm_json_print(stdout, total, 1);
+		rc = print_still(total);
+	}
 	fflush(stdout);
+	json_decref(total);
+	return rc;
+}
+
+static int
+cmd_reconcile(struct args *a)
+{
+	struct rm_err err;
+	json_t *res = NULL, *approved = NULL;
+	int rc;
+
+	rm_err_clear(&err);
+	if (rm_config_approved(&approved, &err) != 0)
+		return rm_err_print(&err);
+	if (a->watch) {
+		rc = reconcile_watch(a, approved);
+		json_decref(approved);
+		return rc;
+	}
+	if (reconcile_pass(a, approved, &res, &err) != 0) {
+		json_decref(approved);
+		return rm_err_print(&err);
+	}
+	if (a->want_json)
+		rm_json_print(stdout, res, 1);
+	print_placed(a, res);
+	rc = print_still(res);
 	json_decref(res);
 	json_decref(approved);
-	rm_sched_free(s);
-	rm_exgroup_release(&g);
 	return rc;
+}
+
+/* --watch and --timeout of queue and reconcile: -1 (said) when misused. */
+static int
+watch_usage(const struct args *a, const char *verb)
+{
+	struct rm_err err;
+
+	rm_err_clear(&err);
+	if ((a->watch || a->watch_timeout > 0) && verb[0] == 'q') {
+		fprintf(stderr, "%s: queue: --watch and --timeout belong to reconcile\n",
+		    rm_progname());
+		return -1;
+	}
+	if (a->watch_timeout > 0 && !a->watch) {
+		fprintf(stderr, "%s: reconcile: --timeout needs --watch\n", rm_progname());
+		return -1;
+	}
+	/* a registry that cannot be chosen is reported by reconcile itself */
+	if (a->watch && rm_registry_select(NULL, &err) == 0 &&
+	    rm_registry_url()->kind != RM_REG_ETCD) {
+		fprintf(stderr, "%s: reconcile --watch needs an etcd registry (--registry "
+		    "etcd://..., REMOTEMEDIA_REGISTRY or registry: in config.yaml): a "
+		    "directory registry has no watch; run reconcile from cron instead\n",
+		    rm_progname());
+		return -1;
+	}
+	return 0;
 }
 
 /* Everything but run and report (rm_run_main); a's arrays are freed by main. */
@@ -408,6 +590,15 @@ schedule_main(struct args *a, int argc, char **argv)
 			break;
 		case O_MEASURE: a->so.measure = 1; break;
 		case O_TIMEOUT:
+			if (strcmp(verb, "reconcile") == 0) {
+				if (rm_tool_parse_double(optarg, &a->watch_timeout) != 0 ||
+				    a->watch_timeout <= 0) {
+					fprintf(stderr, "%s: --timeout: expected seconds (> 0), got \"%s\"\n",
+					    rm_progname(), optarg);
+					return RM_EXIT_USAGE;
+				}
+				break;
+			}
 			if (rm_tool_parse_long(optarg, &k) != 0 || k < 1 || k > 60000) {
 				fprintf(stderr, "%s: --timeout: expected milliseconds (1-60000), got \"%s\"\n",
 				    rm_progname(), optarg);
@@ -427,6 +618,7 @@ schedule_main(struct args *a, int argc, char **argv)
 			}
 			break;
 		case O_JSON: a->want_json = 1; break;
+		case O_WATCH: a->watch = 1; break;
 		case O_REGISTRY: a->registry = optarg; break;
 		case 'v': verbose++; break;
 		case 'q': verbose = RM_LOG_QUIET; break;
@@ -468,6 +660,8 @@ schedule_main(struct args *a, int argc, char **argv)
 			usage(stderr);
 			return RM_EXIT_USAGE;
 		}
+		if (watch_usage(a, verb) != 0)
+			return RM_EXIT_USAGE;
 		return verb[0] == 'q' ? cmd_queue(a) : cmd_reconcile(a);
 	}
 	fprintf(stderr, "%s: unknown command \"%s\": expected plan, explain, queue, reconcile, "
