@@ -20,17 +20,6 @@
 #include "rm_etcd_rev.h"
 #include "rm_log.h"
 
-struct rm_etcd *
-rm_etcd_open_url(const struct rm_reg_url *u, struct rm_err *err)
-{
-	const char *eps[RM_REG_MAX_ENDPOINTS];
-	size_t i;
-
-	for (i = 0; i < u->nendpoints && i < RM_REG_MAX_ENDPOINTS; i++)
-		eps[i] = u->endpoints[i];
-	return rm_etcd_open(eps, i, err);
-}
-
 /* An int64 the gateway sends as a decimal string (or a number); 0 if absent. */
 static int64_t
 i64(const json_t *o, const char *name)
@@ -99,8 +88,8 @@ decode_kvs(const json_t *kvs)
 		char *k = unb64(json_string_value(json_object_get(kv, "key")) ?: "");
 		const char *vb = json_string_value(json_object_get(kv, "value"));
 		char *v = unb64(vb ? vb : "");
-		json_t *item = json_pack("{s:s,s:I}", "key", k ? k : "?", "mod",
-		    (json_int_t)i64(kv, "mod_revision"));
+		json_t *item = json_pack("{s:s,s:I,s:I}", "key", k ? k : "?", "mod",
+		    (json_int_t)i64(kv, "mod_revision"), "lease", (json_int_t)i64(kv, "lease"));
 
 		if (v != NULL)
 			json_object_set_new(item, "value", json_string(v));

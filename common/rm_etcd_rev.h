@@ -13,14 +13,11 @@
 #include "rm_etcd.h"
 #include "rm_registry.h"
 
-/* A client for the endpoints of a registry URL. */
-struct rm_etcd *rm_etcd_open_url(const struct rm_reg_url *u, struct rm_err *err);
-
 struct rm_etcd_delta {
 	int64_t rev;		/* the revision all of it reflects */
 	uint64_t cluster;	/* the cluster that answered */
 	int64_t count;		/* keys under the prefix at rev */
-	json_t *kvs;		/* [{"key", "value" | "error", "mod": N}] sorted by key */
+	json_t *kvs;		/* [{"key", "value" | "error", "mod": N, "lease": ID}] by key */
 };
 
 /*

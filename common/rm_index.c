@@ -1296,6 +1296,10 @@ etcd_item(struct delta *d, const json_t *kv)
 	if (it->docs == NULL)
 		rm_err_setpos(&it->err, RM_EXIT_INVALID, name, je.line, je.column, NULL,
 		    "malformed JSON: %s", je.text);
+	/* a key on a lease lives exactly as long as its lease: that is its expiry,
+	 * kept alive by rm-probe watch past the expires_at written */
+	else if (json_is_object(it->docs) && json_integer_value(json_object_get(kv, "lease")) != 0)
+		json_object_del(it->docs, "expires_at");
 }
 
 /*
@@ -1451,12 +1455,11 @@ rm_index_etcd_set(const struct rm_taxo *t, const struct rm_exsources *src,
 		*out = idx_take(&m);
 		return *out ? 0 : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
 	}
-	if ((e = rm_etcd_open_url(u, err)) == NULL) {
+	if ((e = rm_registry_etcd(err)) == NULL) {
 		idx_close(&m);
 		return -err->code;
 	}
 	r = etcd_update(t, e, prefix, &m, ipath, out, err);
 	idx_close(&m);
-	rm_etcd_close(e);
 	return r;
 }
