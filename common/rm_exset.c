@@ -544,6 +544,24 @@ advert_in_file(const char *file, const char *id, struct rm_err *err)
 	return adv;
 }
 
+/*
+ * An advert the index read from etcd, asked for again: as the index saw
+ * it, an advert on a lease has no expires_at (its lease is its expiry).
+ */
+static json_t *
+advert_in_etcd(const struct rm_exset *s, uint32_t e, struct rm_err *err)
+{
+	json_t *doc = rm_registry_get(rm_exset_cstr(s, s->info[e].id), err), *norm;
+
+	if (doc == NULL)
+		return NULL;
+	if ((norm = rm_advert_normalize_take(doc, rm_exset_cstr(s, s->info[e].file), err)) == NULL)
+		return NULL;
+	if (s->info[e].expires_at == 0)
+		json_object_del(norm, "expires_at");
+	return norm;
+}
+
 json_t *
 rm_exset_advert(const struct rm_exset *s, uint32_t e, struct rm_err *err)
 {
@@ -568,6 +586,8 @@ rm_exset_advert(const struct rm_exset *s, uint32_t e, struct rm_err *err)
 		    rm_exset_cstr(s, s->info[e].id));
 		return NULL;
 	}
+	if (strncmp(file, "etcd:", 5) == 0)
+		return advert_in_etcd(s, e, err);
 	return advert_in_file(file, rm_exset_cstr(s, s->info[e].id), err);
 }
 
