@@ -772,9 +772,17 @@ rm_json_print(FILE *fp, const json_t *doc, int pretty)
 {
 	size_t flags = JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15);
 
+	char *text;
+	size_t len;
+	int rc;
+
 	flags |= pretty ? JSON_INDENT(2) : JSON_COMPACT;
-	if (json_dumpf(doc, fp, flags) != 0)
+	/* one write, not one per token: a 10,000-node plan is megabytes */
+	if ((text = json_dumps(doc, flags)) == NULL)
 		return -1;
+	len = strlen(text);
+	rc = fwrite(text, 1, len, fp) == len ? 0 : -1;
+	free(text);
 	fputc('\n', fp);
-	return 0;
+	return rc;
 }

@@ -13,6 +13,7 @@
 #include "rm_match.h"
 #include "rm_registry.h"
 #include "rm_version.h"
+#include "rm_xidx.h"
 
 #define MAX_CLAUSES 64
 
@@ -858,8 +859,10 @@ struct cand {
 enum { B_AVAILABLE, B_BUSY, B_POLICY, B_INCOMPATIBLE };
 static const char *bucket_names[] = { "available", "busy", "policy", "incompatible" };
 
-static double
-num_or(const struct rm_exset *s, int key, uint32_t e, double dflt)
+#define num_or rm_match_num
+
+double
+rm_match_num(const struct rm_exset *s, int key, uint32_t e, double dflt)
 {
 	const struct rm_val *v;
 
@@ -1590,4 +1593,213 @@ rm_match_nodes_of(const json_t *docs, json_t *nodes)
 		else
 			json_array_append(nodes, d);
 	}
+}
+
+/* ---- the fast path: bitsets over an index --------------------------- */
+
+/*
+ * The executors that pass clause c: the index answers numbers (a range),
+ * strings and sets (postings) and presence; anything else (versions,
+ * codecs, frameworks, a fallback key, a NaN bound) is the reference
+ * evaluator run on every executor.
+ */
+static int
+clause_pass(const struct ctx *x, struct rm_xidx *xi, const struct rm_clause *c,
+    const uint32_t *ids, uint32_t hardware, uint64_t *pass, uint64_t *tmp)
+{
+	const struct rm_taxo_key *k = &x->t->keys[c->key];
+	const struct rm_exset *s = rm_xidx_set(xi);
+	size_t nw = rm_xidx_words(xi), w, i;
+	const uint64_t *a, *b;
+	uint32_t e;
+
+	memset(pass, 0, nw * sizeof(uint64_t));
+	if (c->alt_key >= 0 || isnan(c->lo) || isnan(c->hi))
+		goto slow;
+	if (c->numeric_eq || k->cmp == RM_C_AT_LEAST || k->cmp == RM_C_AT_MOST) {
+		if (rm_xidx_range(xi, c->key, c->has_lo, c->lo, c->has_hi, c->hi, pass) != 0)
+			goto slow;
+		if (c->missing_ok && (a = rm_xidx_kind(xi, c->key, RM_V_NONE)) != NULL)
+			for (w = 0; w < nw; w++)
+				pass[w] |= a[w];
+		return 0;
+	}
+	switch (k->cmp) {
+	case RM_C_EQUAL:
+		if ((a = rm_xidx_kind(xi, c->key, RM_V_STR)) == NULL)
+			goto slow;
+		for (i = 0; i < c->nstrs; i++)
+			if (rm_xidx_post_or(xi, c->key, ids[i], pass) != 0)
+				goto slow;
+		for (w = 0; w < nw; w++)
+			pass[w] &= a[w];
+		return 0;
+	case RM_C_SUBSET:
+		a = rm_xidx_kind(xi, c->key, RM_V_STR);
+		b = rm_xidx_kind(xi, c->key, RM_V_SET);
+		if (a == NULL || b == NULL)
+			goto slow;
+		for (w = 0; w < nw; w++)
+			pass[w] = a[w] | b[w];
+		for (i = 0; i < c->nstrs; i++)
+			if (rm_xidx_post_and(xi, c->key, ids[i], pass, tmp) != 0)
+				goto slow;
+		return 0;
+	case RM_C_INTERSECTS:
+		for (i = 0; i < c->nstrs; i++)
+			if (rm_xidx_post_or(xi, c->key, ids[i], pass) != 0)
+				goto slow;
+		return 0;
+	case RM_C_PRESENCE:
+		/* a true boolean: a boolean that is not 0 */
+		if ((a = rm_xidx_kind(xi, c->key, RM_V_BOOL)) == NULL)
+			goto slow;
+		memset(tmp, 0, nw * sizeof(uint64_t));
+		if (rm_xidx_range(xi, c->key, 1, 0, 1, 0, tmp) != 0)
+			goto slow;
+		for (w = 0; w < nw; w++)
+			pass[w] = a[w] & ~tmp[w];
+		return 0;
+	default:
+		break;
+	}
+slow:
+	memset(pass, 0, nw * sizeof(uint64_t));
+	{
+		const struct rm_val *col = s->cols + (size_t)c->key * s->nexec;
+		const struct rm_val *alt = c->alt_key >= 0 ? s->cols + (size_t)c->alt_key * s->nexec :
+		    NULL;
+		size_t which;
+		for (e = 0; e < s->nexec; e++)
+			if (eval(c, k, s, ids, hardware, alt && col[e].kind == RM_V_NONE ? &alt[e] :
+			    &col[e], &which) == R_OK)
+				rm_bs_set(pass, rm_xidx_pos(xi, e));
+	}
+	return 0;
+}
+
+void
+rm_match_bits_release(struct rm_match_bits *b)
+{
+	free(b->mem);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Buckets from the clauses' failures, as evaluate_set sorts executors. */
+static int
+bits_buckets(const struct ctx *x, struct rm_xidx *xi, struct rm_match_bits *b)
+{
+	size_t nw = b->nw, w, j;
+	uint32_t n = rm_xidx_n(xi);
+	const uint64_t *expired = rm_xidx_expired(xi, x->now);
+	const uint64_t *unappr = rm_xidx_unapproved(xi, x->opts ? x->opts->approved : NULL);
+	uint64_t tail = (n & 63) ? (1ULL << (n & 63)) - 1 : ~0ULL;
+
+	if (expired == NULL || unappr == NULL)
+		return -1;
+	for (w = 0; w < nw; w++) {
+		uint64_t hard = 0, dyn = 0, soft = 0, all = w + 1 == nw ? tail : ~0ULL;
+		for (j = 0; j < b->nclauses; j++) {
+			uint64_t f = b->fail[j][w];
+			if ((x->soft >> j) & 1)
+				soft |= f;
+			else if ((x->dynamic >> j) & 1)
+				dyn |= f;
+			else
+				hard |= f;
+		}
+		b->bucket[RM_B_INCOMPATIBLE][w] = (expired[w] | hard) & all;
+		b->bucket[RM_B_BUSY][w] = dyn & ~b->bucket[RM_B_INCOMPATIBLE][w] & all;
+		b->bucket[RM_B_POLICY][w] = unappr[w] & ~b->bucket[RM_B_INCOMPATIBLE][w] &
+		    ~b->bucket[RM_B_BUSY][w] & all;
+		b->bucket[RM_B_AVAILABLE][w] = ~unappr[w] & ~b->bucket[RM_B_INCOMPATIBLE][w] &
+		    ~b->bucket[RM_B_BUSY][w] & all;
+		b->degraded[w] = soft & all;
+	}
+	return 0;
+}
+
+int
+rm_match_bits(const struct rm_node *node, struct rm_xidx *xi, const struct rm_match_opts *opts,
+    struct rm_match_bits *b, struct rm_err *err)
+{
+	const struct rm_taxo *t = rm_taxo_get(err);
+	const struct rm_exset *s = rm_xidx_set(xi);
+	struct ctx x;
+	struct resolved r;
+	size_t nw = rm_xidx_words(xi), j, w;
+	uint64_t *tmp;
+	uint32_t n = rm_xidx_n(xi);
+	uint64_t tail = (n & 63) ? (1ULL << (n & 63)) - 1 : ~0ULL;
+
+	memset(b, 0, sizeof(*b));
+	if (t == NULL)
+		return -err->code;
+	ctx_init(&x, node, t, opts && opts->now ? opts->now : (long long)time(NULL), opts);
+	b->nw = nw;
+	b->nclauses = node->n;
+	b->mem = calloc((node->n + 6) * (nw + 1), sizeof(uint64_t));
+	if (b->mem == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	for (j = 0; j < node->n; j++)
+		b->fail[j] = b->mem + j * (nw + 1);
+	for (j = 0; j < 4; j++)
+		b->bucket[j] = b->mem + (node->n + j) * (nw + 1);
+	b->degraded = b->mem + (node->n + 4) * (nw + 1);
+	tmp = b->mem + (node->n + 5) * (nw + 1);
+	resolve(node, s, &r);
+	for (j = 0; j < node->n; j++) {
+		uint64_t *f = b->fail[j];
+		clause_pass(&x, xi, &node->c[j], rids(&r, j), r.hardware, f, tmp);
+		for (w = 0; w < nw; w++)
+			f[w] = ~f[w];
+		if (nw > 0)
+			f[nw - 1] &= tail;
+		/* a failed block's own clauses are implied by it: report the block */
+		if (node->c[j].parent >= 0)
+			for (w = 0; w < nw; w++)
+				f[w] &= ~b->fail[node->c[j].parent][w];
+	}
+	unresolve(node, &r);
+	if (bits_buckets(&x, xi, b) != 0) {
+		rm_match_bits_release(b);
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	}
+	return 0;
+}
+
+void
+rm_match_cand_of(const struct rm_node *node, const struct rm_match_bits *b,
+    const struct rm_xidx *xi, uint32_t e, long long now, struct rm_match_cand *o)
+{
+	const struct rm_exset *s = rm_xidx_set(xi);
+	uint32_t p = rm_xidx_pos(xi, e);
+	struct rm_err err;
+	struct ctx x;
+	struct cand cd;
+	size_t j;
+	int k;
+
+	memset(o, 0, sizeof(*o));
+	o->set = s;
+	o->exec = e;
+	for (j = 0; j < b->nclauses; j++)
+		if (rm_bs_get(b->fail[j], p))
+			o->fail |= 1ULL << j;
+	for (k = 0; k < 4; k++)
+		if (rm_bs_get(b->bucket[k], p))
+			o->bucket = (uint8_t)k;
+	o->degraded = (uint8_t)rm_bs_get(b->degraded, p);
+	o->expired = s->info[e].expires_at != 0 && s->info[e].expires_at <= now;
+	ctx_init(&x, node, rm_taxo_get(&err), now, NULL);
+	memset(&cd, 0, sizeof(cd));
+	cd.set = s;
+	cd.e = e;
+	cd.fail = o->fail;
+	score_cand(&x, &cd);
+	o->score = cd.score;
+	o->load = num_or(s, x.k_load, e, 0);
+	o->price = num_or(s, x.k_price, e, -1);
+	o->tokens = num_or(s, x.k_tokens, e, -1);
+	o->latency = num_or(s, x.k_latency, e, -1);
 }

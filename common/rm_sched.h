@@ -38,6 +38,7 @@ struct rm_sched_opts {
 	int no_local;		/* never add this machine for local-first nodes */
 	const json_t *approved;	/* production approval patterns, NULL: all */
 	long long now;		/* 0: time(NULL) */
+	int reference;		/* match with the reference evaluator only (tests) */
 };
 
 struct rm_sched;
@@ -102,5 +103,13 @@ void rm_sched_print_explain(FILE *fp, const json_t *plan, const json_t *decision
 const json_t *rm_sched_tier_record(const json_t *plan, const json_t *t);
 /* The decisions record of a node, or NULL. */
 const json_t *rm_sched_decision(const json_t *plan, const char *node);
+/*
+ * The decisions record of a node for explain (a new reference): the one the
+ * plan holds (older plans, --decisions full, reconciled nodes), else decided
+ * again from the plan's "explain" basis, offline. NULL with err (code 4
+ * when the plan has no such node).
+ */
+json_t *rm_sched_explain_node(const json_t *plan, const char *node, const char *file,
+    struct rm_err *err);
 
 #endif

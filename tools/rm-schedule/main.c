@@ -208,8 +208,7 @@ static int
 cmd_explain(struct args *a, const char *planfile, const char *node)
 {
 	struct rm_err err;
-	json_t *plan, *n;
-	const json_t *d;
+	json_t *plan, *n, *d;
 	size_t i;
 
 	rm_err_clear(&err);
@@ -229,7 +228,11 @@ cmd_explain(struct args *a, const char *planfile, const char *node)
 		json_decref(plan);
 		return rm_err_print(&err);
 	}
-	d = rm_sched_decision(plan, node);
+	d = rm_sched_explain_node(plan, node, planfile, &err);
+	if (d == NULL && err.code != RM_EXIT_NOTFOUND) {
+		json_decref(plan);
+		return rm_err_print(&err);
+	}
 	if (d == NULL) {
 		fprintf(stderr, "%s: %s: no node '%s' in the plan; nodes:", rm_progname(), planfile,
 		    node);
@@ -264,6 +267,7 @@ cmd_explain(struct args *a, const char *planfile, const char *node)
 		json_decref(copy);
 	} else
 		rm_sched_print_explain(stdout, plan, d);
+	json_decref(d);
 	json_decref(plan);
 	return 0;
 }
