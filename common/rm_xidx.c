@@ -11,7 +11,9 @@
 #include "rm_xidx.h"
 
 struct xcol {
-	int built;		/* 1: kinds, numbers and postings ready; -1: failed */
+	int built;		/* 1: kinds ready; -1: failed */
+	int nquery, pquery;	/* range and posting queries so far */
+	int nbuilt, pbuilt;	/* sorted numbers, postings: 1 ready, -1 failed */
 	uint64_t *kind[RM_V_MAP + 1];
 	/* numbers and booleans, sorted by value */
 	uint32_t nnum, blk, nblk;
@@ -89,8 +91,8 @@ order_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-struct rm_xidx *
-rm_xidx_new(const struct rm_exset *s, const double *rank)
+static struct rm_xidx *
+xidx_new(const struct rm_exset *s, const double *rank, int plain)
 {
 	struct rm_xidx *x = calloc(1, sizeof(*x));
 	uint32_t i;
@@ -111,7 +113,8 @@ rm_xidx_new(const struct rm_exset *s, const double *rank)
 		x->perm[i] = i;
 	order_set = s;
 	order_rank = rank;
-	qsort(x->perm, x->n, sizeof(*x->perm), order_cmp);
+	if (!plain)
+		qsort(x->perm, x->n, sizeof(*x->perm), order_cmp);
 	for (i = 0; i < x->n; i++)
 		x->pos[x->perm[i]] = i;
 	return x;
@@ -182,6 +185,18 @@ uint32_t
 rm_xidx_pos(const struct rm_xidx *x, uint32_t e)
 {
 	return x->pos[e];
+}
+
+struct rm_xidx *
+rm_xidx_new(const struct rm_exset *s, const double *rank)
+{
+	return xidx_new(s, rank, 0);
+}
+
+struct rm_xidx *
+rm_xidx_new_plain(const struct rm_exset *s)
+{
+	return xidx_new(s, NULL, 1);
 }
 
 /* ---- building a column ---------------------------------------------- */
@@ -369,10 +384,59 @@ col(struct rm_xidx *x, int key)
 		if (kind <= RM_V_MAP)
 			rm_bs_set(c->kind[kind], x->pos[e]);
 	}
-	if (build_numbers(x, key, c) != 0 || build_postings(x, key, c) != 0)
-		return NULL;
 	c->built = 1;
 	return c;
+}
+
+/*
+ * Sorting a column costs more than reading it once: the first query of a
+ * key reads the column (one node, as rm-match asks), the second builds
+ * the sorted numbers or postings that every later query uses (a plan).
+ */
+static int
+numbers_ready(struct rm_xidx *x, int key, struct xcol *c)
+{
+	if (c->nbuilt == 0 && c->nquery++ > 0)
+		c->nbuilt = build_numbers(x, key, c) == 0 ? 1 : -1;
+	return c->nbuilt;
+}
+
+static int
+postings_ready(struct rm_xidx *x, int key, struct xcol *c)
+{
+	if (c->pbuilt == 0 && c->pquery++ > 0)
+		c->pbuilt = build_postings(x, key, c) == 0 ? 1 : -1;
+	return c->pbuilt;
+}
+
+static void
+scan_range(struct rm_xidx *x, int key, int has_lo, double lo, int has_hi, double hi,
+    uint64_t *dst)
+{
+	const struct rm_val *col = x->s->cols + (size_t)key * x->n;
+	uint32_t e;
+
+	for (e = 0; e < x->n; e++)
+		if ((col[e].kind == RM_V_NUM || col[e].kind == RM_V_BOOL) &&
+		    (!has_lo || col[e].u.num >= lo) && (!has_hi || col[e].u.num <= hi))
+			rm_bs_set(dst, x->pos[e]);
+}
+
+static void
+scan_post(struct rm_xidx *x, int key, uint32_t id, uint64_t *dst)
+{
+	const struct rm_val *col = x->s->cols + (size_t)key * x->n;
+	const uint32_t *els;
+	uint32_t e, one, m, i;
+
+	for (e = 0; e < x->n; e++) {
+		m = val_elements(x->s, &col[e], &els, &one);
+		for (i = 0; i < m; i++)
+			if (els[i] == id) {
+				rm_bs_set(dst, x->pos[e]);
+				break;
+			}
+	}
 }
 
 /* ---- queries --------------------------------------------------------- */
@@ -411,6 +475,13 @@ rm_xidx_range(struct rm_xidx *x, int key, int has_lo, double lo, int has_hi, dou
 
 	if (c == NULL)
 		return -1;
+	switch (numbers_ready(x, key, c)) {
+	case 0:
+		scan_range(x, key, has_lo, lo, has_hi, hi, dst);
+		return 0;
+	case -1:
+		return -1;
+	}
 	a = has_lo ? lower(c, lo, 0) : 0;
 	b = has_hi ? lower(c, hi, 1) : c->nnum;
 	if (a >= b)
@@ -444,6 +515,14 @@ rm_xidx_post_or(struct rm_xidx *x, int key, uint32_t id, uint64_t *dst)
 
 	if (c == NULL)
 		return -1;
+	switch (postings_ready(x, key, c)) {
+	case 0:
+		if (id != RM_NOSTR)
+			scan_post(x, key, id, dst);
+		return 0;
+	case -1:
+		return -1;
+	}
 	if ((el = el_find(c, id)) == UINT32_MAX)
 		return 0;
 	if (c->dense[el] != NULL)

@@ -21,6 +21,8 @@ struct rm_xidx;
  * all equal), ties by id in byte order, then by executor index.
  */
 struct rm_xidx *rm_xidx_new(const struct rm_exset *s, const double *rank);
+/* The same with executors in their own order (positions are indices). */
+struct rm_xidx *rm_xidx_new_plain(const struct rm_exset *s);
 void rm_xidx_free(struct rm_xidx *x);
 
 const struct rm_exset *rm_xidx_set(const struct rm_xidx *x);

@@ -183,6 +183,54 @@ same_facts(const struct rm_node *node, const struct rm_exset *s, struct rm_xidx 
 	return !bad;
 }
 
+/*
+ * rm_match_node with a limit takes the index; with --all, the reference:
+ * the same document but for what --all adds (rejected, reasons).
+ */
+static int
+same_document(const struct rm_node *node, const struct rm_exset *s,
+    const struct rm_match_opts *mo, const char *what)
+{
+	struct rm_exgroup g;
+	struct rm_exset *sets[1];
+	struct rm_match_opts o = *mo;
+	struct rm_err err;
+	json_t *fast, *ref, *e;
+	size_t n, i;
+	int same;
+
+	memset(&g, 0, sizeof(g));
+	sets[0] = (struct rm_exset *)s;
+	g.sets = sets;
+	g.n = 1;
+	o.limit = 1 + rnd(3);
+	o.region = rnd(3) == 0 ? "us-east-1" : NULL;
+	o.sort = (enum rm_sort)rnd(5);
+	fast = rm_match_node(node, &g, &o, &n, &err);
+	o.all = 1;
+	ref = rm_match_node(node, &g, &o, &n, &err);
+	if (fast == NULL || ref == NULL) {
+		json_decref(fast);
+		json_decref(ref);
+		return 0;
+	}
+	if (json_integer_value(json_object_get(ref, "compatible_count")) > 0)
+		json_object_del(ref, "rejected");
+	json_array_foreach(json_object_get(ref, "executors"), i, e)
+		json_object_del(e, "reasons");
+	same = json_equal(fast, ref);
+	if (!same) {
+		char *a = json_dumps(fast, JSON_COMPACT | JSON_SORT_KEYS);
+		char *b = json_dumps(ref, JSON_COMPACT | JSON_SORT_KEYS);
+		printf("# %s:\n#  fast %.800s\n#  ref  %.800s\n", what, a, b);
+		free(a);
+		free(b);
+	}
+	json_decref(fast);
+	json_decref(ref);
+	return same;
+}
+
 static int
 order_ok(const struct rm_xidx *xi, const struct rm_exset *s, const double *rank)
 {
@@ -209,7 +257,7 @@ check_matching(const struct rm_taxo *t, const struct rm_exset *s, unsigned seed)
 	struct rm_xidx *xi;
 	struct rm_err err;
 	uint32_t e;
-	int i, good = 1, orders = 1;
+	int i, good = 1, orders = 1, docs = 1;
 	char what[64];
 
 	for (e = 0; e < s->nexec; e++)
@@ -235,11 +283,13 @@ check_matching(const struct rm_taxo *t, const struct rm_exset *s, unsigned seed)
 		mo.approved = rnd(4) == 0 ? approved : NULL;
 		snprintf(what, sizeof(what), "seed %u node %d", seed, i);
 		good &= same_facts(node, s, xi, &mo, what);
+		docs &= same_document(node, s, &mo, what);
 		rm_node_free(node);
 		json_decref(doc);
 	}
 	ok(xi != NULL && orders, "seed %u: the index orders executors by rank, id, index", seed);
 	ok(good, "seed %u: fast path = reference on %u executors", seed, s->nexec);
+	ok(docs, "seed %u: rm-match's document is the reference's", seed);
 	rm_xidx_free(xi);
 	free(rank);
 	json_decref(approved);
