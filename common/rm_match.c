@@ -1649,6 +1649,59 @@ rm_match_nodes_of(const json_t *docs, json_t *nodes)
 
 /* ---- the fast path: bitsets over an index --------------------------- */
 
+/* Version checks of one clause, remembered by version string and name. */
+struct vmemo {
+	uint64_t key[512];
+	int8_t res[512];
+};
+
+static int
+vsat(struct vmemo *m, const struct rm_exset *s, uint32_t ver, size_t i, const char *range,
+    int bare)
+{
+	uint64_t key = ((uint64_t)ver << 8 | i) + 1;
+	size_t h = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 55);
+	int r;
+
+	if (i < 255 && m->key[h] == key)
+		return m->res[h];
+	r = rm_version_satisfies(rm_exset_cstr(s, ver), range, bare) == 1;
+	if (i < 255) {
+		m->key[h] = key;
+		m->res[h] = (int8_t)r;
+	}
+	return r;
+}
+
+/* Does v pass a version or version_map clause (as eval decides it)? */
+static int
+version_ok(const struct rm_clause *c, const struct rm_taxo_key *k, const struct rm_exset *s,
+    const uint32_t *ids, const struct rm_val *v, struct vmemo *m)
+{
+	size_t i;
+
+	if (v->kind == RM_V_NONE)
+		return c->missing_ok;
+	if (k->cmp == RM_C_VERSION) {
+		if (v->kind != RM_V_STR)
+			return 0;
+		if (c->ranges && c->ranges[0])
+			return vsat(m, s, (uint32_t)v->u.ref, 0, c->ranges[0], k->bare_at_least);
+		return c->nstrs == 0 || strcmp(rm_exset_cstr(s, (uint32_t)v->u.ref), c->strs[0]) == 0;
+	}
+	if (v->kind != RM_V_MAP)
+		return 0;
+	for (i = 0; i < c->nstrs; i++) {
+		uint32_t ver = map_get(s, v, ids[i]);
+		if (ver == RM_NOSTR - 1)
+			return 0;
+		if (c->ranges && c->ranges[i] && (ver == RM_NOSTR ||
+		    !vsat(m, s, ver, i, c->ranges[i], k->bare_at_least)))
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * The executors that pass clause c: the index answers numbers (a range),
  * strings and sets (postings) and presence; anything else (versions,
@@ -1711,6 +1764,21 @@ clause_pass(const struct ctx *x, struct rm_xidx *xi, const struct rm_clause *c,
 			goto slow;
 		for (w = 0; w < nw; w++)
 			pass[w] = a[w] & ~tmp[w];
+		return 0;
+	case RM_C_VERSION:
+	case RM_C_VERSION_MAP:
+		if (c->numeric_eq)
+			break;
+		{
+			struct vmemo *m = calloc(1, sizeof(*m));
+			const struct rm_val *col = s->cols + (size_t)c->key * s->nexec;
+			if (m == NULL)
+				break;
+			for (e = 0; e < s->nexec; e++)
+				if (version_ok(c, k, s, ids, &col[e], m))
+					rm_bs_set(pass, rm_xidx_pos(xi, e));
+			free(m);
+		}
 		return 0;
 	default:
 		break;

@@ -680,7 +680,7 @@ fast_ok(const struct rm_sched *s, const struct rm_exgroup *g, const char *host, 
 /* The summary, tiers_tried entry and decision record of a tier. */
 static void
 tier_records(struct rm_sched *s, const struct gather *ga, size_t tier, const json_t *req,
-    int remote_only, const char *host, struct tier_result *r)
+    int remote_only, const char *host, int record, struct tier_result *r)
 {
 	json_t *buckets, *clauses;
 	size_t j;
@@ -721,6 +721,12 @@ tier_records(struct rm_sched *s, const struct gather *ga, size_t tier, const jso
 		json_object_set_new(r->tried, "remote_only", json_true());
 	if (host != NULL)
 		json_object_set_new(r->tried, "host", json_string(host));
+	if (!record) {
+		/* nobody reads it: the plan keeps the basis to make it again */
+		json_decref(buckets);
+		json_decref(clauses);
+		return;
+	}
 	r->decision = json_pack("{s:I,s:O,s:I,s:o,s:o}", "tier", (json_int_t)tier, "requirements",
 	    req, "considered", (json_int_t)ga->hostcount, "buckets", buckets, "clauses", clauses);
 	if (host != NULL)
@@ -770,6 +776,10 @@ tier_executors(struct rm_sched *s, const struct gather *ga, const size_t *top, s
 			json_array_append(execs, o);
 		json_array_append_new(r->rejected, o);
 	}
+	if (r->decision == NULL) {
+		json_decref(execs);
+		return;
+	}
 	json_object_set_new(r->decision, "executors", execs);
 	json_object_set_new(r->decision, "omitted", json_integer((json_int_t)(ga->hostcount -
 	    ntop - ga->nrej)));
@@ -814,8 +824,9 @@ run_tier(struct rm_sched *s, const struct rm_exgroup *g, const json_t *nodedoc, 
 	k = s->o.full ? ga.nav : (s->o.topk < ga.nav ? s->o.topk : ga.nav);
 	top = malloc((k + 1) * sizeof(*top));
 	ntop = top_k(s, s->avail, ga.navlist, k, top);
-	tier_records(s, &ga, tier, req, remote_only, host, r);
-	tier_executors(s, &ga, top, ntop, remote_only, record || s->o.full, r);
+	record = record || s->o.full;
+	tier_records(s, &ga, tier, req, remote_only, host, record, r);
+	tier_executors(s, &ga, top, ntop, remote_only, record, r);
 	r->deciding = deciding(r->node);
 	if (ga.nav > 0) {
 		r->chosen = top[0];
@@ -944,7 +955,7 @@ run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *node
 	m->chosen = r->chosen;
 	m->metric = r->metric;
 	m->secs = secs;
-	if (s->o.policy == RM_POLICY_COST)
+	if (s->o.policy == RM_POLICY_COST && r->decision != NULL)
 		/* the record is shared by every node of this shape */
 		json_object_set_new(r->decision, "policy_values_for_seconds", json_real(secs));
 	m->tried = json_incref(r->tried);
@@ -1153,7 +1164,8 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 			goto fail;
 		}
 		json_array_append(tried, r.tried);
-		json_array_append(dtiers, r.decision);
+		if (r.decision != NULL)
+			json_array_append(dtiers, r.decision);
 		if (r.nav > 0) {
 			const struct rm_match_cand *c = &s->cands[r.chosen];
 			size_t len;

@@ -25,6 +25,9 @@ const char *rm_policy_name(enum rm_policy p);
 /* The scoring rule of a policy, as one sentence (plans and explain). */
 const char *rm_policy_rule(enum rm_policy p);
 
+/* A plan of a pipeline at its own limit (30,000 nodes) is tens of MB. */
+#define RM_PLAN_MAX_BYTES ((size_t)128 << 20)
+
 #define RM_SCHED_DEFAULT_SECONDS 60.0
 #define RM_SCHED_DEFAULT_TOPK 5
 

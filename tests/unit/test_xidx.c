@@ -57,6 +57,8 @@ random_advert(unsigned i, int tokens)
 		json_t *g = json_pack("{s:s}", "type", types[rnd(3)]);
 		if (rnd(4))
 			json_object_set_new(g, "memory_gb", json_real(num()));
+		if (rnd(2))
+			json_object_set_new(g, "compute_capability", json_string(vers[rnd(4)]));
 		json_object_set_new(caps, "gpu", g);
 	}
 	if (rnd(4)) {
@@ -109,6 +111,9 @@ random_caps(void)
 			    json_pack("[s,s]", types[0], types[2]));
 		if (rnd(2))
 			json_object_set_new(g, "min_memory_gb", json_real(num()));
+		if (rnd(4) == 0)
+			json_object_set_new(g, "compute_capability", json_string(rnd(2) ? ">=2.1" :
+			    "2.3.0"));
 		if (rnd(3) == 0) {
 			json_object_set_new(g, "required", json_false());
 			json_object_set_new(g, "preferred", json_true());

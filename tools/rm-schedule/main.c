@@ -222,7 +222,7 @@ cmd_explain(struct args *a, const char *planfile, const char *node)
 		}
 		rm_err_clear(&err);
 	}
-	if ((plan = rm_doc_load(planfile, &err)) == NULL)
+	if ((plan = rm_doc_load_max(planfile, RM_PLAN_MAX_BYTES, &err)) == NULL)
 		return rm_err_print(&err);
 	if (rm_doc_check_schema(plan, "plan", 1, 1, planfile, &err) != 0) {
 		json_decref(plan);
