@@ -21,6 +21,7 @@
 
 #include "rm_crypto.h"
 #include "rm_doc.h"
+#include "rm_fs.h"
 #include "rm_home.h"
 #include "rm_log.h"
 #include "rm_match.h"
@@ -1586,4 +1587,114 @@ rm_sched_explain_node(const json_t *plan, const char *node, const char *file, st
 	dec = decide_again(plan, basis, copy, file, err);
 	json_decref(copy);
 	return dec;
+}
+
+/* ---- reading a plan for explain ------------------------------------- */
+
+static const char *
+skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* Past the JSON string at p (p at its quote), or NULL. */
+static const char *
+skip_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/* Past the JSON value at p, or NULL; nesting and strings are skipped. */
+static const char *
+skip_value(const char *p, const char *end)
+{
+	size_t depth = 0;
+
+	if (p < end && *p == '"')
+		return skip_string(p, end);
+	if (p < end && *p != '{' && *p != '[') {
+		/* a number, true, false or null */
+		while (p < end && strchr(",}] \t\r\n", *p) == NULL)
+			p++;
+		return p;
+	}
+	while (p < end) {
+		if (*p == '"') {
+			if ((p = skip_string(p, end)) == NULL)
+				return NULL;
+			continue;
+		}
+		if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0)
+			return p + 1;
+		p++;
+	}
+	return NULL;
+}
+
+/*
+ * A plan's members that explain reads, parsed alone: a plan of 10,000
+ * nodes is tens of MB, most of it the placements explain does not need.
+ * A top-level scan skips every other member. NULL when the text is not
+ * a plain JSON object (the caller then reads it whole).
+ */
+json_t *
+rm_sched_plan_skim(const char *path, struct rm_err *err)
+{
+	static const char *want[] = { "schema", "policy", "canonical", "explain", "decisions",
+	    "tier_records", "measured_latency_ms", NULL };
+	char *buf;
+	size_t len, i;
+	const char *p, *end;
+	json_t *plan;
+
+	if (rm_read_file(path, RM_PLAN_MAX_BYTES, &buf, &len, err) != 0)
+		return NULL;
+	end = buf + len;
+	p = skip_ws(buf, end);
+	plan = json_object();
+	if (p >= end || *p++ != '{')
+		goto fail;
+	for (;;) {
+		const char *k, *kend, *v;
+		p = skip_ws(p, end);
+		if (p < end && *p == '}')
+			break;
+		if (p >= end || *p != '"' || (kend = skip_string(p, end)) == NULL)
+			goto fail;
+		k = p + 1;
+		p = skip_ws(kend, end);
+		if (p >= end || *p++ != ':')
+			goto fail;
+		v = skip_ws(p, end);
+		if ((p = skip_value(v, end)) == NULL)
+			goto fail;
+		for (i = 0; want[i] != NULL; i++)
+			if ((size_t)(kend - 1 - k) == strlen(want[i]) &&
+			    memcmp(k, want[i], strlen(want[i])) == 0) {
+				json_error_t je;
+				json_t *x = json_loadb(v, (size_t)(p - v), JSON_DECODE_ANY, &je);
+				if (x == NULL)
+					goto fail;
+				json_object_set_new(plan, want[i], x);
+			}
+		p = skip_ws(p, end);
+		if (p < end && *p == ',')
+			p++;
+	}
+	free(buf);
+	return plan;
+fail:
+	free(buf);
+	json_decref(plan);
+	return NULL;
 }

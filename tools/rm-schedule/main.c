@@ -222,8 +222,12 @@ cmd_explain(struct args *a, const char *planfile, const char *node)
 		}
 		rm_err_clear(&err);
 	}
-	if ((plan = rm_doc_load_max(planfile, RM_PLAN_MAX_BYTES, &err)) == NULL)
-		return rm_err_print(&err);
+	/* the members explain reads, else (YAML, stdin, odd JSON) the whole plan */
+	if (strcmp(planfile, "-") == 0 || (plan = rm_sched_plan_skim(planfile, &err)) == NULL) {
+		rm_err_clear(&err);
+		if ((plan = rm_doc_load_max(planfile, RM_PLAN_MAX_BYTES, &err)) == NULL)
+			return rm_err_print(&err);
+	}
 	if (rm_doc_check_schema(plan, "plan", 1, 1, planfile, &err) != 0) {
 		json_decref(plan);
 		return rm_err_print(&err);
@@ -232,6 +236,13 @@ cmd_explain(struct args *a, const char *planfile, const char *node)
 	if (d == NULL && err.code != RM_EXIT_NOTFOUND) {
 		json_decref(plan);
 		return rm_err_print(&err);
+	}
+	if (d == NULL && json_object_get(plan, "nodes") == NULL) {
+		/* skimmed: the node list is in the part not read */
+		json_decref(plan);
+		rm_err_clear(&err);
+		if ((plan = rm_doc_load_max(planfile, RM_PLAN_MAX_BYTES, &err)) == NULL)
+			return rm_err_print(&err);
 	}
 	if (d == NULL) {
 		fprintf(stderr, "%s: %s: no node '%s' in the plan; nodes:", rm_progname(), planfile,
