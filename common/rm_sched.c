@@ -69,6 +69,7 @@ struct rm_sched {
 	struct rm_xidx *xi;		/* the index of a one-set group, in policy order */
 	uint32_t *local, nlocal;	/* its executors at endpoint "local" */
 	int every;			/* the next tier lists every available executor */
+	size_t nrun;			/* tiers matched (not answered by the memo) */
 };
 
 static const char *policy_names[] = { "greedy", "balanced", "cost", "latency" };
@@ -200,24 +201,30 @@ rm_sched_new(const struct rm_exgroup *g, const struct rm_sched_opts *o, struct r
 	return 0;
 }
 
-void
-rm_sched_free(struct rm_sched *s)
+/* Forgets the tier results remembered so far. */
+static void
+memo_clear(struct rm_sched *s)
 {
 	size_t mi;
 
-	if (s != NULL) {
-		for (mi = 0; mi < s->nmemo; mi++) {
-			free(s->memo[mi].key);
-			json_decref(s->memo[mi].tried);
-			json_decref(s->memo[mi].decision);
-			json_decref(s->memo[mi].alternatives);
-			json_decref(s->memo[mi].rejected);
-			json_decref(s->memo[mi].deciding);
-		}
-		free(s->memo);
+	for (mi = 0; mi < s->nmemo; mi++) {
+		free(s->memo[mi].key);
+		json_decref(s->memo[mi].tried);
+		json_decref(s->memo[mi].decision);
+		json_decref(s->memo[mi].alternatives);
+		json_decref(s->memo[mi].rejected);
+		json_decref(s->memo[mi].deciding);
 	}
+	s->nmemo = 0;
+}
+
+void
+rm_sched_free(struct rm_sched *s)
+{
 	if (s == NULL)
 		return;
+	memo_clear(s);
+	free(s->memo);
 	rm_xidx_free(s->xi);
 	free(s->local);
 	free(s->cands);
@@ -800,6 +807,7 @@ run_tier(struct rm_sched *s, const struct rm_exgroup *g, const json_t *nodedoc, 
 
 	memset(r, 0, sizeof(*r));
 	memset(&ga, 0, sizeof(ga));
+	s->nrun++;
 	compdoc = json_pack("{s:s,s:O}", "id", id ? id : "node", "capabilities", req);
 	rc = rm_node_compile(s->t, compdoc, where, &r->node, err);
 	json_decref(compdoc);
@@ -1387,6 +1395,7 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 	json_t *nodes = json_object_get(pipeline, "nodes"), *n, *pnodes = json_array(),
 	    *decisions = json_array(), *plan, *orders = json_object();
 	size_t i, nplaced = 0;
+	int record = !s->o.full && !s->o.basis;
 	double total = 0;
 	char *dump, hex[RM_SHA256_HEX], when[64], digest[80];
 
@@ -1400,8 +1409,7 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 	snprintf(digest, sizeof(digest), "sha256:%s", hex);
 	json_array_foreach(nodes, i, n) {
 		json_t *dec = NULL, *entry;
-		/* bounded plans keep what explains a node, not the explanation */
-		entry = rm_sched_place(s, n, file, s->o.full ? &dec : NULL, err);
+		entry = rm_sched_place(s, n, file, s->o.full || record ? &dec : NULL, err);
 		if (entry == NULL) {
 			/* name the field from the pipeline's root */
 			char f[256];
@@ -1416,8 +1424,17 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 		json_array_append_new(pnodes, entry);
 		if (dec != NULL)
 			json_array_append_new(decisions, dec);
-		else
-			keep_order(orders, n);
+		keep_order(orders, n);
+		/*
+		 * Nodes of a few shapes share a few records, cheaper than the
+		 * adverts; once the distinct decisions outnumber an eighth of
+		 * the executors, keep what decides a node again instead.
+		 */
+		if (record && s->nrun > s->total / 8 + 64) {
+			record = 0;
+			json_array_clear(decisions);
+			memo_clear(s);	/* its records are not wanted any more */
+		}
 	}
 	rm_time_format(s->o.now, when, sizeof(when));
 	plan = json_pack("{s:s,s:{s:O,s:s},s:s,s:s,s:s,s:o,s:f,s:o,s:O}", "schema", RM_PLAN_SCHEMA,
@@ -1430,7 +1447,7 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 	json_object_set_new(plan, "mode", json_string(rm_mode_name(rm_mode())));
 	json_object_set_new(plan, "budget", s->o.budget >= 0 ? json_real(s->o.budget) : json_null());
 	json_object_set_new(plan, "edges", json_deep_copy(json_object_get(pipeline, "edges")));
-	if (s->o.full)
+	if (s->o.full || record)
 		share_tier_records(plan);
 	else {
 		json_t *basis = explain_basis(s, err);

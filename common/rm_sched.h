@@ -42,6 +42,7 @@ struct rm_sched_opts {
 	const json_t *approved;	/* production approval patterns, NULL: all */
 	long long now;		/* 0: time(NULL) */
 	int reference;		/* match with the reference evaluator only (tests) */
+	int basis;		/* keep the explain basis, never decision records */
 };
 
 struct rm_sched;

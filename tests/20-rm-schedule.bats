@@ -317,8 +317,8 @@ PY
 	while read -r name policy pipeline dirs; do
 		args=()
 		for d in $dirs; do args+=(-d "$SF/$d"); done
-		rm-schedule plan --no-park --no-local -p "$policy" "${args[@]}" -o "$BATS_TEST_TMPDIR/$name.json" \
-		    "$P/$pipeline" >/dev/null 2>&1 || true
+		rm-schedule plan --no-park --no-local --decisions basis -p "$policy" "${args[@]}" \
+		    -o "$BATS_TEST_TMPDIR/$name.json" "$P/$pipeline" >/dev/null 2>&1 || true
 		jq -e '(has("decisions") | not) and (has("tier_records") | not) and (.explain.adverts | length > 0)' \
 		    "$BATS_TEST_TMPDIR/$name.json"
 		for plan in "$BATS_TEST_TMPDIR/$name.json" "$E/$name.plan.json"; do
@@ -335,6 +335,20 @@ PY
 	chain latency chain.json cpu three
 	shot greedy shot.json shot
 	LIST
+}
+
+@test "rm-schedule: a plan of few shapes keeps its decision log, one of many shapes the basis" {
+	rm-schedule plan -p cost -o "$BATS_TEST_TMPDIR/plan.json" -d "$SF/three" "$P/voice.yaml" >/dev/null
+	jq -e '(.decisions | length) == 4 and (has("explain") | not)' "$BATS_TEST_TMPDIR/plan.json"
+	# 70 nodes, each its own memory: more decisions than 4 / 8 + 64
+	jq -n '{schema: "remotemedia.pipeline/1", name: "many", edges: [],
+	    nodes: [range(70) as $i | {id: "n\($i)", type: "Command", exec: ["cat"],
+	    capabilities: {memory_gb: (1 + $i / 100)}}]}' > "$BATS_TEST_TMPDIR/many.json"
+	rm-schedule plan --no-park -o "$BATS_TEST_TMPDIR/many-plan.json" -d "$SF/three" "$BATS_TEST_TMPDIR/many.json" >/dev/null || true
+	jq -e '(has("decisions") | not) and (.explain.adverts | length) == 4' "$BATS_TEST_TMPDIR/many-plan.json"
+	run rm-schedule explain "$BATS_TEST_TMPDIR/many-plan.json" n69
+	assert_success
+	assert_output --partial 'memory_gb'
 }
 
 @test "rm-schedule: --decisions full keeps the decision log and shared tier records" {

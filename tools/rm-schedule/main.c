@@ -32,7 +32,7 @@ usage(FILE *fp)
 	    "usage: rm-schedule plan [-p greedy|balanced|cost|latency] [--budget AMOUNT]\n"
 	    "                        [--format json|text|dot] [-x ADVERT]... [-d DIR]...\n"
 	    "                        [-o FILE] [--measure] [--timeout MS] [--no-park]\n"
-	    "                        [--no-local] [-k N] [--decisions top|full] PIPELINE\n"
+	    "                        [--no-local] [-k N] [--decisions top|full|basis] PIPELINE\n"
 	    "       rm-schedule explain [--json] PLAN|RUN NODE\n"
 	    "       rm-schedule queue [--json]\n"
 	    "       rm-schedule reconcile [-p POLICY] [-x ADVERT]... [-d DIR]... [--json]\n"
@@ -435,8 +435,10 @@ schedule_main(struct args *a, int argc, char **argv)
 		case O_DECISIONS:
 			if (strcmp(optarg, "full") == 0)
 				a->so.full = 1;
+			else if (strcmp(optarg, "basis") == 0)
+				a->so.basis = 1;
 			else if (strcmp(optarg, "top") != 0) {
-				fprintf(stderr, "%s: --decisions: expected top or full, got \"%s\"\n",
+				fprintf(stderr, "%s: --decisions: expected top, full or basis, got \"%s\"\n",
 				    rm_progname(), optarg);
 				return RM_EXIT_USAGE;
 			}
