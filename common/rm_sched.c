@@ -1659,59 +1659,148 @@ skip_value(const char *p, const char *end)
 }
 
 /*
- * A plan's members that explain reads, parsed alone: a plan of 10,000
- * nodes is tens of MB, most of it the placements explain does not need.
- * A top-level scan skips every other member. NULL when the text is not
- * a plain JSON object (the caller then reads it whole).
+ * Calls fn for each member of the JSON object at p (key without quotes,
+ * value text); returns past the object, or NULL when it is not one or fn
+ * says stop (-1).
  */
-json_t *
-rm_sched_plan_skim(const char *path, struct rm_err *err)
+static const char *
+each_member(const char *p, const char *end,
+    int (*fn)(const char *k, size_t klen, const char *v, const char *vend, void *arg), void *arg)
 {
-	static const char *want[] = { "schema", "policy", "canonical", "explain", "decisions",
-	    "tier_records", "measured_latency_ms", NULL };
-	char *buf;
-	size_t len, i;
-	const char *p, *end;
-	json_t *plan;
-
-	if (rm_read_file(path, RM_PLAN_MAX_BYTES, &buf, &len, err) != 0)
-		return NULL;
-	end = buf + len;
-	p = skip_ws(buf, end);
-	plan = json_object();
+	p = skip_ws(p, end);
 	if (p >= end || *p++ != '{')
-		goto fail;
+		return NULL;
 	for (;;) {
 		const char *k, *kend, *v;
 		p = skip_ws(p, end);
 		if (p < end && *p == '}')
-			break;
+			return p + 1;
 		if (p >= end || *p != '"' || (kend = skip_string(p, end)) == NULL)
-			goto fail;
+			return NULL;
 		k = p + 1;
 		p = skip_ws(kend, end);
 		if (p >= end || *p++ != ':')
-			goto fail;
+			return NULL;
 		v = skip_ws(p, end);
-		if ((p = skip_value(v, end)) == NULL)
-			goto fail;
-		for (i = 0; want[i] != NULL; i++)
-			if ((size_t)(kend - 1 - k) == strlen(want[i]) &&
-			    memcmp(k, want[i], strlen(want[i])) == 0) {
-				json_error_t je;
-				json_t *x = json_loadb(v, (size_t)(p - v), JSON_DECODE_ANY, &je);
-				if (x == NULL)
-					goto fail;
-				json_object_set_new(plan, want[i], x);
-			}
+		if ((p = skip_value(v, end)) == NULL ||
+		    fn(k, (size_t)(kend - 1 - k), v, p, arg) != 0)
+			return NULL;
 		p = skip_ws(p, end);
 		if (p < end && *p == ',')
 			p++;
 	}
+}
+
+struct skim {
+	json_t *into;
+	const char *node;	/* canonical: only this node */
+	int found;
+};
+
+static int
+key_is(const char *k, size_t klen, const char *name)
+{
+	return klen == strlen(name) && memcmp(k, name, klen) == 0;
+}
+
+static int
+put_parsed(json_t *into, const char *name, const char *v, const char *vend)
+{
+	json_error_t je;
+	json_t *x = json_loadb(v, (size_t)(vend - v), JSON_DECODE_ANY, &je);
+
+	if (x == NULL)
+		return -1;
+	json_object_set_new(into, name, x);
+	return 0;
+}
+
+/* A canonical node's "id" member: is it the node wanted? */
+static int
+node_id_cb(const char *k, size_t klen, const char *v, const char *vend, void *arg)
+{
+	struct skim *sk = arg;
+	size_t n = strlen(sk->node);
+
+	if (key_is(k, klen, "id") && (size_t)(vend - v) == n + 2 && *v == '"' &&
+	    memcmp(v + 1, sk->node, n) == 0)
+		sk->found = 1;
+	return 0;
+}
+
+/* canonical: every member but nodes, and of nodes the one wanted. */
+static int
+canonical_cb(const char *k, size_t klen, const char *v, const char *vend, void *arg)
+{
+	struct skim *sk = arg;
+	char name[64];
+	const char *p, *e;
+
+	if (klen >= sizeof(name))
+		return 0;
+	memcpy(name, k, klen);
+	name[klen] = '\0';
+	if (!key_is(k, klen, "nodes") || *v != '[')
+		return put_parsed(sk->into, name, v, vend);
+	json_object_set_new(sk->into, "nodes", json_array());
+	for (p = skip_ws(v + 1, vend); p < vend && *p != ']'; p = skip_ws(p, vend)) {
+		struct skim one = { NULL, sk->node, 0 };
+		if ((e = skip_value(p, vend)) == NULL)
+			return -1;
+		if (*p == '{' && each_member(p, e, node_id_cb, &one) != NULL && one.found) {
+			json_error_t je;
+			json_t *x = json_loadb(p, (size_t)(e - p), 0, &je);
+			if (x == NULL)
+				return -1;
+			json_array_append_new(json_object_get(sk->into, "nodes"), x);
+		}
+		p = skip_ws(e, vend);
+		if (p < vend && *p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int
+plan_cb(const char *k, size_t klen, const char *v, const char *vend, void *arg)
+{
+	static const char *want[] = { "schema", "policy", "explain", "decisions",
+	    "tier_records", "measured_latency_ms", NULL };
+	struct skim *sk = arg;
+	size_t i;
+
+	if (key_is(k, klen, "canonical")) {
+		struct skim c = { json_object(), sk->node, 0 };
+		json_object_set_new(sk->into, "canonical", c.into);
+		return each_member(v, vend, canonical_cb, &c) != NULL ? 0 : -1;
+	}
+	for (i = 0; want[i] != NULL; i++)
+		if (key_is(k, klen, want[i]))
+			return put_parsed(sk->into, want[i], v, vend);
+	return 0;
+}
+
+/*
+ * A plan's members that explain reads, parsed alone: a plan of 10,000
+ * nodes is tens of MB, most of it placements explain does not need. The
+ * top level is scanned, strings and nesting skipped, and of the
+ * canonical pipeline only the node asked for is parsed. NULL when the
+ * text is not a plain JSON object (the caller then reads it whole).
+ */
+json_t *
+rm_sched_plan_skim(const char *path, const char *node, struct rm_err *err)
+{
+	struct skim sk = { NULL, node, 0 };
+	char *buf;
+	size_t len;
+
+	if (rm_read_file(path, RM_PLAN_MAX_BYTES, &buf, &len, err) != 0)
+		return NULL;
+	sk.into = json_object();
+	if (each_member(buf, buf + len, plan_cb, &sk) == NULL) {
+		json_decref(sk.into);
+		sk.into = NULL;
+	}
 	free(buf);
-	return plan;
-fail:
-	free(buf);
-	json_decref(plan);
-	return NULL;
+	return sk.into;
 }

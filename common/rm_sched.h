@@ -116,10 +116,11 @@ const json_t *rm_sched_decision(const json_t *plan, const char *node);
 json_t *rm_sched_explain_node(const json_t *plan, const char *node, const char *file,
     struct rm_err *err);
 /*
- * The members of the plan file path that explain reads (schema, policy,
- * canonical, explain, decisions, tier_records, measured_latency_ms),
- * without parsing the rest; NULL when the file is not a plain JSON object.
+ * The members of the plan file path that explain reads for node (schema,
+ * policy, canonical with that node only, explain, decisions, tier_records,
+ * measured_latency_ms), without parsing the rest; NULL when the file is
+ * not a plain JSON object.
  */
-json_t *rm_sched_plan_skim(const char *path, struct rm_err *err);
+json_t *rm_sched_plan_skim(const char *path, const char *node, struct rm_err *err);
 
 #endif

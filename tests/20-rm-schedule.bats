@@ -349,6 +349,14 @@ PY
 	run rm-schedule explain "$BATS_TEST_TMPDIR/many-plan.json" n69
 	assert_success
 	assert_output --partial 'memory_gb'
+	# an id the plan writes with escapes: found by reading the whole plan
+	jq -n '{schema: "remotemedia.pipeline/1", name: "q", edges: [], nodes: [{id: "a\"b",
+	    type: "Command", exec: ["cat"], capabilities: {cpu: {cores: 2}}}]}' > "$BATS_TEST_TMPDIR/q.json"
+	rm-schedule plan --no-park --decisions basis -o "$BATS_TEST_TMPDIR/q-plan.json" -d "$SF/three" \
+	    "$BATS_TEST_TMPDIR/q.json" >/dev/null
+	run rm-schedule explain --format text "$BATS_TEST_TMPDIR/q-plan.json" 'a"b'
+	assert_success
+	assert_line 'node a"b'
 }
 
 @test "rm-schedule: --decisions full keeps the decision log and shared tier records" {

@@ -223,7 +223,7 @@ cmd_explain(struct args *a, const char *planfile, const char *node)
 		rm_err_clear(&err);
 	}
 	/* the members explain reads, else (YAML, stdin, odd JSON) the whole plan */
-	if (strcmp(planfile, "-") == 0 || (plan = rm_sched_plan_skim(planfile, &err)) == NULL) {
+	if (strcmp(planfile, "-") == 0 || (plan = rm_sched_plan_skim(planfile, node, &err)) == NULL) {
 		rm_err_clear(&err);
 		if ((plan = rm_doc_load_max(planfile, RM_PLAN_MAX_BYTES, &err)) == NULL)
 			return rm_err_print(&err);
@@ -233,16 +233,17 @@ cmd_explain(struct args *a, const char *planfile, const char *node)
 		return rm_err_print(&err);
 	}
 	d = rm_sched_explain_node(plan, node, planfile, &err);
-	if (d == NULL && err.code != RM_EXIT_NOTFOUND) {
-		json_decref(plan);
-		return rm_err_print(&err);
-	}
-	if (d == NULL && json_object_get(plan, "nodes") == NULL) {
-		/* skimmed: the node list is in the part not read */
+	if (d == NULL && err.code == RM_EXIT_NOTFOUND && json_object_get(plan, "nodes") == NULL) {
+		/* skimmed (an id written with escapes is not seen): read it whole */
 		json_decref(plan);
 		rm_err_clear(&err);
 		if ((plan = rm_doc_load_max(planfile, RM_PLAN_MAX_BYTES, &err)) == NULL)
 			return rm_err_print(&err);
+		d = rm_sched_explain_node(plan, node, planfile, &err);
+	}
+	if (d == NULL && err.code != RM_EXIT_NOTFOUND) {
+		json_decref(plan);
+		return rm_err_print(&err);
 	}
 	if (d == NULL) {
 		fprintf(stderr, "%s: %s: no node '%s' in the plan; nodes:", rm_progname(), planfile,
