@@ -767,14 +767,46 @@ rm_json_write_file(const char *path, const json_t *doc, struct rm_err *err)
 	return r;
 }
 
+/* Output gathered into large writes: stdio locks on every token otherwise. */
+struct wbuf {
+	FILE *fp;
+	size_t n;
+	char buf[1 << 16];
+};
+
+static int
+wbuf_put(const char *s, size_t len, void *arg)
+{
+	struct wbuf *w = arg;
+
+	if (w->n + len > sizeof(w->buf)) {
+		if (fwrite(w->buf, 1, w->n, w->fp) != w->n)
+			return -1;
+		w->n = 0;
+		if (len > sizeof(w->buf))
+			return fwrite(s, 1, len, w->fp) == len ? 0 : -1;
+	}
+	memcpy(w->buf + w->n, s, len);
+	w->n += len;
+	return 0;
+}
+
 int
 rm_json_print(FILE *fp, const json_t *doc, int pretty)
 {
 	size_t flags = JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15);
+	struct wbuf *w = malloc(sizeof(*w));
+	int rc;
 
-	flags |= pretty ? JSON_INDENT(2) : JSON_COMPACT;
-	if (json_dumpf(doc, fp, flags) != 0)
+	if (w == NULL)
 		return -1;
+	w->fp = fp;
+	w->n = 0;
+	flags |= pretty ? JSON_INDENT(2) : JSON_COMPACT;
+	rc = json_dump_callback(doc, wbuf_put, w, flags);
+	if (rc == 0 && w->n > 0 && fwrite(w->buf, 1, w->n, fp) != w->n)
+		rc = -1;
+	free(w);
 	fputc('\n', fp);
-	return 0;
+	return rc;
 }

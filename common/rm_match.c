@@ -13,6 +13,7 @@
 #include "rm_match.h"
 #include "rm_registry.h"
 #include "rm_version.h"
+#include "rm_xidx.h"
 
 #define MAX_CLAUSES 64
 
@@ -858,8 +859,10 @@ struct cand {
 enum { B_AVAILABLE, B_BUSY, B_POLICY, B_INCOMPATIBLE };
 static const char *bucket_names[] = { "available", "busy", "policy", "incompatible" };
 
-static double
-num_or(const struct rm_exset *s, int key, uint32_t e, double dflt)
+#define num_or rm_match_num
+
+double
+rm_match_num(const struct rm_exset *s, int key, uint32_t e, double dflt)
 {
 	const struct rm_val *v;
 
@@ -1257,9 +1260,48 @@ cand_json(const struct ctx *x, struct cand *cd, int with_reasons)
 	return o;
 }
 
+/* Per clause: failing executors by reason, the best number seen. */
+struct clause_stats {
+	size_t counts[MAX_CLAUSES][R_NREASONS];
+	double best[MAX_CLAUSES];
+	int have_best[MAX_CLAUSES];
+};
+
+static void
+best_of(const struct ctx *x, struct clause_stats *st, size_t j, const struct rm_val *v)
+{
+	const struct rm_taxo_key *k = &x->t->keys[x->node->c[j].key];
+
+	if (v->kind != RM_V_NUM)
+		return;
+	if (!st->have_best[j] || (k->cmp == RM_C_AT_MOST ? v->u.num < st->best[j] :
+	    v->u.num > st->best[j]))
+		st->best[j] = v->u.num;
+	st->have_best[j] = 1;
+}
+
+/* The statistics of candidates evaluated by evaluate_set (with reasons). */
+static void
+stats_of(const struct ctx *x, const struct cand *cands, size_t ncand, struct clause_stats *st)
+{
+	size_t j, i;
+
+	for (j = 0; j < x->node->n; j++) {
+		const struct rm_clause *c = &x->node->c[j];
+		int numeric = x->t->keys[c->key].type == RM_T_NUMBER;
+		for (i = 0; i < ncand; i++) {
+			const struct cand *cd = &cands[i];
+			if (numeric)
+				best_of(x, st, j, rm_exset_val(cd->set, c->key, cd->e));
+			if ((cd->fail >> j) & 1)
+				st->counts[j][cd->rs[j] < R_NREASONS ? cd->rs[j] : R_MISMATCH]++;
+		}
+	}
+}
+
 /* The per-clause view: eliminated counts by reason, best value seen. */
 static json_t *
-clause_view(const struct ctx *x, const struct cand *cands, size_t ncand, json_t **summary_parts)
+clause_view(const struct ctx *x, const struct clause_stats *st, json_t **summary_parts)
 {
 	json_t *arr = json_array();
 	size_t j, i;
@@ -1268,34 +1310,16 @@ clause_view(const struct ctx *x, const struct cand *cands, size_t ncand, json_t 
 	for (j = 0; j < x->node->n; j++) {
 		const struct rm_clause *c = &x->node->c[j];
 		const struct rm_taxo_key *k = &x->t->keys[c->key];
-		size_t counts[R_NREASONS] = { 0 }, elim = 0;
-		int have_best = 0;
-		double best = 0;
+		const size_t *counts = st->counts[j];
+		size_t elim = 0;
+		int have_best = st->have_best[j];
+		double best = st->best[j];
 		json_t *bycode = json_object(), *o;
 		char nb[200], part[400];
 		int top = R_OK;
 
-		for (i = 0; i < ncand; i++) {
-			const struct cand *cd = &cands[i];
-			const struct rm_val *v;
-			if (k->type != RM_T_NUMBER) {
-				if ((cd->fail >> j) & 1) {
-					counts[cd->rs[j] < R_NREASONS ? cd->rs[j] : R_MISMATCH]++;
-					elim++;
-				}
-				continue;
-			}
-			v = rm_exset_val(cd->set, c->key, cd->e);
-			if (v->kind == RM_V_NUM) {
-				if (!have_best || (k->cmp == RM_C_AT_MOST ? v->u.num < best : v->u.num > best))
-					best = v->u.num;
-				have_best = 1;
-			}
-			if ((cd->fail >> j) & 1) {
-				counts[cd->rs[j] < R_NREASONS ? cd->rs[j] : R_MISMATCH]++;
-				elim++;
-			}
-		}
+		for (i = 1; i < R_NREASONS; i++)
+			elim += counts[i];
 		for (i = 1; i < R_NREASONS; i++)
 			if (counts[i]) {
 				json_object_set_new(bycode, code_of(k, (int)i), json_integer((json_int_t)counts[i]));
@@ -1332,71 +1356,101 @@ part_cmp(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
+static int fast_avail(const struct ctx *x, const struct rm_exgroup *g, struct cand **out,
+    size_t *ncand, size_t *nav, size_t buckets[4], struct clause_stats *st);
+
+/* Every executor of g evaluated with reasons; the available ones first. */
+static struct cand *
+reference_cands(const struct ctx *x, const struct rm_exgroup *g, uint8_t **rsbuf,
+    size_t *ncand, size_t *nav, size_t buckets[4], struct clause_stats *st)
+{
+	size_t total = 0, i, a = 0, b;
+	struct cand *cands, *tmp;
+
+	for (i = 0; i < g->n; i++)
+		total += g->sets[i]->nexec;
+	cands = malloc((total ? total : 1) * sizeof(*cands));
+	tmp = malloc((total ? total : 1) * sizeof(*tmp));
+	*rsbuf = malloc((total ? total : 1) * (x->node->n ? x->node->n : 1));
+	if (cands == NULL || tmp == NULL || *rsbuf == NULL) {
+		free(cands);
+		free(tmp);
+		free(*rsbuf);
+		*rsbuf = NULL;
+		return NULL;
+	}
+	for (i = 0; i < g->n; i++) {
+		evaluate_set(x, g->sets[i], cands + *ncand, *rsbuf + *ncand * x->node->n);
+		*ncand += g->sets[i]->nexec;
+	}
+	for (i = 0; i < *ncand; i++) {
+		buckets[cands[i].bucket]++;
+		*nav += cands[i].bucket == B_AVAILABLE;
+	}
+	stats_of(x, cands, *ncand, st);
+	/* available first, then the others, in executor order */
+	for (i = 0, b = *nav; i < *ncand; i++) {
+		if (cands[i].bucket == B_AVAILABLE)
+			tmp[a++] = cands[i];
+		else
+			tmp[b++] = cands[i];
+	}
+	free(cands);
+	return tmp;
+}
+
 json_t *
 rm_match_node(const struct rm_node *node, const struct rm_exgroup *g,
     const struct rm_match_opts *opts, size_t *ncompat, struct rm_err *err)
 {
 	const struct rm_taxo *t = rm_taxo_get(err);
 	struct ctx x;
-	struct cand *cands;
-	size_t total = 0, i, ncand = 0, nav = 0, buckets[4] = { 0 };
-	uint8_t *rsbuf;
+	struct cand *cands = NULL;
+	size_t i, ncand = 0, nav = 0, buckets[4] = { 0 };
+	uint8_t *rsbuf = NULL;
 	json_t *doc, *compat, *rejected, *parts, *clauses;
 	long limit = opts->limit;
 	char summary[2048];
+	struct clause_stats *st;
 
 	*ncompat = 0;
 	if (t == NULL)
 		return NULL;
 	ctx_init(&x, node, t, opts->now ? opts->now : (long long)time(NULL), opts);
-	for (i = 0; i < g->n; i++)
-		total += g->sets[i]->nexec;
-	cands = malloc((total ? total : 1) * sizeof(*cands));
-	rsbuf = malloc((total ? total : 1) * (node->n ? node->n : 1));
-	if (cands == NULL || rsbuf == NULL) {
+	st = calloc(1, sizeof(*st));
+	/* listing compatible executors only: the index, when some are */
+	if (st != NULL && limit >= 0 && !opts->all && !opts->explain &&
+	    (fast_avail(&x, g, &cands, &ncand, &nav, buckets, st) != 0 || nav == 0)) {
 		free(cands);
-		free(rsbuf);
+		cands = NULL;
+		ncand = nav = 0;
+		memset(buckets, 0, sizeof(buckets));
+		memset(st, 0, sizeof(*st));
+	}
+	if (st != NULL && cands == NULL)
+		cands = reference_cands(&x, g, &rsbuf, &ncand, &nav, buckets, st);
+	if (cands == NULL) {
+		free(st);
 		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
 		return NULL;
 	}
-	for (i = 0; i < g->n; i++) {
-		evaluate_set(&x, g->sets[i], cands + ncand, rsbuf + ncand * node->n);
-		ncand += g->sets[i]->nexec;
-	}
-	for (i = 0; i < ncand; i++) {
-		buckets[cands[i].bucket]++;
-		nav += cands[i].bucket == B_AVAILABLE;
-	}
 	sort_ctx = &x;
-	/* available first, then the others, each ranked */
-	{
-		struct cand *tmp = malloc((ncand ? ncand : 1) * sizeof(*tmp));
-		size_t a = 0, b = nav;
-		for (i = 0; i < ncand; i++) {
-			if (cands[i].bucket == B_AVAILABLE)
-				tmp[a++] = cands[i];
-			else
-				tmp[b++] = cands[i];
-		}
-		if (limit >= 0 && (size_t)limit < nav / 4) {
-			/* only the best few are listed: select them, do not sort all */
-			size_t kk, m;
-			for (kk = 0; kk < (size_t)limit; kk++) {
-				size_t best = kk;
-				for (m = kk + 1; m < nav; m++)
-					if (cand_cmp(&tmp[m], &tmp[best]) < 0)
-						best = m;
-				if (best != kk) {
-					struct cand sw = tmp[kk];
-					tmp[kk] = tmp[best];
-					tmp[best] = sw;
-				}
+	if (limit >= 0 && (size_t)limit < nav / 4) {
+		/* only the best few are listed: select them, do not sort all */
+		size_t kk, m;
+		for (kk = 0; kk < (size_t)limit; kk++) {
+			size_t best = kk;
+			for (m = kk + 1; m < nav; m++)
+				if (cand_cmp(&cands[m], &cands[best]) < 0)
+					best = m;
+			if (best != kk) {
+				struct cand sw = cands[kk];
+				cands[kk] = cands[best];
+				cands[best] = sw;
 			}
-		} else
-			qsort(tmp, nav, sizeof(*tmp), cand_cmp);
-		memcpy(cands, tmp, ncand * sizeof(*tmp));
-		free(tmp);
-	}
+		}
+	} else
+		qsort(cands, nav, sizeof(*cands), cand_cmp);
 	compat = json_array();
 	for (i = 0; i < nav && (limit < 0 || (long)i < limit); i++)
 		json_array_append_new(compat, cand_json(&x, &cands[i], opts->all || opts->explain));
@@ -1404,7 +1458,8 @@ rm_match_node(const struct rm_node *node, const struct rm_exgroup *g,
 	if (nav == 0 || opts->all || opts->explain)
 		for (i = nav; i < ncand; i++)
 			json_array_append_new(rejected, cand_json(&x, &cands[i], 1));
-	clauses = clause_view(&x, cands, ncand, &parts);
+	clauses = clause_view(&x, st, &parts);
+	free(st);
 	{
 		size_t n = json_array_size(parts), len;
 		json_t **sorted = malloc((n ? n : 1) * sizeof(*sorted));
@@ -1590,4 +1645,399 @@ rm_match_nodes_of(const json_t *docs, json_t *nodes)
 		else
 			json_array_append(nodes, d);
 	}
+}
+
+/* ---- the fast path: bitsets over an index --------------------------- */
+
+/* Version checks of one clause, remembered by version string and name. */
+struct vmemo {
+	uint64_t key[512];
+	int8_t res[512];
+};
+
+static int
+vsat(struct vmemo *m, const struct rm_exset *s, uint32_t ver, size_t i, const char *range,
+    int bare)
+{
+	uint64_t key = ((uint64_t)ver << 8 | i) + 1;
+	size_t h = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 55);
+	int r;
+
+	if (i < 255 && m->key[h] == key)
+		return m->res[h];
+	r = rm_version_satisfies(rm_exset_cstr(s, ver), range, bare) == 1;
+	if (i < 255) {
+		m->key[h] = key;
+		m->res[h] = (int8_t)r;
+	}
+	return r;
+}
+
+/* Does v pass a version or version_map clause (as eval decides it)? */
+static int
+version_ok(const struct rm_clause *c, const struct rm_taxo_key *k, const struct rm_exset *s,
+    const uint32_t *ids, const struct rm_val *v, struct vmemo *m)
+{
+	size_t i;
+
+	if (v->kind == RM_V_NONE)
+		return c->missing_ok;
+	if (k->cmp == RM_C_VERSION) {
+		if (v->kind != RM_V_STR)
+			return 0;
+		if (c->ranges && c->ranges[0])
+			return vsat(m, s, (uint32_t)v->u.ref, 0, c->ranges[0], k->bare_at_least);
+		return c->nstrs == 0 || strcmp(rm_exset_cstr(s, (uint32_t)v->u.ref), c->strs[0]) == 0;
+	}
+	if (v->kind != RM_V_MAP)
+		return 0;
+	for (i = 0; i < c->nstrs; i++) {
+		uint32_t ver = map_get(s, v, ids[i]);
+		if (ver == RM_NOSTR - 1)
+			return 0;
+		if (c->ranges && c->ranges[i] && (ver == RM_NOSTR ||
+		    !vsat(m, s, ver, i, c->ranges[i], k->bare_at_least)))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The executors that pass clause c: the index answers numbers (a range),
+ * strings and sets (postings) and presence; anything else (versions,
+ * codecs, frameworks, a fallback key, a NaN bound) is the reference
+ * evaluator run on every executor.
+ */
+static int
+clause_pass(const struct ctx *x, struct rm_xidx *xi, const struct rm_clause *c,
+    const uint32_t *ids, uint32_t hardware, uint64_t *pass, uint64_t *tmp)
+{
+	const struct rm_taxo_key *k = &x->t->keys[c->key];
+	const struct rm_exset *s = rm_xidx_set(xi);
+	size_t nw = rm_xidx_words(xi), w, i;
+	const uint64_t *a, *b;
+	uint32_t e;
+
+	memset(pass, 0, nw * sizeof(uint64_t));
+	if (c->alt_key >= 0 || isnan(c->lo) || isnan(c->hi))
+		goto slow;
+	if (c->numeric_eq || k->cmp == RM_C_AT_LEAST || k->cmp == RM_C_AT_MOST) {
+		if (rm_xidx_range(xi, c->key, c->has_lo, c->lo, c->has_hi, c->hi, pass) != 0)
+			goto slow;
+		if (c->missing_ok && (a = rm_xidx_kind(xi, c->key, RM_V_NONE)) != NULL)
+			for (w = 0; w < nw; w++)
+				pass[w] |= a[w];
+		return 0;
+	}
+	switch (k->cmp) {
+	case RM_C_EQUAL:
+		if ((a = rm_xidx_kind(xi, c->key, RM_V_STR)) == NULL)
+			goto slow;
+		for (i = 0; i < c->nstrs; i++)
+			if (rm_xidx_post_or(xi, c->key, ids[i], pass) != 0)
+				goto slow;
+		for (w = 0; w < nw; w++)
+			pass[w] &= a[w];
+		return 0;
+	case RM_C_SUBSET:
+		a = rm_xidx_kind(xi, c->key, RM_V_STR);
+		b = rm_xidx_kind(xi, c->key, RM_V_SET);
+		if (a == NULL || b == NULL)
+			goto slow;
+		for (w = 0; w < nw; w++)
+			pass[w] = a[w] | b[w];
+		for (i = 0; i < c->nstrs; i++)
+			if (rm_xidx_post_and(xi, c->key, ids[i], pass, tmp) != 0)
+				goto slow;
+		return 0;
+	case RM_C_INTERSECTS:
+		for (i = 0; i < c->nstrs; i++)
+			if (rm_xidx_post_or(xi, c->key, ids[i], pass) != 0)
+				goto slow;
+		return 0;
+	case RM_C_PRESENCE:
+		/* a true boolean: a boolean that is not 0 */
+		if ((a = rm_xidx_kind(xi, c->key, RM_V_BOOL)) == NULL)
+			goto slow;
+		memset(tmp, 0, nw * sizeof(uint64_t));
+		if (rm_xidx_range(xi, c->key, 1, 0, 1, 0, tmp) != 0)
+			goto slow;
+		for (w = 0; w < nw; w++)
+			pass[w] = a[w] & ~tmp[w];
+		return 0;
+	case RM_C_VERSION:
+	case RM_C_VERSION_MAP:
+		if (c->numeric_eq)
+			break;
+		{
+			struct vmemo *m = calloc(1, sizeof(*m));
+			const struct rm_val *col = s->cols + (size_t)c->key * s->nexec;
+			if (m == NULL)
+				break;
+			for (e = 0; e < s->nexec; e++)
+				if (version_ok(c, k, s, ids, &col[e], m))
+					rm_bs_set(pass, rm_xidx_pos(xi, e));
+			free(m);
+		}
+		return 0;
+	default:
+		break;
+	}
+slow:
+	memset(pass, 0, nw * sizeof(uint64_t));
+	{
+		const struct rm_val *col = s->cols + (size_t)c->key * s->nexec;
+		const struct rm_val *alt = c->alt_key >= 0 ? s->cols + (size_t)c->alt_key * s->nexec :
+		    NULL;
+		size_t which;
+		for (e = 0; e < s->nexec; e++)
+			if (eval(c, k, s, ids, hardware, alt && col[e].kind == RM_V_NONE ? &alt[e] :
+			    &col[e], &which) == R_OK)
+				rm_bs_set(pass, rm_xidx_pos(xi, e));
+	}
+	return 0;
+}
+
+void
+rm_match_bits_release(struct rm_match_bits *b)
+{
+	free(b->mem);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Buckets from the clauses' failures, as evaluate_set sorts executors. */
+static int
+bits_buckets(const struct ctx *x, struct rm_xidx *xi, struct rm_match_bits *b)
+{
+	size_t nw = b->nw, w, j;
+	uint32_t n = rm_xidx_n(xi);
+	const uint64_t *expired = rm_xidx_expired(xi, x->now);
+	const uint64_t *unappr = rm_xidx_unapproved(xi, x->opts ? x->opts->approved : NULL);
+	uint64_t tail = (n & 63) ? (1ULL << (n & 63)) - 1 : ~0ULL;
+
+	if (expired == NULL || unappr == NULL)
+		return -1;
+	for (w = 0; w < nw; w++) {
+		uint64_t hard = 0, dyn = 0, soft = 0, all = w + 1 == nw ? tail : ~0ULL;
+		for (j = 0; j < b->nclauses; j++) {
+			uint64_t f = b->fail[j][w];
+			if ((x->soft >> j) & 1)
+				soft |= f;
+			else if ((x->dynamic >> j) & 1)
+				dyn |= f;
+			else
+				hard |= f;
+		}
+		b->bucket[RM_B_INCOMPATIBLE][w] = (expired[w] | hard) & all;
+		b->bucket[RM_B_BUSY][w] = dyn & ~b->bucket[RM_B_INCOMPATIBLE][w] & all;
+		b->bucket[RM_B_POLICY][w] = unappr[w] & ~b->bucket[RM_B_INCOMPATIBLE][w] &
+		    ~b->bucket[RM_B_BUSY][w] & all;
+		b->bucket[RM_B_AVAILABLE][w] = ~unappr[w] & ~b->bucket[RM_B_INCOMPATIBLE][w] &
+		    ~b->bucket[RM_B_BUSY][w] & all;
+		b->degraded[w] = soft & all;
+	}
+	return 0;
+}
+
+int
+rm_match_bits(const struct rm_node *node, struct rm_xidx *xi, const struct rm_match_opts *opts,
+    struct rm_match_bits *b, struct rm_err *err)
+{
+	const struct rm_taxo *t = rm_taxo_get(err);
+	const struct rm_exset *s = rm_xidx_set(xi);
+	struct ctx x;
+	struct resolved r;
+	size_t nw = rm_xidx_words(xi), j, w;
+	uint64_t *tmp;
+	uint32_t n = rm_xidx_n(xi);
+	uint64_t tail = (n & 63) ? (1ULL << (n & 63)) - 1 : ~0ULL;
+
+	memset(b, 0, sizeof(*b));
+	if (t == NULL)
+		return -err->code;
+	ctx_init(&x, node, t, opts && opts->now ? opts->now : (long long)time(NULL), opts);
+	b->nw = nw;
+	b->nclauses = node->n;
+	b->mem = calloc((node->n + 6) * (nw + 1), sizeof(uint64_t));
+	if (b->mem == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	for (j = 0; j < node->n; j++)
+		b->fail[j] = b->mem + j * (nw + 1);
+	for (j = 0; j < 4; j++)
+		b->bucket[j] = b->mem + (node->n + j) * (nw + 1);
+	b->degraded = b->mem + (node->n + 4) * (nw + 1);
+	tmp = b->mem + (node->n + 5) * (nw + 1);
+	resolve(node, s, &r);
+	for (j = 0; j < node->n; j++) {
+		uint64_t *f = b->fail[j];
+		clause_pass(&x, xi, &node->c[j], rids(&r, j), r.hardware, f, tmp);
+		for (w = 0; w < nw; w++)
+			f[w] = ~f[w];
+		if (nw > 0)
+			f[nw - 1] &= tail;
+		/* a failed block's own clauses are implied by it: report the block */
+		if (node->c[j].parent >= 0)
+			for (w = 0; w < nw; w++)
+				f[w] &= ~b->fail[node->c[j].parent][w];
+	}
+	unresolve(node, &r);
+	if (bits_buckets(&x, xi, b) != 0) {
+		rm_match_bits_release(b);
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	}
+	return 0;
+}
+
+void
+rm_match_cand_of(const struct rm_node *node, const struct rm_match_bits *b,
+    const struct rm_xidx *xi, uint32_t e, long long now, struct rm_match_cand *o)
+{
+	const struct rm_exset *s = rm_xidx_set(xi);
+	uint32_t p = rm_xidx_pos(xi, e);
+	struct rm_err err;
+	struct ctx x;
+	struct cand cd;
+	size_t j;
+	int k;
+
+	memset(o, 0, sizeof(*o));
+	o->set = s;
+	o->exec = e;
+	for (j = 0; j < b->nclauses; j++)
+		if (rm_bs_get(b->fail[j], p))
+			o->fail |= 1ULL << j;
+	for (k = 0; k < 4; k++)
+		if (rm_bs_get(b->bucket[k], p))
+			o->bucket = (uint8_t)k;
+	o->degraded = (uint8_t)rm_bs_get(b->degraded, p);
+	o->expired = s->info[e].expires_at != 0 && s->info[e].expires_at <= now;
+	ctx_init(&x, node, rm_taxo_get(&err), now, NULL);
+	memset(&cd, 0, sizeof(cd));
+	cd.set = s;
+	cd.e = e;
+	cd.fail = o->fail;
+	score_cand(&x, &cd);
+	o->score = cd.score;
+	o->load = num_or(s, x.k_load, e, 0);
+	o->price = num_or(s, x.k_price, e, -1);
+	o->tokens = num_or(s, x.k_tokens, e, -1);
+	o->latency = num_or(s, x.k_latency, e, -1);
+}
+
+/*
+ * The reasons failing executors have, counted by kind where one bound
+ * decides (the common number clause, presence), as eval gives them;
+ * -1 when each executor must be asked.
+ */
+static int
+count_reasons(const struct ctx *x, struct rm_xidx *xi, const struct rm_match_bits *b, size_t j,
+    struct clause_stats *st)
+{
+	const struct rm_clause *c = &x->node->c[j];
+	const struct rm_taxo_key *k = &x->t->keys[c->key];
+	const uint64_t *kn = rm_xidx_kind(xi, c->key, RM_V_NONE);
+	const uint64_t *knum = rm_xidx_kind(xi, c->key, RM_V_NUM);
+	const uint64_t *kb = rm_xidx_kind(xi, c->key, RM_V_BOOL);
+	const uint64_t *f = b->fail[j];
+	size_t w, none = 0, numeric = 0, other = 0;
+	int numbers = c->numeric_eq || k->cmp == RM_C_AT_LEAST || k->cmp == RM_C_AT_MOST;
+
+	if (kn == NULL || knum == NULL || kb == NULL || c->alt_key >= 0 || c->missing_ok)
+		return -1;
+	if (!(numbers && c->has_lo != c->has_hi) && k->cmp != RM_C_PRESENCE)
+		return -1;
+	for (w = 0; w < b->nw; w++) {
+		none += (size_t)__builtin_popcountll(f[w] & kn[w]);
+		numeric += (size_t)__builtin_popcountll(f[w] & (knum[w] | kb[w]) & ~kn[w]);
+		other += (size_t)__builtin_popcountll(f[w] & ~(knum[w] | kb[w] | kn[w]));
+	}
+	if (k->cmp == RM_C_PRESENCE && !numbers) {
+		/* a missing or false presence key: missing */
+		st->counts[j][R_MISSING] += none + numeric + other;
+		return 0;
+	}
+	st->counts[j][R_MISSING] += none;
+	st->counts[j][R_MISMATCH] += other;
+	st->counts[j][c->numeric_eq == 1 ? R_MISMATCH : c->has_lo ? R_INSUFFICIENT : R_EXCEEDS] +=
+	    numeric;
+	return 0;
+}
+
+/*
+ * The fast path of rm_match_node: the index's bitsets per set, the
+ * available executors scored, the failing ones' reasons counted with the
+ * reference evaluator. -1 when the index cannot be built.
+ */
+static int
+fast_avail(const struct ctx *x, const struct rm_exgroup *g, struct cand **out, size_t *ncand,
+    size_t *nav, size_t buckets[4], struct clause_stats *st)
+{
+	struct rm_match_opts mo = *x->opts;
+	size_t i, j, k, n = 0, cap = 0;
+	struct cand *cands = NULL;
+
+	mo.now = x->now;
+	for (i = 0; i < g->n; i++) {
+		const struct rm_exset *s = g->sets[i];
+		struct rm_xidx *xi = rm_xidx_new_plain(s);
+		struct rm_match_bits b;
+		struct resolved r;
+		struct rm_err err;
+		uint32_t p;
+		size_t which;
+
+		if (xi == NULL || rm_match_bits(x->node, xi, &mo, &b, &err) != 0) {
+			rm_xidx_free(xi);
+			free(cands);
+			return -1;
+		}
+		for (k = 0; k < 4; k++)
+			buckets[k] += rm_bs_count(b.bucket[k], b.nw);
+		if (n + buckets[B_AVAILABLE] + 1 > cap) {
+			cap = n + buckets[B_AVAILABLE] + 1;
+			cands = realloc(cands, cap * sizeof(*cands));
+		}
+		for (p = rm_bs_next(b.bucket[B_AVAILABLE], 0, s->nexec); cands != NULL &&
+		    p < s->nexec; p = rm_bs_next(b.bucket[B_AVAILABLE], p + 1, s->nexec)) {
+			struct cand *cd = &cands[n++];
+			memset(cd, 0, sizeof(*cd));
+			cd->set = s;
+			cd->e = p;	/* a plain index: positions are executors */
+			cd->bucket = B_AVAILABLE;
+			for (j = 0; j < b.nclauses; j++)
+				if (rm_bs_get(b.fail[j], p))
+					cd->fail |= 1ULL << j;
+			cd->degraded = rm_bs_get(b.degraded, p);
+			score_cand(x, cd);
+		}
+		resolve(x->node, s, &r);
+		for (j = 0; j < x->node->n; j++) {
+			const struct rm_clause *c = &x->node->c[j];
+			const struct rm_taxo_key *key = &x->t->keys[c->key];
+			const struct rm_val *col = s->cols + (size_t)c->key * s->nexec, *v;
+			uint32_t e;
+			for (e = 0; key->type == RM_T_NUMBER && e < s->nexec; e++)
+				best_of(x, st, j, &col[e]);
+			if (count_reasons(x, xi, &b, j, st) == 0)
+				continue;
+			for (p = rm_bs_next(b.fail[j], 0, s->nexec); p < s->nexec;
+			    p = rm_bs_next(b.fail[j], p + 1, s->nexec)) {
+				int rr;
+				v = &col[p];
+				if (v->kind == RM_V_NONE && c->alt_key >= 0)
+					v = rm_exset_val(s, c->alt_key, p);
+				rr = eval(c, key, s, rids(&r, j), r.hardware, v, &which);
+				st->counts[j][rr < R_NREASONS ? rr : R_MISMATCH]++;
+			}
+		}
+		unresolve(x->node, &r);
+		*ncand += s->nexec;
+		rm_match_bits_release(&b);
+		rm_xidx_free(xi);
+		if (cands == NULL)
+			return -1;
+	}
+	*out = cands;
+	*nav = n;
+	return 0;
 }

@@ -7,6 +7,7 @@
 #ifndef RM_MATCH_H
 #define RM_MATCH_H
 
+#include <stdint.h>
 #include <jansson.h>
 
 #include "rm_err.h"
@@ -110,6 +111,8 @@ struct rm_match_cand {
 int rm_match_eval(const struct rm_node *node, const struct rm_exgroup *g,
     const struct rm_match_opts *opts, struct rm_match_cand *out, size_t *n, struct rm_err *err);
 const char *rm_bucket_name(int bucket);
+/* The number executor e of s has under key, else dflt (also when key < 0). */
+double rm_match_num(const struct rm_exset *s, int key, uint32_t e, double dflt);
 /*
  * One executor as rm_match_node lists it (id, bucket, score, degraded,
  * warnings, reasons), plus with clauses every clause's result
@@ -117,5 +120,27 @@ const char *rm_bucket_name(int bucket);
  */
 json_t *rm_match_explain_one(const struct rm_node *node, const struct rm_exset *s, uint32_t e,
     const struct rm_match_opts *opts, int clauses, struct rm_err *err);
+
+/*
+ * The fast path: the same facts as rm_match_eval, as bitsets over the
+ * positions of an index (rm_xidx.h), computed with the index where a
+ * clause allows and with the reference evaluator where it does not.
+ * fail[j]: clause j failed (clauses below a failed block cleared, as
+ * rm_match_eval reports them); bucket[b]: enum rm_bucket.
+ */
+struct rm_xidx;
+struct rm_match_bits {
+	size_t nw, nclauses;
+	uint64_t *fail[64];
+	uint64_t *bucket[4];
+	uint64_t *degraded;
+	uint64_t *mem;
+};
+int rm_match_bits(const struct rm_node *node, struct rm_xidx *xi,
+    const struct rm_match_opts *opts, struct rm_match_bits *out, struct rm_err *err);
+void rm_match_bits_release(struct rm_match_bits *b);
+/* Executor e of the index's set as rm_match_eval lists it, from the bits. */
+void rm_match_cand_of(const struct rm_node *node, const struct rm_match_bits *b,
+    const struct rm_xidx *xi, uint32_t e, long long now, struct rm_match_cand *out);
 
 #endif

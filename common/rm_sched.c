@@ -21,6 +21,7 @@
 
 #include "rm_crypto.h"
 #include "rm_doc.h"
+#include "rm_fs.h"
 #include "rm_home.h"
 #include "rm_log.h"
 #include "rm_match.h"
@@ -28,6 +29,7 @@
 #include "rm_registry.h"
 #include "rm_sched.h"
 #include "rm_taxo.h"
+#include "rm_xidx.h"
 
 /* rejected executors recorded per tier when the decisions log is bounded */
 #define REJECTED_KEPT 3
@@ -39,6 +41,7 @@
  */
 struct memo {
 	char *key;
+	uint64_t hash;
 	size_t nav, chosen;
 	json_t *tried, *decision, *alternatives, *rejected, *deciding;
 	double metric;
@@ -63,6 +66,10 @@ struct rm_sched {
 	struct memo *memo;		/* tier results by requirements */
 	size_t nmemo, capmemo;
 	int has_tokens;			/* some executor is priced per invocation */
+	struct rm_xidx *xi;		/* the index of a one-set group, in policy order */
+	uint32_t *local, nlocal;	/* its executors at endpoint "local" */
+	int every;			/* the next tier lists every available executor */
+	size_t nrun;			/* tiers matched (not answered by the memo) */
 };
 
 static const char *policy_names[] = { "greedy", "balanced", "cost", "latency" };
@@ -105,6 +112,48 @@ rm_policy_rule(enum rm_policy p)
 	return policy_rules[p];
 }
 
+/*
+ * The index of a one-set group, executors in the order the policy ranks
+ * them (its figure, then id), so the best compatible executor is the first
+ * set bit. Without one (several sets, measured latency, cost_tokens that
+ * make the cost order depend on each node's duration) every tier takes the
+ * reference path.
+ */
+static int
+index_group(struct rm_sched *s)
+{
+	const struct rm_exset *set;
+	double *rank = NULL, v;
+	uint32_t e, local;
+	int k;
+
+	if (s->o.reference || s->g->n != 1 || (s->o.policy == RM_POLICY_COST && s->has_tokens) ||
+	    (s->o.policy == RM_POLICY_LATENCY && s->o.measure))
+		return 0;
+	set = s->g->sets[0];
+	if (s->o.policy != RM_POLICY_GREEDY) {
+		k = rm_taxo_find(s->t, s->o.policy == RM_POLICY_BALANCED ? "load_score" :
+		    s->o.policy == RM_POLICY_COST ? "pricing.per_hour" : "network.latency_ms");
+		if ((rank = malloc(((size_t)set->nexec + 1) * sizeof(*rank))) == NULL)
+			return -1;
+		for (e = 0; e < set->nexec; e++) {
+			v = rm_match_num(set, k, e, s->o.policy == RM_POLICY_BALANCED ? 0 : -1);
+			rank[e] = s->o.policy == RM_POLICY_BALANCED ? v : v >= 0 ? v :
+			    s->o.policy == RM_POLICY_COST ? 0 : HUGE_VAL;
+		}
+	}
+	s->xi = rm_xidx_new(set, rank);
+	free(rank);
+	s->local = malloc(((size_t)set->nexec + 1) * sizeof(*s->local));
+	if (s->xi == NULL || s->local == NULL)
+		return -1;
+	local = rm_exset_str(set, "local");
+	for (e = 0; local != RM_NOSTR && e < set->nexec; e++)
+		if (set->info[e].endpoint == local)
+			s->local[s->nlocal++] = e;
+	return 0;
+}
+
 int
 rm_sched_new(const struct rm_exgroup *g, const struct rm_sched_opts *o, struct rm_sched **out,
     struct rm_err *err)
@@ -144,7 +193,7 @@ rm_sched_new(const struct rm_exgroup *g, const struct rm_sched_opts *o, struct r
 	s->avail = malloc((s->total + 1) * sizeof(*s->avail));
 	s->metric = malloc((s->total + 1) * sizeof(*s->metric));
 	s->measured = json_object();
-	if (s->cands == NULL || s->avail == NULL || s->metric == NULL) {
+	if (s->cands == NULL || s->avail == NULL || s->metric == NULL || index_group(s) != 0) {
 		rm_sched_free(s);
 		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
 	}
@@ -152,24 +201,32 @@ rm_sched_new(const struct rm_exgroup *g, const struct rm_sched_opts *o, struct r
 	return 0;
 }
 
-void
-rm_sched_free(struct rm_sched *s)
+/* Forgets the tier results remembered so far. */
+static void
+memo_clear(struct rm_sched *s)
 {
 	size_t mi;
 
-	if (s != NULL) {
-		for (mi = 0; mi < s->nmemo; mi++) {
-			free(s->memo[mi].key);
-			json_decref(s->memo[mi].tried);
-			json_decref(s->memo[mi].decision);
-			json_decref(s->memo[mi].alternatives);
-			json_decref(s->memo[mi].rejected);
-			json_decref(s->memo[mi].deciding);
-		}
-		free(s->memo);
+	for (mi = 0; mi < s->nmemo; mi++) {
+		free(s->memo[mi].key);
+		json_decref(s->memo[mi].tried);
+		json_decref(s->memo[mi].decision);
+		json_decref(s->memo[mi].alternatives);
+		json_decref(s->memo[mi].rejected);
+		json_decref(s->memo[mi].deciding);
 	}
+	s->nmemo = 0;
+}
+
+void
+rm_sched_free(struct rm_sched *s)
+{
 	if (s == NULL)
 		return;
+	memo_clear(s);
+	free(s->memo);
+	rm_xidx_free(s->xi);
+	free(s->local);
 	free(s->cands);
 	free(s->avail);
 	free(s->metric);
@@ -480,63 +537,166 @@ explain_cand(struct rm_sched *s, const struct rm_node *n, size_t i, int rank)
 	return o;
 }
 
+/* What matching a tier found, by either path. */
+struct gather {
+	size_t n;		/* executors of the group */
+	size_t nav, hostcount, bcount[4];
+	size_t *elim;		/* per clause: executors not available that fail it */
+	size_t navlist;		/* in s->avail: every available one, or those that can rank first */
+	size_t *rej, nrej;	/* rejected executors to explain, in executor order */
+};
+
+/* The reference: every executor, every clause (rm_match_eval). */
 static int
-run_tier(struct rm_sched *s, const struct rm_exgroup *g, const json_t *nodedoc, size_t tier,
-    const json_t *tierdoc, const char *host, double secs, const char *where,
-    struct tier_result *r, struct rm_err *err)
+gather_ref(struct rm_sched *s, const struct rm_exgroup *g, const struct rm_node *node,
+    int remote_only, const char *host, double secs, struct gather *ga, struct rm_err *err)
 {
-	const char *id = json_string_value(json_object_get(nodedoc, "id"));
-	int remote_only;
-	json_t *req = tier_requirements(tierdoc, &remote_only), *compdoc, *buckets, *clauses;
-	size_t n = 0, i, j, nav = 0, nrej = 0, k, *top = NULL, ntop;
-	size_t bcount[4] = { 0 }, hostcount = 0, remote_excluded = 0;
-	size_t *elim = NULL;
-	char summary[1024];
+	size_t i, j, n = 0, nav = 0;
 	int rc;
 
-	memset(r, 0, sizeof(*r));
-	compdoc = json_pack("{s:s,s:O}", "id", id ? id : "node", "capabilities", req);
-	rc = rm_node_compile(s->t, compdoc, where, &r->node, err);
-	json_decref(compdoc);
-	if (rc != 0) {
-		json_decref(req);
+	if ((rc = rm_match_eval(node, g, &s->mopts, s->cands, &n, err)) != 0)
 		return rc;
-	}
-	if ((rc = rm_match_eval(r->node, g, &s->mopts, s->cands, &n, err)) != 0) {
-		json_decref(req);
-		return rc;
-	}
-	elim = calloc(r->node->n + 1, sizeof(*elim));
+	ga->n = n;
 	for (i = 0; i < n; i++) {
 		struct rm_match_cand *c = &s->cands[i];
 		if (remote_only && c->bucket == RM_B_AVAILABLE) {
 			const char *ep = cand_endpoint(c);
-			if (ep != NULL && strcmp(ep, "local") == 0) {
+			if (ep != NULL && strcmp(ep, "local") == 0)
 				c->bucket = RM_B_POLICY;
-				remote_excluded++;
-			}
 		}
 		if (host != NULL && !host_matches(c, host))
 			continue;
-		hostcount++;
-		bcount[c->bucket]++;
+		ga->hostcount++;
+		ga->bcount[c->bucket]++;
 		if (c->bucket == RM_B_AVAILABLE) {
 			s->avail[nav++] = i;
 			s->metric[i] = policy_metric(s, c, secs);
 		} else
-			for (j = 0; j < r->node->n; j++)
-				elim[j] += (c->fail >> j) & 1;
+			for (j = 0; j < node->n; j++)
+				ga->elim[j] += (c->fail >> j) & 1;
 	}
-	r->nav = nav;
-	k = s->o.full ? nav : (s->o.topk < nav ? s->o.topk : nav);
-	top = malloc((k + 1) * sizeof(*top));
-	ntop = top_k(s, s->avail, nav, k, top);
-	if (s->o.full && ntop > 1) {
-		/* full: the insertion above is quadratic; fine for full logs */
+	ga->nav = ga->navlist = nav;
+	/* rejected ones: all with --decisions full, else the first few by id */
+	for (i = 0; i < n; i++) {
+		const struct rm_match_cand *c = &s->cands[i];
+		if (c->bucket == RM_B_AVAILABLE || (host != NULL && !host_matches(c, host)))
+			continue;
+		if (!s->o.full && ga->nrej >= REJECTED_KEPT && nav > 0)
+			break;
+		if (!s->o.full && ga->nrej >= 50)
+			break;
+		ga->rej[ga->nrej++] = i;
 	}
-	buckets = json_pack("{s:I,s:I,s:I,s:I}", "available", (json_int_t)bcount[0], "busy",
-	    (json_int_t)bcount[1], "policy", (json_int_t)bcount[2], "incompatible",
-	    (json_int_t)bcount[3]);
+	return 0;
+}
+
+/*
+ * The candidates that can rank among the first k: positions of want in the
+ * index's order (the policy's), then, under the cost policy, whatever ties
+ * the k-th (costs scale with the duration, which may merge close prices).
+ */
+static void
+collect_top(struct rm_sched *s, const struct rm_match_bits *b, const struct rm_node *node,
+    const uint64_t *want, size_t k, double secs, struct gather *ga)
+{
+	uint32_t n = rm_xidx_n(s->xi), p;
+	size_t got = 0;
+	double last = 0;
+
+	for (p = rm_bs_next(want, 0, n); p < n; p = rm_bs_next(want, p + 1, n)) {
+		uint32_t e = rm_xidx_exec(s->xi, p);
+		struct rm_match_cand *c = &s->cands[e];
+		double m;
+		rm_match_cand_of(node, b, s->xi, e, s->o.now, c);
+		m = policy_metric(s, c, secs);
+		if (got >= k && (s->o.policy != RM_POLICY_COST || m != last))
+			break;
+		s->metric[e] = m;
+		s->avail[ga->navlist++] = e;
+		last = m;
+		got++;
+	}
+}
+
+/* The fast path: the index's bitsets, the few executors that matter. */
+static int
+gather_fast(struct rm_sched *s, const struct rm_node *node, int remote_only, double secs,
+    struct gather *ga, struct rm_err *err)
+{
+	struct rm_match_bits b;
+	size_t nw, w, j, k, i;
+	uint64_t *want;
+	uint32_t e, n = rm_xidx_n(s->xi);
+	int rc;
+
+	if ((rc = rm_match_bits(node, s->xi, &s->mopts, &b, err)) != 0)
+		return rc;
+	nw = b.nw;
+	for (i = 0; remote_only && i < s->nlocal; i++) {
+		uint32_t p = rm_xidx_pos(s->xi, s->local[i]);
+		if (rm_bs_get(b.bucket[RM_B_AVAILABLE], p)) {
+			b.bucket[RM_B_AVAILABLE][p >> 6] &= ~(1ULL << (p & 63));
+			rm_bs_set(b.bucket[RM_B_POLICY], p);
+		}
+	}
+	ga->n = ga->hostcount = n;
+	for (i = 0; i < 4; i++)
+		ga->bcount[i] = rm_bs_count(b.bucket[i], nw);
+	ga->nav = ga->bcount[RM_B_AVAILABLE];
+	for (j = 0; j < node->n; j++)
+		for (w = 0; w < nw; w++)
+			ga->elim[j] += (size_t)__builtin_popcountll(b.fail[j][w] &
+			    ~b.bucket[RM_B_AVAILABLE][w]);
+	k = s->o.topk < ga->nav ? s->o.topk : ga->nav;
+	want = malloc((nw + 1) * sizeof(*want));
+	if (want == NULL) {
+		rm_match_bits_release(&b);
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	}
+	/* executors missing preferred clauses rank after the others */
+	for (w = 0; w < nw; w++)
+		want[w] = b.bucket[RM_B_AVAILABLE][w] & ~b.degraded[w];
+	collect_top(s, &b, node, want, k, secs, ga);
+	if (ga->navlist < k) {
+		size_t before = ga->navlist;
+		for (w = 0; w < nw; w++)
+			want[w] = b.bucket[RM_B_AVAILABLE][w] & b.degraded[w];
+		collect_top(s, &b, node, want, k - before, secs, ga);
+	}
+	free(want);
+	for (e = 0; e < n; e++) {
+		if (rm_bs_get(b.bucket[RM_B_AVAILABLE], rm_xidx_pos(s->xi, e)))
+			continue;
+		if (ga->nrej >= (ga->nav > 0 ? REJECTED_KEPT : 50))
+			break;
+		rm_match_cand_of(node, &b, s->xi, e, s->o.now, &s->cands[e]);
+		ga->rej[ga->nrej++] = e;
+	}
+	rm_match_bits_release(&b);
+	return 0;
+}
+
+/* Can the index answer this tier exactly as the reference would? */
+static int
+fast_ok(const struct rm_sched *s, const struct rm_exgroup *g, const char *host, double secs)
+{
+	if (s->xi == NULL || g != s->g || host != NULL || s->o.full || s->every)
+		return 0;
+	return !(s->o.policy == RM_POLICY_COST && !(secs > 0));
+}
+
+/* The summary, tiers_tried entry and decision record of a tier. */
+static void
+tier_records(struct rm_sched *s, const struct gather *ga, size_t tier, const json_t *req,
+    int remote_only, const char *host, int record, struct tier_result *r)
+{
+	json_t *buckets, *clauses;
+	size_t j;
+	char summary[1024], head[1400];
+
+	buckets = json_pack("{s:I,s:I,s:I,s:I}", "available", (json_int_t)ga->bcount[0], "busy",
+	    (json_int_t)ga->bcount[1], "policy", (json_int_t)ga->bcount[2], "incompatible",
+	    (json_int_t)ga->bcount[3]);
 	clauses = json_array();
 	summary[0] = '\0';
 	for (j = 0; j < r->node->n; j++) {
@@ -545,89 +705,145 @@ run_tier(struct rm_sched *s, const struct rm_exgroup *g, const json_t *nodedoc, 
 		size_t len = strlen(summary);
 		json_array_append_new(clauses, json_pack("{s:s,s:O,s:b,s:I}", "path", c->path,
 		    "need", c->need ? c->need : json_null(), "preferred", c->soft, "eliminated",
-		    (json_int_t)elim[j]));
-		if (elim[j] > 0 && !c->soft) {
+		    (json_int_t)ga->elim[j]));
+		if (ga->elim[j] > 0 && !c->soft) {
 			rm_json_brief(c->need, nb, sizeof(nb));
 			snprintf(summary + len, sizeof(summary) - len, "%s%zu fail %s (need %s)",
-			    len ? "; " : "", elim[j], c->path, nb);
+			    len ? "; " : "", ga->elim[j], c->path, nb);
 		}
 	}
-	{
-		char head[1400];
-		snprintf(head, sizeof(head), "%zu/%zu executors%s%s", nav, hostcount,
-		    summary[0] ? ": " : "", summary);
-		if (bcount[1] || bcount[2]) {
-			size_t len = strlen(head);
-			snprintf(head + len, sizeof(head) - len, " (%zu busy, %zu rejected by policy)",
-			    bcount[1], bcount[2]);
-		}
-		if (host != NULL && hostcount == 0) {
-			snprintf(head, sizeof(head), "host %s: no executor with this id or endpoint "
-			    "(%zu executors known)", host, n);
-		}
-		r->tried = json_pack("{s:I,s:O,s:I,s:I,s:s}", "tier", (json_int_t)tier,
-		    "requirements", req, "considered", (json_int_t)hostcount, "compatible",
-		    (json_int_t)nav, "summary", head);
-		if (remote_only)
-			json_object_set_new(r->tried, "remote_only", json_true());
-		if (host != NULL)
-			json_object_set_new(r->tried, "host", json_string(host));
+	snprintf(head, sizeof(head), "%zu/%zu executors%s%s", ga->nav, ga->hostcount,
+	    summary[0] ? ": " : "", summary);
+	if (ga->bcount[1] || ga->bcount[2]) {
+		size_t len = strlen(head);
+		snprintf(head + len, sizeof(head) - len, " (%zu busy, %zu rejected by policy)",
+		    ga->bcount[1], ga->bcount[2]);
+	}
+	if (host != NULL && ga->hostcount == 0)
+		snprintf(head, sizeof(head), "host %s: no executor with this id or endpoint "
+		    "(%zu executors known)", host, ga->n);
+	r->tried = json_pack("{s:I,s:O,s:I,s:I,s:s}", "tier", (json_int_t)tier,
+	    "requirements", req, "considered", (json_int_t)ga->hostcount, "compatible",
+	    (json_int_t)ga->nav, "summary", head);
+	if (remote_only)
+		json_object_set_new(r->tried, "remote_only", json_true());
+	if (host != NULL)
+		json_object_set_new(r->tried, "host", json_string(host));
+	if (!record) {
+		/* nobody reads it: the plan keeps the basis to make it again */
+		json_decref(buckets);
+		json_decref(clauses);
+		return;
 	}
 	r->decision = json_pack("{s:I,s:O,s:I,s:o,s:o}", "tier", (json_int_t)tier, "requirements",
-	    req, "considered", (json_int_t)hostcount, "buckets", buckets, "clauses", clauses);
+	    req, "considered", (json_int_t)ga->hostcount, "buckets", buckets, "clauses", clauses);
 	if (host != NULL)
 		json_object_set_new(r->decision, "host", json_string(host));
-	{
-		json_t *execs = json_array();
-		r->alternatives = json_array();
-		for (i = 0; i < ntop; i++) {
-			const struct rm_match_cand *c = &s->cands[top[i]];
-			json_t *a;
+}
+
+/*
+ * The executors of a tier: the ranked ones (alternatives), and when record
+ * is set or the tier placed nothing, their explanations and the rejected
+ * ones'.
+ */
+static void
+tier_executors(struct rm_sched *s, const struct gather *ga, const size_t *top, size_t ntop,
+    int remote_only, int record, struct tier_result *r)
+{
+	json_t *execs = json_array();
+	size_t i;
+
+	r->alternatives = json_array();
+	for (i = 0; i < ntop; i++) {
+		const struct rm_match_cand *c = &s->cands[top[i]];
+		json_t *a;
+		if (record)
 			json_array_append_new(execs, explain_cand(s, r->node, top[i], (int)i + 1));
-			if (i == 0)
-				continue;
-			a = json_pack("{s:s,s:f,s:b}", "id", cand_id(c), "score", c->score,
-			    "degraded", c->degraded);
-			if (cand_endpoint(c))
-				json_object_set_new(a, "endpoint", json_string(cand_endpoint(c)));
-			if (s->metric[top[i]] != HUGE_VAL && s->o.policy != RM_POLICY_GREEDY)
-				json_object_set_new(a, "policy_value", json_real(s->metric[top[i]]));
-			json_array_append_new(r->alternatives, a);
-		}
-		/* rejected ones: all with --decisions full, else the first few by id */
-		r->rejected = json_array();
-		for (i = 0; i < n; i++) {
-			const struct rm_match_cand *c = &s->cands[i];
-			if (c->bucket == RM_B_AVAILABLE || (host != NULL && !host_matches(c, host)))
-				continue;
-			if (!s->o.full && nrej >= REJECTED_KEPT && nav > 0)
-				break;
-			if (!s->o.full && nrej >= 50)
-				break;
-			json_t *o = explain_cand(s, r->node, i, 0);
-			if (remote_only && c->bucket == RM_B_POLICY && cand_endpoint(c) &&
-			    strcmp(cand_endpoint(c), "local") == 0) {
-				json_object_set_new(o, "bucket", json_string("policy"));
-				json_array_append_new(json_object_get(o, "reasons"), json_pack("{s:s,s:s,s:s}",
-				    "path", "remote", "code", "local_excluded", "message",
-				    "this tier asks for a remote executor"));
-			}
-			json_array_append(execs, o);
-			json_array_append_new(r->rejected, o);
-			nrej++;
-		}
-		json_object_set_new(r->decision, "executors", execs);
-		json_object_set_new(r->decision, "omitted", json_integer((json_int_t)(hostcount -
-		    ntop - nrej)));
+		if (i == 0)
+			continue;
+		a = json_pack("{s:s,s:f,s:b}", "id", cand_id(c), "score", c->score,
+		    "degraded", c->degraded);
+		if (cand_endpoint(c))
+			json_object_set_new(a, "endpoint", json_string(cand_endpoint(c)));
+		if (s->metric[top[i]] != HUGE_VAL && s->o.policy != RM_POLICY_GREEDY)
+			json_object_set_new(a, "policy_value", json_real(s->metric[top[i]]));
+		json_array_append_new(r->alternatives, a);
 	}
-	(void)remote_excluded;
+	r->rejected = json_array();
+	for (i = 0; i < ga->nrej && (record || ga->nav == 0); i++) {
+		const struct rm_match_cand *c = &s->cands[ga->rej[i]];
+		json_t *o = explain_cand(s, r->node, ga->rej[i], 0);
+		if (remote_only && c->bucket == RM_B_POLICY && cand_endpoint(c) &&
+		    strcmp(cand_endpoint(c), "local") == 0) {
+			json_object_set_new(o, "bucket", json_string("policy"));
+			json_array_append_new(json_object_get(o, "reasons"), json_pack("{s:s,s:s,s:s}",
+			    "path", "remote", "code", "local_excluded", "message",
+			    "this tier asks for a remote executor"));
+		}
+		if (record)
+			json_array_append(execs, o);
+		json_array_append_new(r->rejected, o);
+	}
+	if (r->decision == NULL) {
+		json_decref(execs);
+		return;
+	}
+	json_object_set_new(r->decision, "executors", execs);
+	json_object_set_new(r->decision, "omitted", json_integer((json_int_t)(ga->hostcount -
+	    ntop - ga->nrej)));
+}
+
+static int
+run_tier(struct rm_sched *s, const struct rm_exgroup *g, const json_t *nodedoc, size_t tier,
+    const json_t *tierdoc, const char *host, double secs, const char *where, int record,
+    struct tier_result *r, struct rm_err *err)
+{
+	const char *id = json_string_value(json_object_get(nodedoc, "id"));
+	int remote_only;
+	json_t *req = tier_requirements(tierdoc, &remote_only), *compdoc;
+	size_t k, *top = NULL, ntop;
+	struct gather ga;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	memset(&ga, 0, sizeof(ga));
+	s->nrun++;
+	compdoc = json_pack("{s:s,s:O}", "id", id ? id : "node", "capabilities", req);
+	rc = rm_node_compile(s->t, compdoc, where, &r->node, err);
+	json_decref(compdoc);
+	if (rc != 0) {
+		json_decref(req);
+		return rc;
+	}
+	ga.elim = calloc(r->node->n + 1, sizeof(*ga.elim));
+	ga.rej = malloc((s->total + 2) * sizeof(*ga.rej));
+	if (ga.elim == NULL || ga.rej == NULL)
+		rc = rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	else if (fast_ok(s, g, host, secs))
+		rc = gather_fast(s, r->node, remote_only, secs, &ga, err);
+	else
+		rc = gather_ref(s, g, r->node, remote_only, host, secs, &ga, err);
+	if (rc != 0) {
+		free(ga.elim);
+		free(ga.rej);
+		json_decref(req);
+		return rc;
+	}
+	r->nav = ga.nav;
+	k = s->o.full ? ga.nav : (s->o.topk < ga.nav ? s->o.topk : ga.nav);
+	top = malloc((k + 1) * sizeof(*top));
+	ntop = top_k(s, s->avail, ga.navlist, k, top);
+	record = record || s->o.full;
+	tier_records(s, &ga, tier, req, remote_only, host, record, r);
+	tier_executors(s, &ga, top, ntop, remote_only, record, r);
 	r->deciding = deciding(r->node);
-	if (nav > 0) {
+	if (ga.nav > 0) {
 		r->chosen = top[0];
 		r->metric = s->metric[top[0]];
 	}
 	free(top);
-	free(elim);
+	free(ga.elim);
+	free(ga.rej);
 	json_decref(req);
 	return 0;
 }
@@ -678,7 +894,7 @@ rescale_costs(struct tier_result *r, const struct memo *m, double secs)
 
 static char *
 memo_key(const struct rm_sched *s, size_t tier, const json_t *tierdoc, const char *host,
-    double secs)
+    double secs, int record)
 {
 	char *doc = json_dumps(tierdoc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY), *key;
 	size_t n;
@@ -688,7 +904,7 @@ memo_key(const struct rm_sched *s, size_t tier, const json_t *tierdoc, const cha
 	n = strlen(doc) + (host ? strlen(host) : 0) + 96;
 	key = malloc(n);
 	if (key != NULL)
-		snprintf(key, n, "%zu|%s|%.17g|%s", tier, host ? host : "",
+		snprintf(key, n, "%zu|%d|%s|%.17g|%s", tier, record, host ? host : "",
 		    cost_needs_secs(s, secs) ? secs : 0.0, doc);
 	free(doc);
 	return key;
@@ -698,16 +914,17 @@ memo_key(const struct rm_sched *s, size_t tier, const json_t *tierdoc, const cha
 static int
 run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *nodedoc,
     size_t tier, const json_t *tierdoc, const char *host, double secs, const char *where,
-    struct tier_result *r, struct rm_err *err)
+    int record, struct tier_result *r, struct rm_err *err)
 {
-	char *key = s->o.full ? NULL : memo_key(s, tier, tierdoc, host, secs);
+	char *key = s->o.full ? NULL : memo_key(s, tier, tierdoc, host, secs, record);
+	uint64_t h = key ? rm_hash64(key, strlen(key), 0) : 0;
 	struct memo *m;
 	size_t i;
 	int rc;
 
 	for (i = 0; key != NULL && i < s->nmemo; i++) {
 		m = &s->memo[i];
-		if (strcmp(m->key, key) != 0)
+		if (m->hash != h || strcmp(m->key, key) != 0)
 			continue;
 		memset(r, 0, sizeof(*r));
 		r->nav = m->nav;
@@ -725,7 +942,7 @@ run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *node
 		free(key);
 		return 0;
 	}
-	rc = run_tier(s, g, nodedoc, tier, tierdoc, host, secs, where, r, err);
+	rc = run_tier(s, g, nodedoc, tier, tierdoc, host, secs, where, record, r, err);
 	if (rc != 0 || key == NULL || (s->nmemo == s->capmemo && s->capmemo >= 4096)) {
 		free(key);
 		return rc;
@@ -742,11 +959,12 @@ run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *node
 	}
 	m = &s->memo[s->nmemo++];
 	m->key = key;
+	m->hash = h;
 	m->nav = r->nav;
 	m->chosen = r->chosen;
 	m->metric = r->metric;
 	m->secs = secs;
-	if (s->o.policy == RM_POLICY_COST)
+	if (s->o.policy == RM_POLICY_COST && r->decision != NULL)
 		/* the record is shared by every node of this shape */
 		json_object_set_new(r->decision, "policy_values_for_seconds", json_real(secs));
 	m->tried = json_incref(r->tried);
@@ -757,6 +975,29 @@ run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *node
 	if (r->nav > 0)
 		m->cand = s->cands[r->chosen];
 	return rc;
+}
+
+/* Takes adv as this machine's advert (local-first nodes). */
+static int
+use_local(struct rm_sched *s, json_t *adv, struct rm_err *err)
+{
+	json_t *arr = json_pack("[O]", adv);
+	int rc = rm_exset_build(s->t, arr, NULL, NULL, &s->localset, err);
+
+	json_decref(arr);
+	if (rc != 0)
+		return rc;
+	s->localgroup.sets = malloc(sizeof(*s->localgroup.sets));
+	s->localgroup.sets[0] = s->localset;
+	s->localgroup.n = 1;
+	if (s->localset->nexec + 1 > s->total + 1) {
+		/* the buffers must hold this set too */
+		s->cands = realloc(s->cands, (s->localset->nexec + 1) * sizeof(*s->cands));
+		s->avail = realloc(s->avail, (s->localset->nexec + 1) * sizeof(*s->avail));
+		s->metric = realloc(s->metric, (s->localset->nexec + 1) * sizeof(*s->metric));
+		s->total = s->localset->nexec;
+	}
+	return 0;
 }
 
 /* This machine as a one-executor group, for local-first nodes. */
@@ -778,7 +1019,7 @@ local_group(struct rm_sched *s)
 		return NULL;
 	if (!s->local_tried) {
 		struct rm_err err;
-		json_t *adv, *arr;
+		json_t *adv;
 		s->local_tried = 1;
 		rm_err_clear(&err);
 		adv = rm_probe_local_advert(&err);
@@ -786,22 +1027,8 @@ local_group(struct rm_sched *s)
 			rm_warn("cannot probe this machine: %s", err.msg);
 			return NULL;
 		}
-		arr = json_pack("[o]", adv);
-		if (rm_exset_build(s->t, arr, NULL, NULL, &s->localset, &err) != 0) {
-			json_decref(arr);
-			return NULL;
-		}
-		json_decref(arr);
-		s->localgroup.sets = malloc(sizeof(*s->localgroup.sets));
-		s->localgroup.sets[0] = s->localset;
-		s->localgroup.n = 1;
-		if (s->localset->nexec + 1 > s->total + 1) {
-			/* the buffers must hold this set too */
-			s->cands = realloc(s->cands, (s->localset->nexec + 1) * sizeof(*s->cands));
-			s->avail = realloc(s->avail, (s->localset->nexec + 1) * sizeof(*s->avail));
-			s->metric = realloc(s->metric, (s->localset->nexec + 1) * sizeof(*s->metric));
-			s->total = s->localset->nexec;
-		}
+		use_local(s, adv, &err);
+		json_decref(adv);
 	}
 	return s->localset ? &s->localgroup : NULL;
 }
@@ -812,9 +1039,14 @@ pick_local(struct rm_sched *s, const struct rm_exgroup *g, const json_t *nodedoc
     struct tier_result *r, const char *where, struct rm_err *err)
 {
 	size_t i;
+	int rc;
 
-	if (run_tier(s, g, nodedoc, 0, json_object_get(nodedoc, "capabilities"), NULL, 0, where,
-	    r, err) != 0)
+	/* the reference path: every available executor, to find the local one */
+	s->every = 1;
+	rc = run_tier(s, g, nodedoc, 0, json_object_get(nodedoc, "capabilities"), NULL, 0, where,
+	    1, r, err);
+	s->every = 0;
+	if (rc != 0)
 		return -2;
 	for (i = 0; i < r->nav; i++) {
 		const char *ep = cand_endpoint(&s->cands[s->avail[i]]);
@@ -928,7 +1160,7 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 	for (tier = 0; tier < ntiers; tier++) {
 		const json_t *tdoc = tier == 0 ? caps : json_array_get(fallback, tier - 1);
 		if (run_tier_memo(s, s->g, node, tier, tdoc ? tdoc : json_object(), host, secs, where,
-		    &r, err) != 0) {
+		    decision != NULL, &r, err) != 0) {
 			if (tier > 0) {
 				/* the compiler names capabilities.X: this tier is fallback[k].X */
 				char f[256];
@@ -941,7 +1173,8 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 			goto fail;
 		}
 		json_array_append(tried, r.tried);
-		json_array_append(dtiers, r.decision);
+		if (r.decision != NULL)
+			json_array_append(dtiers, r.decision);
 		if (r.nav > 0) {
 			const struct rm_match_cand *c = &s->cands[r.chosen];
 			size_t len;
@@ -1075,12 +1308,94 @@ share_tier_records(json_t *plan)
 	json_decref(seen);
 }
 
+/*
+ * A node's clauses are compiled in the order its requirements were written,
+ * and that order shows in explanations; the plan is written with sorted
+ * keys, so where the order differs keep it: capabilities and fallback as
+ * written, one string per node.
+ */
+/* Are the keys of every object in v in byte order (as the plan writes them)? */
+static int
+keys_sorted(const json_t *v)
+{
+	const char *key, *prev = NULL;
+	json_t *x;
+	size_t i;
+
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			if (!keys_sorted(x))
+				return 0;
+		return 1;
+	}
+	if (!json_is_object(v))
+		return 1;
+	json_object_foreach((json_t *)v, key, x) {
+		if ((prev != NULL && strcmp(prev, key) > 0) || !keys_sorted(x))
+			return 0;
+		prev = key;
+	}
+	return 1;
+}
+
+static void
+keep_order(json_t *orders, const json_t *node)
+{
+	json_t *part = json_object();
+	char *as;
+	const char *id = json_string_value(json_object_get(node, "id"));
+
+	if (id == NULL)
+		return;
+	if (json_object_get(node, "capabilities"))
+		json_object_set(part, "capabilities", json_object_get(node, "capabilities"));
+	if (json_object_get(node, "fallback"))
+		json_object_set(part, "fallback", json_object_get(node, "fallback"));
+	if (!keys_sorted(part) && (as = json_dumps(part, JSON_COMPACT)) != NULL) {
+		json_object_set_new(orders, id, json_string(as));
+		free(as);
+	}
+	json_decref(part);
+}
+
+/*
+ * What rm-schedule explain needs to decide a node again, offline, as it was
+ * decided: the adverts as they were (once), this machine's when local-first
+ * nodes used it, the time, the approval list and the options that rank.
+ * The nodes' requirements are in "canonical".
+ */
+static json_t *
+explain_basis(struct rm_sched *s, struct rm_err *err)
+{
+	json_t *adverts = json_array(), *b;
+	size_t i;
+	uint32_t e;
+
+	for (i = 0; i < s->g->n; i++)
+		for (e = 0; e < s->g->sets[i]->nexec; e++) {
+			json_t *a = rm_exset_advert(s->g->sets[i], e, err);
+			if (a == NULL) {
+				json_decref(adverts);
+				return NULL;
+			}
+			json_array_append_new(adverts, a);
+		}
+	b = json_pack("{s:I,s:I,s:b,s:b,s:o}", "now", (json_int_t)s->o.now, "alternatives",
+	    (json_int_t)s->o.topk, "no_local", s->o.no_local, "measure", s->o.measure,
+	    "adverts", adverts);
+	json_object_set(b, "approved", s->o.approved ? (json_t *)s->o.approved : json_null());
+	if (s->localset != NULL)
+		json_object_set_new(b, "local_advert", rm_exset_advert(s->localset, 0, err));
+	return b;
+}
+
 json_t *
 rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, struct rm_err *err)
 {
 	json_t *nodes = json_object_get(pipeline, "nodes"), *n, *pnodes = json_array(),
-	    *decisions = json_array(), *plan;
+	    *decisions = json_array(), *plan, *orders = json_object();
 	size_t i, nplaced = 0;
+	int record = !s->o.full && !s->o.basis;
 	double total = 0;
 	char *dump, hex[RM_SHA256_HEX], when[64], digest[80];
 
@@ -1093,8 +1408,8 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 	free(dump);
 	snprintf(digest, sizeof(digest), "sha256:%s", hex);
 	json_array_foreach(nodes, i, n) {
-		json_t *dec, *entry;
-		entry = rm_sched_place(s, n, file, &dec, err);
+		json_t *dec = NULL, *entry;
+		entry = rm_sched_place(s, n, file, s->o.full || record ? &dec : NULL, err);
 		if (entry == NULL) {
 			/* name the field from the pipeline's root */
 			char f[256];
@@ -1107,7 +1422,19 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 			total += json_number_value(json_object_get(entry, "estimated_cost"));
 		}
 		json_array_append_new(pnodes, entry);
-		json_array_append_new(decisions, dec);
+		if (dec != NULL)
+			json_array_append_new(decisions, dec);
+		keep_order(orders, n);
+		/*
+		 * Nodes of a few shapes share a few records, cheaper than the
+		 * adverts; once the distinct decisions outnumber an eighth of
+		 * the executors, keep what decides a node again instead.
+		 */
+		if (record && s->nrun > s->total / 8 + 64) {
+			record = 0;
+			json_array_clear(decisions);
+			memo_clear(s);	/* its records are not wanted any more */
+		}
 	}
 	rm_time_format(s->o.now, when, sizeof(when));
 	plan = json_pack("{s:s,s:{s:O,s:s},s:s,s:s,s:s,s:o,s:f,s:o,s:O}", "schema", RM_PLAN_SCHEMA,
@@ -1120,11 +1447,25 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 	json_object_set_new(plan, "mode", json_string(rm_mode_name(rm_mode())));
 	json_object_set_new(plan, "budget", s->o.budget >= 0 ? json_real(s->o.budget) : json_null());
 	json_object_set_new(plan, "edges", json_deep_copy(json_object_get(pipeline, "edges")));
-	share_tier_records(plan);
+	if (s->o.full || record)
+		share_tier_records(plan);
+	else {
+		json_t *basis = explain_basis(s, err);
+		if (basis == NULL) {
+			json_decref(orders);
+			json_decref(plan);
+			return NULL;
+		}
+		json_object_set(basis, "key_order", orders);
+		json_object_del(plan, "decisions");
+		json_object_set_new(plan, "explain", basis);
+	}
 	if (s->o.measure)
 		json_object_set(plan, "measured_latency_ms", s->measured);
+	json_decref(orders);
 	return plan;
 fail:
+	json_decref(orders);
 	json_decref(pnodes);
 	json_decref(decisions);
 	return NULL;
@@ -1171,4 +1512,295 @@ rm_sched_decision(const json_t *plan, const char *node)
 		    strcmp(json_string_value(json_object_get(d, "node")), node) == 0)
 			return d;
 	return NULL;
+}
+
+/* A plan's canonical node of this id. */
+static const json_t *
+plan_node(const json_t *plan, const char *id)
+{
+	json_t *n;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(plan, "canonical"), "nodes"), i, n)
+		if (json_is_string(json_object_get(n, "id")) &&
+		    strcmp(json_string_value(json_object_get(n, "id")), id) == 0)
+			return n;
+	return NULL;
+}
+
+/* Decides node again from the plan's explain basis; returns its record. */
+static json_t *
+decide_again(const json_t *plan, const json_t *basis, const json_t *node, const char *file,
+    struct rm_err *err)
+{
+	const struct rm_taxo *t = rm_taxo_get(err);
+	struct rm_exset *set = NULL;
+	struct rm_exgroup g;
+	struct rm_sched_opts o;
+	struct rm_sched *s = NULL;
+	json_t *dec = NULL, *entry, *local = json_object_get(basis, "local_advert");
+
+	memset(&g, 0, sizeof(g));
+	memset(&o, 0, sizeof(o));
+	if (t == NULL)
+		return NULL;
+	if (rm_policy_parse(json_string_value(json_object_get(plan, "policy")) ?
+	    json_string_value(json_object_get(plan, "policy")) : "", &o.policy) != 0) {
+		rm_err_set(err, RM_EXIT_INVALID, file, "policy", "expected greedy, balanced, cost or "
+		    "latency");
+		return NULL;
+	}
+	o.budget = -1;
+	o.measure = json_is_true(json_object_get(basis, "measure"));
+	o.topk = (size_t)json_integer_value(json_object_get(basis, "alternatives"));
+	o.no_local = json_is_true(json_object_get(basis, "no_local"));
+	o.approved = json_is_array(json_object_get(basis, "approved")) ?
+	    json_object_get(basis, "approved") : NULL;
+	o.now = (long long)json_integer_value(json_object_get(basis, "now"));
+	if (rm_exset_build(t, json_object_get(basis, "adverts"), NULL, NULL, &set, err) != 0)
+		return NULL;
+	g.sets = &set;
+	g.n = 1;
+	if (rm_sched_new(&g, &o, &s, err) != 0)
+		goto done;
+	s->local_tried = 1;	/* never probe: this machine as it was, or none */
+	if (json_is_object(local) && use_local(s, local, err) != 0)
+		goto done;
+	if (json_is_object(json_object_get(plan, "measured_latency_ms"))) {
+		json_decref(s->measured);
+		s->measured = json_deep_copy(json_object_get(plan, "measured_latency_ms"));
+	}
+	entry = rm_sched_place(s, node, file, &dec, err);
+	json_decref(entry);
+done:
+	rm_sched_free(s);
+	rm_exset_free(set);
+	return dec;
+}
+
+json_t *
+rm_sched_explain_node(const json_t *plan, const char *node, const char *file, struct rm_err *err)
+{
+	const json_t *d = rm_sched_decision(plan, node), *basis = json_object_get(plan, "explain");
+	const json_t *n;
+
+	json_t *copy, *order, *dec;
+
+	if (d != NULL)
+		return json_incref((json_t *)d);
+	if (!json_is_object(basis) || (n = plan_node(plan, node)) == NULL) {
+		rm_err_set(err, RM_EXIT_NOTFOUND, file, NULL, "no node '%s' in the plan", node);
+		return NULL;
+	}
+	/* the requirements in the order they were written (see keep_order) */
+	copy = json_deep_copy(n);
+	order = json_object_get(json_object_get(basis, "key_order"), node);
+	if (json_is_string(order)) {
+		json_t *part = json_loads(json_string_value(order), 0, NULL);
+		if (json_is_object(part))
+			json_object_update(copy, part);
+		json_decref(part);
+	}
+	dec = decide_again(plan, basis, copy, file, err);
+	json_decref(copy);
+	return dec;
+}
+
+/* ---- reading a plan for explain ------------------------------------- */
+
+static const char *
+skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* Past the JSON string at p (p at its quote), or NULL. */
+static const char *
+skip_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/* Past the JSON value at p, or NULL; nesting and strings are skipped. */
+static const char *
+skip_value(const char *p, const char *end)
+{
+	size_t depth = 0;
+
+	if (p < end && *p == '"')
+		return skip_string(p, end);
+	if (p < end && *p != '{' && *p != '[') {
+		/* a number, true, false or null */
+		while (p < end && strchr(",}] \t\r\n", *p) == NULL)
+			p++;
+		return p;
+	}
+	while (p < end) {
+		if (*p == '"') {
+			if ((p = skip_string(p, end)) == NULL)
+				return NULL;
+			continue;
+		}
+		if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0)
+			return p + 1;
+		p++;
+	}
+	return NULL;
+}
+
+/*
+ * Calls fn for each member of the JSON object at p (key without quotes,
+ * value text); returns past the object, or NULL when it is not one or fn
+ * says stop (-1).
+ */
+static const char *
+each_member(const char *p, const char *end,
+    int (*fn)(const char *k, size_t klen, const char *v, const char *vend, void *arg), void *arg)
+{
+	p = skip_ws(p, end);
+	if (p >= end || *p++ != '{')
+		return NULL;
+	for (;;) {
+		const char *k, *kend, *v;
+		p = skip_ws(p, end);
+		if (p < end && *p == '}')
+			return p + 1;
+		if (p >= end || *p != '"' || (kend = skip_string(p, end)) == NULL)
+			return NULL;
+		k = p + 1;
+		p = skip_ws(kend, end);
+		if (p >= end || *p++ != ':')
+			return NULL;
+		v = skip_ws(p, end);
+		if ((p = skip_value(v, end)) == NULL ||
+		    fn(k, (size_t)(kend - 1 - k), v, p, arg) != 0)
+			return NULL;
+		p = skip_ws(p, end);
+		if (p < end && *p == ',')
+			p++;
+	}
+}
+
+struct skim {
+	json_t *into;
+	const char *node;	/* canonical: only this node */
+	int found;
+};
+
+static int
+key_is(const char *k, size_t klen, const char *name)
+{
+	return klen == strlen(name) && memcmp(k, name, klen) == 0;
+}
+
+static int
+put_parsed(json_t *into, const char *name, const char *v, const char *vend)
+{
+	json_error_t je;
+	json_t *x = json_loadb(v, (size_t)(vend - v), JSON_DECODE_ANY, &je);
+
+	if (x == NULL)
+		return -1;
+	json_object_set_new(into, name, x);
+	return 0;
+}
+
+/* A canonical node's "id" member: is it the node wanted? */
+static int
+node_id_cb(const char *k, size_t klen, const char *v, const char *vend, void *arg)
+{
+	struct skim *sk = arg;
+	size_t n = strlen(sk->node);
+
+	if (key_is(k, klen, "id") && (size_t)(vend - v) == n + 2 && *v == '"' &&
+	    memcmp(v + 1, sk->node, n) == 0)
+		sk->found = 1;
+	return 0;
+}
+
+/* canonical: every member but nodes, and of nodes the one wanted. */
+static int
+canonical_cb(const char *k, size_t klen, const char *v, const char *vend, void *arg)
+{
+	struct skim *sk = arg;
+	char name[64];
+	const char *p, *e;
+
+	if (klen >= sizeof(name))
+		return 0;
+	memcpy(name, k, klen);
+	name[klen] = '\0';
+	if (!key_is(k, klen, "nodes") || *v != '[')
+		return put_parsed(sk->into, name, v, vend);
+	json_object_set_new(sk->into, "nodes", json_array());
+	for (p = skip_ws(v + 1, vend); p < vend && *p != ']'; p = skip_ws(p, vend)) {
+		struct skim one = { NULL, sk->node, 0 };
+		if ((e = skip_value(p, vend)) == NULL)
+			return -1;
+		if (*p == '{' && each_member(p, e, node_id_cb, &one) != NULL && one.found) {
+			json_error_t je;
+			json_t *x = json_loadb(p, (size_t)(e - p), 0, &je);
+			if (x == NULL)
+				return -1;
+			json_array_append_new(json_object_get(sk->into, "nodes"), x);
+		}
+		p = skip_ws(e, vend);
+		if (p < vend && *p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int
+plan_cb(const char *k, size_t klen, const char *v, const char *vend, void *arg)
+{
+	static const char *want[] = { "schema", "policy", "explain", "decisions",
+	    "tier_records", "measured_latency_ms", NULL };
+	struct skim *sk = arg;
+	size_t i;
+
+	if (key_is(k, klen, "canonical")) {
+		struct skim c = { json_object(), sk->node, 0 };
+		json_object_set_new(sk->into, "canonical", c.into);
+		return each_member(v, vend, canonical_cb, &c) != NULL ? 0 : -1;
+	}
+	for (i = 0; want[i] != NULL; i++)
+		if (key_is(k, klen, want[i]))
+			return put_parsed(sk->into, want[i], v, vend);
+	return 0;
+}
+
+/*
+ * A plan's members that explain reads, parsed alone: a plan of 10,000
+ * nodes is tens of MB, most of it placements explain does not need. The
+ * top level is scanned, strings and nesting skipped, and of the
+ * canonical pipeline only the node asked for is parsed. NULL when the
+ * text is not a plain JSON object (the caller then reads it whole).
+ */
+json_t *
+rm_sched_plan_skim(const char *path, const char *node, struct rm_err *err)
+{
+	struct skim sk = { NULL, node, 0 };
+	char *buf;
+	size_t len;
+
+	if (rm_read_file(path, RM_PLAN_MAX_BYTES, &buf, &len, err) != 0)
+		return NULL;
+	sk.into = json_object();
+	if (each_member(buf, buf + len, plan_cb, &sk) == NULL) {
+		json_decref(sk.into);
+		sk.into = NULL;
+	}
+	free(buf);
+	return sk.into;
 }

@@ -25,6 +25,9 @@ const char *rm_policy_name(enum rm_policy p);
 /* The scoring rule of a policy, as one sentence (plans and explain). */
 const char *rm_policy_rule(enum rm_policy p);
 
+/* A plan of a pipeline at its own limit (30,000 nodes) is tens of MB. */
+#define RM_PLAN_MAX_BYTES ((size_t)128 << 20)
+
 #define RM_SCHED_DEFAULT_SECONDS 60.0
 #define RM_SCHED_DEFAULT_TOPK 5
 
@@ -38,6 +41,8 @@ struct rm_sched_opts {
 	int no_local;		/* never add this machine for local-first nodes */
 	const json_t *approved;	/* production approval patterns, NULL: all */
 	long long now;		/* 0: time(NULL) */
+	int reference;		/* match with the reference evaluator only (tests) */
+	int basis;		/* keep the explain basis, never decision records */
 };
 
 struct rm_sched;
@@ -102,5 +107,20 @@ void rm_sched_print_explain(FILE *fp, const json_t *plan, const json_t *decision
 const json_t *rm_sched_tier_record(const json_t *plan, const json_t *t);
 /* The decisions record of a node, or NULL. */
 const json_t *rm_sched_decision(const json_t *plan, const char *node);
+/*
+ * The decisions record of a node for explain (a new reference): the one the
+ * plan holds (older plans, --decisions full, reconciled nodes), else decided
+ * again from the plan's "explain" basis, offline. NULL with err (code 4
+ * when the plan has no such node).
+ */
+json_t *rm_sched_explain_node(const json_t *plan, const char *node, const char *file,
+    struct rm_err *err);
+/*
+ * The members of the plan file path that explain reads for node (schema,
+ * policy, canonical with that node only, explain, decisions, tier_records,
+ * measured_latency_ms), without parsing the rest; NULL when the file is
+ * not a plain JSON object.
+ */
+json_t *rm_sched_plan_skim(const char *path, const char *node, struct rm_err *err);
 
 #endif

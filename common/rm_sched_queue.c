@@ -130,8 +130,16 @@ update_plan(const char *plan_path, const json_t *entry, const json_t *dec)
 			json_array_set(json_object_get(plan, "nodes"), i, (json_t *)entry);
 	}
 	json_array_foreach(json_object_get(plan, "decisions"), i, d)
-		if (strcmp(json_string_value(json_object_get(d, "node")), id) == 0)
+		if (strcmp(json_string_value(json_object_get(d, "node")), id) == 0) {
 			json_array_set(json_object_get(plan, "decisions"), i, (json_t *)dec);
+			dec = NULL;
+		}
+	/* a bounded plan records only the decisions not made from its basis */
+	if (dec != NULL) {
+		if (!json_is_array(json_object_get(plan, "decisions")))
+			json_object_set_new(plan, "decisions", json_array());
+		json_array_append(json_object_get(plan, "decisions"), (json_t *)dec);
+	}
 	json_array_foreach(json_object_get(plan, "nodes"), i, n) {
 		if (strcmp(json_string_value(json_object_get(n, "status")), "placed") != 0)
 			unplaced++;

@@ -309,3 +309,61 @@ PY
 	assert_equal "$(jq '.nodes | length' <<<"$output")" 2000
 	assert_bounded 128 10
 }
+
+@test "rm-schedule explain: a plan without decision logs explains every node as plans with them did" {
+	# the .plan.json files were written before plans kept an explain basis
+	# instead of per-node records; the .explain files are what explain said
+	E=$SF/explain
+	while read -r name policy pipeline dirs; do
+		args=()
+		for d in $dirs; do args+=(-d "$SF/$d"); done
+		rm-schedule plan --no-park --no-local --decisions basis -p "$policy" "${args[@]}" \
+		    -o "$BATS_TEST_TMPDIR/$name.json" "$P/$pipeline" >/dev/null 2>&1 || true
+		jq -e '(has("decisions") | not) and (has("tier_records") | not) and (.explain.adverts | length > 0)' \
+		    "$BATS_TEST_TMPDIR/$name.json"
+		for plan in "$BATS_TEST_TMPDIR/$name.json" "$E/$name.plan.json"; do
+			for n in $(jq -r '.nodes[].id' "$E/$name.plan.json"); do
+				rm-schedule explain --format text "$plan" "$n"
+				rm-schedule explain --json "$plan" "$n"
+			done > "$BATS_TEST_TMPDIR/got"
+			diff -u "$E/$name.explain" "$BATS_TEST_TMPDIR/got"
+		done
+	done <<-LIST
+	voice cost voice.yaml three
+	fallback greedy fallback-cpu.json cpu
+	gpupref balanced gpu-pref.json cpu
+	chain latency chain.json cpu three
+	shot greedy shot.json shot
+	LIST
+}
+
+@test "rm-schedule: a plan of few shapes keeps its decision log, one of many shapes the basis" {
+	rm-schedule plan -p cost -o "$BATS_TEST_TMPDIR/plan.json" -d "$SF/three" "$P/voice.yaml" >/dev/null
+	jq -e '(.decisions | length) == 4 and (has("explain") | not)' "$BATS_TEST_TMPDIR/plan.json"
+	# 70 nodes, each its own memory: more decisions than 4 / 8 + 64
+	jq -n '{schema: "remotemedia.pipeline/1", name: "many", edges: [],
+	    nodes: [range(70) as $i | {id: "n\($i)", type: "Command", exec: ["cat"],
+	    capabilities: {memory_gb: (1 + $i / 100)}}]}' > "$BATS_TEST_TMPDIR/many.json"
+	rm-schedule plan --no-park -o "$BATS_TEST_TMPDIR/many-plan.json" -d "$SF/three" "$BATS_TEST_TMPDIR/many.json" >/dev/null || true
+	jq -e '(has("decisions") | not) and (.explain.adverts | length) == 4' "$BATS_TEST_TMPDIR/many-plan.json"
+	run rm-schedule explain "$BATS_TEST_TMPDIR/many-plan.json" n69
+	assert_success
+	assert_output --partial 'memory_gb'
+	# an id the plan writes with escapes: found by reading the whole plan
+	jq -n '{schema: "remotemedia.pipeline/1", name: "q", edges: [], nodes: [{id: "a\"b",
+	    type: "Command", exec: ["cat"], capabilities: {cpu: {cores: 2}}}]}' > "$BATS_TEST_TMPDIR/q.json"
+	rm-schedule plan --no-park --decisions basis -o "$BATS_TEST_TMPDIR/q-plan.json" -d "$SF/three" \
+	    "$BATS_TEST_TMPDIR/q.json" >/dev/null
+	run rm-schedule explain --format text "$BATS_TEST_TMPDIR/q-plan.json" 'a"b'
+	assert_success
+	assert_line 'node a"b'
+}
+
+@test "rm-schedule: --decisions full keeps the decision log and shared tier records" {
+	rm-schedule plan --decisions full -p cost -o "$BATS_TEST_TMPDIR/plan.json" -d "$SF/three" "$P/voice.yaml" >/dev/null
+	jq -e '(.decisions | length) == 4 and (.tier_records | length) > 0 and (has("explain") | not)' \
+	    "$BATS_TEST_TMPDIR/plan.json"
+	run rm-schedule explain --json "$BATS_TEST_TMPDIR/plan.json" vad
+	assert_success
+	[ "$(jq -r '.tiers[0].executors | length' <<<"$output")" = 4 ]
+}

@@ -35,7 +35,7 @@ usage(FILE *fp)
 	    "usage: rm-schedule plan [-p greedy|balanced|cost|latency] [--budget AMOUNT]\n"
 	    "                        [--format json|text|dot] [-x ADVERT]... [-d DIR]...\n"
 	    "                        [-o FILE] [--measure] [--timeout MS] [--no-park]\n"
-	    "                        [--no-local] [-k N] [--decisions top|full] PIPELINE\n"
+	    "                        [--no-local] [-k N] [--decisions top|full|basis] PIPELINE\n"
 	    "       rm-schedule explain [--json] PLAN|RUN NODE\n"
 	    "       rm-schedule queue [--json]\n"
 	    "       rm-schedule reconcile [-p POLICY] [-x ADVERT]... [-d DIR]... [--json]\n"
@@ -217,8 +217,7 @@ static int
 cmd_explain(struct args *a, const char *planfile, const char *node)
 {
 	struct rm_err err;
-	json_t *plan, *n;
-	const json_t *d;
+	json_t *plan, *n, *d;
 	size_t i;
 
 	rm_err_clear(&err);
@@ -232,13 +231,29 @@ cmd_explain(struct args *a, const char *planfile, const char *node)
 		}
 		rm_err_clear(&err);
 	}
-	if ((plan = rm_doc_load(planfile, &err)) == NULL)
-		return rm_err_print(&err);
+	/* the members explain reads, else (YAML, stdin, odd JSON) the whole plan */
+	if (strcmp(planfile, "-") == 0 || (plan = rm_sched_plan_skim(planfile, node, &err)) == NULL) {
+		rm_err_clear(&err);
+		if ((plan = rm_doc_load_max(planfile, RM_PLAN_MAX_BYTES, &err)) == NULL)
+			return rm_err_print(&err);
+	}
 	if (rm_doc_check_schema(plan, "plan", 1, 1, planfile, &err) != 0) {
 		json_decref(plan);
 		return rm_err_print(&err);
 	}
-	d = rm_sched_decision(plan, node);
+	d = rm_sched_explain_node(plan, node, planfile, &err);
+	if (d == NULL && err.code == RM_EXIT_NOTFOUND && json_object_get(plan, "nodes") == NULL) {
+		/* skimmed (an id written with escapes is not seen): read it whole */
+		json_decref(plan);
+		rm_err_clear(&err);
+		if ((plan = rm_doc_load_max(planfile, RM_PLAN_MAX_BYTES, &err)) == NULL)
+			return rm_err_print(&err);
+		d = rm_sched_explain_node(plan, node, planfile, &err);
+	}
+	if (d == NULL && err.code != RM_EXIT_NOTFOUND) {
+		json_decref(plan);
+		return rm_err_print(&err);
+	}
 	if (d == NULL) {
 		fprintf(stderr, "%s: %s: no node '%s' in the plan; nodes:", rm_progname(), planfile,
 		    node);
@@ -273,6 +288,7 @@ cmd_explain(struct args *a, const char *planfile, const char *node)
 		json_decref(copy);
 	} else
 		rm_sched_print_explain(stdout, plan, d);
+	json_decref(d);
 	json_decref(plan);
 	return 0;
 }
@@ -611,8 +627,10 @@ schedule_main(struct args *a, int argc, char **argv)
 		case O_DECISIONS:
 			if (strcmp(optarg, "full") == 0)
 				a->so.full = 1;
+			else if (strcmp(optarg, "basis") == 0)
+				a->so.basis = 1;
 			else if (strcmp(optarg, "top") != 0) {
-				fprintf(stderr, "%s: --decisions: expected top or full, got \"%s\"\n",
+				fprintf(stderr, "%s: --decisions: expected top, full or basis, got \"%s\"\n",
 				    rm_progname(), optarg);
 				return RM_EXIT_USAGE;
 			}
