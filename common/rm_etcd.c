@@ -275,18 +275,16 @@ b64_json(const char *s)
 	return v;
 }
 
-/* A base64 field decoded into a NUL-terminated string, or NULL. */
-static char *
-b64_field(const json_t *o, const char *name)
+char *
+rm_etcd_unb64(const char *s)
 {
-	const char *s = json_string_value(json_object_get(o, name));
 	size_t max;
 	char *out;
 	long n;
 
 	if (s == NULL)
 		return NULL;
-	max = strlen(s) / 4 * 3 + 1;
+	max = strlen(s) / 4 * 3 + 3;
 	if ((out = malloc(max + 1)) == NULL)
 		return NULL;
 	n = *s == '\0' ? 0 : rm_b64_decode(s, (unsigned char *)out, max);
@@ -296,6 +294,13 @@ b64_field(const json_t *o, const char *name)
 	}
 	out[n] = '\0';
 	return out;
+}
+
+/* A base64 field decoded into a NUL-terminated string, or NULL. */
+static char *
+b64_field(const json_t *o, const char *name)
+{
+	return rm_etcd_unb64(json_string_value(json_object_get(o, name)));
 }
 
 /* key with its last byte incremented: the end of the range of its prefix */

@@ -84,4 +84,10 @@ int rm_etcd_watch(struct rm_etcd *e, const char *key, int prefix, long long from
     rm_etcd_watch_cb cb, int (*keep_going)(void *), void *ctx, long long *next,
     struct rm_err *err);
 
+/*
+ * A base64 string of the gateway decoded into a NUL-terminated string
+ * (malloc'd); NULL for NULL, for what is not base64, or out of memory.
+ */
+char *rm_etcd_unb64(const char *s);
+
 #endif

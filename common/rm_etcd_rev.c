@@ -59,25 +59,6 @@ prefix_range(const char *prefix)
 	return r;
 }
 
-/* A gateway base64 field as a NUL-terminated string; NULL if not base64. */
-static char *
-unb64(const char *s)
-{
-	size_t max = strlen(s) / 4 * 3 + 3;
-	char *out = malloc(max + 1);
-	long n;
-
-	if (out == NULL)
-		return NULL;
-	n = *s == '\0' ? 0 : rm_b64_decode(s, (unsigned char *)out, max);
-	if (n < 0) {
-		free(out);
-		return NULL;
-	}
-	out[n] = '\0';
-	return out;
-}
-
 static json_t *
 decode_kvs(const json_t *kvs)
 {
@@ -85,9 +66,9 @@ decode_kvs(const json_t *kvs)
 	size_t i;
 
 	json_array_foreach(kvs, i, kv) {
-		char *k = unb64(json_string_value(json_object_get(kv, "key")) ?: "");
+		char *k = rm_etcd_unb64(json_string_value(json_object_get(kv, "key")) ?: "");
 		const char *vb = json_string_value(json_object_get(kv, "value"));
-		char *v = unb64(vb ? vb : "");
+		char *v = rm_etcd_unb64(vb ? vb : "");
 		json_t *item = json_pack("{s:s,s:I,s:I}", "key", k ? k : "?", "mod",
 		    (json_int_t)i64(kv, "mod_revision"), "lease", (json_int_t)i64(kv, "lease"));
 
@@ -170,7 +151,7 @@ rm_etcd_keys_at(struct rm_etcd *e, const char *prefix, int64_t rev, struct rm_er
 		return NULL;
 	keys = json_array();
 	json_array_foreach(json_object_get(out, "kvs"), i, kv) {
-		char *k = unb64(json_string_value(json_object_get(kv, "key")) ?: "");
+		char *k = rm_etcd_unb64(json_string_value(json_object_get(kv, "key")) ?: "");
 		if (k != NULL)
 			json_array_append_new(keys, json_string(k));
 		free(k);

@@ -6,6 +6,7 @@
 # -vv debug line, which is how these tests tell an update from a rescan.
 
 load test_helper
+load etcd_helper
 bats_require_minimum_version 1.5.0
 
 M=$BATS_TEST_DIRNAME/fixtures/match
@@ -185,43 +186,20 @@ match_ids() {
 
 # ---- etcd ---------------------------------------------------------------
 
-# Starts an etcd on free ports; sets ETCD_URL, ETCD_HTTP, ETCD_PID.
+# An etcd of this test's own (etcd_helper.bash), keys under /tN.
 start_etcd() {
-	command -v etcd >/dev/null 2>&1 || skip "etcd is not installed (etcd-server)"
-	local client peer i
-	client=$(free_port)
-	peer=$(free_port)
-	while [ "$peer" = "$client" ]; do peer=$(free_port); done
-	ETCD_URL=etcd://127.0.0.1:$client/t$BATS_TEST_NUMBER
-	ETCD_HTTP=http://127.0.0.1:$client
-	etcd --name rmtest --data-dir "$BATS_TEST_TMPDIR/etcd" \
-		--listen-client-urls "$ETCD_HTTP" --advertise-client-urls "$ETCD_HTTP" \
-		--listen-peer-urls "http://127.0.0.1:$peer" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-		--initial-cluster "rmtest=http://127.0.0.1:$peer" \
-		>"$BATS_TEST_TMPDIR/etcd.log" 2>&1 &
-	ETCD_PID=$!
-	echo "$ETCD_PID" > "$BATS_TEST_TMPDIR/etcd.pid"
-	for i in $(seq 1 100); do
-		curl -fsS "$ETCD_HTTP/health" 2>/dev/null | grep -q '"health":"true"' && return 0
-		kill -0 "$ETCD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$BATS_TEST_TMPDIR/etcd.log" >&2
-	false
+	etcd_need
+	etcd_start "$BATS_TEST_TMPDIR/etcd"
+	ETCD_URL=$ETCD_URL/t$BATS_TEST_NUMBER
 }
 
 stop_etcd() {
-	local pid
-	pid=$(cat "$BATS_TEST_TMPDIR/etcd.pid" 2>/dev/null) || return 0
-	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null || true
+	[ -z "${ETCD_PID:-}" ] || etcd_stop "$ETCD_PID"
 }
 
+# (not the helper's: one etcd per etcd test, none for the directory tests)
+setup_file() { :; }
+teardown_file() { etcd_stop_all; }
 teardown() {
 	stop_etcd
 }
