@@ -27,7 +27,7 @@ const char *const rm_known_advert[] = {
 };
 
 const char *const rm_known_config[] = {
-	"schema", "registries", "registry", "approved_executors", "executor", "policy", NULL
+	"schema", "registries", "registry", "approved_executors", "executor", "policy", "peers", "peer_timeout", NULL
 };
 
 const char *const rm_known_registry[] = {
