@@ -91,6 +91,7 @@ rm_p2p_close(struct rm_p2p *p)
 #define SEND_LOW ((guint64)1 << 20)
 #define RECV_HIGH ((size_t)16 << 20)
 #define EOF_GRACE_MS 1500
+#define OPEN_MIN_MS 20000
 
 enum ev_kind {
 	EV_TEXT = RM_P2P_TEXT, EV_BINARY = RM_P2P_BINARY,
@@ -616,8 +617,9 @@ rm_p2p_open(enum rm_p2p_role role, int sig_in, int sig_out, int timeout_ms,
     struct rm_p2p **out, struct rm_err *err)
 {
 	struct rm_p2p *p;
-	long long deadline = now_ms() + timeout_ms;
-	int r;
+	/* making the connection may take longer than a silence is allowed */
+	int open_ms = timeout_ms > OPEN_MIN_MS ? timeout_ms : OPEN_MIN_MS, r;
+	long long deadline = now_ms() + open_ms;
 
 	*out = NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
@@ -645,7 +647,7 @@ rm_p2p_open(enum rm_p2p_role role, int sig_in, int sig_out, int timeout_ms,
 		} else if (left <= 0)
 			r = fail(p, err, "no data channel after %d s (can the two hosts reach "
 			    "each other directly, and does the peer run 'rm-cache serve'?)",
-			    (timeout_ms + 999) / 1000);
+			    (open_ms + 999) / 1000);
 		else
 			r = pump(p, (int)left, err);
 	}
