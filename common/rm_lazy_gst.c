@@ -20,6 +20,7 @@
 
 #undef g_object_ref
 #undef gst_object_unref
+#undef gst_object_ref_sink
 
 static struct rm_lazy glib = RM_LAZY_INIT(RM_SONAME_GLIB);
 static struct rm_lazy gobj = RM_LAZY_INIT(RM_SONAME_GOBJECT);
@@ -117,6 +118,7 @@ RM_LAZY(gst, GstStateChangeReturn, gst_element_set_state, (GstElement *e, GstSta
 RM_LAZY(gst, GstBus *, gst_element_get_bus, (GstElement *e), (e))
 RM_LAZY_VOID(gst, gst_bus_set_flushing, (GstBus *b, gboolean f), (b, f))
 RM_LAZY_FREE(gst, gst_object_unref, gpointer)
+RM_LAZY(gst, gpointer, gst_object_ref_sink, (gpointer o), (o))
 RM_LAZY_FREE(gst, gst_mini_object_unref, GstMiniObject *)
 RM_LAZY(gst, GstPromise *, gst_promise_new, (void), ())
 RM_LAZY(gst, GstPromiseResult, gst_promise_wait, (GstPromise *p), (p))

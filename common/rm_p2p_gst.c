@@ -600,8 +600,17 @@ start(struct rm_p2p *p, struct rm_err *err)
 	gst_bin_add((GstBin *)p->pipe, p->wrtc);
 	g_signal_connect(p->wrtc, "on-ice-candidate", G_CALLBACK(on_ice_candidate), p);
 	g_signal_connect(p->wrtc, "notify::ice-connection-state", G_CALLBACK(on_ice_state), p);
-	if (p->role == RM_P2P_ANSWER)
+	if (p->role == RM_P2P_ANSWER) {
+		GstElement *dtls = gst_element_factory_make("dtlsdec", NULL);
+		/*
+		 * The DTLS certificate, made once per process when the first DTLS
+		 * element is: made now, while the other side makes its own and
+		 * its offer, not after the offer comes (half the set-up time).
+		 */
+		if (dtls != NULL)
+			gst_object_unref(gst_object_ref_sink(dtls));
 		g_signal_connect(p->wrtc, "on-data-channel", G_CALLBACK(on_data_channel), p);
+	}
 	if (gst_element_set_state(p->pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
 		return fail(p, err, "%s", "webrtcbin does not start");
 	if (p->role == RM_P2P_OFFER) {
@@ -743,8 +752,10 @@ rm_p2p_recv(struct rm_p2p *p, enum rm_p2p_kind *kind, char **data, size_t *len,
 		if (p->closed)
 			return 1;
 		now = now_ms();
+		if (p->sig_eof && p->role == RM_P2P_ANSWER)
+			return 1;	/* the fetching side is done */
 		if (p->sig_eof && !grace) {
-			/* the peer ended: what it sent before may still be on its way */
+			/* the serving side ended: what it sent may still be on its way */
 			grace = 1;
 			if (deadline > now + EOF_GRACE_MS)
 				deadline = now + EOF_GRACE_MS;

@@ -44,6 +44,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 PidFile $work/sshd.pid
+Subsystem sftp internal-sftp
 EOF
 mkdir -p /run/sshd
 ip netns exec "$A" /usr/sbin/sshd -f "$work/sshd_config"
@@ -80,7 +81,10 @@ fetch() {
 small=$(pkg small 1)
 fetch "$small" >/dev/null	# warms GStreamer's plugin registry
 read -r setup _ < <(fetch "$small")
-printf 'connection setup (1 MiB package end to end, over ssh): %.2f s\n' "$setup"
+t=$(now)
+ip netns exec "$B" $ssh root@10.214.0.1 true
+printf 'connection setup (1 MiB package end to end, over ssh): %.2f s (ssh alone: %.2f s)\n' \
+    "$setup" "$(since "$t")"
 for mib in $sizes; do
 	d=$(pkg "m$mib" "$mib")
 	f=$srv/pipelines/${d#sha256:}.rmpkg
