@@ -142,6 +142,7 @@ push(struct rm_p2p *p, int kind, const void *data, size_t len, unsigned mline,
 {
 	struct ev *e = calloc(1, sizeof(*e));
 	char b = 'x';
+	int wake;
 
 	if (e == NULL)
 		return;
@@ -160,6 +161,8 @@ push(struct rm_p2p *p, int kind, const void *data, size_t len, unsigned mline,
 		free(e);
 		return;
 	}
+	/* the loop takes the whole queue after each wake: one wake a batch */
+	wake = p->head == NULL;
 	if (p->tail != NULL)
 		p->tail->next = e;
 	else
@@ -172,7 +175,7 @@ push(struct rm_p2p *p, int kind, const void *data, size_t len, unsigned mline,
 			pthread_cond_wait(&p->cv, &p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
-	if (write(p->wake[1], &b, 1) < 0 && errno != EAGAIN)
+	if (wake && write(p->wake[1], &b, 1) < 0 && errno != EAGAIN)
 		rm_debug("peer: cannot wake the loop: %s", strerror(errno));
 }
 

@@ -146,3 +146,17 @@ pkgfile() { echo "$REMOTEMEDIA_HOME/pipelines/${1#sha256:}.rmpkg"; }
 	assert_success
 	jq -e '.[0].cached == true and .[0].source == "cache"' <<<"$output"
 }
+
+@test "rm-cache peer: rm-schedule run fetches a node's remote_ref from config.yaml peers: too" {
+	mkdir -p "$REMOTEMEDIA_HOME"
+	printf 'peers:\n  - "%s"\n' "$PEER" > "$REMOTEMEDIA_HOME/config.yaml"
+	# shell-quoted for YAML: the node's command reads the package it was given
+	cmd="'jq -r .name,.version \"\$REMOTEMEDIA_PACKAGE/manifest.json\"'"
+	printf 'schema: remotemedia.pipeline/1\nname: from-peer\nnodes: [{id: tts, type: Command, remote_ref: "%s", exec: %s}]\n' \
+	    "$D1" "$cmd" > "$BATS_TEST_TMPDIR/p.yaml"
+	run --separate-stderr in_b rm-schedule run "$BATS_TEST_TMPDIR/p.yaml"
+	assert_success
+	assert_output "$(printf 'voice\n1.0.0')"
+	[[ $stderr == *"$D1: served by peer '$PEER'"* ]]
+	cmp "$PKG1" "$(pkgfile "$D1")"
+}
