@@ -180,8 +180,8 @@ serve_send(struct rm_p2p *p, int fd, const char *hex, uint64_t offset, uint64_t 
 		size_t want = size - at < sizeof(buf) ? (size_t)(size - at) : sizeof(buf);
 		ssize_t n = pread(fd, buf, want, (off_t)at);
 		if (n <= 0) {
-			r = rm_err_set(err, RM_EXIT_INVALID, hex, NULL, "cannot read the cached "
-			    "package: %s", n < 0 ? strerror(errno) : "it shrank");
+			r = rm_err_set(err, RM_EXIT_INVALID, NULL, NULL, "cannot read the cached "
+			    "package sha256:%s: %s", hex, n < 0 ? strerror(errno) : "it shrank");
 			break;
 		}
 		if (flip >= 0 && (uint64_t)flip >= at && (uint64_t)flip < at + (uint64_t)n)
@@ -392,18 +392,18 @@ recv_answer(struct peer *pe, const char *what, json_t **ans, struct rm_err *err)
 
 	*ans = NULL;
 	if ((r = rm_p2p_recv(pe->p, &kind, &data, &len, err)) != 0)
-		return r < 0 ? r : rm_err_set(err, RM_EXIT_NETWORK, what, NULL, "the peer left "
+		return r < 0 ? r : rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "the peer left "
 		    "before answering");
 	*ans = kind == RM_P2P_TEXT ? json_loadb(data, len, 0, NULL) : NULL;
 	free(data);
 	op = json_string_value(json_object_get(*ans, "op"));
 	if (op == NULL)
-		r = rm_err_set(err, RM_EXIT_NETWORK, what, NULL, "the peer's answer is not a JSON "
+		r = rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "the peer's answer is not a JSON "
 		    "message with an \"op\"");
 	else if (strcmp(op, "error") == 0) {
 		code = json_string_value(json_object_get(*ans, "code"));
 		r = rm_err_set(err, code && strcmp(code, "not_found") == 0 ? RM_EXIT_NOTFOUND :
-		    RM_EXIT_NETWORK, what, NULL, "peer '%s': %s%s%s", pe->command,
+		    RM_EXIT_NETWORK, NULL, NULL, "peer '%s': %s%s%s", pe->command,
 		    code ? code : "error", json_is_string(json_object_get(*ans, "message")) ?
 		    ": " : "", json_is_string(json_object_get(*ans, "message")) ?
 		    json_string_value(json_object_get(*ans, "message")) : "");
@@ -428,18 +428,18 @@ check_done(struct peer *pe, const json_t *done, struct partial *t, const char *h
 	size_t i;
 
 	if (op == NULL || strcmp(op, "done") != 0)
-		return rm_err_set(err, RM_EXIT_NETWORK, hex, NULL, "peer '%s': expected package "
+		return rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "peer '%s': expected package "
 		    "bytes or \"done\", got \"%s\"", pe->command, op ? op : "?");
 	nettle_sha256_digest(&c, sizeof(md), md);
 	for (i = 0; i < sizeof(md); i++)
 		snprintf(mine + 2 * i, 3, "%02x", md[i]);
 	if (t->have != size || json_integer_value(json_object_get(done, "size")) !=
 	    (json_int_t)size)
-		return rm_err_set(err, RM_EXIT_INTEGRITY, hex, NULL, "refused: peer '%s' sent "
+		return rm_err_set(err, RM_EXIT_INTEGRITY, NULL, NULL, "refused: peer '%s' sent "
 		    "%llu bytes of a package it said has %llu", pe->command,
 		    (unsigned long long)t->have, (unsigned long long)size);
 	if (sum == NULL || strcmp(sum, mine) != 0)
-		return rm_err_set(err, RM_EXIT_INTEGRITY, hex, NULL, "refused: the bytes from "
+		return rm_err_set(err, RM_EXIT_INTEGRITY, NULL, NULL, "refused: the bytes from "
 		    "peer '%s' hash to %s, it says %s", pe->command, mine, sum ? sum : "nothing");
 	return 0;
 }
@@ -464,7 +464,7 @@ receive(struct peer *pe, const char *hex, uint64_t size, struct partial *t,
 	while ((r = rm_p2p_recv(pe->p, &kind, &data, &len, err)) == 0 && kind == RM_P2P_BINARY) {
 		if (t->have + len > size) {
 			free(data);
-			return rm_err_set(err, RM_EXIT_INTEGRITY, hex, NULL, "refused: peer '%s' "
+			return rm_err_set(err, RM_EXIT_INTEGRITY, NULL, NULL, "refused: peer '%s' "
 			    "sends more than the %llu bytes it announced", pe->command,
 			    (unsigned long long)size);
 		}
@@ -485,7 +485,7 @@ receive(struct peer *pe, const char *hex, uint64_t size, struct partial *t,
 		rm_err_clear(&e);
 		state_save(t, &e);
 		snprintf(msg, sizeof(msg), "%s", r == 1 ? "the peer left" : err->msg);
-		return rm_err_set(err, RM_EXIT_NETWORK, hex, NULL, "%s after %llu of %llu bytes; "
+		return rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "%s after %llu of %llu bytes; "
 		    "what came is kept: fetch again to resume", msg, (unsigned long long)t->have,
 		    (unsigned long long)size);
 	}
@@ -521,7 +521,7 @@ fetch_one(struct peer *pe, const char *ref, json_t **result, struct rm_err *err)
 	    !json_is_integer(json_object_get(ans, "size")) || size < 0 ||
 	    (uint64_t)size > SIZE_MAX_PKG || (full_digest(ref) && strcmp(d, ref) != 0)) {
 		json_decref(ans);
-		return rm_err_set(err, RM_EXIT_NETWORK, ref, NULL, "peer '%s': expected {\"op\": "
+		return rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "peer '%s': expected {\"op\": "
 		    "\"have\", \"digest\", \"size\"} for the digest asked", pe->command);
 	}
 	memcpy(hex, d + 7, sizeof(hex));
@@ -629,6 +629,8 @@ fetch_all(struct peer *pe, const char *const *refs, size_t n, json_t *results,
 		if (gone)
 			res = json_pack("{ss ss si}", "ref", refs[i], "error", "not tried: the "
 			    "peer connection failed", "exit", RM_EXIT_NETWORK);
+		else if ((res = already_here(refs[i], pe->flags)) != NULL)
+			;	/* asked twice, or came as another reference's package */
 		else if (fetch_one(pe, refs[i], &res, &e) != 0) {
 			res = json_pack("{ss ss si}", "ref", refs[i], "error",
 			    rm_err_str(&e, msg, sizeof(msg)), "exit", e.code);
