@@ -77,6 +77,9 @@ RM_LAZY_VOID(gobj, g_object_set_valist, (GObject *o, const gchar *first, va_list
     (o, first, ap))
 RM_LAZY_VOID(gobj, g_object_get_valist, (GObject *o, const gchar *first, va_list ap),
     (o, first, ap))
+RM_LAZY(gobj, guint, g_signal_handlers_disconnect_matched, (gpointer inst,
+    GSignalMatchType mask, guint id, GQuark detail, GClosure *closure, gpointer func,
+    gpointer data), (inst, mask, id, detail, closure, func, data))
 RM_LAZY(gobj, gpointer, g_object_ref, (gpointer o), (o))
 RM_LAZY_FREE(gobj, g_object_unref, gpointer)
 RM_LAZY(gobj, gpointer, g_value_get_boxed, (const GValue *v), (v))

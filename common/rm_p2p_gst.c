@@ -798,6 +798,12 @@ rm_p2p_close(struct rm_p2p *p)
 	p->stop = 1;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+	/* no callback may reach p once it is freed, even from a late thread */
+	if (p->dc != NULL)
+		g_signal_handlers_disconnect_matched(p->dc, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, p);
+	if (p->wrtc != NULL)
+		g_signal_handlers_disconnect_matched(p->wrtc, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
+		    p);
 	if (p->pipe != NULL) {
 		gst_element_set_state(p->pipe, GST_STATE_NULL);
 		gst_object_unref(p->pipe);	/* and webrtcbin with it */
