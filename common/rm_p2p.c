@@ -12,7 +12,9 @@
  * The receiving side writes pipelines/<hex>.peer, hashing as it goes, and
  * every CHECKPOINT bytes (and when the transfer breaks off) saves the
  * offset and the running SHA-256 state in pipelines/<hex>.peer.state: a
- * later fetch asks for the rest from there, hashing nothing again. The whole
+ * later fetch asks for the rest from there, hashing nothing again (only a
+ * partial file left without its state, the receiver killed, is hashed
+ * again). The whole
  * file must match the peer's "done" (size and SHA-256), then it is installed
  * through rm_cache_install_peer, which opens and verifies it like any other
  * package (digest, contents, signature policy) before it enters the cache.
@@ -328,6 +330,42 @@ state_load(struct partial *t, uint64_t size)
 	return 0;
 }
 
+/*
+ * No usable state (the receiver itself was killed before its first
+ * checkpoint, say): what is there is hashed once, the only time bytes are
+ * hashed twice. 0 resumed (from 0 when empty), 1 unusable.
+ */
+static int
+rehash(struct partial *t, uint64_t size)
+{
+	unsigned char *buf;
+	struct stat st;
+	ssize_t n;
+
+	nettle_sha256_init(&t->ctx);
+	t->have = t->saved = 0;
+	if (fstat(t->fd, &st) != 0 || (uint64_t)st.st_size > size)
+		return 1;
+	if (st.st_size == 0)
+		return 0;
+	if ((buf = malloc(1 << 20)) == NULL)
+		return 1;
+	while (t->have < (uint64_t)st.st_size &&
+	    (n = pread(t->fd, buf, 1 << 20, (off_t)t->have)) > 0) {
+		nettle_sha256_update(&t->ctx, (size_t)n, buf);
+		t->have += (uint64_t)n;
+	}
+	free(buf);
+	if (t->have != (uint64_t)st.st_size) {
+		nettle_sha256_init(&t->ctx);
+		t->have = 0;
+		return 1;
+	}
+	rm_note("%s: no saved hash state: hashed the %llu bytes already received", t->path,
+	    (unsigned long long)t->have);
+	return 0;
+}
+
 static int
 partial_open(struct partial *t, const char *hex, uint64_t size, struct rm_err *err)
 {
@@ -348,13 +386,12 @@ partial_open(struct partial *t, const char *hex, uint64_t size, struct rm_err *e
 	if ((t->fd = open(t->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
 		return rm_err_set(err, RM_EXIT_INVALID, t->path, NULL, "cannot open: %s",
 		    strerror(errno));
-	if (state_load(t, size) != 0) {
-		nettle_sha256_init(&t->ctx);
-		if (ftruncate(t->fd, 0) != 0)
-			return rm_err_set(err, RM_EXIT_INVALID, t->path, NULL, "cannot truncate: %s",
-			    strerror(errno));
-		unlink(t->state);
-	}
+	if (state_load(t, size) == 0)
+		return 0;
+	unlink(t->state);
+	if (rehash(t, size) != 0 && ftruncate(t->fd, 0) != 0)
+		return rm_err_set(err, RM_EXIT_INVALID, t->path, NULL, "cannot truncate: %s",
+		    strerror(errno));
 	return 0;
 }
 

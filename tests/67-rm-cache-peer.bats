@@ -105,6 +105,30 @@ pkgfile() { echo "$REMOTEMEDIA_HOME/pipelines/${1#sha256:}.rmpkg"; }
 	[ ! -e "$part" ] && [ ! -e "$part.state" ]
 }
 
+@test "rm-cache peer: a fetch killed mid-way leaves bytes without a saved hash: hashed once, then only the rest is asked for" {
+	part=$REMOTEMEDIA_HOME/pipelines/${D2#sha256:}.peer
+	ip netns exec "$NSB" rm-cache fetch -q --peer "REMOTEMEDIA_TEST_PEER_HANG_AFTER=60 $PEER" \
+	    "$D2" 3>&- &
+	cli=$!
+	for _ in $(seq 150); do
+		[ "$(stat -c %s "$part" 2>/dev/null || echo 0)" -ge $((40 * 65536)) ] && break
+		sleep 0.1
+	done
+	# the peer command: the fetcher's child, leading a process group of its own
+	srv=$(pgrep -P "$cli")
+	kill -9 "$cli"
+	wait "$cli" || true
+	kill -9 -- "-$srv"
+	[ "$(stat -c %s "$part")" -ge $((40 * 65536)) ]
+	[ ! -e "$part.state" ]
+	run --separate-stderr in_b rm-cache fetch --peer "$PEER" "$D2"
+	assert_success
+	[[ $stderr == *"no saved hash state: hashed the "* ]]
+	[[ $stderr =~ resuming\ from\ peer\ .*\ at\ offset\ ([0-9]+)\ of ]]
+	[ "${BASH_REMATCH[1]}" -ge $((40 * 65536)) ]
+	cmp "$PKG2" "$(pkgfile "$D2")"
+}
+
 @test "rm-cache peer: a peer that stops answering (no event at all) is given up after the timeout, exit 6" {
 	SECONDS=0
 	run in_b rm-cache fetch --timeout 2 --peer "REMOTEMEDIA_TEST_PEER_HANG_AFTER=5 $PEER" "$D2"
