@@ -542,6 +542,9 @@ fetch_one(struct peer *pe, const char *ref, json_t **result, struct rm_err *err)
 	char hex[RM_SHA256_HEX], source[1100];
 	json_int_t size;
 	struct partial t;
+	struct timespec t0, t1;
+	uint64_t start;
+	double secs;
 	int r;
 
 	*result = NULL;
@@ -568,8 +571,15 @@ fetch_one(struct peer *pe, const char *ref, json_t **result, struct rm_err *err)
 		partial_close(&t, 0);
 		return r;
 	}
+	start = t.have;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = receive(pe, hex, (uint64_t)size, &t, err);
 	if (r == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		rm_info("peer: received %llu bytes of sha256:%.12s in %.2f s (%.1f MB/s); "
+		    "verifying and installing", (unsigned long long)(t.have - start), hex, secs,
+		    secs > 0 ? (double)(t.have - start) / secs / 1e6 : 0.0);
 		close(t.fd);
 		t.fd = -1;
 		r = rm_cache_install_peer(hex, t.path, ref, source, pe->flags, result, err);

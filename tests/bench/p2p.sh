@@ -74,8 +74,9 @@ fetch() {
 	rm -rf "$work/b"
 	t=$(now)
 	ip netns exec "$B" env REMOTEMEDIA_HOME="$work/b" /usr/bin/time -f %M -o "$work/cli.rss" \
-	    rm-cache fetch -q --peer "$serve" "$1" >/dev/null
-	echo "$(since "$t") $(cat "$work/cli.rss")"
+	    rm-cache fetch -v --peer "$serve" "$1" 2>"$work/cli.log" >/dev/null
+	# the channel alone: "received N bytes of ... (X MB/s)"
+	echo "$(since "$t") $(cat "$work/cli.rss") $(sed -n 's/.*received .* (\([0-9.]*\) MB\/s).*/\1/p' "$work/cli.log")"
 }
 
 small=$(pkg small 1)
@@ -89,15 +90,15 @@ for mib in $sizes; do
 	d=$(pkg "m$mib" "$mib")
 	f=$srv/pipelines/${d#sha256:}.rmpkg
 	bytes=$(stat -c %s "$f")
-	read -r secs crss < <(fetch "$d")
+	read -r secs crss chan < <(fetch "$d")
 	cmp "$f" "$work/b/pipelines/${d#sha256:}.rmpkg"
 	t=$(now)
 	ip netns exec "$B" scp -q -F /dev/null -i "$work/id" -o IdentitiesOnly=yes \
 	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
 	    -P 2222 "root@10.214.0.1:$f" "$work/scp.out"
 	scps=$(since "$t")
-	printf '%5d MiB: peer %6.1f MB/s (%.1f s; RSS fetch %d MB, serve %d MB)   scp %6.1f MB/s (%.1f s)\n' \
-	    "$mib" "$(echo "$bytes / $secs / 1000000" | bc -l)" "$secs" $((crss / 1024)) \
+	printf '%5d MiB: peer %6.1f MB/s end to end (%.1f s), channel %s MB/s; RSS fetch %d MB, serve %d MB   scp %6.1f MB/s (%.1f s)\n' \
+	    "$mib" "$(echo "$bytes / $secs / 1000000" | bc -l)" "$secs" "$chan" $((crss / 1024)) \
 	    $(($(cat "$work/srv.rss") / 1024)) "$(echo "$bytes / $scps / 1000000" | bc -l)" "$scps"
 	rm -f "$work/scp.out" "$f"
 	rm -rf "$work/b"
