@@ -47,6 +47,7 @@
 #define CHECKPOINT ((uint64_t)16 << 20)
 #define STATE_TAG "remotemedia.peer-partial/1"
 #define SIZE_MAX_PKG ((uint64_t)1 << 50)
+#define IDLE_MS (10 * 60 * 1000)	/* a serving side waiting for a request */
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -245,10 +246,17 @@ rm_p2p_serve(int sig_in, int sig_out, int timeout_ms, struct rm_err *err)
 	if ((r = rm_p2p_open(RM_P2P_ANSWER, sig_in, sig_out, timeout_ms, &p, err)) != 0)
 		return r == 1 ? 0 : r;
 	rm_info("peer: channel open");
+	/*
+	 * Between requests the fetcher may be verifying a large package: a
+	 * longer silence is allowed there (it ends the session by closing our
+	 * input); while sending, the timeout is the peer's.
+	 */
+	rm_p2p_set_timeout(p, timeout_ms > IDLE_MS ? timeout_ms : IDLE_MS);
 	while ((r = rm_p2p_recv(p, &kind, &data, &len, err)) == 0) {
 		json_t *req = kind == RM_P2P_TEXT ? json_loadb(data, len, 0, NULL) : NULL;
 		const char *op = json_string_value(json_object_get(req, "op"));
 		free(data);
+		rm_p2p_set_timeout(p, timeout_ms);
 		if (op != NULL && strcmp(op, "have") == 0)
 			r = serve_have(p, req, err);
 		else if (op != NULL && strcmp(op, "get") == 0)
@@ -259,6 +267,7 @@ rm_p2p_serve(int sig_in, int sig_out, int timeout_ms, struct rm_err *err)
 		json_decref(req);
 		if (r != 0)
 			break;
+		rm_p2p_set_timeout(p, timeout_ms > IDLE_MS ? timeout_ms : IDLE_MS);
 	}
 	rm_p2p_close(p);
 	return r == 1 ? 0 : r;
