@@ -1698,7 +1698,8 @@ rm_cache_install_peer(const char *hex, const char *partial, const char *ref,
 		return fd;
 	if (entry_complete(hex)) {
 		cached = 1;
-		unlink(partial);
+		if (partial[0] != '\0')
+			unlink(partial);
 	} else {
 		remove_leftovers(pipedir, hex);
 		if (rename(partial, rmpkg) != 0)
@@ -1715,7 +1716,7 @@ rm_cache_install_peer(const char *hex, const char *partial, const char *ref,
 	if (r != 0)
 		return r;
 	*result = result_for(key[0] ? key : ref, hex, NULL, cached);
-	json_object_set_new(*result, "source", json_string(source));
+	json_object_set_new(*result, "source", json_string(cached ? "cache" : source));
 	if (!(flags & RM_CACHE_NO_POLICY) && (r = entry_trusted(ref, hex, *result, err)) != 0) {
 		json_decref(*result);
 		*result = NULL;

@@ -81,7 +81,8 @@ json_t *rm_cache_mount_candidates(const char *host, const char *repo);
  * verifies as a package of exactly that digest under the signature policy
  * of the mode; otherwise it is removed and nothing is cached
  * (RM_EXIT_INTEGRITY). ref (an oci:// reference is remembered as resolved)
- * and source ("peer:COMMAND") go into *result and refs.json.
+ * and source ("peer:COMMAND") go into *result and refs.json. An entry
+ * complete already is left as it is (partial "" when nothing came).
  */
 int rm_cache_install_peer(const char *hex, const char *partial, const char *ref,
     const char *source, int flags, json_t **result, struct rm_err *err);

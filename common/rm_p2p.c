@@ -576,6 +576,14 @@ fetch_one(struct peer *pe, const char *ref, json_t **result, struct rm_err *err)
 	memcpy(hex, d + 7, sizeof(hex));
 	json_decref(ans);
 	snprintf(source, sizeof(source), "peer:%s", pe->command);
+	{
+		char here[RM_SHA256_HEX];
+		struct rm_err e;
+		rm_err_clear(&e);
+		/* asked by a reference whose package is here already: nothing to move */
+		if (rm_cache_lookup(hex, here, &e) == 0)
+			return rm_cache_install_peer(hex, "", ref, source, pe->flags, result, err);
+	}
 	if ((r = partial_open(&t, hex, (uint64_t)size, err)) != 0) {
 		partial_close(&t, 0);
 		return r;

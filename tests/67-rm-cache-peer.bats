@@ -169,6 +169,14 @@ pkgfile() { echo "$REMOTEMEDIA_HOME/pipelines/${1#sha256:}.rmpkg"; }
 	run --separate-stderr in_b rm-cache fetch --insecure --json "oci://$REG/voice/tts:1.0"
 	assert_success
 	jq -e '.[0].cached == true and .[0].source == "cache"' <<<"$output"
+	# a reference unknown here whose package is here: resolved by the peer, nothing moved
+	rm "$REMOTEMEDIA_HOME/refs.json"
+	run --separate-stderr in_b rm-cache fetch -v --json --peer "$PEER" "oci://$REG/voice/tts:1.0"
+	assert_success
+	jq -e --arg d "$D1" '.[0].cached == true and .[0].source == "cache" and .[0].digest == $d' <<<"$output"
+	[[ $stderr != *"received "* ]]
+	jq -e --arg r "oci://$REG/voice/tts:1.0" --arg d "${D1#sha256:}" '.refs[$r].package == $d' \
+	    "$REMOTEMEDIA_HOME/refs.json"
 }
 
 @test "rm-cache peer: rm-schedule run fetches a node's remote_ref from config.yaml peers: too" {
