@@ -139,7 +139,8 @@ pkgfile() { echo "$REMOTEMEDIA_HOME/pipelines/${1#sha256:}.rmpkg"; }
 
 @test "rm-cache peer: config.yaml peers: are asked first, then the registry; each fetch says which source served" {
 	# in B (no route from A or B to this 127.0.0.1); fd 3 closed, or bats waits for it
-	docker-registry() { ip netns exec "$NSB" docker-registry "$@" 3>&-; }
+	# (exec: REG_PID must be the registry itself, for registry_stop)
+	docker-registry() { exec ip netns exec "$NSB" docker-registry "$@" 3>&-; }
 	curl() { ip netns exec "$NSB" curl "$@"; }
 	registry_start "$BATS_FILE_TMPDIR/reg"
 	unset -f docker-registry curl
