@@ -23,6 +23,7 @@
 #include "rm_home.h"
 #include "rm_log.h"
 #include "rm_oci.h"
+#include "rm_p2p.h"
 #include "rm_pkg.h"
 
 #define REFS_SCHEMA "remotemedia.cache-refs/1"
@@ -1220,6 +1221,8 @@ fetch_any(const char *ref, int flags, json_t **result, struct rm_err *err)
 	    "digest or a .rmpkg file");
 }
 
+static int fetch_from_peers(const char *ref, int flags, json_t **result, struct rm_err *err);
+
 int
 rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err)
 {
@@ -1227,6 +1230,9 @@ rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err)
 	int r;
 
 	*result = NULL;
+	/* config.yaml peers: first; what they serve has had the policy applied */
+	if ((r = fetch_from_peers(ref, flags, result, err)) <= 0)
+		return r;
 	if ((r = fetch_any(ref, flags, result, err)) != 0)
 		return r;
 	d = json_string_value(json_object_get(*result, "digest"));
@@ -1241,6 +1247,10 @@ rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err)
 		json_decref(*result);
 		*result = NULL;
 	}
+	if (r == 0)
+		json_object_set_new(*result, "source", json_string(json_is_true(json_object_get(
+		    *result, "cached")) ? "cache" : strncmp(ref, "oci://", 6) == 0 ? "registry" :
+		    "local"));
 	return r;
 }
 
@@ -1973,4 +1983,117 @@ rm_cache_clear(const char *ref, json_t **rep, struct rm_err *err)
 	json_decref(gc);
 	*rep = out;
 	return 0;
+}
+
+/* ---- peers (rm_p2p.h) --------------------------------------------------- */
+
+int
+rm_cache_install_peer(const char *hex, const char *partial, const char *ref,
+    const char *source, int flags, json_t **result, struct rm_err *err)
+{
+	char pipedir[PATH_MAX], rmpkg[PATH_MAX], lk[PATH_MAX], key[1200] = "";
+	struct rm_oci_ref o;
+	struct rm_err e;
+	int fd, r, cached = 0;
+
+	*result = NULL;
+	rm_err_clear(&e);
+	if (strncmp(ref, "oci://", 6) == 0 && rm_oci_ref_parse(ref, &o, &e) == 0)
+		rm_oci_ref_str(&o, key, sizeof(key));
+	if ((r = home_dir(pipedir, sizeof(pipedir), "pipelines", err)) != 0)
+		return r;
+	snprintf(rmpkg, sizeof(rmpkg), "%s/%s.rmpkg", pipedir, hex);
+	snprintf(lk, sizeof(lk), "%s/%s.lock", pipedir, hex);
+	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
+		return fd;
+	if (entry_complete(hex)) {
+		cached = 1;
+		if (partial[0] != '\0')
+			unlink(partial);
+	} else {
+		remove_leftovers(pipedir, hex);
+		if (rename(partial, rmpkg) != 0)
+			r = rm_err_set(err, RM_EXIT_INVALID, rmpkg, NULL, "cannot rename into place: %s",
+			    strerror(errno));
+		else if ((r = install_pkgfile(hex, rmpkg, 0, NULL, err)) != 0)
+			unlink(rmpkg);
+	}
+	if (r == 0) {
+		struct note n = { key[0] ? key : NULL, NULL, hex, NULL, cached ? NULL : source };
+		r = index_update(edit_note, &n, err);
+	}
+	rm_unlock(fd);
+	if (r != 0)
+		return r;
+	*result = result_for(key[0] ? key : ref, hex, NULL, cached);
+	json_object_set_new(*result, "source", json_string(cached ? "cache" : source));
+	if (!(flags & RM_CACHE_NO_POLICY) && (r = entry_trusted(ref, hex, *result, err)) != 0) {
+		json_decref(*result);
+		*result = NULL;
+	}
+	return r;
+}
+
+/*
+ * config.yaml peers: (commands such as "ssh host rm-cache serve --stdio"),
+ * asked in turn for a digest or an oci:// reference not cached here: 0
+ * served, 1 not (the usual sources follow), < 0 a bad configuration. A tag
+ * to resolve again (--refresh) is for the registry alone.
+ */
+static int
+fetch_from_peers(const char *ref, int flags, json_t **result, struct rm_err *err)
+{
+	static pthread_mutex_t peer_mu = PTHREAD_MUTEX_INITIALIZER;
+	const json_t *cfg, *peers, *c, *t;
+	char hex[RM_SHA256_HEX];
+	struct rm_err e;
+	size_t i;
+	int oci = strncmp(ref, "oci://", 6) == 0, timeout = 30000, r = 1;
+
+	if ((flags & RM_CACHE_OFFLINE) || (!oci && !looks_like_digest(ref)) ||
+	    (oci && (flags & RM_CACHE_REFRESH) && strstr(ref, "@sha256:") == NULL))
+		return 1;
+	if ((cfg = rm_config(err)) == NULL)
+		return -err->code;
+	if ((peers = json_object_get(cfg, "peers")) == NULL || json_is_null(peers))
+		return 1;
+	if (!json_is_array(peers))
+		return rm_err_set(err, RM_EXIT_INVALID, "config.yaml", "peers", "expected a list "
+		    "of commands, got %s", rm_json_type(peers));
+	json_array_foreach(peers, i, c)
+		if (!json_is_string(c))
+			return rm_err_set(err, RM_EXIT_INVALID, "config.yaml", "peers", "item %zu: "
+			    "expected a command (\"ssh HOST rm-cache serve --stdio\"), got %s", i,
+			    rm_json_type(c));
+	if ((t = json_object_get(cfg, "peer_timeout")) != NULL) {
+		if (!json_is_number(t) || json_number_value(t) <= 0 || json_number_value(t) > 86400)
+			return rm_err_set(err, RM_EXIT_INVALID, "config.yaml", "peer_timeout",
+			    "expected seconds (a number from 0 to 86400), got %s", rm_json_type(t));
+		timeout = (int)(json_number_value(t) * 1000);
+	}
+	rm_err_clear(&e);
+	if (!(flags & RM_CACHE_REFRESH) && rm_cache_lookup(ref, hex, &e) == 0)
+		return 1;
+	pthread_mutex_lock(&peer_mu);	/* one peer connection at a time */
+	json_array_foreach(peers, i, c) {
+		json_t *res = NULL;
+		const char *cmd = json_string_value(c);
+		rm_err_clear(&e);
+		rm_p2p_fetch(cmd, &ref, 1, flags, timeout, &res, &e);
+		if (json_array_size(res) == 1 && json_object_get(json_array_get(res, 0),
+		    "error") == NULL) {
+			*result = json_incref(json_array_get(res, 0));
+			rm_note("%s: served by peer '%s'", ref, cmd);
+			json_decref(res);
+			r = 0;
+			break;
+		}
+		rm_note("%s: not from peer '%s': %s", ref, cmd, res != NULL ?
+		    json_string_value(json_object_get(json_array_get(res, 0), "error")) : e.msg);
+		json_decref(res);
+	}
+	pthread_mutex_unlock(&peer_mu);
+	if (r == 1 && oci)
+		rm_note("%s: fetching from the registry", ref);
+	return r;
 }

@@ -91,6 +91,17 @@ int rm_cache_lookup(const char *ref, char hex[65], struct rm_err *err);
 void rm_cache_note_push(const char *ref, const char *manifest_digest, const char *pkg_digest);
 /* Other repositories of host seen before: a JSON array of names. */
 json_t *rm_cache_mount_candidates(const char *host, const char *repo);
+/*
+ * A package received from a peer (rm_p2p.c): the file partial, under
+ * pipelines/ (it is renamed), becomes entry hex only if it opens and
+ * verifies as a package of exactly that digest under the signature policy
+ * of the mode; otherwise it is removed and nothing is cached
+ * (RM_EXIT_INTEGRITY). ref (an oci:// reference is remembered as resolved)
+ * and source ("peer:COMMAND") go into *result and refs.json. An entry
+ * complete already is left as it is (partial "" when nothing came).
+ */
+int rm_cache_install_peer(const char *hex, const char *partial, const char *ref,
+    const char *source, int flags, json_t **result, struct rm_err *err);
 /* Removes one entry (by any reference form) or, with ref NULL, everything. */
 int rm_cache_clear(const char *ref, json_t **report, struct rm_err *err);
 

@@ -28,7 +28,7 @@ const char *const rm_known_advert[] = {
 
 const char *const rm_known_config[] = {
 	"schema", "registries", "registry", "approved_executors", "executor", "policy", "etcd",
-	"peers", NULL
+	"peers", "peer_timeout", NULL
 };
 
 const char *const rm_known_etcd[] = {

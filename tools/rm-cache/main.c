@@ -1,7 +1,8 @@
 /*
- * rm-cache: the package cache. fetch pulls packages from OCI registries or
- * image layouts into $REMOTEMEDIA_HOME (verified before they become
- * visible); ls, path, verify, gc and clear look after it.
+ * rm-cache: the package cache. fetch pulls packages from OCI registries,
+ * image layouts or peers into $REMOTEMEDIA_HOME (verified before they
+ * become visible); serve offers them to one peer; ls, path, verify, gc and
+ * clear look after it.
  */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 #include "rm_err.h"
 #include "rm_home.h"
 #include "rm_log.h"
+#include "rm_p2p.h"
 #include "rm_pipeline.h"
 #include "rm_tool.h"
 
@@ -24,6 +26,8 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: rm-cache fetch [--refresh] [--offline] [--insecure] [--package] [-j N] REF...\n"
 	    "       rm-cache fetch [--refresh] [--offline] [--insecure] --pipeline PIPELINE\n"
+	    "       rm-cache fetch --peer COMMAND [--timeout S] REF...\n"
+	    "       rm-cache serve [--stdio] [--timeout S]\n"
 	    "       rm-cache ls | path [--package] REF | verify | gc | clear (REF | --all)\n"
 	    "\n"
 	    "REF: oci://HOST[:PORT]/REPO[:TAG|@sha256:HEX], an OCI image layout directory\n"
@@ -37,6 +41,11 @@ usage(FILE *fp)
 	    "  --package        fetch, path: also make the .rmpkg file (a package from a\n"
 	    "                   registry is kept as blobs and its unpacked tree)\n"
 	    "  -j, --jobs N     references fetched at once (default 4)\n"
+	    "  --peer COMMAND   fetch from the peer cache COMMAND starts, e.g.\n"
+	    "                   'ssh HOST rm-cache serve --stdio' (signaling on its stdin\n"
+	    "                   and stdout; the bytes over a WebRTC data channel)\n"
+	    "  --stdio          serve: signaling on stdin and stdout (the only way)\n"
+	    "  --timeout S      peer: give up after S seconds of silence (default 30)\n"
 	    "  --all            clear: remove every package and blob\n"
 	    "  --json           JSON output (the default when stdout is not a terminal)\n"
 	    "  -v, --verbose / -q, --quiet / -h, --help / --version\n");
@@ -121,9 +130,17 @@ do_path(const char *ref, const char *hex, int flags, int json)
 	return 0;
 }
 
+struct cli {
+	const char *pipeline, *peer;
+	int json, flags, all, level, stdio;
+	long jobs, timeout;
+};
+
 static int
-do_fetch(int argc, char **argv, int flags, int jobs, const char *pipeline, int json)
+do_fetch(int argc, char **argv, const struct cli *o, int json)
 {
+	const char *pipeline = o->pipeline;
+	int flags = o->flags;
 	struct rm_err err;
 	json_t *refs = NULL, *results = NULL, *r;
 	const char **v;
@@ -160,8 +177,11 @@ do_fetch(int argc, char **argv, int flags, int jobs, const char *pipeline, int j
 	v = calloc(n + 1, sizeof(*v));
 	for (i = 0; i < n; i++)
 		v[i] = json_string_value(json_array_get(refs, i));
-	worst = rm_cache_fetch_many(v, n, flags, jobs, &results, &err);
-	if (worst < 0) {
+	if (o->peer != NULL)
+		worst = rm_p2p_fetch(o->peer, v, n, flags, (int)o->timeout * 1000, &results, &err);
+	else
+		worst = rm_cache_fetch_many(v, n, flags, (int)o->jobs, &results, &err);
+	if (worst < 0 || results == NULL) {
 		free(v);
 		json_decref(refs);
 		return rm_err_print(&err);
@@ -171,7 +191,7 @@ do_fetch(int argc, char **argv, int flags, int jobs, const char *pipeline, int j
 			fprintf(stderr, "%s: cannot fetch %s: %s\n", rm_progname(), v[i],
 			    json_string_value(json_object_get(r, "error")));
 			/* no other source helps a package refused by the signature policy */
-			if ((pipeline != NULL || (flags & RM_CACHE_OFFLINE) == 0) &&
+			if ((pipeline != NULL || (flags & RM_CACHE_OFFLINE) == 0) && o->peer == NULL &&
 			    json_integer_value(json_object_get(r, "exit")) != RM_EXIT_INTEGRITY)
 				fprintf(stderr, "%s: hint: use --offline to run from cached packages "
 				    "only, or run the node locally\n", rm_progname());
@@ -180,22 +200,22 @@ do_fetch(int argc, char **argv, int flags, int jobs, const char *pipeline, int j
 	if (json)
 		rm_json_print(stdout, results, 0);
 	else
-		json_array_foreach(results, i, r)
-			if (json_object_get(r, "error") == NULL)
-				printf("%s  %s%s\n", json_string_value(json_object_get(r, "digest")),
-				    json_string_value(json_object_get(r, "ref")),
-				    json_is_true(json_object_get(r, "cached")) ? "  (cached)" : "");
+		json_array_foreach(results, i, r) {
+			const char *src = json_string_value(json_object_get(r, "source"));
+			if (json_object_get(r, "error") != NULL)
+				continue;
+			printf("%s  %s%s", json_string_value(json_object_get(r, "digest")),
+			    json_string_value(json_object_get(r, "ref")),
+			    json_is_true(json_object_get(r, "cached")) ? "  (cached)" : "");
+			if (src != NULL && strncmp(src, "peer:", 5) == 0)
+				printf("  (from peer '%s')", src + 5);
+			printf("\n");
+		}
 	free(v);
 	json_decref(refs);
 	json_decref(results);
 	return worst;
 }
-
-struct cli {
-	const char *pipeline;
-	int json, flags, all, level;
-	long jobs;
-};
 
 /*
  * Options may come before the command or after it: parse_opts runs once
@@ -211,7 +231,10 @@ parse_opts(int argc, char **argv, const char *optstring, struct cli *o)
 		{ "pipeline", required_argument, NULL, 'p' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "all", no_argument, NULL, 'A' },
-		{ "package", no_argument, NULL, 'P' },
+		{ "package", no_argument, NULL, 'K' },
+		{ "peer", required_argument, NULL, 'P' },
+		{ "stdio", no_argument, NULL, 'S' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -235,7 +258,17 @@ parse_opts(int argc, char **argv, const char *optstring, struct cli *o)
 			}
 			break;
 		case 'A': o->all = 1; break;
-		case 'P': o->flags |= RM_CACHE_PACKAGE; break;
+		case 'K': o->flags |= RM_CACHE_PACKAGE; break;
+		case 'P': o->peer = optarg; break;
+		case 'S': o->stdio = 1; break;
+		case 'T':
+			if (rm_tool_parse_long(optarg, &o->timeout) != 0 || o->timeout < 1 ||
+			    o->timeout > 86400) {
+				fprintf(stderr, "%s: --timeout: expected seconds from 1 to 86400, got "
+				    "'%s'\n", rm_progname(), optarg);
+				return RM_EXIT_USAGE;
+			}
+			break;
 		case 'J': o->json = 1; break;
 		case 'v': o->level++; break;
 		case 'q': o->level = RM_LOG_QUIET; break;
@@ -251,17 +284,17 @@ int
 main(int argc, char **argv)
 {
 	struct rm_err err;
-	struct cli o = { NULL, 0, 0, 0, RM_LOG_NORMAL, 4 };
-	const char *pipeline, *cmd;
-	int json, flags, all, level, r;
-	long jobs;
+	struct cli o = { NULL, NULL, 0, 0, 0, RM_LOG_NORMAL, 0, 4, 30 };
+	const char *cmd;
+	int json, all, level, r;
 	json_t *out = NULL;
 
 	rm_tool_init(argc, argv);
 	if ((r = parse_opts(argc, argv, "+j:vqh", &o)) >= 0)
 		return r;
 	if (optind >= argc) {
-		fprintf(stderr, "%s: missing the command (fetch, ls, path, verify, gc or clear)\n",
+		fprintf(stderr, "%s: missing the command (fetch, serve, ls, path, verify, gc or "
+		    "clear)\n",
 		    rm_progname());
 		usage(stderr);
 		return RM_EXIT_USAGE;
@@ -269,12 +302,9 @@ main(int argc, char **argv)
 	cmd = argv[optind++];
 	if ((r = parse_opts(argc, argv, "j:vqh", &o)) >= 0)
 		return r;
-	pipeline = o.pipeline;
 	json = o.json;
-	flags = o.flags;
 	all = o.all;
 	level = o.level;
-	jobs = o.jobs;
 	rm_log_set_level(level);
 	rm_tool_banner();
 	/* path answers one value: bare unless --json asks (not by a pipe) */
@@ -284,7 +314,18 @@ main(int argc, char **argv)
 	argv += optind;
 
 	if (strcmp(cmd, "fetch") == 0)
-		return do_fetch(argc, argv, flags, (int)jobs, pipeline, json);
+		return do_fetch(argc, argv, &o, json);
+	if (strcmp(cmd, "serve") == 0) {
+		if (argc != 0) {
+			fprintf(stderr, "%s: serve takes no arguments\n", rm_progname());
+			usage(stderr);
+			return RM_EXIT_USAGE;
+		}
+		/* stdout carries signaling alone: every message goes to stderr */
+		if ((r = rm_p2p_serve(0, 1, (int)o.timeout * 1000, &err)) != 0)
+			return rm_err_print(&err);
+		return 0;
+	}
 	if (strcmp(cmd, "ls") == 0 || strcmp(cmd, "list") == 0) {
 		if (argc != 0) {
 			fprintf(stderr, "%s: %s takes no arguments\n", rm_progname(), cmd);

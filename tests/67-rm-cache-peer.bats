@@ -1,0 +1,195 @@
+#!/usr/bin/env bats
+# rm-cache serve / fetch --peer: packages between two caches over a WebRTC
+# data channel, the two "hosts" being network namespaces joined by a veth
+# pair (libnice ignores the loopback interface). The serving cache is in
+# namespace A, the fetching one in B; a registry, for the fallback, in B.
+# Needs root (ip netns) and GStreamer's webrtcbin (gstreamer1.0-plugins-bad,
+# gstreamer1.0-nice).
+
+bats_require_minimum_version 1.5.0
+load test_helper
+source "$RM_TOP_SRCDIR/tests/fixtures/oci/registry.bash"
+source "$RM_TOP_SRCDIR/tests/fixtures/p2p/netns.bash"
+
+setup_file() {
+	oci_probe=$(rm-cache serve --stdio </dev/null 2>&1) || true
+	case $oci_probe in
+	*unavailable*) skip "no WebRTC peers here: $oci_probe" ;;
+	esac
+	[ "$(id -u)" = 0 ] && ip netns list >/dev/null 2>&1 ||
+		skip "needs root and 'ip netns' for the two namespaces"
+	export NSA=rmpA$$ NSB=rmpB$$
+	netns_pair "$NSA" "$NSB" "rmp$$" 10.213.0
+	ip -n "$NSB" link set lo up
+	# one GStreamer plugin registry for every test (each has its own HOME)
+	export GST_REGISTRY=$BATS_FILE_TMPDIR/gst-registry.bin
+	export SRV=$BATS_FILE_TMPDIR/serving
+	PKG1=$(make_pkg "$BATS_FILE_TMPDIR/p1" 1 1.0.0)
+	PKG2=$(make_pkg "$BATS_FILE_TMPDIR/p2" 2 2.0.0 12000000)
+	REMOTEMEDIA_HOME=$SRV rm-cache fetch -q "$PKG1" "$PKG2" >/dev/null
+	D1=$(rm-inspect --json "$PKG1" 2>/dev/null | jq -r .digest)
+	D2=$(rm-inspect --json "$PKG2" 2>/dev/null | jq -r .digest)
+	export PKG1 PKG2 D1 D2
+	export PEER="REMOTEMEDIA_HOME=$SRV ip netns exec $NSA rm-cache serve --stdio"
+}
+
+teardown_file() {
+	registry_stop "$BATS_FILE_TMPDIR/reg"
+	netns_del "${NSA:-}" "${NSB:-}"
+}
+
+# in_b CMD...: runs CMD on the fetching "host"
+in_b() { ip netns exec "$NSB" "$@"; }
+
+pkgfile() { echo "$REMOTEMEDIA_HOME/pipelines/${1#sha256:}.rmpkg"; }
+
+@test "rm-cache peer: a package cached in A comes to B over the data channel, identical and verified, and A is left as it was" {
+	snapshot "$SRV"
+	run --separate-stderr in_b rm-cache fetch --json --peer "$PEER" "$D1"
+	assert_success
+	jq -e --arg d "$D1" --arg p "peer:$PEER" '.[0].digest == $d and .[0].source == $p and
+	    .[0].cached == false and .[0].signature == "unsigned"' <<<"$output"
+	cmp "$PKG1" "$(pkgfile "$D1")"
+	[ -f "$REMOTEMEDIA_HOME/pipelines/${D1#sha256:}/manifest.json" ]
+	run rm-cache verify
+	assert_success
+	# serving never writes
+	same_as_snapshot "$SRV"
+	# asked again: from this cache, no peer needed
+	run --separate-stderr rm-cache fetch --json --peer false "$D1"
+	assert_success
+	jq -e '.[0].cached == true and .[0].source == "cache"' <<<"$output"
+}
+
+@test "rm-cache peer: a digest prefix is resolved by the peer's cache, and the text output names the peer" {
+	run script -qec "ip netns exec $NSB rm-cache fetch -q --peer '$PEER' ${D1:7:12}" /dev/null
+	assert_success
+	output=${output//$'\r'/}
+	assert_output --partial "$D1  ${D1:7:12}  (from peer '$PEER')"
+	cmp "$PKG1" "$(pkgfile "$D1")"
+}
+
+@test "rm-cache peer: a digest the peer does not have is not_found, exit 4, and nothing is cached" {
+	missing=sha256:$(printf x | sha256sum | cut -c1-64)
+	run in_b rm-cache fetch --peer "$PEER" "$missing"
+	assert_failure 4
+	assert_output --partial "not_found"
+	run rm-cache ls --json
+	assert_output "[]"
+}
+
+@test "rm-cache peer: a peer sending altered bytes is refused, exit 5, and nothing is cached" {
+	# the peer lies consistently: its "done" hashes the altered bytes
+	run in_b rm-cache fetch --peer "REMOTEMEDIA_TEST_PEER_FLIP=6000000 $PEER" "$D2"
+	assert_failure 5
+	assert_output --partial "'models/tiny-vad.safetensors' has been modified"
+	run rm-cache ls --json
+	assert_output "[]"
+	run ls "$REMOTEMEDIA_HOME/pipelines"
+	refute_output --regexp '\.(rmpkg|peer)$'
+	refute_output --partial ".peer.state"
+}
+
+@test "rm-cache peer: a transfer cut mid-way (peer killed) is kept, and the next fetch resumes from where it stopped" {
+	run in_b rm-cache fetch --peer "REMOTEMEDIA_TEST_PEER_KILL_AFTER=120 $PEER" "$D2"
+	assert_failure 6
+	assert_output --partial "fetch again to resume"
+	part=$REMOTEMEDIA_HOME/pipelines/${D2#sha256:}.peer
+	[ "$(stat -c %s "$part")" -gt 0 ]
+	[ -f "$part.state" ]
+	run --separate-stderr in_b rm-cache fetch -v --peer "$PEER" "$D2"
+	assert_success
+	[[ $stderr =~ resuming\ from\ peer\ .*\ at\ offset\ ([0-9]+)\ of ]]
+	[ "${BASH_REMATCH[1]}" -gt 0 ]
+	cmp "$PKG2" "$(pkgfile "$D2")"
+	[ ! -e "$part" ] && [ ! -e "$part.state" ]
+}
+
+@test "rm-cache peer: a fetch killed mid-way leaves bytes without a saved hash: hashed once, then only the rest is asked for" {
+	part=$REMOTEMEDIA_HOME/pipelines/${D2#sha256:}.peer
+	ip netns exec "$NSB" rm-cache fetch -q --peer "REMOTEMEDIA_TEST_PEER_HANG_AFTER=60 $PEER" \
+	    "$D2" 3>&- &
+	cli=$!
+	for _ in $(seq 150); do
+		[ "$(stat -c %s "$part" 2>/dev/null || echo 0)" -ge $((40 * 65536)) ] && break
+		sleep 0.1
+	done
+	# the peer command: the fetcher's child, leading a process group of its own
+	srv=$(pgrep -P "$cli")
+	kill -9 "$cli"
+	wait "$cli" || true
+	kill -9 -- "-$srv"
+	[ "$(stat -c %s "$part")" -ge $((40 * 65536)) ]
+	[ ! -e "$part.state" ]
+	run --separate-stderr in_b rm-cache fetch --peer "$PEER" "$D2"
+	assert_success
+	[[ $stderr == *"no saved hash state: hashed the "* ]]
+	[[ $stderr =~ resuming\ from\ peer\ .*\ at\ offset\ ([0-9]+)\ of ]]
+	[ "${BASH_REMATCH[1]}" -ge $((40 * 65536)) ]
+	cmp "$PKG2" "$(pkgfile "$D2")"
+}
+
+@test "rm-cache peer: a peer that stops answering (no event at all) is given up after the timeout, exit 6" {
+	SECONDS=0
+	run in_b rm-cache fetch --timeout 2 --peer "REMOTEMEDIA_TEST_PEER_HANG_AFTER=5 $PEER" "$D2"
+	assert_failure 6
+	assert_output --partial "dead peer"
+	[ "$SECONDS" -lt 10 ]
+}
+
+@test "rm-cache peer: config.yaml peers: are asked first, then the registry; each fetch says which source served" {
+	# in B (no route from A or B to this 127.0.0.1); fd 3 closed, or bats waits for it
+	# (exec: REG_PID must be the registry itself, for registry_stop)
+	docker-registry() { exec ip netns exec "$NSB" docker-registry "$@" 3>&-; }
+	curl() { ip netns exec "$NSB" curl "$@"; }
+	registry_start "$BATS_FILE_TMPDIR/reg"
+	unset -f docker-registry curl
+	in_b rm-push --insecure -q "$PKG1" "oci://$REG/voice/tts:1.0" >/dev/null
+	mkdir -p "$REMOTEMEDIA_HOME"
+	printf 'peers:\n  - "REMOTEMEDIA_HOME=%s ip netns exec %s rm-cache serve --stdio"\n' \
+	    "$BATS_TEST_TMPDIR/empty" "$NSA" > "$REMOTEMEDIA_HOME/config.yaml"
+	# the peer does not have it: the registry serves it
+	run --separate-stderr in_b rm-cache fetch --insecure --json "oci://$REG/voice/tts:1.0"
+	assert_success
+	jq -e '.[0].source == "registry"' <<<"$output"
+	[[ $stderr == *"not from peer"*"not_found"* ]]
+	[[ $stderr == *"fetching from the registry"* ]]
+	cmp "$PKG1" "$(pkgfile "$D1")"
+	# a peer whose cache has the reference serves it, and the registry is not asked
+	REMOTEMEDIA_HOME=$SRV in_b rm-cache fetch -q --insecure "oci://$REG/voice/tts:1.0" >/dev/null
+	rm -rf "$REMOTEMEDIA_HOME/pipelines" "$REMOTEMEDIA_HOME/refs.json"
+	printf 'peers:\n  - "%s"\n' "$PEER" > "$REMOTEMEDIA_HOME/config.yaml"
+	n=$(grep -c 'GET /v2/' "$REG_LOG")
+	run --separate-stderr in_b rm-cache fetch --insecure --json "oci://$REG/voice/tts:1.0"
+	assert_success
+	jq -e --arg p "peer:$PEER" --arg d "$D1" '.[0].source == $p and .[0].digest == $d' <<<"$output"
+	[[ $stderr == *"served by peer"* ]]
+	cmp "$PKG1" "$(pkgfile "$D1")"
+	[ "$(grep -c 'GET /v2/' "$REG_LOG")" = "$n" ]
+	# and the reference is now known here: no peer, no registry
+	run --separate-stderr in_b rm-cache fetch --insecure --json "oci://$REG/voice/tts:1.0"
+	assert_success
+	jq -e '.[0].cached == true and .[0].source == "cache"' <<<"$output"
+	# a reference unknown here whose package is here: resolved by the peer, nothing moved
+	rm "$REMOTEMEDIA_HOME/refs.json"
+	run --separate-stderr in_b rm-cache fetch -v --json --peer "$PEER" "oci://$REG/voice/tts:1.0"
+	assert_success
+	jq -e --arg d "$D1" '.[0].cached == true and .[0].source == "cache" and .[0].digest == $d' <<<"$output"
+	[[ $stderr != *"received "* ]]
+	jq -e --arg r "oci://$REG/voice/tts:1.0" --arg d "${D1#sha256:}" '.refs[$r].package == $d' \
+	    "$REMOTEMEDIA_HOME/refs.json"
+}
+
+@test "rm-cache peer: rm-schedule run fetches a node's remote_ref from config.yaml peers: too" {
+	mkdir -p "$REMOTEMEDIA_HOME"
+	printf 'peers:\n  - "%s"\n' "$PEER" > "$REMOTEMEDIA_HOME/config.yaml"
+	# shell-quoted for YAML: the node's command reads the package it was given
+	cmd="'jq -r .name,.version \"\$REMOTEMEDIA_PACKAGE/manifest.json\"'"
+	printf 'schema: remotemedia.pipeline/1\nname: from-peer\nnodes: [{id: tts, type: Command, remote_ref: "%s", exec: %s}]\n' \
+	    "$D1" "$cmd" > "$BATS_TEST_TMPDIR/p.yaml"
+	run --separate-stderr in_b rm-schedule run "$BATS_TEST_TMPDIR/p.yaml"
+	assert_success
+	assert_output "$(printf 'voice\n1.0.0')"
+	[[ $stderr == *"$D1: served by peer '$PEER'"* ]]
+	cmp "$PKG1" "$(pkgfile "$D1")"
+}

@@ -1,0 +1,105 @@
+#!/bin/bash
+# A package moved peer to peer (rm-cache fetch --peer / serve) between two
+# network namespaces joined by a veth pair, side by side with scp of the same
+# .rmpkg between the same namespaces (sshd in A): throughput, connection
+# setup (a small package end to end), peak RSS of each side. Needs root.
+# usage: tests/bench/p2p.sh [BUILDDIR] [SIZE_MIB...]   (default 256)
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$top}
+shift || true
+sizes=${*:-256}
+for d in "$build"/tools/*/; do PATH=${d%/}:$PATH; done
+export PATH RM_TOP_SRCDIR=$top REMOTEMEDIA_SHARE=$top/share/remotemedia REMOTEMEDIA_ENV=development
+work=$(mktemp -d /tmp/rm-bench-p2p.XXXXXX)
+A=rmbA$$ B=rmbB$$
+cleanup() {
+	[ ! -f "$work/sshd.pid" ] || kill "$(cat "$work/sshd.pid")" 2>/dev/null || true
+	netns_del "$A" "$B"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+export HOME=$work/home GST_REGISTRY=$work/gst-registry.bin
+mkdir -p "$HOME"
+source "$top/tests/fixtures/oci/registry.bash"
+source "$top/tests/fixtures/p2p/netns.bash"
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc; }
+
+netns_pair "$A" "$B" "rmb$$" 10.214.0
+
+# sshd in A, for scp and for the peer command as it is used for real
+ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$work/id"
+cp "$work/id.pub" "$work/authorized_keys"
+chmod 600 "$work/authorized_keys"
+cat > "$work/sshd_config" <<EOF
+Port 2222
+ListenAddress 10.214.0.1
+HostKey $work/host_key
+AuthorizedKeysFile $work/authorized_keys
+PermitRootLogin yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile $work/sshd.pid
+Subsystem sftp internal-sftp
+EOF
+mkdir -p /run/sshd
+ip netns exec "$A" /usr/sbin/sshd -f "$work/sshd_config"
+ssh="ssh -F /dev/null -i $work/id -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -p 2222"
+for _ in $(seq 50); do
+	ip netns exec "$B" $ssh root@10.214.0.1 true 2>/dev/null && break
+	sleep 0.1
+done
+
+srv=$work/serving
+serve="$ssh root@10.214.0.1 env PATH=$PATH HOME=$HOME GST_REGISTRY=$GST_REGISTRY REMOTEMEDIA_HOME=$srv /usr/bin/time -f %M -o $work/srv.rss rm-cache serve --stdio"
+
+# pkg NAME MIB: a package holding a model of MIB MiB of random bytes, in A's cache
+pkg() {
+	mkdir -p "$work/$1/src/models" "$work/$1/out"
+	cp "$top/share/remotemedia/examples/voice.yaml" "$work/$1/src/"
+	head -c $(($2 * 1048576)) /dev/urandom > "$work/$1/src/models/tiny-vad.safetensors"
+	p=$(SOURCE_DATE_EPOCH=1700000000 rm-build -q -o "$work/$1/out" "$work/$1/src/voice.yaml" | jq -r .path)
+	REMOTEMEDIA_HOME=$srv rm-cache fetch -q "$p" >/dev/null
+	rm -rf "$work/$1/src"
+	rm-inspect --json "$p" 2>/dev/null | jq -r .digest
+}
+
+# fetch DIGEST: into a fresh cache in B; prints seconds and the client's peak RSS (KB)
+fetch() {
+	local t
+	rm -rf "$work/b"
+	t=$(now)
+	ip netns exec "$B" env REMOTEMEDIA_HOME="$work/b" /usr/bin/time -f %M -o "$work/cli.rss" \
+	    rm-cache fetch -v --peer "$serve" "$1" 2>"$work/cli.log" >/dev/null
+	# the channel alone: "received N bytes of ... (X MB/s)"
+	echo "$(since "$t") $(cat "$work/cli.rss") $(sed -n 's/.*received .* (\([0-9.]*\) MB\/s).*/\1/p' "$work/cli.log")"
+}
+
+small=$(pkg small 1)
+fetch "$small" >/dev/null	# warms GStreamer's plugin registry
+read -r setup _ < <(fetch "$small")
+t=$(now)
+ip netns exec "$B" $ssh root@10.214.0.1 true
+printf 'connection setup (1 MiB package end to end, over ssh): %.2f s (ssh alone: %.2f s)\n' \
+    "$setup" "$(since "$t")"
+for mib in $sizes; do
+	d=$(pkg "m$mib" "$mib")
+	f=$srv/pipelines/${d#sha256:}.rmpkg
+	bytes=$(stat -c %s "$f")
+	read -r secs crss chan < <(fetch "$d")
+	cmp "$f" "$work/b/pipelines/${d#sha256:}.rmpkg"
+	t=$(now)
+	ip netns exec "$B" scp -q -F /dev/null -i "$work/id" -o IdentitiesOnly=yes \
+	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+	    -P 2222 "root@10.214.0.1:$f" "$work/scp.out"
+	scps=$(since "$t")
+	printf '%5d MiB: peer %6.1f MB/s end to end (%.1f s), channel %s MB/s; RSS fetch %d MB, serve %d MB   scp %6.1f MB/s (%.1f s)\n' \
+	    "$mib" "$(echo "$bytes / $secs / 1000000" | bc -l)" "$secs" "$chan" $((crss / 1024)) \
+	    $(($(cat "$work/srv.rss") / 1024)) "$(echo "$bytes / $scps / 1000000" | bc -l)" "$scps"
+	rm -f "$work/scp.out" "$f"
+	rm -rf "$work/b"
+done
