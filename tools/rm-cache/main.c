@@ -357,7 +357,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "%s: %s: not in the cache\n", rm_progname(), argv[0]);
 			return RM_EXIT_NEGATIVE;
 		}
-		return do_path(argv[0], hex, flags, json);
+		return do_path(argv[0], hex, o.flags, json);
 	}
 	if (strcmp(cmd, "verify") == 0 || strcmp(cmd, "gc") == 0) {
 		int verify = cmd[0] == 'v';
