@@ -1087,19 +1087,27 @@ out:
  * A package file is installed as a package from a layout would be: its
  * files copied into blobs (hashed), the package made from them, verified
  * and unpacked with links to the large ones, then kept as its blobs alone.
+ * want (may be NULL): the digest it must have ("sha256:HEX"), checked
+ * before anything is stored. pkgdigest: what it is.
  */
 static int
-fetch_pkgfile(const char *path, json_t **result, struct rm_err *err)
+install_pkgfile_blobs(const char *path, const char *want, const char *source,
+    char pkgdigest[80], int *cached, struct rm_err *err)
 {
-	char pkgdigest[80];
 	json_t *files = NULL, *offsets = NULL, *f;
 	long long mtime = 0;
 	struct source s;
 	size_t i;
-	int r, cached = 0;
+	int r;
 
+	*cached = 0;
 	if ((r = rm_oci_package_files(path, &files, pkgdigest, &mtime, err)) != 0)
 		return r;
+	if (want != NULL && strcmp(pkgdigest, want) != 0) {
+		json_decref(files);
+		return rm_err_set(err, RM_EXIT_INTEGRITY, path, NULL, "refused: the package is "
+		    "%s, expected %s", pkgdigest, want);
+	}
 	offsets = json_object();
 	json_array_foreach(files, i, f) {
 		json_object_set(offsets, json_string_value(json_object_get(f, "digest")),
@@ -1109,11 +1117,21 @@ fetch_pkgfile(const char *path, json_t **result, struct rm_err *err)
 	memset(&s, 0, sizeof(s));
 	s.pkgfile = path;
 	s.offsets = offsets;
-	r = install_oci(&s, files, pkgdigest, mtime, NULL, path, "file", &cached, err);
-	if (r == 0)
-		*result = result_for(path, pkgdigest + 7, NULL, cached);
+	r = install_oci(&s, files, pkgdigest, mtime, NULL, path, source, cached, err);
 	json_decref(offsets);
 	json_decref(files);
+	return r;
+}
+
+static int
+fetch_pkgfile(const char *path, json_t **result, struct rm_err *err)
+{
+	char pkgdigest[80];
+	int r, cached;
+
+	r = install_pkgfile_blobs(path, NULL, "file", pkgdigest, &cached, err);
+	if (r == 0)
+		*result = result_for(path, pkgdigest + 7, NULL, cached);
 	return r;
 }
 
@@ -1865,6 +1883,15 @@ rm_cache_gc(json_t **rep, struct rm_err *err)
 			const char *nm = de->d_name;
 			if (nm[0] == '.' || strlen(nm) < 64 || !is_hex(nm, 64) ? 0 : 0)
 				continue;
+			if (strlen(nm) > 64 && strspn(nm, "0123456789abcdef") == 64 &&
+			    (strcmp(nm + 64, ".peer") == 0 || strcmp(nm + 64, ".peer.state") == 0)) {
+				/* a peer transfer kept for resuming: gone unless one runs */
+				snprintf(lockname, sizeof(lockname), "%.64s.peer.lock", nm);
+				snprintf(p, sizeof(p), "%s/%s", pipedir, nm);
+				if (stale(pipedir, nm, lockname) && unlink(p) == 0)
+					report(out, "partial", p, "unfinished peer transfer");
+				continue;
+			}
 			if (strlen(nm) <= 64 || !((nm[64] == '.') && (strncmp(nm + 64, ".tmp.", 5) == 0 ||
 			    strncmp(nm + 64, ".rmpkg.tmp.", 11) == 0 || strcmp(nm + 64, ".new") == 0 ||
 			    strncmp(nm + 64, ".new.tmp.", 9) == 0 ||	/* rm_pkg_extract's mkdtemp */
@@ -1991,38 +2018,30 @@ int
 rm_cache_install_peer(const char *hex, const char *partial, const char *ref,
     const char *source, int flags, json_t **result, struct rm_err *err)
 {
-	char pipedir[PATH_MAX], rmpkg[PATH_MAX], lk[PATH_MAX], key[1200] = "";
+	char key[1200] = "", want[80], pkgdigest[80];
 	struct rm_oci_ref o;
 	struct rm_err e;
-	int fd, r, cached = 0;
+	int r, cached = 0;
 
 	*result = NULL;
 	rm_err_clear(&e);
 	if (strncmp(ref, "oci://", 6) == 0 && rm_oci_ref_parse(ref, &o, &e) == 0)
 		rm_oci_ref_str(&o, key, sizeof(key));
-	if ((r = home_dir(pipedir, sizeof(pipedir), "pipelines", err)) != 0)
-		return r;
-	snprintf(rmpkg, sizeof(rmpkg), "%s/%s.rmpkg", pipedir, hex);
-	snprintf(lk, sizeof(lk), "%s/%s.lock", pipedir, hex);
-	if ((fd = rm_lock(lk, 1, 0, err)) < 0)
-		return fd;
-	if (entry_complete(hex)) {
+	snprintf(want, sizeof(want), "sha256:%s", hex);
+	if (partial[0] == '\0') {
+		/* nothing came: the entry is here already */
 		cached = 1;
-		if (partial[0] != '\0')
-			unlink(partial);
+		r = entry_complete(hex) ? 0 : rm_err_set(err, RM_EXIT_NOTFOUND, NULL, NULL,
+		    "sha256:%s: not in the cache", hex);
 	} else {
-		remove_leftovers(pipedir, hex);
-		if (rename(partial, rmpkg) != 0)
-			r = rm_err_set(err, RM_EXIT_INVALID, rmpkg, NULL, "cannot rename into place: %s",
-			    strerror(errno));
-		else if ((r = install_pkgfile(hex, rmpkg, 0, NULL, err)) != 0)
-			unlink(rmpkg);
+		/* kept as its blobs, as a package from a registry: the partial goes */
+		r = install_pkgfile_blobs(partial, want, source, pkgdigest, &cached, err);
+		unlink(partial);
 	}
-	if (r == 0) {
-		struct note n = { key[0] ? key : NULL, NULL, hex, NULL, cached ? NULL : source };
+	if (r == 0 && key[0] != '\0') {
+		struct note n = { key, NULL, hex, NULL, NULL };
 		r = index_update(edit_note, &n, err);
 	}
-	rm_unlock(fd);
 	if (r != 0)
 		return r;
 	*result = result_for(key[0] ? key : ref, hex, NULL, cached);

@@ -118,6 +118,32 @@ serve_lookup(const json_t *req, char hex[RM_SHA256_HEX])
 	return rm_cache_lookup(ref, hex, &e) == 0 ? 0 : 1;
 }
 
+/*
+ * The .rmpkg of a cached package, for serving: a package fetched from a
+ * registry is kept as its blobs, and its .rmpkg is rebuilt from them (byte
+ * for byte, every file hashed) when asked for. 0 with path set; otherwise
+ * the error is answered (not_found, or unavailable saying why) and 1.
+ */
+static int
+serve_package(struct rm_p2p *p, const char *hex, char *path, size_t size, int *answered,
+    struct rm_err *err)
+{
+	struct rm_err e;
+	char msg[1200];
+
+	rm_err_clear(&e);
+	*answered = 1;
+	if (rm_cache_package(hex, path, size, &e) == 0) {
+		*answered = 0;
+		return 0;
+	}
+	if (e.code == RM_EXIT_NOTFOUND)
+		return serve_error(p, "not_found", "not in this cache", err);
+	rm_warn("peer: cannot serve sha256:%s: %s", hex, rm_err_str(&e, msg, sizeof(msg)));
+	return serve_error(p, "unavailable", "in this cache, but its package cannot be read "
+	    "(see the serving side's messages)", err);
+}
+
 static int
 serve_have(struct rm_p2p *p, const json_t *req, struct rm_err *err)
 {
@@ -125,13 +151,16 @@ serve_have(struct rm_p2p *p, const json_t *req, struct rm_err *err)
 	json_t *contents, *ans;
 	struct stat st;
 	struct rm_err e;
-	int r = serve_lookup(req, hex);
+	int r = serve_lookup(req, hex), answered;
 
 	if (r == 2)
 		return serve_error(p, "bad_request", "\"have\" takes a \"digest\" (sha256:64 hex "
 		    "digits) or a \"ref\" (oci:// or a digest prefix)", err);
-	snprintf(path, sizeof(path), "%s/pipelines/%s.rmpkg", rm_home(), hex);
-	if (r == 1 || stat(path, &st) != 0)
+	if (r == 1)
+		return serve_error(p, "not_found", "not in this cache", err);
+	if ((r = serve_package(p, hex, path, sizeof(path), &answered, err)) != 0 || answered)
+		return r;
+	if (stat(path, &st) != 0)
 		return serve_error(p, "not_found", "not in this cache", err);
 	snprintf(path, sizeof(path), "%s/pipelines/%s/" RM_PKG_CONTENTS, rm_home(), hex);
 	rm_err_clear(&e);
@@ -215,14 +244,17 @@ serve_get(struct rm_p2p *p, const json_t *req, struct rm_err *err)
 	const json_t *off = json_object_get(req, "offset");
 	json_int_t offset = off == NULL ? 0 : json_integer_value(off);
 	struct stat st;
-	int fd, r;
+	int fd, r, answered;
 
 	if (json_object_get(req, "digest") == NULL || (r = serve_lookup(req, hex)) == 2 ||
 	    (off != NULL && !json_is_integer(off)) || offset < 0)
 		return serve_error(p, "bad_request", "\"get\" takes a \"digest\" (sha256:64 hex "
 		    "digits) and an \"offset\" (a byte count)", err);
-	snprintf(path, sizeof(path), "%s/pipelines/%s.rmpkg", rm_home(), hex);
-	if (r == 1 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (r == 1)
+		return serve_error(p, "not_found", "not in this cache", err);
+	if ((r = serve_package(p, hex, path, sizeof(path), &answered, err)) != 0 || answered)
+		return r;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return serve_error(p, "not_found", "not in this cache", err);
 	if (fstat(fd, &st) != 0 || (uint64_t)offset > (uint64_t)st.st_size) {
 		close(fd);

@@ -143,6 +143,31 @@ random_model_pkg() {
 	[ -z "$(ls "$REMOTEMEDIA_HOME/blobs/sha256/" | grep '\.partial$')" ]
 }
 
+@test "rm-cache gc: a peer transfer left behind goes, unless a fetch holds its lock" {
+	P=$REMOTEMEDIA_HOME/pipelines
+	h=$(printf 'a%.0s' $(seq 64))
+	k=$(printf 'b%.0s' $(seq 64))
+	mkdir -p "$P"
+	for x in "$h" "$k"; do
+		head -c 1000 /dev/urandom >"$P/$x.peer"
+		echo '{}' >"$P/$x.peer.state"
+	done
+	# a fetch still running holds k's lock
+	flock "$P/$k.peer.lock" sleep 30 &
+	holder=$!
+	for _ in $(seq 1 50); do
+		[ -e "$P/$k.peer.lock" ] && break
+		sleep 0.1
+	done
+	run --separate-stderr rm-cache gc --json
+	kill "$holder"
+	assert_success
+	assert_equal "$(jq -r '[.[] | select(.what == "partial") | .path | sub(".*/"; "")] | sort | join(" ")' <<<"$output")" \
+		"$h.peer $h.peer.state"
+	[ ! -e "$P/$h.peer" ] && [ ! -e "$P/$h.peer.state" ]
+	[ -e "$P/$k.peer" ] && [ -e "$P/$k.peer.state" ]
+}
+
 @test "rm-cache: two concurrent fetches of the same reference give one correct entry" {
 	rm-cache fetch --insecure -q --json --package "oci://$REG/voice/tts:2.0" > "$BATS_TEST_TMPDIR/a" 2>&1 &
 	a=$!
