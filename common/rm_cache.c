@@ -776,30 +776,27 @@ out:
  * when it is not there already. Caller holds the entry's lock.
  */
 static int
-package_make_locked(const char *hex, struct rm_err *err)
+package_assemble(const char *hex, const char *out, struct rm_err *err)
 {
-	char rmpkg[PATH_MAX], blobdir[PATH_MAX];
+	char blobdir[PATH_MAX];
 	json_t *files = NULL;
 	struct rm_pkg *pkg = NULL;
 	long long mtime = 0;
 	int r;
 
-	snprintf(rmpkg, sizeof(rmpkg), "%s/pipelines/%s.rmpkg", rm_home(), hex);
 	snprintf(blobdir, sizeof(blobdir), "%s/blobs/sha256", rm_home());
-	if (rm_is_file(rmpkg))
-		return 0;
 	if ((r = layout_read(hex, &files, &mtime, err)) != 0)
-		return r < 0 ? r : rm_err_set(err, RM_EXIT_NOTFOUND, rmpkg, NULL,
+		return r < 0 ? r : rm_err_set(err, RM_EXIT_NOTFOUND, out, NULL,
 		    "no package file and no layout record to make it from");
 	pthread_mutex_lock(&install_mu);
-	r = rm_oci_package_assemble(files, mtime, blobdir, rmpkg, err);
-	if (r == 0 && (r = rm_pkg_open(rmpkg, RM_PKG_VERIFY | RM_PKG_NO_POLICY, &pkg, err)) == 0 &&
+	r = rm_oci_package_assemble(files, mtime, blobdir, out, err);
+	if (r == 0 && (r = rm_pkg_open(out, RM_PKG_VERIFY | RM_PKG_NO_POLICY, &pkg, err)) == 0 &&
 	    strcmp(pkg->digest, hex) != 0)
-		r = rm_err_set(err, RM_EXIT_INTEGRITY, rmpkg, NULL, "refused: the cached blobs "
+		r = rm_err_set(err, RM_EXIT_INTEGRITY, out, NULL, "refused: the cached blobs "
 		    "make sha256:%s", pkg->digest);
 	pthread_mutex_unlock(&install_mu);
 	if (r != 0) {
-		unlink(rmpkg);
+		unlink(out);
 		if (err->code == RM_EXIT_INTEGRITY || err->code == RM_EXIT_NOTFOUND)
 			snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
 			    "; the cached blobs no longer make package sha256:%.12s...: 'rm-cache "
@@ -808,6 +805,17 @@ package_make_locked(const char *hex, struct rm_err *err)
 	rm_pkg_free(pkg);
 	json_decref(files);
 	return r;
+}
+
+static int
+package_make_locked(const char *hex, struct rm_err *err)
+{
+	char rmpkg[PATH_MAX];
+
+	snprintf(rmpkg, sizeof(rmpkg), "%s/pipelines/%s.rmpkg", rm_home(), hex);
+	if (rm_is_file(rmpkg))
+		return 0;
+	return package_assemble(hex, rmpkg, err);
 }
 
 static int
@@ -834,6 +842,36 @@ rm_cache_package(const char *hex, char *pkgpath, size_t size, struct rm_err *err
 	if ((r = package_make(hex, err)) != 0)
 		return r;
 	return rm_path(pkgpath, size, err, "%s/pipelines/%s.rmpkg", rm_home(), hex);
+}
+
+int
+rm_cache_package_fd(const char *hex, int *fdp, struct rm_err *err)
+{
+	char rmpkg[PATH_MAX], dir[PATH_MAX], out[PATH_MAX];
+	const char *td = getenv("TMPDIR");
+	int r, fd;
+
+	*fdp = -1;
+	if (strlen(hex) != 64 || !is_hex(hex, 64) || !entry_complete(hex))
+		return rm_err_set(err, RM_EXIT_NOTFOUND, hex, NULL, "not in the cache");
+	snprintf(rmpkg, sizeof(rmpkg), "%s/pipelines/%s.rmpkg", rm_home(), hex);
+	if ((fd = open(rmpkg, O_RDONLY | O_CLOEXEC)) >= 0) {
+		*fdp = fd;
+		return 0;
+	}
+	snprintf(dir, sizeof(dir), "%s/remotemedia-package.XXXXXX", td && *td ? td : "/tmp");
+	if (mkdtemp(dir) == NULL)
+		return rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot make a temporary "
+		    "directory: %s", strerror(errno));
+	snprintf(out, sizeof(out), "%s/%s.rmpkg", dir, hex);
+	r = package_assemble(hex, out, err);
+	if (r == 0 && (fd = open(out, O_RDONLY | O_CLOEXEC)) < 0)
+		r = rm_err_set(err, RM_EXIT_INVALID, out, NULL, "cannot open: %s", strerror(errno));
+	/* open, it needs no name: nothing is left behind, whatever happens next */
+	rm_remove_tree(dir);
+	if (r == 0)
+		*fdp = fd;
+	return r;
 }
 
 /* ---- references ---------------------------------------------------------- */

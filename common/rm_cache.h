@@ -100,6 +100,12 @@ json_t *rm_cache_mount_candidates(const char *host, const char *repo);
  * and source ("peer:COMMAND") go into *result and refs.json. An entry
  * complete already is left as it is (partial "" when nothing came).
  */
+/*
+ * The package file of a cached entry, open for reading, writing nothing in
+ * the cache: its .rmpkg when there is one, else one made from its blobs
+ * (verified against the digest) in $TMPDIR and unlinked at once.
+ */
+int rm_cache_package_fd(const char *hex, int *fd, struct rm_err *err);
 int rm_cache_install_peer(const char *hex, const char *partial, const char *ref,
     const char *source, int flags, json_t **result, struct rm_err *err);
 /* Removes one entry (by any reference form) or, with ref NULL, everything. */

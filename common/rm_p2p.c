@@ -119,22 +119,36 @@ serve_lookup(const json_t *req, char hex[RM_SHA256_HEX])
 }
 
 /*
- * The .rmpkg of a cached package, for serving: a package fetched from a
- * registry is kept as its blobs, and its .rmpkg is rebuilt from them (byte
- * for byte, every file hashed) when asked for. 0 with path set; otherwise
- * the error is answered (not_found, or unavailable saying why) and 1.
+ * The package file of a cached package, for serving, open: a package kept
+ * as its blobs is made from them (byte for byte, every file hashed) into
+ * an unlinked temporary file, so serving writes nothing in the cache. The
+ * last one stays open for the session: a "have" and the "get"s after it
+ * make it once. 0 with *fd set (not to be closed); otherwise the error is
+ * answered (not_found, or unavailable saying why) and *fd is -1.
  */
+static struct {
+	char hex[RM_SHA256_HEX];
+	int fd;
+} served = { "", -1 };
+
 static int
-serve_package(struct rm_p2p *p, const char *hex, char *path, size_t size, int *answered,
-    struct rm_err *err)
+serve_package(struct rm_p2p *p, const char *hex, int *fd, struct rm_err *err)
 {
 	struct rm_err e;
 	char msg[1200];
 
+	*fd = -1;
+	if (served.fd >= 0 && strcmp(served.hex, hex) == 0) {
+		*fd = served.fd;
+		return 0;
+	}
+	if (served.fd >= 0)
+		close(served.fd);
+	served.fd = -1;
 	rm_err_clear(&e);
-	*answered = 1;
-	if (rm_cache_package(hex, path, size, &e) == 0) {
-		*answered = 0;
+	if (rm_cache_package_fd(hex, &served.fd, &e) == 0) {
+		snprintf(served.hex, sizeof(served.hex), "%s", hex);
+		*fd = served.fd;
 		return 0;
 	}
 	if (e.code == RM_EXIT_NOTFOUND)
@@ -151,16 +165,16 @@ serve_have(struct rm_p2p *p, const json_t *req, struct rm_err *err)
 	json_t *contents, *ans;
 	struct stat st;
 	struct rm_err e;
-	int r = serve_lookup(req, hex), answered;
+	int r = serve_lookup(req, hex), fd;
 
 	if (r == 2)
 		return serve_error(p, "bad_request", "\"have\" takes a \"digest\" (sha256:64 hex "
 		    "digits) or a \"ref\" (oci:// or a digest prefix)", err);
 	if (r == 1)
 		return serve_error(p, "not_found", "not in this cache", err);
-	if ((r = serve_package(p, hex, path, sizeof(path), &answered, err)) != 0 || answered)
+	if ((r = serve_package(p, hex, &fd, err)) != 0 || fd < 0)
 		return r;
-	if (stat(path, &st) != 0)
+	if (fstat(fd, &st) != 0)
 		return serve_error(p, "not_found", "not in this cache", err);
 	snprintf(path, sizeof(path), "%s/pipelines/%s/" RM_PKG_CONTENTS, rm_home(), hex);
 	rm_err_clear(&e);
@@ -240,11 +254,11 @@ serve_send(struct rm_p2p *p, int fd, const char *hex, uint64_t offset, uint64_t 
 static int
 serve_get(struct rm_p2p *p, const json_t *req, struct rm_err *err)
 {
-	char hex[RM_SHA256_HEX], path[PATH_MAX];
+	char hex[RM_SHA256_HEX];
 	const json_t *off = json_object_get(req, "offset");
 	json_int_t offset = off == NULL ? 0 : json_integer_value(off);
 	struct stat st;
-	int fd, r, answered;
+	int fd, r;
 
 	if (json_object_get(req, "digest") == NULL || (r = serve_lookup(req, hex)) == 2 ||
 	    (off != NULL && !json_is_integer(off)) || offset < 0)
@@ -252,18 +266,12 @@ serve_get(struct rm_p2p *p, const json_t *req, struct rm_err *err)
 		    "digits) and an \"offset\" (a byte count)", err);
 	if (r == 1)
 		return serve_error(p, "not_found", "not in this cache", err);
-	if ((r = serve_package(p, hex, path, sizeof(path), &answered, err)) != 0 || answered)
+	if ((r = serve_package(p, hex, &fd, err)) != 0 || fd < 0)
 		return r;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return serve_error(p, "not_found", "not in this cache", err);
-	if (fstat(fd, &st) != 0 || (uint64_t)offset > (uint64_t)st.st_size) {
-		close(fd);
+	if (fstat(fd, &st) != 0 || (uint64_t)offset > (uint64_t)st.st_size)
 		return serve_error(p, "bad_offset", "the offset is past the end of the package",
 		    err);
-	}
-	r = serve_send(p, fd, hex, (uint64_t)offset, (uint64_t)st.st_size, err);
-	close(fd);
-	return r;
+	return serve_send(p, fd, hex, (uint64_t)offset, (uint64_t)st.st_size, err);
 }
 
 int
