@@ -70,6 +70,8 @@ struct rm_sched {
 	uint32_t *local, nlocal;	/* its executors at endpoint "local" */
 	int every;			/* the next tier lists every available executor */
 	size_t nrun;			/* tiers matched (not answered by the memo) */
+	int slim;			/* the plan keeps the basis: placed entries
+					 * without explanation (slim_entry) */
 };
 
 static const char *policy_names[] = { "greedy", "balanced", "cost", "latency" };
@@ -694,6 +696,9 @@ tier_records(struct rm_sched *s, const struct gather *ga, size_t tier, const jso
 	size_t j;
 	char summary[1024], head[1400];
 
+	/* a placed node of a slim plan keeps no tiers_tried */
+	if (s->slim && !record && ga->nav > 0)
+		return;
 	buckets = json_pack("{s:I,s:I,s:I,s:I}", "available", (json_int_t)ga->bcount[0], "busy",
 	    (json_int_t)ga->bcount[1], "policy", (json_int_t)ga->bcount[2], "incompatible",
 	    (json_int_t)ga->bcount[3]);
@@ -836,7 +841,7 @@ run_tier(struct rm_sched *s, const struct rm_exgroup *g, const json_t *nodedoc, 
 	record = record || s->o.full;
 	tier_records(s, &ga, tier, req, remote_only, host, record, r);
 	tier_executors(s, &ga, top, ntop, remote_only, record, r);
-	r->deciding = deciding(r->node);
+	r->deciding = s->slim && !record ? NULL : deciding(r->node);
 	if (ga.nav > 0) {
 		r->chosen = top[0];
 		r->metric = s->metric[top[0]];
@@ -1065,6 +1070,27 @@ node_seconds(const json_t *node, int *assumed)
 	return json_is_number(v) ? json_number_value(v) : RM_SCHED_DEFAULT_SECONDS;
 }
 
+/*
+ * A placed node of a plan with the basis keeps what a placement needs:
+ * tiers_tried and decided_by are explanation (rm-schedule explain makes
+ * them again), the alternatives only their executor ids.
+ */
+static void
+slim_entry(json_t *entry)
+{
+	json_t *ids, *a;
+	size_t i;
+
+	if (!json_is_string(json_object_get(entry, "executor")))
+		return;
+	json_object_del(entry, "tiers_tried");
+	json_object_del(entry, "decided_by");
+	ids = json_array();
+	json_array_foreach(json_object_get(entry, "alternatives"), i, a)
+		json_array_append(ids, json_is_string(a) ? a : json_object_get(a, "id"));
+	json_object_set_new(entry, "alternatives", ids);
+}
+
 static json_t *
 placed_entry(struct rm_sched *s, const json_t *node, const struct rm_match_cand *c, size_t tier,
     double secs, int assumed, const char *reason, json_t *alternatives, json_t *tried,
@@ -1098,6 +1124,8 @@ placed_entry(struct rm_sched *s, const json_t *node, const struct rm_match_cand 
 			}
 	}
 	json_object_set_new(o, "warnings", w ? w : json_array());
+	if (s->slim)
+		slim_entry(o);
 	return o;
 }
 
@@ -1144,7 +1172,8 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 				    cand_id(c), "tier", (json_int_t)0, "reason", reason));
 				entry = placed_entry(s, node, c, 0, secs, assumed, reason, alts, tried, dec);
 				json_object_set_new(entry, "local", json_true());
-				json_object_set(entry, "decided_by", r.deciding);
+				if (!s->slim)
+					json_object_set(entry, "decided_by", r.deciding);
 				json_decref(alts);
 				tier_release(&r);
 				json_decref(tried);
@@ -1172,7 +1201,8 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 			}
 			goto fail;
 		}
-		json_array_append(tried, r.tried);
+		if (r.tried != NULL)
+			json_array_append(tried, r.tried);
 		if (r.decision != NULL)
 			json_array_append(dtiers, r.decision);
 		if (r.nav > 0) {
@@ -1219,7 +1249,8 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 			    cand_id(c), "tier", (json_int_t)tier, "reason", reason));
 			entry = placed_entry(s, node, c, tier, secs, assumed, reason, r.alternatives,
 			    tried, dec);
-			json_object_set(entry, "decided_by", r.deciding);
+			if (!s->slim)
+				json_object_set(entry, "decided_by", r.deciding);
 			if (c->degraded) {
 				json_t *w = json_object_get(entry, "warnings");
 				if (json_array_size(w) == 0) {
@@ -1389,13 +1420,59 @@ explain_basis(struct rm_sched *s, struct rm_err *err)
 	return b;
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Will placing these nodes match more than limit tiers? Each distinct
+ * first tier is matched at least once (the memo answers only what it saw),
+ * so more distinct ones than limit say yes; nodes that may run locally
+ * are not counted. 1 yes, 0 cannot tell.
+ */
+static int
+many_shapes(const struct rm_sched *s, const json_t *nodes, size_t limit)
+{
+	uint64_t *h = malloc((json_array_size(nodes) + 1) * sizeof(*h));
+	json_t *n, *none = json_object();
+	size_t i, nh = 0, distinct = 0;
+	int assumed;
+
+	json_array_foreach(nodes, i, n) {
+		const json_t *caps = json_object_get(n, "capabilities");
+		const char *host = json_string_value(json_object_get(n, "host"));
+		char *key;
+		if (h == NULL || (host == NULL && empty_requirements(caps) &&
+		    json_array_size(json_object_get(n, "fallback")) == 0))
+			continue;
+		key = memo_key(s, 0, caps ? caps : none, host, node_seconds(n, &assumed), 0);
+		if (key == NULL)
+			continue;
+		h[nh++] = rm_hash64(key, strlen(key), 0);
+		free(key);
+	}
+	json_decref(none);
+	if (h == NULL)
+		return 0;
+	qsort(h, nh, sizeof(*h), cmp_u64);
+	for (i = 0; i < nh; i++)
+		distinct += i == 0 || h[i] != h[i - 1];
+	free(h);
+	return distinct > limit;
+}
+
 json_t *
 rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, struct rm_err *err)
 {
 	json_t *nodes = json_object_get(pipeline, "nodes"), *n, *pnodes = json_array(),
 	    *decisions = json_array(), *plan, *orders = json_object();
 	size_t i, nplaced = 0;
-	int record = !s->o.full && !s->o.basis;
+	int record = !s->o.full && !s->o.basis, clear_at_limit = 0;
+	size_t limit = s->total / 8 + 64;
 	double total = 0;
 	char *dump, hex[RM_SHA256_HEX], when[64], digest[80];
 
@@ -1407,6 +1484,17 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 	rm_sha256_hex(dump, strlen(dump), hex);
 	free(dump);
 	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	s->slim = s->o.basis && !s->o.full;
+	if (record && many_shapes(s, nodes, limit)) {
+		/*
+		 * The log would be dropped below: keep none from the start.
+		 * The memo is still cleared where it would have been, so
+		 * that costs rescaled from it come out the same.
+		 */
+		record = 0;
+		s->slim = 1;
+		clear_at_limit = 1;
+	}
 	json_array_foreach(nodes, i, n) {
 		json_t *dec = NULL, *entry;
 		entry = rm_sched_place(s, n, file, s->o.full || record ? &dec : NULL, err);
@@ -1430,10 +1518,13 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 		 * adverts; once the distinct decisions outnumber an eighth of
 		 * the executors, keep what decides a node again instead.
 		 */
-		if (record && s->nrun > s->total / 8 + 64) {
+		if (record && s->nrun > limit) {
 			record = 0;
 			json_array_clear(decisions);
 			memo_clear(s);	/* its records are not wanted any more */
+		} else if (clear_at_limit && s->nrun > limit) {
+			clear_at_limit = 0;
+			memo_clear(s);
 		}
 	}
 	rm_time_format(s->o.now, when, sizeof(when));
@@ -1459,6 +1550,8 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 		json_object_set(basis, "key_order", orders);
 		json_object_del(plan, "decisions");
 		json_object_set_new(plan, "explain", basis);
+		json_array_foreach(pnodes, i, n)
+			slim_entry(n);
 	}
 	if (s->o.measure)
 		json_object_set(plan, "measured_latency_ms", s->measured);
@@ -1578,13 +1671,64 @@ done:
 	return dec;
 }
 
+/* A copy of canonical node n with its requirements as written (keep_order). */
+static json_t *
+written_order(const json_t *basis, const json_t *n, const char *id)
+{
+	json_t *copy = json_deep_copy(n), *order;
+
+	order = json_object_get(json_object_get(basis, "key_order"), id);
+	if (json_is_string(order)) {
+		json_t *part = json_loads(json_string_value(order), 0, NULL);
+		if (json_is_object(part))
+			json_object_update(copy, part);
+		json_decref(part);
+	}
+	return copy;
+}
+
+json_t *
+rm_sched_decided_by(const json_t *plan, const json_t *entry, size_t hint)
+{
+	const char *id = json_string_value(json_object_get(entry, "id"));
+	const json_t *n, *cnodes = json_object_get(json_object_get(plan, "canonical"), "nodes");
+	const struct rm_taxo *t;
+	json_t *copy, *tdoc, *req, *compdoc, *out = NULL;
+	struct rm_node *node;
+	struct rm_err err;
+	json_int_t tier = json_integer_value(json_object_get(entry, "tier"));
+	int remote;
+
+	if (json_is_array(json_object_get(entry, "decided_by")))
+		return json_incref(json_object_get(entry, "decided_by"));
+	rm_err_clear(&err);
+	n = json_array_get(cnodes, hint);
+	if (id == NULL || !json_is_string(json_object_get(n, "id")) ||
+	    strcmp(json_string_value(json_object_get(n, "id")), id) != 0)
+		n = id ? plan_node(plan, id) : NULL;
+	if (n == NULL || !json_is_string(json_object_get(entry, "executor")) ||
+	    (t = rm_taxo_get(&err)) == NULL)
+		return json_array();
+	copy = written_order(json_object_get(plan, "explain"), n, id);
+	tdoc = tier == 0 ? json_object_get(copy, "capabilities") :
+	    json_array_get(json_object_get(copy, "fallback"), (size_t)tier - 1);
+	req = tdoc ? tier_requirements(tdoc, &remote) : json_object();
+	compdoc = json_pack("{s:s,s:o}", "id", id, "capabilities", req);
+	if (rm_node_compile(t, compdoc, "plan", &node, &err) == 0) {
+		out = deciding(node);
+		rm_node_free(node);
+	}
+	json_decref(compdoc);
+	json_decref(copy);
+	return out ? out : json_array();
+}
+
 json_t *
 rm_sched_explain_node(const json_t *plan, const char *node, const char *file, struct rm_err *err)
 {
 	const json_t *d = rm_sched_decision(plan, node), *basis = json_object_get(plan, "explain");
 	const json_t *n;
-
-	json_t *copy, *order, *dec;
+	json_t *copy, *dec;
 
 	if (d != NULL)
 		return json_incref((json_t *)d);
@@ -1592,15 +1736,7 @@ rm_sched_explain_node(const json_t *plan, const char *node, const char *file, st
 		rm_err_set(err, RM_EXIT_NOTFOUND, file, NULL, "no node '%s' in the plan", node);
 		return NULL;
 	}
-	/* the requirements in the order they were written (see keep_order) */
-	copy = json_deep_copy(n);
-	order = json_object_get(json_object_get(basis, "key_order"), node);
-	if (json_is_string(order)) {
-		json_t *part = json_loads(json_string_value(order), 0, NULL);
-		if (json_is_object(part))
-			json_object_update(copy, part);
-		json_decref(part);
-	}
+	copy = written_order(basis, n, node);
 	dec = decide_again(plan, basis, copy, file, err);
 	json_decref(copy);
 	return dec;

@@ -367,3 +367,24 @@ PY
 	assert_success
 	[ "$(jq -r '.tiers[0].executors | length' <<<"$output")" = 4 ]
 }
+
+@test "rm-schedule: a plan with the basis keeps per node what a placement needs" {
+	rm-schedule plan --no-park --no-local -p cost -o "$BATS_TEST_TMPDIR/log.json" -d "$SF/three" \
+	    "$P/voice.yaml" >/dev/null
+	rm-schedule plan --no-park --no-local --decisions basis -p cost -o "$BATS_TEST_TMPDIR/basis.json" \
+	    -d "$SF/three" "$P/voice.yaml" >/dev/null
+	# placed nodes: no tiers_tried or decided_by (explain makes them again),
+	# alternatives by id; otherwise the same placements
+	jq -e '[.nodes[] | select(.status == "placed") | has("tiers_tried") or has("decided_by") or
+	    (.alternatives | any(type != "string"))] | any | not' \
+	    "$BATS_TEST_TMPDIR/basis.json"
+	diff -u <(jq -S '[.nodes[] | del(.tiers_tried, .decided_by) | .alternatives |= map(.id)]' \
+	    "$BATS_TEST_TMPDIR/log.json") <(jq -S '.nodes' "$BATS_TEST_TMPDIR/basis.json")
+	# the graph still names each node's deciding capabilities
+	rm-schedule plan --no-park --no-local -p cost --format dot -d "$SF/three" "$P/voice.yaml" \
+	    > "$BATS_TEST_TMPDIR/log.dot"
+	rm-schedule plan --no-park --no-local -p cost --format dot --decisions basis -d "$SF/three" \
+	    "$P/voice.yaml" > "$BATS_TEST_TMPDIR/basis.dot"
+	grep -q 'cpu.cores 8' "$BATS_TEST_TMPDIR/log.dot"
+	diff -u "$BATS_TEST_TMPDIR/log.dot" "$BATS_TEST_TMPDIR/basis.dot"
+}
