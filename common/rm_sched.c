@@ -1756,11 +1756,16 @@ skip_ws(const char *p, const char *end)
 static const char *
 skip_string(const char *p, const char *end)
 {
-	for (p++; p < end; p++) {
-		if (*p == '\\')
-			p++;
-		else if (*p == '"')
-			return p + 1;
+	const char *q, *b;
+
+	for (p++; p < end; p = q + 1) {
+		if ((q = memchr(p, '"', (size_t)(end - p))) == NULL)
+			return NULL;
+		/* escaped when an odd number of backslashes come before it */
+		for (b = q; b > p && b[-1] == '\\'; b--)
+			;
+		if (((q - b) & 1) == 0)
+			return q + 1;
 	}
 	return NULL;
 }
@@ -1780,6 +1785,12 @@ skip_value(const char *p, const char *end)
 		return p;
 	}
 	while (p < end) {
+		static const unsigned char nest[256] = { ['"'] = 1, ['{'] = 1, ['['] = 1,
+		    ['}'] = 1, [']'] = 1 };
+		while (p < end && !nest[(unsigned char)*p])
+			p++;
+		if (p >= end)
+			break;
 		if (*p == '"') {
 			if ((p = skip_string(p, end)) == NULL)
 				return NULL;
@@ -1897,14 +1908,55 @@ canonical_cb(const char *k, size_t klen, const char *v, const char *vend, void *
 	return 0;
 }
 
+/* key_order: the node's entry; an escaped key stops the scan (read it all). */
+static int
+order_cb(const char *k, size_t klen, const char *v, const char *vend, void *arg)
+{
+	struct skim *sk = arg;
+
+	if (memchr(k, '\\', klen) != NULL)
+		return -1;
+	return key_is(k, klen, sk->node) ? put_parsed(sk->into, sk->node, v, vend) : 0;
+}
+
+/* The explain basis: every member, of key_order only the node's entry. */
+static int
+explain_cb(const char *k, size_t klen, const char *v, const char *vend, void *arg)
+{
+	struct skim *sk = arg;
+	char *name;
+	int rc;
+
+	if (key_is(k, klen, "key_order") && *v == '{') {
+		struct skim o = { json_object(), sk->node, 0 };
+		if (each_member(v, vend, order_cb, &o) == NULL) {
+			json_decref(o.into);
+			return put_parsed(sk->into, "key_order", v, vend);
+		}
+		json_object_set_new(sk->into, "key_order", o.into);
+		return 0;
+	}
+	/* the basis's own names need no unescaping */
+	if ((name = strndup(k, klen)) == NULL)
+		return -1;
+	rc = put_parsed(sk->into, name, v, vend);
+	free(name);
+	return rc;
+}
+
 static int
 plan_cb(const char *k, size_t klen, const char *v, const char *vend, void *arg)
 {
-	static const char *want[] = { "schema", "policy", "explain", "decisions",
+	static const char *want[] = { "schema", "policy", "decisions",
 	    "tier_records", "measured_latency_ms", NULL };
 	struct skim *sk = arg;
 	size_t i;
 
+	if (key_is(k, klen, "explain") && *v == '{') {
+		struct skim e = { json_object(), sk->node, 0 };
+		json_object_set_new(sk->into, "explain", e.into);
+		return each_member(v, vend, explain_cb, &e) != NULL ? 0 : -1;
+	}
 	if (key_is(k, klen, "canonical")) {
 		struct skim c = { json_object(), sk->node, 0 };
 		json_object_set_new(sk->into, "canonical", c.into);

@@ -388,3 +388,22 @@ PY
 	grep -q 'cpu.cores 8' "$BATS_TEST_TMPDIR/log.dot"
 	diff -u "$BATS_TEST_TMPDIR/log.dot" "$BATS_TEST_TMPDIR/basis.dot"
 }
+
+@test "rm-schedule explain: clauses in the order written, from a plan's key_order" {
+	# explain reads only the node's key_order entry; an escaped id there
+	# (a"b) has it read whole
+	for ids in 'c d' 'a"b d'; do
+		set -- $ids
+		jq -n --arg a "$1" --arg b "$2" '{schema: "remotemedia.pipeline/1", name: "k",
+		    edges: [], nodes: [$a, $b] | map({id: ., type: "Command", exec: ["cat"],
+		    capabilities: {memory_gb: 1, cpu: {cores: 1}}})}' > "$BATS_TEST_TMPDIR/k.json"
+		rm-schedule plan --no-park --decisions basis -o "$BATS_TEST_TMPDIR/k-plan.json" \
+		    -d "$SF/three" "$BATS_TEST_TMPDIR/k.json" >/dev/null
+		jq -e '.explain.key_order | length == 2' "$BATS_TEST_TMPDIR/k-plan.json"
+		for n in "$1" "$2"; do
+			run rm-schedule explain --format text "$BATS_TEST_TMPDIR/k-plan.json" "$n"
+			assert_success
+			[[ "${lines[4]}" == "  clause memory_gb "* ]]
+		done
+	done
+}
