@@ -72,6 +72,7 @@ struct rm_sched {
 	size_t nrun;			/* tiers matched (not answered by the memo) */
 	int slim;			/* the plan keeps the basis: placed entries
 					 * without explanation (slim_entry) */
+	char *key0;			/* the next node's first memo key, made ahead */
 };
 
 static const char *policy_names[] = { "greedy", "balanced", "cost", "latency" };
@@ -921,11 +922,18 @@ run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *node
     size_t tier, const json_t *tierdoc, const char *host, double secs, const char *where,
     int record, struct tier_result *r, struct rm_err *err)
 {
-	char *key = s->o.full ? NULL : memo_key(s, tier, tierdoc, host, secs, record);
-	uint64_t h = key ? rm_hash64(key, strlen(key), 0) : 0;
+	char *key = NULL;
+	uint64_t h;
 	struct memo *m;
 	size_t i;
 	int rc;
+
+	if (!s->o.full && tier == 0 && s->key0 != NULL) {
+		key = s->key0;	/* many_shapes made it, for record 0 */
+		s->key0 = NULL;
+	} else if (!s->o.full)
+		key = memo_key(s, tier, tierdoc, host, secs, record);
+	h = key ? rm_hash64(key, strlen(key), 0) : 0;
 
 	for (i = 0; key != NULL && i < s->nmemo; i++) {
 		m = &s->memo[i];
@@ -1432,10 +1440,11 @@ cmp_u64(const void *a, const void *b)
  * Will placing these nodes match more than limit tiers? Each distinct
  * first tier is matched at least once (the memo answers only what it saw),
  * so more distinct ones than limit say yes; nodes that may run locally
- * are not counted. 1 yes, 0 cannot tell.
+ * are not counted. 1 yes, 0 cannot tell. keys[i] gets node i's first
+ * memo key (record 0) or NULL.
  */
 static int
-many_shapes(const struct rm_sched *s, const json_t *nodes, size_t limit)
+many_shapes(const struct rm_sched *s, const json_t *nodes, size_t limit, char **keys)
 {
 	uint64_t *h = malloc((json_array_size(nodes) + 1) * sizeof(*h));
 	json_t *n, *none = json_object();
@@ -1453,7 +1462,7 @@ many_shapes(const struct rm_sched *s, const json_t *nodes, size_t limit)
 		if (key == NULL)
 			continue;
 		h[nh++] = rm_hash64(key, strlen(key), 0);
-		free(key);
+		keys[i] = key;	/* run_tier_memo's key for this node's first tier */
 	}
 	json_decref(none);
 	if (h == NULL)
@@ -1465,6 +1474,17 @@ many_shapes(const struct rm_sched *s, const json_t *nodes, size_t limit)
 	return distinct > limit;
 }
 
+static void
+free_keys(char **keys, size_t n)
+{
+	size_t i;
+
+	for (i = 0; keys != NULL && i < n; i++) {
+		free(keys[i]);
+		keys[i] = NULL;
+	}
+}
+
 json_t *
 rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, struct rm_err *err)
 {
@@ -1473,6 +1493,7 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 	size_t i, nplaced = 0;
 	int record = !s->o.full && !s->o.basis, clear_at_limit = 0;
 	size_t limit = s->total / 8 + 64;
+	char **keys = calloc(json_array_size(nodes) + 1, sizeof(*keys));
 	double total = 0;
 	char *dump, hex[RM_SHA256_HEX], when[64], digest[80];
 
@@ -1485,7 +1506,11 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 	free(dump);
 	snprintf(digest, sizeof(digest), "sha256:%s", hex);
 	s->slim = s->o.basis && !s->o.full;
-	if (record && many_shapes(s, nodes, limit)) {
+	if (keys == NULL) {
+		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+		goto fail;
+	}
+	if (record && many_shapes(s, nodes, limit, keys)) {
 		/*
 		 * The log would be dropped below: keep none from the start.
 		 * The memo is still cleared where it would have been, so
@@ -1494,10 +1519,15 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 		record = 0;
 		s->slim = 1;
 		clear_at_limit = 1;
-	}
+	} else
+		free_keys(keys, json_array_size(nodes));
 	json_array_foreach(nodes, i, n) {
 		json_t *dec = NULL, *entry;
+		s->key0 = keys[i];
+		keys[i] = NULL;
 		entry = rm_sched_place(s, n, file, s->o.full || record ? &dec : NULL, err);
+		free(s->key0);	/* not used: a local-first node */
+		s->key0 = NULL;
 		if (entry == NULL) {
 			/* name the field from the pipeline's root */
 			char f[256];
@@ -1527,6 +1557,7 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 			memo_clear(s);
 		}
 	}
+	free(keys);
 	rm_time_format(s->o.now, when, sizeof(when));
 	plan = json_pack("{s:s,s:{s:O,s:s},s:s,s:s,s:s,s:o,s:f,s:o,s:O}", "schema", RM_PLAN_SCHEMA,
 	    "pipeline", "name", json_object_get(pipeline, "name") ?
@@ -1558,6 +1589,8 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 	json_decref(orders);
 	return plan;
 fail:
+	free_keys(keys, json_array_size(nodes));
+	free(keys);
 	json_decref(orders);
 	json_decref(pnodes);
 	json_decref(decisions);
