@@ -929,7 +929,7 @@ run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *node
 	int rc;
 
 	if (!s->o.full && tier == 0 && s->key0 != NULL) {
-		key = s->key0;	/* many_shapes made it, for record 0 */
+		key = s->key0;	/* many_shapes made it */
 		s->key0 = NULL;
 	} else if (!s->o.full)
 		key = memo_key(s, tier, tierdoc, host, secs, record);
@@ -1441,7 +1441,7 @@ cmp_u64(const void *a, const void *b)
  * first tier is matched at least once (the memo answers only what it saw),
  * so more distinct ones than limit say yes; nodes that may run locally
  * are not counted. 1 yes, 0 cannot tell. keys[i] gets node i's first
- * memo key (record 0) or NULL.
+ * memo key (made for record 0) or NULL.
  */
 static int
 many_shapes(const struct rm_sched *s, const json_t *nodes, size_t limit, char **keys)
@@ -1474,6 +1474,20 @@ many_shapes(const struct rm_sched *s, const json_t *nodes, size_t limit, char **
 	return distinct > limit;
 }
 
+/* "sha256:HEX" of the pipeline as a file holds it. */
+static int
+pipeline_digest(const json_t *pipeline, char *digest, size_t size)
+{
+	char *dump = rm_json_dump_file(pipeline), hex[RM_SHA256_HEX];
+
+	if (dump == NULL)
+		return -1;
+	rm_sha256_hex(dump, strlen(dump), hex);
+	free(dump);
+	snprintf(digest, size, "sha256:%s", hex);
+	return 0;
+}
+
 static void
 free_keys(char **keys, size_t n)
 {
@@ -1495,22 +1509,18 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 	size_t limit = s->total / 8 + 64;
 	char **keys = calloc(json_array_size(nodes) + 1, sizeof(*keys));
 	double total = 0;
-	char *dump, hex[RM_SHA256_HEX], when[64], digest[80];
+	char when[64], digest[80];
 
-	dump = rm_json_dump_file(pipeline);
-	if (dump == NULL) {
+	if (pipeline_digest(pipeline, digest, sizeof(digest)) != 0) {
 		rm_err_set(err, RM_EXIT_INTERNAL, file, NULL, "cannot serialise the pipeline");
 		goto fail;
 	}
-	rm_sha256_hex(dump, strlen(dump), hex);
-	free(dump);
-	snprintf(digest, sizeof(digest), "sha256:%s", hex);
 	s->slim = s->o.basis && !s->o.full;
 	if (keys == NULL) {
 		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
 		goto fail;
 	}
-	if (record && many_shapes(s, nodes, limit, keys)) {
+	if (!s->o.full && many_shapes(s, nodes, limit, keys) && record) {
 		/*
 		 * The log would be dropped below: keep none from the start.
 		 * The memo is still cleared where it would have been, so
@@ -1519,10 +1529,11 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 		record = 0;
 		s->slim = 1;
 		clear_at_limit = 1;
-	} else
-		free_keys(keys, json_array_size(nodes));
+	}
 	json_array_foreach(nodes, i, n) {
 		json_t *dec = NULL, *entry;
+		if (keys[i] != NULL)
+			keys[i][2] = record ? '1' : '0';	/* "0|R|...": see memo_key */
 		s->key0 = keys[i];
 		keys[i] = NULL;
 		entry = rm_sched_place(s, n, file, s->o.full || record ? &dec : NULL, err);
