@@ -423,6 +423,8 @@ rm_exset_build(const struct rm_taxo *t, json_t *adverts, json_t *files, json_t *
 
 	*out = NULL;
 	rm_exb_init(&x, t, 1);
+	if (json_array_size(adverts) > 64)
+		rm_exb_grow_to(&x, json_array_size(adverts));	/* sized once */
 	for (e = 0; e < json_array_size(adverts); e++) {
 		json_t *f = files ? json_array_get(files, e) : NULL;
 		rm_exb_add(&x, json_array_get(adverts, e), json_string_value(f), 0, 0);

@@ -219,6 +219,14 @@ open_in_dir(const char *dir, const char *name, int flags)
 	return open(p, flags | O_CLOEXEC, 0600);
 }
 
+/* An alternative of a plan entry: {id, ...}, or just the id (plans with
+ * the explain basis). */
+static json_t *
+alt_id(const json_t *alt)
+{
+	return json_is_string(alt) ? (json_t *)alt : json_object_get(alt, "id");
+}
+
 static int
 safe_name(const char *id)
 {
@@ -307,8 +315,8 @@ setup_nodes(struct runner *r, struct rm_err *err)
 		}
 		json_array_append(n->cands, json_object_get(n->pn, "executor"));
 		json_array_foreach(json_object_get(n->pn, "alternatives"), k, e)
-			if (json_is_string(json_object_get(e, "id")))
-				json_array_append(n->cands, json_object_get(e, "id"));
+			if (json_is_string(alt_id(e)))
+				json_array_append(n->cands, alt_id(e));
 		n->last_tier = json_is_integer(json_object_get(n->pn, "tier")) ?
 		    (long)json_integer_value(json_object_get(n->pn, "tier")) : 0;
 		if (safe_name(n->id))
@@ -409,8 +417,8 @@ extend_cands(struct runner *r, struct rnode *n)
 			if (json_is_string(json_object_get(entry, "executor")))
 				json_array_append(ids, json_object_get(entry, "executor"));
 			json_array_foreach(json_object_get(entry, "alternatives"), k, e)
-				if (json_is_string(json_object_get(e, "id")))
-					json_array_append(ids, json_object_get(e, "id"));
+				if (json_is_string(alt_id(e)))
+					json_array_append(ids, alt_id(e));
 			json_array_foreach(ids, k, e) {
 				int seen = 0;
 				for (m = 0; m < json_array_size(n->cands); m++)

@@ -70,6 +70,9 @@ struct rm_sched {
 	uint32_t *local, nlocal;	/* its executors at endpoint "local" */
 	int every;			/* the next tier lists every available executor */
 	size_t nrun;			/* tiers matched (not answered by the memo) */
+	int slim;			/* the plan keeps the basis: placed entries
+					 * without explanation (slim_entry) */
+	char *key0;			/* the next node's first memo key, made ahead */
 };
 
 static const char *policy_names[] = { "greedy", "balanced", "cost", "latency" };
@@ -694,6 +697,9 @@ tier_records(struct rm_sched *s, const struct gather *ga, size_t tier, const jso
 	size_t j;
 	char summary[1024], head[1400];
 
+	/* a placed node of a slim plan keeps no tiers_tried */
+	if (s->slim && !record && ga->nav > 0)
+		return;
 	buckets = json_pack("{s:I,s:I,s:I,s:I}", "available", (json_int_t)ga->bcount[0], "busy",
 	    (json_int_t)ga->bcount[1], "policy", (json_int_t)ga->bcount[2], "incompatible",
 	    (json_int_t)ga->bcount[3]);
@@ -836,7 +842,7 @@ run_tier(struct rm_sched *s, const struct rm_exgroup *g, const json_t *nodedoc, 
 	record = record || s->o.full;
 	tier_records(s, &ga, tier, req, remote_only, host, record, r);
 	tier_executors(s, &ga, top, ntop, remote_only, record, r);
-	r->deciding = deciding(r->node);
+	r->deciding = s->slim && !record ? NULL : deciding(r->node);
 	if (ga.nav > 0) {
 		r->chosen = top[0];
 		r->metric = s->metric[top[0]];
@@ -916,11 +922,18 @@ run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *node
     size_t tier, const json_t *tierdoc, const char *host, double secs, const char *where,
     int record, struct tier_result *r, struct rm_err *err)
 {
-	char *key = s->o.full ? NULL : memo_key(s, tier, tierdoc, host, secs, record);
-	uint64_t h = key ? rm_hash64(key, strlen(key), 0) : 0;
+	char *key = NULL;
+	uint64_t h;
 	struct memo *m;
 	size_t i;
 	int rc;
+
+	if (!s->o.full && tier == 0 && s->key0 != NULL) {
+		key = s->key0;	/* many_shapes made it */
+		s->key0 = NULL;
+	} else if (!s->o.full)
+		key = memo_key(s, tier, tierdoc, host, secs, record);
+	h = key ? rm_hash64(key, strlen(key), 0) : 0;
 
 	for (i = 0; key != NULL && i < s->nmemo; i++) {
 		m = &s->memo[i];
@@ -1065,6 +1078,27 @@ node_seconds(const json_t *node, int *assumed)
 	return json_is_number(v) ? json_number_value(v) : RM_SCHED_DEFAULT_SECONDS;
 }
 
+/*
+ * A placed node of a plan with the basis keeps what a placement needs:
+ * tiers_tried and decided_by are explanation (rm-schedule explain makes
+ * them again), the alternatives only their executor ids.
+ */
+static void
+slim_entry(json_t *entry)
+{
+	json_t *ids, *a;
+	size_t i;
+
+	if (!json_is_string(json_object_get(entry, "executor")))
+		return;
+	json_object_del(entry, "tiers_tried");
+	json_object_del(entry, "decided_by");
+	ids = json_array();
+	json_array_foreach(json_object_get(entry, "alternatives"), i, a)
+		json_array_append(ids, json_is_string(a) ? a : json_object_get(a, "id"));
+	json_object_set_new(entry, "alternatives", ids);
+}
+
 static json_t *
 placed_entry(struct rm_sched *s, const json_t *node, const struct rm_match_cand *c, size_t tier,
     double secs, int assumed, const char *reason, json_t *alternatives, json_t *tried,
@@ -1098,6 +1132,8 @@ placed_entry(struct rm_sched *s, const json_t *node, const struct rm_match_cand 
 			}
 	}
 	json_object_set_new(o, "warnings", w ? w : json_array());
+	if (s->slim)
+		slim_entry(o);
 	return o;
 }
 
@@ -1144,7 +1180,8 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 				    cand_id(c), "tier", (json_int_t)0, "reason", reason));
 				entry = placed_entry(s, node, c, 0, secs, assumed, reason, alts, tried, dec);
 				json_object_set_new(entry, "local", json_true());
-				json_object_set(entry, "decided_by", r.deciding);
+				if (!s->slim)
+					json_object_set(entry, "decided_by", r.deciding);
 				json_decref(alts);
 				tier_release(&r);
 				json_decref(tried);
@@ -1172,7 +1209,8 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 			}
 			goto fail;
 		}
-		json_array_append(tried, r.tried);
+		if (r.tried != NULL)
+			json_array_append(tried, r.tried);
 		if (r.decision != NULL)
 			json_array_append(dtiers, r.decision);
 		if (r.nav > 0) {
@@ -1219,7 +1257,8 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 			    cand_id(c), "tier", (json_int_t)tier, "reason", reason));
 			entry = placed_entry(s, node, c, tier, secs, assumed, reason, r.alternatives,
 			    tried, dec);
-			json_object_set(entry, "decided_by", r.deciding);
+			if (!s->slim)
+				json_object_set(entry, "decided_by", r.deciding);
 			if (c->degraded) {
 				json_t *w = json_object_get(entry, "warnings");
 				if (json_array_size(w) == 0) {
@@ -1389,27 +1428,117 @@ explain_basis(struct rm_sched *s, struct rm_err *err)
 	return b;
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Will placing these nodes match more than limit tiers? Each distinct
+ * first tier is matched at least once (the memo answers only what it saw),
+ * so more distinct ones than limit say yes; nodes that may run locally
+ * are not counted. 1 yes, 0 cannot tell. keys[i] gets node i's first
+ * memo key (made for record 0) or NULL.
+ */
+static int
+many_shapes(const struct rm_sched *s, const json_t *nodes, size_t limit, char **keys)
+{
+	uint64_t *h = malloc((json_array_size(nodes) + 1) * sizeof(*h));
+	json_t *n, *none = json_object();
+	size_t i, nh = 0, distinct = 0;
+	int assumed;
+
+	json_array_foreach(nodes, i, n) {
+		const json_t *caps = json_object_get(n, "capabilities");
+		const char *host = json_string_value(json_object_get(n, "host"));
+		char *key;
+		if (h == NULL || (host == NULL && empty_requirements(caps) &&
+		    json_array_size(json_object_get(n, "fallback")) == 0))
+			continue;
+		key = memo_key(s, 0, caps ? caps : none, host, node_seconds(n, &assumed), 0);
+		if (key == NULL)
+			continue;
+		h[nh++] = rm_hash64(key, strlen(key), 0);
+		keys[i] = key;	/* run_tier_memo's key for this node's first tier */
+	}
+	json_decref(none);
+	if (h == NULL)
+		return 0;
+	qsort(h, nh, sizeof(*h), cmp_u64);
+	for (i = 0; i < nh; i++)
+		distinct += i == 0 || h[i] != h[i - 1];
+	free(h);
+	return distinct > limit;
+}
+
+/* "sha256:HEX" of the pipeline as a file holds it. */
+static int
+pipeline_digest(const json_t *pipeline, char *digest, size_t size)
+{
+	char *dump = rm_json_dump_file(pipeline), hex[RM_SHA256_HEX];
+
+	if (dump == NULL)
+		return -1;
+	rm_sha256_hex(dump, strlen(dump), hex);
+	free(dump);
+	snprintf(digest, size, "sha256:%s", hex);
+	return 0;
+}
+
+static void
+free_keys(char **keys, size_t n)
+{
+	size_t i;
+
+	for (i = 0; keys != NULL && i < n; i++) {
+		free(keys[i]);
+		keys[i] = NULL;
+	}
+}
+
 json_t *
 rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, struct rm_err *err)
 {
 	json_t *nodes = json_object_get(pipeline, "nodes"), *n, *pnodes = json_array(),
 	    *decisions = json_array(), *plan, *orders = json_object();
 	size_t i, nplaced = 0;
-	int record = !s->o.full && !s->o.basis;
+	int record = !s->o.full && !s->o.basis, clear_at_limit = 0;
+	size_t limit = s->total / 8 + 64;
+	char **keys = calloc(json_array_size(nodes) + 1, sizeof(*keys));
 	double total = 0;
-	char *dump, hex[RM_SHA256_HEX], when[64], digest[80];
+	char when[64], digest[80];
 
-	dump = rm_json_dump_file(pipeline);
-	if (dump == NULL) {
+	if (pipeline_digest(pipeline, digest, sizeof(digest)) != 0) {
 		rm_err_set(err, RM_EXIT_INTERNAL, file, NULL, "cannot serialise the pipeline");
 		goto fail;
 	}
-	rm_sha256_hex(dump, strlen(dump), hex);
-	free(dump);
-	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	s->slim = s->o.basis && !s->o.full;
+	if (keys == NULL) {
+		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+		goto fail;
+	}
+	if (!s->o.full && many_shapes(s, nodes, limit, keys) && record) {
+		/*
+		 * The log would be dropped below: keep none from the start.
+		 * The memo is still cleared where it would have been, so
+		 * that costs rescaled from it come out the same.
+		 */
+		record = 0;
+		s->slim = 1;
+		clear_at_limit = 1;
+	}
 	json_array_foreach(nodes, i, n) {
 		json_t *dec = NULL, *entry;
+		if (keys[i] != NULL)
+			keys[i][2] = record ? '1' : '0';	/* "0|R|...": see memo_key */
+		s->key0 = keys[i];
+		keys[i] = NULL;
 		entry = rm_sched_place(s, n, file, s->o.full || record ? &dec : NULL, err);
+		free(s->key0);	/* not used: a local-first node */
+		s->key0 = NULL;
 		if (entry == NULL) {
 			/* name the field from the pipeline's root */
 			char f[256];
@@ -1430,12 +1559,16 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 		 * adverts; once the distinct decisions outnumber an eighth of
 		 * the executors, keep what decides a node again instead.
 		 */
-		if (record && s->nrun > s->total / 8 + 64) {
+		if (record && s->nrun > limit) {
 			record = 0;
 			json_array_clear(decisions);
 			memo_clear(s);	/* its records are not wanted any more */
+		} else if (clear_at_limit && s->nrun > limit) {
+			clear_at_limit = 0;
+			memo_clear(s);
 		}
 	}
+	free(keys);
 	rm_time_format(s->o.now, when, sizeof(when));
 	plan = json_pack("{s:s,s:{s:O,s:s},s:s,s:s,s:s,s:o,s:f,s:o,s:O}", "schema", RM_PLAN_SCHEMA,
 	    "pipeline", "name", json_object_get(pipeline, "name") ?
@@ -1459,12 +1592,16 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 		json_object_set(basis, "key_order", orders);
 		json_object_del(plan, "decisions");
 		json_object_set_new(plan, "explain", basis);
+		json_array_foreach(pnodes, i, n)
+			slim_entry(n);
 	}
 	if (s->o.measure)
 		json_object_set(plan, "measured_latency_ms", s->measured);
 	json_decref(orders);
 	return plan;
 fail:
+	free_keys(keys, json_array_size(nodes));
+	free(keys);
 	json_decref(orders);
 	json_decref(pnodes);
 	json_decref(decisions);
@@ -1578,13 +1715,64 @@ done:
 	return dec;
 }
 
+/* A copy of canonical node n with its requirements as written (keep_order). */
+static json_t *
+written_order(const json_t *basis, const json_t *n, const char *id)
+{
+	json_t *copy = json_deep_copy(n), *order;
+
+	order = json_object_get(json_object_get(basis, "key_order"), id);
+	if (json_is_string(order)) {
+		json_t *part = json_loads(json_string_value(order), 0, NULL);
+		if (json_is_object(part))
+			json_object_update(copy, part);
+		json_decref(part);
+	}
+	return copy;
+}
+
+json_t *
+rm_sched_decided_by(const json_t *plan, const json_t *entry, size_t hint)
+{
+	const char *id = json_string_value(json_object_get(entry, "id"));
+	const json_t *n, *cnodes = json_object_get(json_object_get(plan, "canonical"), "nodes");
+	const struct rm_taxo *t;
+	json_t *copy, *tdoc, *req, *compdoc, *out = NULL;
+	struct rm_node *node;
+	struct rm_err err;
+	json_int_t tier = json_integer_value(json_object_get(entry, "tier"));
+	int remote;
+
+	if (json_is_array(json_object_get(entry, "decided_by")))
+		return json_incref(json_object_get(entry, "decided_by"));
+	rm_err_clear(&err);
+	n = json_array_get(cnodes, hint);
+	if (id == NULL || !json_is_string(json_object_get(n, "id")) ||
+	    strcmp(json_string_value(json_object_get(n, "id")), id) != 0)
+		n = id ? plan_node(plan, id) : NULL;
+	if (n == NULL || !json_is_string(json_object_get(entry, "executor")) ||
+	    (t = rm_taxo_get(&err)) == NULL)
+		return json_array();
+	copy = written_order(json_object_get(plan, "explain"), n, id);
+	tdoc = tier == 0 ? json_object_get(copy, "capabilities") :
+	    json_array_get(json_object_get(copy, "fallback"), (size_t)tier - 1);
+	req = tdoc ? tier_requirements(tdoc, &remote) : json_object();
+	compdoc = json_pack("{s:s,s:o}", "id", id, "capabilities", req);
+	if (rm_node_compile(t, compdoc, "plan", &node, &err) == 0) {
+		out = deciding(node);
+		rm_node_free(node);
+	}
+	json_decref(compdoc);
+	json_decref(copy);
+	return out ? out : json_array();
+}
+
 json_t *
 rm_sched_explain_node(const json_t *plan, const char *node, const char *file, struct rm_err *err)
 {
 	const json_t *d = rm_sched_decision(plan, node), *basis = json_object_get(plan, "explain");
 	const json_t *n;
-
-	json_t *copy, *order, *dec;
+	json_t *copy, *dec;
 
 	if (d != NULL)
 		return json_incref((json_t *)d);
@@ -1592,15 +1780,7 @@ rm_sched_explain_node(const json_t *plan, const char *node, const char *file, st
 		rm_err_set(err, RM_EXIT_NOTFOUND, file, NULL, "no node '%s' in the plan", node);
 		return NULL;
 	}
-	/* the requirements in the order they were written (see keep_order) */
-	copy = json_deep_copy(n);
-	order = json_object_get(json_object_get(basis, "key_order"), node);
-	if (json_is_string(order)) {
-		json_t *part = json_loads(json_string_value(order), 0, NULL);
-		if (json_is_object(part))
-			json_object_update(copy, part);
-		json_decref(part);
-	}
+	copy = written_order(basis, n, node);
 	dec = decide_again(plan, basis, copy, file, err);
 	json_decref(copy);
 	return dec;
@@ -1620,11 +1800,16 @@ skip_ws(const char *p, const char *end)
 static const char *
 skip_string(const char *p, const char *end)
 {
-	for (p++; p < end; p++) {
-		if (*p == '\\')
-			p++;
-		else if (*p == '"')
-			return p + 1;
+	const char *q, *b;
+
+	for (p++; p < end; p = q + 1) {
+		if ((q = memchr(p, '"', (size_t)(end - p))) == NULL)
+			return NULL;
+		/* escaped when an odd number of backslashes come before it */
+		for (b = q; b > p && b[-1] == '\\'; b--)
+			;
+		if (((q - b) & 1) == 0)
+			return q + 1;
 	}
 	return NULL;
 }
@@ -1644,6 +1829,12 @@ skip_value(const char *p, const char *end)
 		return p;
 	}
 	while (p < end) {
+		static const unsigned char nest[256] = { ['"'] = 1, ['{'] = 1, ['['] = 1,
+		    ['}'] = 1, [']'] = 1 };
+		while (p < end && !nest[(unsigned char)*p])
+			p++;
+		if (p >= end)
+			break;
 		if (*p == '"') {
 			if ((p = skip_string(p, end)) == NULL)
 				return NULL;
@@ -1761,14 +1952,55 @@ canonical_cb(const char *k, size_t klen, const char *v, const char *vend, void *
 	return 0;
 }
 
+/* key_order: the node's entry; an escaped key stops the scan (read it all). */
+static int
+order_cb(const char *k, size_t klen, const char *v, const char *vend, void *arg)
+{
+	struct skim *sk = arg;
+
+	if (memchr(k, '\\', klen) != NULL)
+		return -1;
+	return key_is(k, klen, sk->node) ? put_parsed(sk->into, sk->node, v, vend) : 0;
+}
+
+/* The explain basis: every member, of key_order only the node's entry. */
+static int
+explain_cb(const char *k, size_t klen, const char *v, const char *vend, void *arg)
+{
+	struct skim *sk = arg;
+	char *name;
+	int rc;
+
+	if (key_is(k, klen, "key_order") && *v == '{') {
+		struct skim o = { json_object(), sk->node, 0 };
+		if (each_member(v, vend, order_cb, &o) == NULL) {
+			json_decref(o.into);
+			return put_parsed(sk->into, "key_order", v, vend);
+		}
+		json_object_set_new(sk->into, "key_order", o.into);
+		return 0;
+	}
+	/* the basis's own names need no unescaping */
+	if ((name = strndup(k, klen)) == NULL)
+		return -1;
+	rc = put_parsed(sk->into, name, v, vend);
+	free(name);
+	return rc;
+}
+
 static int
 plan_cb(const char *k, size_t klen, const char *v, const char *vend, void *arg)
 {
-	static const char *want[] = { "schema", "policy", "explain", "decisions",
+	static const char *want[] = { "schema", "policy", "decisions",
 	    "tier_records", "measured_latency_ms", NULL };
 	struct skim *sk = arg;
 	size_t i;
 
+	if (key_is(k, klen, "explain") && *v == '{') {
+		struct skim e = { json_object(), sk->node, 0 };
+		json_object_set_new(sk->into, "explain", e.into);
+		return each_member(v, vend, explain_cb, &e) != NULL ? 0 : -1;
+	}
 	if (key_is(k, klen, "canonical")) {
 		struct skim c = { json_object(), sk->node, 0 };
 		json_object_set_new(sk->into, "canonical", c.into);

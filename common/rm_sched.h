@@ -105,6 +105,10 @@ void rm_sched_print_explain(FILE *fp, const json_t *plan, const json_t *decision
 /* A decision's tier entry: records are shared by nodes of one shape and
  * stored once under the plan's "tier_records"; resolves a reference. */
 const json_t *rm_sched_tier_record(const json_t *plan, const json_t *t);
+/* A placed node's deciding capabilities ("path need" lines): its
+ * decided_by, else made again from the plan's canonical node (entry is
+ * nodes[hint] of the plan, usually canonical's nodes[hint] too). */
+json_t *rm_sched_decided_by(const json_t *plan, const json_t *entry, size_t hint);
 /* The decisions record of a node, or NULL. */
 const json_t *rm_sched_decision(const json_t *plan, const char *node);
 /*

@@ -134,7 +134,7 @@ rm_sched_dot(const json_t *plan)
 		dot_raw(&buf, &len, &cap, ex ? "\";\n    style=rounded;\n" :
 		    "\";\n    style=dashed;\n");
 		json_array_foreach(ids, j, e) {
-			json_t *m = json_array_get(nodes, (size_t)json_integer_value(e)), *cap1;
+			json_t *m = json_array_get(nodes, (size_t)json_integer_value(e)), *cap1, *dby;
 			size_t q;
 			dot_raw(&buf, &len, &cap, "    \"");
 			dot_escape(&buf, &len, &cap, str(m, "id", "?"));
@@ -145,10 +145,12 @@ rm_sched_dot(const json_t *plan)
 				dot_escape(&buf, &len, &cap, str(m, "type", ""));
 				dot_raw(&buf, &len, &cap, ")");
 			}
-			json_array_foreach(json_object_get(m, "decided_by"), q, cap1) {
+			dby = rm_sched_decided_by(plan, m, (size_t)json_integer_value(e));
+			json_array_foreach(dby, q, cap1) {
 				dot_raw(&buf, &len, &cap, "\\n");
 				dot_escape(&buf, &len, &cap, json_string_value(cap1));
 			}
+			json_decref(dby);
 			if (json_is_true(json_object_get(m, "degraded")))
 				dot_raw(&buf, &len, &cap, "\\n(degraded)");
 			dot_raw(&buf, &len, &cap, ex ? "\"];\n" : "\", style=dashed];\n");

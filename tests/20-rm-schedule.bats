@@ -367,3 +367,43 @@ PY
 	assert_success
 	[ "$(jq -r '.tiers[0].executors | length' <<<"$output")" = 4 ]
 }
+
+@test "rm-schedule: a plan with the basis keeps per node what a placement needs" {
+	rm-schedule plan --no-park --no-local -p cost -o "$BATS_TEST_TMPDIR/log.json" -d "$SF/three" \
+	    "$P/voice.yaml" >/dev/null
+	rm-schedule plan --no-park --no-local --decisions basis -p cost -o "$BATS_TEST_TMPDIR/basis.json" \
+	    -d "$SF/three" "$P/voice.yaml" >/dev/null
+	# placed nodes: no tiers_tried or decided_by (explain makes them again),
+	# alternatives by id; otherwise the same placements
+	jq -e '[.nodes[] | select(.status == "placed") | has("tiers_tried") or has("decided_by") or
+	    (.alternatives | any(type != "string"))] | any | not' \
+	    "$BATS_TEST_TMPDIR/basis.json"
+	diff -u <(jq -S '[.nodes[] | del(.tiers_tried, .decided_by) | .alternatives |= map(.id)]' \
+	    "$BATS_TEST_TMPDIR/log.json") <(jq -S '.nodes' "$BATS_TEST_TMPDIR/basis.json")
+	# the graph still names each node's deciding capabilities
+	rm-schedule plan --no-park --no-local -p cost --format dot -d "$SF/three" "$P/voice.yaml" \
+	    > "$BATS_TEST_TMPDIR/log.dot"
+	rm-schedule plan --no-park --no-local -p cost --format dot --decisions basis -d "$SF/three" \
+	    "$P/voice.yaml" > "$BATS_TEST_TMPDIR/basis.dot"
+	grep -q 'cpu.cores 8' "$BATS_TEST_TMPDIR/log.dot"
+	diff -u "$BATS_TEST_TMPDIR/log.dot" "$BATS_TEST_TMPDIR/basis.dot"
+}
+
+@test "rm-schedule explain: clauses in the order written, from a plan's key_order" {
+	# explain reads only the node's key_order entry; an escaped id there
+	# (a"b) has it read whole
+	for ids in 'c d' 'a"b d'; do
+		set -- $ids
+		jq -n --arg a "$1" --arg b "$2" '{schema: "remotemedia.pipeline/1", name: "k",
+		    edges: [], nodes: [$a, $b] | map({id: ., type: "Command", exec: ["cat"],
+		    capabilities: {memory_gb: 1, cpu: {cores: 1}}})}' > "$BATS_TEST_TMPDIR/k.json"
+		rm-schedule plan --no-park --decisions basis -o "$BATS_TEST_TMPDIR/k-plan.json" \
+		    -d "$SF/three" "$BATS_TEST_TMPDIR/k.json" >/dev/null
+		jq -e '.explain.key_order | length == 2' "$BATS_TEST_TMPDIR/k-plan.json"
+		for n in "$1" "$2"; do
+			run rm-schedule explain --format text "$BATS_TEST_TMPDIR/k-plan.json" "$n"
+			assert_success
+			[[ "${lines[4]}" == "  clause memory_gb "* ]]
+		done
+	done
+}

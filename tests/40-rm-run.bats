@@ -80,6 +80,15 @@ b-local ok " ]
 	grep -q "no luck on a" "$REMOTEMEDIA_HOME/runs/fo/nodes/flaky/attempt-1.err"
 }
 
+@test "rm-schedule run: a plan with the explain basis fails over to its alternatives (ids)" {
+	rm-schedule plan --decisions basis "${AB[@]}" -o "$BATS_TEST_TMPDIR/plan.json" "$F/failover.yaml" >/dev/null
+	jq -e '.nodes[0].executor == "a-local" and .nodes[0].alternatives == ["b-local"]' \
+	    "$BATS_TEST_TMPDIR/plan.json"
+	run --separate-stderr rm-schedule run --run-id fob "${AB[@]}" "$BATS_TEST_TMPDIR/plan.json"
+	assert_success
+	assert_output "ran on b-local"
+}
+
 @test "rm-schedule run: a streaming node killed at line 5000 on A resumes on B from its checkpoint, every line once in order" {
 	run --separate-stderr rm-schedule run --run-id st "${AB[@]}" "$F/stream.yaml"
 	assert_success
