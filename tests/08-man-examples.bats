@@ -65,6 +65,12 @@ example_oci_registry() {
 	skipped=$(grep -c ' skip ' <<<"$output" || true)
 	echo "$output" | grep ' skip ' || true
 	[ "$skipped" -le 4 ]
+	# a block run by another suite: that suite exists and runs this page's block
+	while read -r where _ suite; do
+		[ -f "$RM_TOP_SRCDIR/$suite" ] || { echo "$where: no $suite"; false; }
+		grep -q "examples.py commands.*man/$(basename "${where%%:*}")" "$RM_TOP_SRCDIR/$suite" ||
+			{ echo "$where: $suite does not run it"; false; }
+	done < <(grep ' by ' <<<"$output")
 	# a reason is required by the extractor; an empty one is refused
 	printf '.Sh EXAMPLES\n.\\" example: not run ()\n.Bd -literal\n$ true\n.Ed\n' > "$BATS_TEST_TMPDIR/x.1"
 	run $EXAMPLES list "$BATS_TEST_TMPDIR/x.1"

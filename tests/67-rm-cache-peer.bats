@@ -188,6 +188,33 @@ pkgfile() { rm-cache path --package "$1"; }
 	    "$REMOTEMEDIA_HOME/refs.json"
 }
 
+@test "rm-cache(1): the peers example runs as written, gpu1 being namespace A" {
+	# a registry in B holding voice/tts:1.0, which A's cache has fetched
+	docker-registry() { exec ip netns exec "$NSB" docker-registry "$@" 3>&-; }
+	curl() { ip netns exec "$NSB" curl "$@"; }
+	registry_start "$BATS_TEST_TMPDIR/reg"
+	unset -f docker-registry curl
+	in_b rm-push --insecure -q "$PKG1" "oci://$REG/voice/tts:1.0" >/dev/null
+	REMOTEMEDIA_HOME=$SRV in_b rm-cache fetch -q --insecure "oci://$REG/voice/tts:1.0" >/dev/null
+	export REGISTRY=$REG
+	[ "$REMOTEMEDIA_HOME" = "$HOME/.remotemedia" ]
+	mkdir -p "$REMOTEMEDIA_HOME"
+	mapfile -d '' -t L < <(python3 "$FIXTURES/man/examples.py" commands \
+	    "$RM_TOP_SRCDIR/man/rm-cache.1" tests/67-rm-cache-peer.bats)
+	[ "${#L[@]}" -eq 2 ]
+	for cmd in "${L[@]}"; do
+		run in_b bash -c "${cmd//ssh gpu1 rm-cache serve --stdio/$PEER}"
+		assert_success
+	done
+	registry_stop "$BATS_TEST_TMPDIR/reg"
+	# the package came from A; every fetch now asks A first (no registry left)
+	jq -e --arg r "oci://$REG/voice/tts:1.0" --arg d "${D1#sha256:}" '.refs[$r].package == $d' \
+	    "$REMOTEMEDIA_HOME/refs.json"
+	run --separate-stderr in_b rm-cache fetch --json "$D2"
+	assert_success
+	jq -e --arg p "peer:$PEER" '.[0].source == $p' <<<"$output"
+}
+
 @test "rm-cache peer: rm-schedule run fetches a node's remote_ref from config.yaml peers: too" {
 	mkdir -p "$REMOTEMEDIA_HOME"
 	printf 'peers:\n  - "%s"\n' "$PEER" > "$REMOTEMEDIA_HOME/config.yaml"
