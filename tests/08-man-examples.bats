@@ -68,7 +68,8 @@ example_oci_registry() {
 	# a block run by another suite: that suite exists and runs this page's block
 	while read -r where _ suite; do
 		[ -f "$RM_TOP_SRCDIR/$suite" ] || { echo "$where: no $suite"; false; }
-		grep -q "examples.py commands.*man/$(basename "${where%%:*}")" "$RM_TOP_SRCDIR/$suite" ||
+		grep -q 'examples.py" commands' "$RM_TOP_SRCDIR/$suite" &&
+			grep -q "man/$(basename "${where%%:*}")" "$RM_TOP_SRCDIR/$suite" ||
 			{ echo "$where: $suite does not run it"; false; }
 	done < <(grep ' by ' <<<"$output")
 	# a reason is required by the extractor; an empty one is refused
