@@ -372,6 +372,14 @@ state_load(struct partial *t, uint64_t size)
 			return 1;
 		b[i] = (unsigned char)v;
 	}
+	/* the hash state must be that of exactly the bytes it claims: a damaged
+	 * one would put nettle's block index out of its buffer */
+	if (t->ctx.index >= SHA256_BLOCK_SIZE ||
+	    t->ctx.count > UINT64_MAX / SHA256_BLOCK_SIZE ||
+	    t->ctx.count * SHA256_BLOCK_SIZE + t->ctx.index != at) {
+		nettle_sha256_init(&t->ctx);
+		return 1;
+	}
 	/* anything past the saved point was never vouched for: received again */
 	if (ftruncate(t->fd, (off_t)at) != 0)
 		return 1;
