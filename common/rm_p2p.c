@@ -88,6 +88,20 @@ digest_like(const char *s)
 	return 1;
 }
 
+/*
+ * Does digest d (sha256:HEX) answer ref? A digest or a digest prefix must
+ * be the start of it; a tag is resolved by the peer's cache (documented).
+ */
+static int
+answers(const char *ref, const char *d)
+{
+	const char *want = strncmp(ref, "sha256:", 7) == 0 ? ref + 7 : ref;
+
+	if (strncmp(ref, "oci://", 6) == 0)
+		return 1;
+	return digest_like(ref) && strncmp(d + 7, want, strlen(want)) == 0;
+}
+
 /* ---- serving ------------------------------------------------------------- */
 
 static int
@@ -605,6 +619,11 @@ fetch_one(struct peer *pe, const char *ref, json_t **result, struct rm_err *err)
 	int r;
 
 	*result = NULL;
+	/* a peer cannot show the manifest that a pinned reference names */
+	if (strncmp(ref, "oci://", 6) == 0 && strstr(ref, "@sha256:") != NULL)
+		return rm_err_set(err, RM_EXIT_NOTFOUND, NULL, NULL, "peer '%s': %s is pinned to "
+		    "a manifest digest: fetched from its registry, which can show it",
+		    pe->command, ref);
 	if (full_digest(ref) || (strlen(ref) == 64 && digest_like(ref)))
 		req = json_pack("{ss ss+}", "op", "have", "digest", ref[6] == ':' ? "" : "sha256:",
 		    ref);
@@ -616,7 +635,7 @@ fetch_one(struct peer *pe, const char *ref, json_t **result, struct rm_err *err)
 	size = json_integer_value(json_object_get(ans, "size"));
 	if (strcmp(json_string_value(json_object_get(ans, "op")), "have") != 0 || !full_digest(d) ||
 	    !json_is_integer(json_object_get(ans, "size")) || size < 0 ||
-	    (uint64_t)size > SIZE_MAX_PKG || (full_digest(ref) && strcmp(d, ref) != 0)) {
+	    (uint64_t)size > SIZE_MAX_PKG || !answers(ref, d)) {
 		json_decref(ans);
 		return rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "peer '%s': expected {\"op\": "
 		    "\"have\", \"digest\", \"size\"} for the digest asked", pe->command);

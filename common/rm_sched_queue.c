@@ -204,7 +204,10 @@ commit_placement(const json_t *it, const json_t *entry, const json_t *dec, char 
 		return -1;
 	}
 	json_decref(doc);
-	if (json_is_string(json_object_get(q, "plan")))
+	/* a plan file is the parking host's: an entry from etcd may come from
+	 * any host, and its "plan" names no file of ours */
+	if (json_is_string(json_object_get(q, "plan")) && name != NULL &&
+	    strncmp(name, "etcd:", 5) != 0)
 		update_plan(json_string_value(json_object_get(q, "plan")), entry, dec);
 	if (rm_queue_done(it, &err) != 0)
 		rm_warn("%s", err.msg);
@@ -226,6 +229,15 @@ reconcile_one(struct rm_sched *s, const json_t *it, json_t *placed, json_t *stil
 	if (q == NULL || rm_doc_check_schema(q, "parked", 1, 1, name, &err) != 0) {
 		rm_warn("%s: %s (left in the queue)", name, q ? err.msg :
 		    json_string_value(json_object_get(it, "error")));
+		return;
+	}
+	/* the id names the placement file: only the entry's own, and a safe one */
+	if (!json_is_string(json_object_get(q, "id")) ||
+	    !rm_registry_id_ok(json_string_value(json_object_get(q, "id"))) ||
+	    !json_equal(json_object_get(q, "id"), json_object_get(it, "id"))) {
+		rm_warn("%s: id: expected the entry's own id (%s), letters, digits, '.', '_', "
+		    "'-' (left in the queue)", name, json_string_value(json_object_get(it, "id")) ?:
+		    "?");
 		return;
 	}
 	if ((entry = rm_sched_place(s, json_object_get(q, "node"), name, &dec, &err)) == NULL) {

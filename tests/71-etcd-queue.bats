@@ -128,6 +128,24 @@ park_shot() {
 	assert_equal "$(etcd_keys "$PREFIX/queue/")" "/$PREFIX/queue/bad-entry"
 }
 
+@test "etcd queue: an entry from another host names no file here: a foreign id is left, its plan not touched" {
+	park_shot
+	key=$(etcd_keys "$PREFIX/queue/")
+	entry=$(etcd_get "${key#/}")
+	# the same entry under a key whose last part is not its id, aiming outside placed/
+	etcd_put "$PREFIX/queue/evil" "$(jq -c '.id = "../executors/gpu1"' <<<"$entry")"
+	run rm-probe register -q --registry "$REG" --from "$SF/shot/linux-shot.json" --ttl 300
+	run --separate-stderr env REMOTEMEDIA_HOME="$H2" rm-schedule reconcile --json --no-local \
+		--registry "$REG"
+	assert_success
+	[[ $stderr == *"etcd:/$PREFIX/queue/evil: id: expected the entry's own id (evil)"*"(left in the queue)"* ]]
+	[ ! -e "$H2/executors/gpu1.json" ]
+	assert_equal "$(etcd_keys "$PREFIX/queue/")" "/$PREFIX/queue/evil"
+	# the genuine entry is placed on host 2, and host 1's plan file is host 1's
+	assert_equal "$(jq '.placed | length' <<<"$output")" 1
+	assert_equal "$(jq -r '.nodes[0].status' "$H1/plan.json")" parked
+}
+
 @test "etcd queue: unreachable etcd is exit 6 naming the endpoints, for plan, queue and reconcile" {
 	p1=$(free_port)
 	p2=$(free_port)
