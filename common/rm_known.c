@@ -32,7 +32,7 @@ const char *const rm_known_config[] = {
 };
 
 const char *const rm_known_etcd[] = {
-	"cacert", "cert", "key", "user", "password", "password_env", NULL
+	"cacert", "cert", "key", "user", "password", "password_env", "plain_auth", NULL
 };
 
 const char *const rm_known_registry[] = {

@@ -395,7 +395,7 @@ static int
 etcd_conf(struct rm_etcd_conf *c, char files[3][4096], struct rm_err *err)
 {
 	static const char *const keys[] = { "cacert", "cert", "key", "user", "password",
-		"password_env", NULL };
+		"password_env", "plain_auth", NULL };
 	const json_t *cfg, *blk, *v;
 	char cpath[4096], field[64];
 	const char *k;
@@ -418,7 +418,13 @@ etcd_conf(struct rm_etcd_conf *c, char files[3][4096], struct rm_err *err)
 		snprintf(field, sizeof(field), "etcd.%.50s", k);
 		if (keys[i] == NULL)
 			return rm_err_set(err, RM_EXIT_INVALID, cpath, field, "unknown key: expected "
-			    "cacert, cert, key, user, password or password_env");
+			    "cacert, cert, key, user, password, password_env or plain_auth");
+		if (strcmp(k, "plain_auth") == 0) {
+			if (!json_is_boolean(v))
+				return rm_err_set(err, RM_EXIT_INVALID, cpath, field, "expected true or "
+				    "false, got %s", rm_json_type(v));
+			continue;
+		}
 		if (!json_is_string(v) || *json_string_value(v) == '\0')
 			return rm_err_set(err, RM_EXIT_INVALID, cpath, field, "expected a non-empty "
 			    "string, got %s", rm_json_type(v));
@@ -437,6 +443,10 @@ etcd_conf(struct rm_etcd_conf *c, char files[3][4096], struct rm_err *err)
 	if ((c->user == NULL) != (c->password == NULL))
 		return rm_err_set(err, RM_EXIT_INVALID, cpath, c->user ? "etcd.password" : "etcd.user",
 		    "etcd authentication needs both user and password (or password_env)");
+	if (!c->tls && c->user != NULL && !json_is_true(json_object_get(blk, "plain_auth")))
+		return rm_err_set(err, RM_EXIT_INVALID, cpath, "etcd.user", "etcd authentication "
+		    "over etcd:// would send the password in clear: use etcds://, or set "
+		    "etcd.plain_auth: true on a network you trust");
 	if (!c->tls && (c->cacert || c->cert || c->key))
 		rm_warn("%s: etcd.cacert, cert and key apply to etcds:// only; the registry URL is "
 		    "etcd:// (no TLS)", cpath);

@@ -317,16 +317,23 @@ wait_key() {
 	run --separate-stderr rm-match --no-local --registry "$REG" "$M/nodes/gpu8.json"
 	assert_failure 6
 	[[ $stderr == *"user name is empty"* ]]
+	# over plain etcd:// the password would cross in clear: refused unless said
 	printf 'etcd:\n  user: rm\n  password_env: RM_TEST_ETCD_PW\n' > "$REMOTEMEDIA_HOME/config.yaml"
+	run --separate-stderr env RM_TEST_ETCD_PW='s3cr3t-Pw' rm-probe register -q --registry "$REG" \
+		--from "$M/executors/gpu-4090.json" --ttl 300
+	assert_failure 3
+	[[ $stderr == *"config.yaml: etcd.user: etcd authentication over etcd:// would send the password in clear"* ]]
+	printf 'etcd:\n  user: rm\n  password_env: RM_TEST_ETCD_PW\n  plain_auth: true\n' \
+		> "$REMOTEMEDIA_HOME/config.yaml"
 	run env RM_TEST_ETCD_PW='s3cr3t-Pw' rm-probe register -q --registry "$REG" \
 		--from "$M/executors/gpu-4090.json" --ttl 300
 	assert_success
-	printf 'etcd:\n  user: rm\n  password: s3cr3t-Pw\n' > "$REMOTEMEDIA_HOME/config.yaml"
+	printf 'etcd:\n  user: rm\n  password: s3cr3t-Pw\n  plain_auth: true\n' > "$REMOTEMEDIA_HOME/config.yaml"
 	run --separate-stderr rm-match -vv --json --no-local --registry "$REG" "$M/nodes/gpu8.json"
 	assert_success
 	assert_equal "$(jq -r '.executors[0].id' <<<"$output")" gpu-4090
 	[[ $stderr != *"s3cr3t"* ]]
-	printf 'etcd:\n  user: rm\n  password: WrongPw-123\n' > "$REMOTEMEDIA_HOME/config.yaml"
+	printf 'etcd:\n  user: rm\n  password: WrongPw-123\n  plain_auth: true\n' > "$REMOTEMEDIA_HOME/config.yaml"
 	run --separate-stderr rm-match -vv --no-local --registry "$REG" "$M/nodes/gpu8.json"
 	assert_failure 6
 	[[ $stderr == *'authentication as user "rm" failed: etcdserver: authentication failed, invalid user ID or password'* ]]
