@@ -1283,16 +1283,17 @@ int
 rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err)
 {
 	const char *d;
-	int r;
+	int r, peer;
 
 	*result = NULL;
 	/* config.yaml peers: first; what they serve has had the policy applied */
-	if ((r = fetch_from_peers(ref, flags, result, err)) <= 0)
+	if ((r = fetch_from_peers(ref, flags, result, err)) < 0)
 		return r;
-	if ((r = fetch_any(ref, flags, result, err)) != 0)
+	peer = r == 0;
+	if (!peer && (r = fetch_any(ref, flags, result, err)) != 0)
 		return r;
 	d = json_string_value(json_object_get(*result, "digest"));
-	if (!(flags & RM_CACHE_NO_POLICY))
+	if (!peer && !(flags & RM_CACHE_NO_POLICY))
 		r = entry_trusted(ref, d + 7, *result, err);
 	if (r == 0 && (flags & RM_CACHE_PACKAGE)) {
 		char p[PATH_MAX];
@@ -1303,7 +1304,7 @@ rm_cache_fetch(const char *ref, int flags, json_t **result, struct rm_err *err)
 		json_decref(*result);
 		*result = NULL;
 	}
-	if (r == 0)
+	if (r == 0 && !peer)
 		json_object_set_new(*result, "source", json_string(json_is_true(json_object_get(
 		    *result, "cached")) ? "cache" : strncmp(ref, "oci://", 6) == 0 ? "registry" :
 		    "local"));
@@ -2129,7 +2130,8 @@ fetch_from_peers(const char *ref, int flags, json_t **result, struct rm_err *err
 		timeout = (int)(json_number_value(t) * 1000);
 	}
 	rm_err_clear(&e);
-	if (!(flags & RM_CACHE_REFRESH) && rm_cache_lookup(ref, hex, &e) == 0)
+	/* a digest cached is the package asked for: --refresh changes nothing */
+	if ((!(flags & RM_CACHE_REFRESH) || !oci) && rm_cache_lookup(ref, hex, &e) == 0)
 		return 1;
 	pthread_mutex_lock(&peer_mu);	/* one peer connection at a time */
 	json_array_foreach(peers, i, c) {

@@ -234,6 +234,20 @@ pkgfile() { rm-cache path --package "$1"; }
 	jq -e --arg p "peer:$PEER" '.[0].source == $p' <<<"$output"
 }
 
+@test "rm-cache peer: with peers:, rm-inspect of a digest fetched from a peer, and --refresh of a cached digest" {
+	mkdir -p "$REMOTEMEDIA_HOME"
+	printf 'peers:\n  - "%s"\n' "$PEER" > "$REMOTEMEDIA_HOME/config.yaml"
+	# the package comes from the peer, and its file is there for inspect
+	run --separate-stderr in_b rm-inspect --json "$D1"
+	assert_success
+	assert_equal "$(jq -r .digest <<<"$output")" "$D1"
+	[[ $stderr == *"served by peer"* ]]
+	# a digest cached: --refresh asks nobody (it used to hang on its own lock)
+	run --separate-stderr in_b timeout 20 rm-cache fetch --refresh --json "$D1"
+	assert_success
+	jq -e '.[0].cached == true and .[0].source == "cache"' <<<"$output"
+}
+
 @test "rm-cache peer: rm-schedule run fetches a node's remote_ref from config.yaml peers: too" {
 	mkdir -p "$REMOTEMEDIA_HOME"
 	printf 'peers:\n  - "%s"\n' "$PEER" > "$REMOTEMEDIA_HOME/config.yaml"
