@@ -272,3 +272,9 @@ rm_data_read(const char *name, char **text, size_t *len, char *shown, size_t sho
 		*len = strlen(emb);
 	return 0;
 }
+
+const char *
+rm_test_hook_env(const char *name)
+{
+	return rm_mode() == RM_MODE_PRODUCTION ? NULL : getenv(name);
+}

@@ -23,6 +23,12 @@ const char *rm_share_dir(void);
 enum rm_mode { RM_MODE_DEVELOPMENT = 0, RM_MODE_PRODUCTION = 1 };
 /* REMOTEMEDIA_ENV, else production when CI is set, else development. */
 enum rm_mode rm_mode(void);
+/*
+ * A test hook's environment variable (REMOTEMEDIA_TEST_..., RM_TEST_...):
+ * its value in development, NULL in production, where no hook may pause,
+ * kill or alter what a tool does.
+ */
+const char *rm_test_hook_env(const char *name);
 const char *rm_mode_name(enum rm_mode mode);
 /* Checks REMOTEMEDIA_ENV holds a known value. */
 int rm_mode_check(struct rm_err *err);

@@ -110,7 +110,7 @@ racy_ns(void)
 	const char *v;
 
 	if (ns < 0)
-		ns = (v = getenv("REMOTEMEDIA_TEST_INDEX_RACY_MS")) != NULL ? atoll(v) * 1000000LL :
+		ns = (v = rm_test_hook_env("REMOTEMEDIA_TEST_INDEX_RACY_MS")) != NULL ? atoll(v) * 1000000LL :
 		    50000000LL;
 	return ns;
 }
@@ -118,7 +118,7 @@ racy_ns(void)
 static uint64_t
 stat_all_max(void)
 {
-	const char *v = getenv("REMOTEMEDIA_TEST_INDEX_STAT_MAX");
+	const char *v = rm_test_hook_env("REMOTEMEDIA_TEST_INDEX_STAT_MAX");
 
 	return v != NULL ? (uint64_t)atoll(v) : 2000;
 }
@@ -179,7 +179,7 @@ write_sparse(const char *path, const char *buf, size_t len, struct rm_err *err)
 {
 	static const char zero[4096];
 	char tmp[PATH_MAX], dir[PATH_MAX];
-	const char *pause = getenv("REMOTEMEDIA_TEST_INDEX_PAUSE"), *slash;
+	const char *pause = rm_test_hook_env("REMOTEMEDIA_TEST_INDEX_PAUSE"), *slash;
 	size_t off, n;
 	int fd, dfd;
 

@@ -207,7 +207,7 @@ serve_have(struct rm_p2p *p, const json_t *req, struct rm_err *err)
 static long long
 test_hook(const char *name)
 {
-	const char *v = getenv(name);
+	const char *v = rm_test_hook_env(name);
 
 	return v != NULL && *v != '\0' ? atoll(v) : -1;
 }

@@ -368,7 +368,7 @@ static long long rmw_rev;
 void
 rm_registry_test_pause(const char *var)
 {
-	const char *d = getenv(var);
+	const char *d = rm_test_hook_env(var);
 	long ms = d ? atol(d) : 0;
 
 	if (ms > 0 && ms < 60000)

@@ -90,6 +90,9 @@ pkgfile() { rm-cache path --package "$1"; }
 	run ls "$REMOTEMEDIA_HOME/pipelines"
 	refute_output --regexp '\.(rmpkg|peer)$'
 	refute_output --partial ".peer.state"
+	# test hooks are for development: a serving side in production ignores them
+	run in_b rm-cache fetch -q --peer "REMOTEMEDIA_ENV=production REMOTEMEDIA_TEST_PEER_FLIP=6000000 $PEER" "$D2"
+	assert_success
 }
 
 @test "rm-cache peer: a 256 MiB transfer cut mid-way (peer killed) is kept, and the next fetch resumes from where it stopped" {
