@@ -314,6 +314,13 @@ index_write(const struct rm_exset *s, const struct rm_idx_frec *frec, size_t nfr
 
 /* ---- reading ------------------------------------------------------- */
 
+/* count items of size bytes at off lie within len bytes (no wrap-around) */
+static int
+span_ok(uint64_t off, uint64_t count, uint64_t size, uint64_t len)
+{
+	return off <= len && (size == 0 || count <= (len - off) / size);
+}
+
 static int
 hdr_ok(const struct idx_hdr *h, size_t len, const struct rm_taxo *t, uint32_t kind,
     uint64_t src)
@@ -321,12 +328,14 @@ hdr_ok(const struct idx_hdr *h, size_t len, const struct rm_taxo *t, uint32_t ki
 	return memcmp(h->magic, IDX_MAGIC, 8) == 0 && h->version == IDX_VERSION &&
 	    h->hdrsize == sizeof(*h) && h->file_size == (uint64_t)len && h->kind == kind &&
 	    h->src_hash == src && h->taxo_hash == t->hash && h->nkeys == t->nkeys &&
-	    h->off_broken + h->broken_len <= len && h->off_strs + h->strs_len <= len &&
-	    h->strs_len > 0 && h->off_info + (uint64_t)h->nexec * sizeof(struct rm_exinfo) <= len &&
-	    h->off_cols + (uint64_t)h->nkeys * h->nexec * sizeof(struct rm_val) <= len &&
-	    h->off_hash + (uint64_t)h->hash_size * 4 <= len && h->off_pool + h->npool * 4 <= len &&
+	    span_ok(h->off_broken, h->broken_len, 1, len) &&
+	    span_ok(h->off_strs, h->strs_len, 1, len) && h->strs_len > 0 &&
+	    span_ok(h->off_info, h->nexec, sizeof(struct rm_exinfo), len) &&
+	    (h->nexec == 0 || (uint64_t)h->nkeys <= UINT64_MAX / h->nexec) &&
+	    span_ok(h->off_cols, (uint64_t)h->nkeys * h->nexec, sizeof(struct rm_val), len) &&
+	    span_ok(h->off_hash, h->hash_size, 4, len) && span_ok(h->off_pool, h->npool, 4, len) &&
 	    (h->hash_size & (h->hash_size - 1)) == 0 &&
-	    h->off_frec + h->nfrec * sizeof(struct rm_idx_frec) <= len;
+	    span_ok(h->off_frec, h->nfrec, sizeof(struct rm_idx_frec), len);
 }
 
 /* Maps the index at path when it is one of this kind, source and taxonomy. */
@@ -353,7 +362,9 @@ idx_open(const char *path, const struct rm_taxo *t, uint32_t kind, uint64_t src,
 		return -1;
 	memcpy(&m->h, map, sizeof(m->h));
 	m->frec = (const struct rm_idx_frec *)(map + m->h.off_frec);
-	if (!hdr_ok(&m->h, (size_t)st.st_size, t, kind, src)) {
+	/* the strings end inside their area: none is read past it */
+	if (!hdr_ok(&m->h, (size_t)st.st_size, t, kind, src) ||
+	    map[m->h.off_strs + m->h.strs_len - 1] != '\0') {
 		munmap(map, (size_t)st.st_size);
 		return -1;
 	}
