@@ -361,13 +361,14 @@ idx_open(const char *path, const struct rm_taxo *t, uint32_t kind, uint64_t src,
 	if (map == MAP_FAILED)
 		return -1;
 	memcpy(&m->h, map, sizeof(m->h));
-	m->frec = (const struct rm_idx_frec *)(map + m->h.off_frec);
 	/* the strings end inside their area: none is read past it */
 	if (!hdr_ok(&m->h, (size_t)st.st_size, t, kind, src) ||
 	    map[m->h.off_strs + m->h.strs_len - 1] != '\0') {
 		munmap(map, (size_t)st.st_size);
 		return -1;
 	}
+	/* (a pointer is made only from an offset checked: UB otherwise) */
+	m->frec = (const struct rm_idx_frec *)(map + m->h.off_frec);
 	for (i = 0; i < m->h.nfrec; i++)
 		if (m->frec[i].path >= m->h.strs_len ||
 		    (uint64_t)m->frec[i].e_first + m->frec[i].e_count > m->h.nexec) {
