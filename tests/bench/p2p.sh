@@ -66,6 +66,7 @@ pkg() {
 	REMOTEMEDIA_HOME=$srv rm-cache fetch -q "$p" >/dev/null
 	rm -rf "$work/$1/src"
 	rm-inspect --json "$p" 2>/dev/null | jq -r .digest
+	echo "$p" > "$work/$1/pkgfile"
 }
 
 # fetch DIGEST: into a fresh cache in B; prints seconds and the client's peak RSS (KB)
@@ -87,11 +88,12 @@ ip netns exec "$B" $ssh root@10.214.0.1 true
 printf 'connection setup (1 MiB package end to end, over ssh): %.2f s (ssh alone: %.2f s)\n' \
     "$setup" "$(since "$t")"
 for mib in $sizes; do
+	# the serving cache keeps it as blobs: served from a package made from them
 	d=$(pkg "m$mib" "$mib")
-	f=$srv/pipelines/${d#sha256:}.rmpkg
+	f=$(cat "$work/m$mib/pkgfile")
 	bytes=$(stat -c %s "$f")
 	read -r secs crss chan < <(fetch "$d")
-	cmp "$f" "$work/b/pipelines/${d#sha256:}.rmpkg"
+	cmp "$f" "$(REMOTEMEDIA_HOME=$work/b rm-cache path --package "$d")"
 	t=$(now)
 	ip netns exec "$B" scp -q -F /dev/null -i "$work/id" -o IdentitiesOnly=yes \
 	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
@@ -101,5 +103,6 @@ for mib in $sizes; do
 	    "$mib" "$(echo "$bytes / $secs / 1000000" | bc -l)" "$secs" "$chan" $((crss / 1024)) \
 	    $(($(cat "$work/srv.rss") / 1024)) "$(echo "$bytes / $scps / 1000000" | bc -l)" "$scps"
 	rm -f "$work/scp.out" "$f"
+	REMOTEMEDIA_HOME=$srv rm-cache clear "$d" >/dev/null
 	rm -rf "$work/b"
 done
