@@ -41,6 +41,18 @@ teardown_file() {
 # in_b CMD...: runs CMD on the fetching "host"
 in_b() { ip netns exec "$NSB" "$@"; }
 
+# registry_in_b DIR: a registry in B (no route from A or B to this
+# 127.0.0.1) holding PKG1 as voice/tts:1.0; REG is its address. fd 3
+# closed, or bats waits for it; exec: REG_PID must be the registry itself,
+# for registry_stop.
+registry_in_b() {
+	docker-registry() { exec ip netns exec "$NSB" docker-registry "$@" 3>&-; }
+	curl() { ip netns exec "$NSB" curl "$@"; }
+	registry_start "$1"
+	unset -f docker-registry curl
+	in_b rm-push --insecure -q "$PKG1" "oci://$REG/voice/tts:1.0" >/dev/null
+}
+
 # The package file of a cached digest: kept as its blobs, rebuilt byte for byte
 pkgfile() { rm-cache path --package "$1"; }
 
@@ -168,13 +180,7 @@ pkgfile() { rm-cache path --package "$1"; }
 }
 
 @test "rm-cache peer: config.yaml peers: are asked first, then the registry; each fetch says which source served" {
-	# in B (no route from A or B to this 127.0.0.1); fd 3 closed, or bats waits for it
-	# (exec: REG_PID must be the registry itself, for registry_stop)
-	docker-registry() { exec ip netns exec "$NSB" docker-registry "$@" 3>&-; }
-	curl() { ip netns exec "$NSB" curl "$@"; }
-	registry_start "$BATS_FILE_TMPDIR/reg"
-	unset -f docker-registry curl
-	in_b rm-push --insecure -q "$PKG1" "oci://$REG/voice/tts:1.0" >/dev/null
+	registry_in_b "$BATS_FILE_TMPDIR/reg"
 	mkdir -p "$REMOTEMEDIA_HOME"
 	printf 'peers:\n  - "REMOTEMEDIA_HOME=%s ip netns exec %s rm-cache serve --stdio"\n' \
 	    "$BATS_TEST_TMPDIR/empty" "$NSA" > "$REMOTEMEDIA_HOME/config.yaml"
@@ -212,11 +218,7 @@ pkgfile() { rm-cache path --package "$1"; }
 
 @test "rm-cache(1): the peers example runs as written, gpu1 being namespace A" {
 	# a registry in B holding voice/tts:1.0, which A's cache has fetched
-	docker-registry() { exec ip netns exec "$NSB" docker-registry "$@" 3>&-; }
-	curl() { ip netns exec "$NSB" curl "$@"; }
-	registry_start "$BATS_TEST_TMPDIR/reg"
-	unset -f docker-registry curl
-	in_b rm-push --insecure -q "$PKG1" "oci://$REG/voice/tts:1.0" >/dev/null
+	registry_in_b "$BATS_TEST_TMPDIR/reg"
 	REMOTEMEDIA_HOME=$SRV in_b rm-cache fetch -q --insecure "oci://$REG/voice/tts:1.0" >/dev/null
 	export REGISTRY=$REG
 	[ "$REMOTEMEDIA_HOME" = "$HOME/.remotemedia" ]
