@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "rm_doc.h"
+#include "rm_jsonw.h"
 #include "rm_fs.h"
 
 #define YAML_MAX_DEPTH 64
@@ -739,11 +740,10 @@ rm_json_dump_file(const json_t *doc)
 	char *s, *out;
 	size_t n;
 
-	s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY |
-	    JSON_REAL_PRECISION(15));
+	s = rm_jsonw_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY |
+	    JSON_REAL_PRECISION(15), &n);
 	if (s == NULL)
 		return NULL;
-	n = strlen(s);
 	out = realloc(s, n + 2);
 	if (out == NULL) {
 		free(s);
@@ -794,15 +794,22 @@ wbuf_put(const char *s, size_t len, void *arg)
 int
 rm_json_print(FILE *fp, const json_t *doc, int pretty)
 {
-	size_t flags = JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15);
-	struct wbuf *w = malloc(sizeof(*w));
+	size_t flags = JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15), n;
+	struct wbuf *w;
+	char *fast;
 	int rc;
 
-	if (w == NULL)
+	flags |= pretty ? JSON_INDENT(2) : JSON_COMPACT;
+	if ((fast = rm_jsonw_dumps_fast(doc, flags, &n)) != NULL) {
+		rc = fwrite(fast, 1, n, fp) == n ? 0 : -1;
+		free(fast);
+		fputc('\n', fp);
+		return rc;
+	}
+	if ((w = malloc(sizeof(*w))) == NULL)
 		return -1;
 	w->fp = fp;
 	w->n = 0;
-	flags |= pretty ? JSON_INDENT(2) : JSON_COMPACT;
 	rc = json_dump_callback(doc, wbuf_put, w, flags);
 	if (rc == 0 && w->n > 0 && fwrite(w->buf, 1, w->n, fp) != w->n)
 		rc = -1;

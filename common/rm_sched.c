@@ -23,6 +23,7 @@
 #include "rm_doc.h"
 #include "rm_fs.h"
 #include "rm_home.h"
+#include "rm_jsonw.h"
 #include "rm_log.h"
 #include "rm_match.h"
 #include "rm_probe.h"
@@ -902,7 +903,8 @@ static char *
 memo_key(const struct rm_sched *s, size_t tier, const json_t *tierdoc, const char *host,
     double secs, int record)
 {
-	char *doc = json_dumps(tierdoc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY), *key;
+	char *doc = rm_jsonw_dumps(tierdoc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY, NULL),
+	    *key;
 	size_t n;
 
 	if (doc == NULL)
@@ -1390,7 +1392,7 @@ keep_order(json_t *orders, const json_t *node)
 		json_object_set(part, "capabilities", json_object_get(node, "capabilities"));
 	if (json_object_get(node, "fallback"))
 		json_object_set(part, "fallback", json_object_get(node, "fallback"));
-	if (!keys_sorted(part) && (as = json_dumps(part, JSON_COMPACT)) != NULL) {
+	if (!keys_sorted(part) && (as = rm_jsonw_dumps(part, JSON_COMPACT, NULL)) != NULL) {
 		json_object_set_new(orders, id, json_string(as));
 		free(as);
 	}

@@ -1,0 +1,361 @@
+/*
+ * A JSON writer for large trees (plans of ten thousand nodes): the same
+ * bytes as jansson's json_dumps for the flags below, written into one
+ * growing buffer without a callback per token. Where it cannot promise the
+ * same bytes (other flags, a string that is not valid UTF-8, a tree deeper
+ * than RM_JSONW_MAX_DEPTH) it says so and the caller uses jansson.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_jsonw.h"
+
+#define RM_JSONW_MAX_DEPTH 2100	/* past jansson's parser limit, 2048 */
+#define FLAG_INDENT(f) ((f) & 0x1F)
+#define FLAG_PRECISION(f) (((f) >> 11) & 0x1F)
+
+struct jw {
+	char *buf;
+	size_t n, cap;
+	size_t flags;
+	int failed;
+};
+
+struct jw_key {
+	const char *key;
+	size_t len;
+	json_t *value;
+};
+
+static int
+jw_grow(struct jw *w, size_t more)
+{
+	size_t cap = w->cap ? w->cap : 4096;
+	char *nb;
+
+	while (cap - w->n < more) {
+		if (cap > SIZE_MAX / 2)
+			return -1;
+		cap *= 2;
+	}
+	if ((nb = realloc(w->buf, cap)) == NULL)
+		return -1;
+	w->buf = nb;
+	w->cap = cap;
+	return 0;
+}
+
+static void
+jw_put(struct jw *w, const char *s, size_t len)
+{
+	if (w->failed)
+		return;
+	if (w->cap - w->n < len && jw_grow(w, len) != 0) {
+		w->failed = 1;
+		return;
+	}
+	memcpy(w->buf + w->n, s, len);
+	w->n += len;
+}
+
+static void
+jw_indent(struct jw *w, int depth, int space)
+{
+	size_t k = (size_t)FLAG_INDENT(w->flags) * (size_t)depth;
+
+	if (FLAG_INDENT(w->flags) > 0) {
+		jw_put(w, "\n", 1);
+		while (k > 0 && !w->failed) {
+			static const char sp[] = "                                ";
+			size_t c = k < sizeof(sp) - 1 ? k : sizeof(sp) - 1;
+			jw_put(w, sp, c);
+			k -= c;
+		}
+	} else if (space && !(w->flags & JSON_COMPACT))
+		jw_put(w, " ", 1);
+}
+
+/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0. */
+static size_t
+utf8_len(const unsigned char *p, size_t left)
+{
+	uint32_t c;
+	size_t n, i;
+
+	if (p[0] >= 0xC2 && p[0] <= 0xDF)
+		n = 2, c = p[0] & 0x1F;
+	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+		n = 3, c = p[0] & 0x0F;
+	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+		n = 4, c = p[0] & 0x07;
+	else
+		return 0;
+	if (n > left)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3F);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10FFFF ||
+	    (c >= 0xD800 && c <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+static void
+jw_string(struct jw *w, const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str, *run = s, *end = s + len;
+	char seq[8];
+
+	jw_put(w, "\"", 1);
+	while (s < end) {
+		const char *text = seq;
+		size_t tl = 2;
+		if (*s >= 0x80) {
+			size_t u = utf8_len(s, (size_t)(end - s));
+			if (u == 0) {
+				w->failed = 1;
+				return;
+			}
+			s += u;
+			continue;
+		}
+		if (*s != '\\' && *s != '"' && *s >= 0x20 &&
+		    !(*s == '/' && (w->flags & JSON_ESCAPE_SLASH))) {
+			s++;
+			continue;
+		}
+		jw_put(w, (const char *)run, (size_t)(s - run));
+		switch (*s) {
+		case '\\': text = "\\\\"; break;
+		case '"': text = "\\\""; break;
+		case '\b': text = "\\b"; break;
+		case '\f': text = "\\f"; break;
+		case '\n': text = "\\n"; break;
+		case '\r': text = "\\r"; break;
+		case '\t': text = "\\t"; break;
+		case '/': text = "\\/"; break;
+		default:
+			snprintf(seq, sizeof(seq), "\\u%04X", (unsigned int)*s);
+			tl = 6;
+			break;
+		}
+		jw_put(w, text, tl);
+		run = ++s;
+	}
+	jw_put(w, (const char *)run, (size_t)(end - run));
+	jw_put(w, "\"", 1);
+}
+
+/* A real as jansson writes it: %.*g, then ".0" if neither '.' nor 'e', and
+ * the exponent without '+' or leading zeros. */
+static void
+jw_real(struct jw *w, double v)
+{
+	char b[64], *e, *from;
+	int prec = (int)FLAG_PRECISION(w->flags), n;
+
+	n = snprintf(b, sizeof(b), "%.*g", prec ? prec : 17, v);
+	if (n < 0 || (size_t)n + 3 >= sizeof(b)) {
+		w->failed = 1;
+		return;
+	}
+	/* the C locale is in force (rm tools never call setlocale for numbers) */
+	if (strchr(b, ',') != NULL) {
+		w->failed = 1;
+		return;
+	}
+	if (strchr(b, '.') == NULL && strchr(b, 'e') == NULL) {
+		memcpy(b + n, ".0", 3);
+		n += 2;
+	}
+	if ((e = strchr(b, 'e')) != NULL) {
+		char *start = e + 1;
+		from = start + 1;
+		if (*start == '-')
+			start++;
+		while (*from == '0')
+			from++;
+		if (from != start) {
+			memmove(start, from, (size_t)(b + n - from) + 1);
+			n -= (int)(from - start);
+		}
+	}
+	jw_put(w, b, (size_t)n);
+}
+
+static void
+jw_integer(struct jw *w, json_int_t v)
+{
+	char b[24], *p = b + sizeof(b);
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	jw_put(w, p, (size_t)(b + sizeof(b) - p));
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	const struct jw_key *x = a, *y = b;
+	size_t m = x->len < y->len ? x->len : y->len;
+	int r = memcmp(x->key, y->key, m);
+
+	if (r != 0)
+		return r;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static void jw_value(struct jw *w, const json_t *v, int depth);
+
+static void
+jw_object(struct jw *w, const json_t *v, int depth)
+{
+	size_t n = json_object_size(v), i = 0;
+	struct jw_key small[16], *keys = small;
+	void *it;
+
+	jw_put(w, "{", 1);
+	if (n == 0) {
+		jw_put(w, "}", 1);
+		return;
+	}
+	if (n > sizeof(small) / sizeof(small[0]) && (keys = malloc(n * sizeof(*keys))) == NULL) {
+		w->failed = 1;
+		return;
+	}
+	for (it = json_object_iter((json_t *)v); it != NULL && i < n;
+	    it = json_object_iter_next((json_t *)v, it), i++) {
+		keys[i].key = json_object_iter_key(it);
+		keys[i].len = json_object_iter_key_len(it);
+		keys[i].value = json_object_iter_value(it);
+	}
+	n = i;
+	if (w->flags & JSON_SORT_KEYS)
+		qsort(keys, n, sizeof(*keys), key_cmp);
+	jw_indent(w, depth + 1, 0);
+	for (i = 0; i < n && !w->failed; i++) {
+		jw_string(w, keys[i].key, keys[i].len);
+		if (w->flags & JSON_COMPACT)
+			jw_put(w, ":", 1);
+		else
+			jw_put(w, ": ", 2);
+		jw_value(w, keys[i].value, depth + 1);
+		if (i + 1 < n) {
+			jw_put(w, ",", 1);
+			jw_indent(w, depth + 1, 1);
+		} else
+			jw_indent(w, depth, 0);
+	}
+	if (keys != small)
+		free(keys);
+	jw_put(w, "}", 1);
+}
+
+static void
+jw_array(struct jw *w, const json_t *v, int depth)
+{
+	size_t n = json_array_size(v), i;
+
+	jw_put(w, "[", 1);
+	if (n == 0) {
+		jw_put(w, "]", 1);
+		return;
+	}
+	jw_indent(w, depth + 1, 0);
+	for (i = 0; i < n && !w->failed; i++) {
+		jw_value(w, json_array_get(v, i), depth + 1);
+		if (i + 1 < n) {
+			jw_put(w, ",", 1);
+			jw_indent(w, depth + 1, 1);
+		} else
+			jw_indent(w, depth, 0);
+	}
+	jw_put(w, "]", 1);
+}
+
+static void
+jw_value(struct jw *w, const json_t *v, int depth)
+{
+	if (w->failed)
+		return;
+	if (depth > RM_JSONW_MAX_DEPTH || v == NULL) {
+		w->failed = 1;
+		return;
+	}
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		jw_object(w, v, depth);
+		break;
+	case JSON_ARRAY:
+		jw_array(w, v, depth);
+		break;
+	case JSON_STRING:
+		jw_string(w, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		jw_integer(w, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		jw_real(w, json_real_value(v));
+		break;
+	case JSON_TRUE:
+		jw_put(w, "true", 4);
+		break;
+	case JSON_FALSE:
+		jw_put(w, "false", 5);
+		break;
+	case JSON_NULL:
+		jw_put(w, "null", 4);
+		break;
+	default:
+		w->failed = 1;
+	}
+}
+
+char *
+rm_jsonw_dumps_fast(const json_t *v, size_t flags, size_t *len)
+{
+	struct jw w;
+	const size_t known = 0x1F | JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY |
+	    JSON_ESCAPE_SLASH | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(31);
+
+	if ((flags & ~known) != 0 || v == NULL ||
+	    (!(flags & JSON_ENCODE_ANY) && !json_is_object(v) && !json_is_array(v)))
+		return NULL;
+	memset(&w, 0, sizeof(w));
+	w.flags = flags;
+	jw_value(&w, v, 0);
+	jw_put(&w, "", 1);
+	if (w.failed) {
+		free(w.buf);
+		return NULL;
+	}
+	if (len != NULL)
+		*len = w.n - 1;
+	return w.buf;
+}
+
+char *
+rm_jsonw_dumps(const json_t *v, size_t flags, size_t *len)
+{
+	char *s = rm_jsonw_dumps_fast(v, flags, len);
+
+	if (s != NULL)
+		return s;
+	if ((s = json_dumps(v, flags)) != NULL && len != NULL)
+		*len = strlen(s);
+	return s;
+}

@@ -1,0 +1,168 @@
+/*
+ * The fast JSON writer (rm_jsonw) against jansson's json_dumps on random
+ * trees: every flag combination the tools use must give the same bytes, and
+ * where it cannot (a string that is not valid UTF-8, a flag it does not
+ * know) it must decline rather than write something else.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_jsonw.h"
+#include "tap.h"
+
+static unsigned rng = 15;
+
+static unsigned
+rnd(unsigned n)
+{
+	rng = rng * 1103515245u + 12345u;
+	return n ? (rng >> 8) % n : 0;
+}
+
+/* Strings with what needs escaping: quotes, controls, slashes, UTF-8, NUL. */
+static void
+rnd_text(char *b, size_t *len)
+{
+	static const char *bits[] = { "a", "gpu", "memory_gb", "\"", "\\", "/", "\n", "\t",
+		"\b", "\f", "\r", "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
+		"\xf0\x9f\x98\x80", " ", "Z", "0", "{}", ",:" };
+	size_t n = 0, k = rnd(6), i;
+
+	for (i = 0; i < k; i++) {
+		const char *p = bits[rnd(sizeof(bits) / sizeof(bits[0]))];
+		memcpy(b + n, p, strlen(p));
+		n += strlen(p);
+	}
+	if (rnd(20) == 0)
+		b[n++] = '\0';	/* an embedded NUL */
+	*len = n;
+}
+
+static double
+rnd_real(void)
+{
+	static const double v[] = { 0, -0.0, 1, 0.1, 2.5, 1e-7, 1e21, 1e300, -1e-300, 123456789.125,
+		721.00001, 0.1 + 0.2, 5e-324, 1.7976931348623157e308, 100, 1e15, 1e16, 1e17 };
+	double x = v[rnd(sizeof(v) / sizeof(v[0]))];
+
+	if (rnd(2))
+		x *= (double)rnd(100000) / 977.0;
+	return rnd(2) ? -x : x;
+}
+
+static json_t *
+rnd_tree(int depth)
+{
+	unsigned k = depth > 4 ? rnd(6) : rnd(8);
+	char b[256];
+	size_t len, i, n;
+	json_t *v;
+
+	switch (k) {
+	case 0: return json_null();
+	case 1: return json_boolean(rnd(2));
+	case 2: {
+		static const json_int_t iv[] = { 0, 1, -1, 42, INT64_MAX, INT64_MIN, 1000000007 };
+		return json_integer(iv[rnd(7)] - (json_int_t)rnd(3));
+	}
+	case 3: return json_real(rnd_real());
+	case 4: case 5:
+		rnd_text(b, &len);
+		return json_stringn(b, len);
+	case 6:
+		v = json_array();
+		for (i = 0, n = rnd(5); i < n; i++)
+			json_array_append_new(v, rnd_tree(depth + 1));
+		return v;
+	default:
+		v = json_object();
+		for (i = 0, n = rnd(22); i < n; i++) {
+			rnd_text(b, &len);
+			json_object_setn_new(v, b, len, rnd_tree(depth + 1));
+		}
+		return v;
+	}
+}
+
+static int
+same(const json_t *v, size_t flags)
+{
+	char *a = json_dumps(v, flags), *b;
+	size_t n = 0;
+	int r;
+
+	b = rm_jsonw_dumps_fast(v, flags, &n);
+	r = (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0 && n == strlen(a));
+	if (!r)
+		printf("#   jansson %s\n#   fast    %s\n", a ? a : "(null)", b ? b : "(null)");
+	free(a);
+	free(b);
+	return r;
+}
+
+int
+main(void)
+{
+	static const size_t flags[] = {
+		JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY,
+		JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15),
+		JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15),
+		JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10),
+		JSON_COMPACT,
+		JSON_INDENT(3) | JSON_ESCAPE_SLASH | JSON_REAL_PRECISION(4),
+		0,
+	};
+	size_t f, i, bad = 0;
+	json_t *v, *o;
+	char *s;
+
+	for (f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+		for (i = 0, bad = 0; i < 3000; i++) {
+			v = rnd_tree(0);
+			if (!same(v, flags[f]) && bad++ == 0)
+				printf("#   tree %zu\n", i);
+			json_decref(v);
+		}
+		ok(bad == 0, "flags %#zx: same bytes as json_dumps on 3000 random trees", flags[f]);
+	}
+
+	/* a top level that is not a container without JSON_ENCODE_ANY: declined as jansson does */
+	v = json_integer(3);
+	ok(rm_jsonw_dumps_fast(v, JSON_COMPACT, NULL) == NULL, "a bare number needs JSON_ENCODE_ANY");
+	json_decref(v);
+
+	/* a string that is not UTF-8: declined, as json_dumps declines */
+	o = json_object();
+	json_object_set_new(o, "k", json_stringn_nocheck("\xc0\x80", 2));
+	ok(rm_jsonw_dumps_fast(o, JSON_COMPACT, NULL) == NULL, "an overlong UTF-8 string declined");
+	ok(json_dumps(o, JSON_COMPACT) == NULL, "json_dumps declines it too");
+	json_object_set_new(o, "k", json_stringn_nocheck("\xed\xa0\x80", 3));
+	ok(rm_jsonw_dumps_fast(o, JSON_COMPACT, NULL) == NULL, "a UTF-8 surrogate declined");
+	json_decref(o);
+
+	/* a flag it does not know: declined; the fallback answers jansson's text */
+	v = json_pack("{s:s}", "e", "\xc3\xa9");
+	ok(rm_jsonw_dumps_fast(v, JSON_COMPACT | JSON_ENSURE_ASCII, NULL) == NULL,
+	    "JSON_ENSURE_ASCII declined");
+	s = rm_jsonw_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII, NULL);
+	is_str(s, "{\"e\":\"\\u00E9\"}", "rm_jsonw_dumps falls back on json_dumps");
+	free(s);
+	json_decref(v);
+
+	/* deep nesting: the same bytes as deep as the parser goes */
+	v = json_array();
+	o = v;
+	for (i = 0; i < 2048; i++) {
+		json_t *in = json_array();
+		json_array_append_new(o, in);
+		o = in;
+	}
+	ok(same(v, JSON_INDENT(2)), "2048 nested arrays");
+	json_decref(v);
+	return done_testing();
+}
