@@ -7,7 +7,9 @@
  */
 #include "config.h"
 
+#include <float.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +156,78 @@ jw_string(struct jw *w, const char *str, size_t len)
 	jw_put(w, "\"", 1);
 }
 
+/*
+ * %.*g of v in fixed notation, when that is what printf writes and the
+ * digits can be had from one long double product, far enough from a
+ * rounding tie that its error cannot change them; else -1 (use printf).
+ */
+static int
+fast_g(char *b, int prec, double v)
+{
+#if LDBL_MANT_DIG >= 64
+	static const long double p10[] = { 1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1e6L, 1e7L, 1e8L,
+		1e9L, 1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L,
+		1e21L };
+	long double a = fabs(v), sc, fl, frac, margin;
+	char d[24];
+	int e = -5, k, x, n = 0, i, last;
+	uint64_t r, top;
+
+	if (prec < 1 || prec > 17 || !(a >= 1e-4L) || !(a < 1e15L))
+		return -1;
+	while (e < 14 && a >= (e + 1 >= 0 ? p10[e + 1] : 1.0L / p10[-(e + 1)]))
+		e++;
+	k = prec - 1 - e;	/* a * 10^k has prec digits before the point */
+	if (k > 21 || k < -21)
+		return -1;
+	sc = k >= 0 ? a * p10[k] : a / p10[-k];
+	margin = sc * 0x1p-58L + 1e-12L;
+	fl = floorl(sc);
+	frac = sc - fl;
+	if (fabsl(frac - 0.5L) <= margin || sc - p10[prec - 1] <= margin ||
+	    p10[prec] - sc <= margin)
+		return -1;
+	r = (uint64_t)fl + (frac > 0.5L);
+	top = (uint64_t)p10[prec];
+	x = e;
+	if (r >= top) {
+		r /= 10;
+		x++;
+	}
+	if (x >= prec || x < -4)
+		return -1;	/* exponent notation */
+	for (i = prec - 1; i >= 0; i--, r /= 10)
+		d[i] = (char)('0' + r % 10);
+	for (last = prec - 1; last > 0 && last > x && d[last] == '0'; last--)
+		;	/* the last digit kept: trailing fraction zeros go */
+	if (v < 0)
+		b[n++] = '-';
+	if (x < 0) {
+		b[n++] = '0';
+		b[n++] = '.';
+		for (i = -1; i > x; i--)
+			b[n++] = '0';
+		for (i = 0; i <= last; i++)
+			b[n++] = d[i];
+	} else {
+		for (i = 0; i <= x; i++)
+			b[n++] = d[i];
+		if (last > x) {
+			b[n++] = '.';
+			for (i = x + 1; i <= last; i++)
+				b[n++] = d[i];
+		}
+	}
+	b[n] = '\0';
+	return n;
+#else
+	(void)b;
+	(void)prec;
+	(void)v;
+	return -1;
+#endif
+}
+
 /* A real as jansson writes it: %.*g, then ".0" if neither '.' nor 'e', and
  * the exponent without '+' or leading zeros. */
 static void
@@ -162,7 +236,10 @@ jw_real(struct jw *w, double v)
 	char b[64], *e, *from;
 	int prec = (int)FLAG_PRECISION(w->flags), n;
 
-	n = snprintf(b, sizeof(b), "%.*g", prec ? prec : 17, v);
+	if (prec == 0)
+		prec = 17;
+	if ((n = fast_g(b, prec, v)) < 0)
+		n = snprintf(b, sizeof(b), "%.*g", prec, v);
 	if (n < 0 || (size_t)n + 3 >= sizeof(b)) {
 		w->failed = 1;
 		return;
@@ -243,8 +320,17 @@ jw_object(struct jw *w, const json_t *v, int depth)
 		keys[i].value = json_object_iter_value(it);
 	}
 	n = i;
-	if (w->flags & JSON_SORT_KEYS)
+	if ((w->flags & JSON_SORT_KEYS) && n > 16)
 		qsort(keys, n, sizeof(*keys), key_cmp);
+	else if (w->flags & JSON_SORT_KEYS) {
+		size_t j;
+		for (i = 1; i < n; i++) {
+			struct jw_key k = keys[i];
+			for (j = i; j > 0 && key_cmp(&keys[j - 1], &k) > 0; j--)
+				keys[j] = keys[j - 1];
+			keys[j] = k;
+		}
+	}
 	jw_indent(w, depth + 1, 0);
 	for (i = 0; i < n && !w->failed; i++) {
 		jw_string(w, keys[i].key, keys[i].len);

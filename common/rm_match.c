@@ -1947,9 +1947,9 @@ count_reasons(const struct ctx *x, struct rm_xidx *xi, const struct rm_match_bit
 	if (!(numbers && c->has_lo != c->has_hi) && k->cmp != RM_C_PRESENCE)
 		return -1;
 	for (w = 0; w < b->nw; w++) {
-		none += (size_t)__builtin_popcountll(f[w] & kn[w]);
-		numeric += (size_t)__builtin_popcountll(f[w] & (knum[w] | kb[w]) & ~kn[w]);
-		other += (size_t)__builtin_popcountll(f[w] & ~(knum[w] | kb[w] | kn[w]));
+		none += rm_popcount64(f[w] & kn[w]);
+		numeric += rm_popcount64(f[w] & (knum[w] | kb[w]) & ~kn[w]);
+		other += rm_popcount64(f[w] & ~(knum[w] | kb[w] | kn[w]));
 	}
 	if (k->cmp == RM_C_PRESENCE && !numbers) {
 		/* a missing or false presence key: missing */

@@ -649,7 +649,7 @@ gather_fast(struct rm_sched *s, const struct rm_node *node, int remote_only, dou
 	ga->nav = ga->bcount[RM_B_AVAILABLE];
 	for (j = 0; j < node->n; j++)
 		for (w = 0; w < nw; w++)
-			ga->elim[j] += (size_t)__builtin_popcountll(b.fail[j][w] &
+			ga->elim[j] += rm_popcount64(b.fail[j][w] &
 			    ~b.bucket[RM_B_AVAILABLE][w]);
 	k = s->o.topk < ga->nav ? s->o.topk : ga->nav;
 	want = malloc((nw + 1) * sizeof(*want));

@@ -47,7 +47,7 @@ rm_bs_count(const uint64_t *b, size_t nw)
 	size_t i, c = 0;
 
 	for (i = 0; i < nw; i++)
-		c += (size_t)__builtin_popcountll(b[i]);
+		c += rm_popcount64(b[i]);
 	return c;
 }
 

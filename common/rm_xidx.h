@@ -66,6 +66,19 @@ rm_bs_get(const uint64_t *b, uint32_t i)
 	return (int)((b[i >> 6] >> (i & 63)) & 1);
 }
 
+/*
+ * Bits set in a word, without the libgcc call __builtin_popcountll makes
+ * when the target may lack POPCNT (a third of a plan's matching went there).
+ */
+static inline size_t
+rm_popcount64(uint64_t v)
+{
+	v = v - ((v >> 1) & 0x5555555555555555ULL);
+	v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
+	v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+	return (size_t)((v * 0x0101010101010101ULL) >> 56);
+}
+
 size_t rm_bs_count(const uint64_t *b, size_t nw);
 /* The first set position at or after from, or n when none. */
 uint32_t rm_bs_next(const uint64_t *b, uint32_t from, uint32_t n);

@@ -131,6 +131,37 @@ main(void)
 		ok(bad == 0, "flags %#zx: same bytes as json_dumps on 3000 random trees", flags[f]);
 	}
 
+	/* reals: printf's digits, from the fast path or printf itself */
+	for (f = 0; f < 4; f++) {
+		static const int prec[] = { 15, 17, 10, 16 };
+		for (i = 0, bad = 0; i < 200000; i++) {
+			union { uint64_t u; double d; } x;
+			double r;
+			switch (i % 4) {
+			case 0:	/* any bit pattern */
+				x.u = ((uint64_t)rnd(1u << 31) << 33) ^ ((uint64_t)rnd(1u << 31) << 2) ^ rnd(4);
+				r = x.d;
+				break;
+			case 1:	/* decimals as people write them */
+				r = (double)rnd(1000000) / pow(10, rnd(9)) + rnd(4000);
+				break;
+			case 2:	/* ties and near ties of the last digit */
+				r = (double)rnd(100000000) * 5 / pow(10, rnd(18));
+				break;
+			default:	/* integers and sums like the bench's */
+				r = 2 + rnd(900) + (double)rnd(100000) / 1e5;
+				break;
+			}
+			if (!isfinite(r))
+				continue;
+			v = json_real(i % 8 == 1 ? -r : r);
+			if (!same(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(prec[f])) && bad++ == 0)
+				printf("#   real %.17g\n", r);
+			json_decref(v);
+		}
+		ok(bad == 0, "precision %d: 200000 reals as json_dumps writes them", prec[f]);
+	}
+
 	/* a top level that is not a container without JSON_ENCODE_ANY: declined as jansson does */
 	v = json_integer(3);
 	ok(rm_jsonw_dumps_fast(v, JSON_COMPACT, NULL) == NULL, "a bare number needs JSON_ENCODE_ANY");
