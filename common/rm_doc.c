@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "rm_doc.h"
+#include "rm_jsonr.h"
 #include "rm_jsonw.h"
 #include "rm_fs.h"
 
@@ -75,7 +76,7 @@ json_parse_one(const char *buf, size_t len, const char *name, struct rm_err *err
 	json_error_t je;
 	json_t *v;
 
-	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+	v = rm_json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
 	if (v == NULL)
 		rm_err_setpos(err, RM_EXIT_INVALID, name, je.line, je.column, NULL,
 		    "malformed JSON: %s", je.text);
@@ -95,7 +96,7 @@ json_parse_seq(const char *buf, size_t len, const char *name, struct rm_err *err
 		off = (size_t)(p - buf);
 		if (off >= len)
 			break;
-		v = json_loadb(buf + off, len - off,
+		v = rm_json_loadb(buf + off, len - off,
 		    JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 		if (v == NULL) {
 			int base = line_of(buf, off);

@@ -18,6 +18,7 @@
 #include "rm_exset_int.h"
 #include "rm_fs.h"
 #include "rm_home.h"
+#include "rm_jsonr.h"
 #include "rm_log.h"
 #include "rm_registry.h"
 
@@ -574,7 +575,8 @@ rm_exset_advert(const struct rm_exset *s, uint32_t e, struct rm_err *err)
 		return json_incref(json_array_get(s->adverts, e));
 	if (s->raw != NULL && e < s->nexec) {
 		json_error_t je;
-		doc = json_loadb(s->raw + s->raw_off[e], s->raw_len[e], JSON_DISABLE_EOF_CHECK, &je);
+		doc = rm_json_loadb(s->raw + s->raw_off[e], s->raw_len[e], JSON_DISABLE_EOF_CHECK,
+		    &je);
 		if (doc == NULL) {
 			rm_err_set(err, RM_EXIT_INVALID, NULL, NULL, "advert %s: %s",
 			    rm_exset_cstr(s, s->info[e].id), je.text);
@@ -696,7 +698,8 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 		struct rm_err e;
 		size_t start = off;
 
-		d = json_loadb(buf + off, len - off, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &je);
+		d = rm_json_loadb(buf + off, len - off, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES,
+		    &je);
 		if (d == NULL) {
 			int line = 1;
 			size_t i;

@@ -82,9 +82,8 @@ jw_indent(struct jw *w, int depth, int space)
 		jw_put(w, " ", 1);
 }
 
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0. */
-static size_t
-utf8_len(const unsigned char *p, size_t left)
+size_t
+rm_utf8_len(const unsigned char *p, size_t left)
 {
 	uint32_t c;
 	size_t n, i;
@@ -121,7 +120,7 @@ jw_string(struct jw *w, const char *str, size_t len)
 		const char *text = seq;
 		size_t tl = 2;
 		if (*s >= 0x80) {
-			size_t u = utf8_len(s, (size_t)(end - s));
+			size_t u = rm_utf8_len(s, (size_t)(end - s));
 			if (u == 0) {
 				w->failed = 1;
 				return;

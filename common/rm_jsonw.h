@@ -19,4 +19,11 @@ char *rm_jsonw_dumps_fast(const json_t *v, size_t flags, size_t *len);
 /* The same, falling back on json_dumps where the fast writer declines. */
 char *rm_jsonw_dumps(const json_t *v, size_t flags, size_t *len);
 
+/*
+ * Length of the UTF-8 sequence at p (its lead byte >= 0x80) when jansson
+ * takes it as valid (no overlong form, surrogate or code point past
+ * U+10FFFF), else 0.
+ */
+size_t rm_utf8_len(const unsigned char *p, size_t left);
+
 #endif

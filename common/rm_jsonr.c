@@ -1,0 +1,453 @@
+/*
+ * A JSON reader for large inputs (a pipeline of ten thousand nodes, a
+ * hundred thousand adverts in JSON lines): the tree jansson's json_loadb
+ * builds, read in one pass over the buffer instead of jansson's stream of
+ * characters. It accepts only what it is sure jansson accepts the same way;
+ * anything else (malformed input, an escape it does not handle, a number
+ * out of range, a very deep tree) goes to json_loadb itself, so that every
+ * error, with its line, column and text, is jansson's.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_jsonr.h"
+#include "rm_jsonw.h"
+
+#define JR_MAX_DEPTH 1024	/* jansson's limit is 2048: deeper goes to it */
+#define JR_FLAGS (JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | \
+	JSON_ALLOW_NUL)
+
+struct jr {
+	const char *p, *end;
+	size_t flags;
+	char *tmp;	/* decoded strings with escapes */
+	size_t tmpcap;
+};
+
+static json_t *jr_value(struct jr *r, int depth);
+
+static void
+jr_ws(struct jr *r)
+{
+	while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\t' || *r->p == '\r'))
+		r->p++;
+}
+
+static int
+hex4(const char *p, uint32_t *out)
+{
+	uint32_t v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		char c = p[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (uint32_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (uint32_t)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (uint32_t)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+tmp_room(struct jr *r, size_t need)
+{
+	char *n;
+	size_t cap = r->tmpcap ? r->tmpcap : 256;
+
+	if (need <= r->tmpcap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if ((n = realloc(r->tmp, cap)) == NULL)
+		return -1;
+	r->tmp = n;
+	r->tmpcap = cap;
+	return 0;
+}
+
+/* One \uXXXX (or a surrogate pair) at p (past the backslash and 'u') into d. */
+static int
+unicode_escape(struct jr *r, const char **pp, char **dp)
+{
+	const char *p = *pp;
+	char *d = *dp;
+	uint32_t c, lo;
+
+	if (r->end - p < 4 || hex4(p, &c) != 0)
+		return -1;
+	p += 4;
+	if (c >= 0xDC00 && c <= 0xDFFF)
+		return -1;
+	if (c >= 0xD800 && c <= 0xDBFF) {
+		if (r->end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) != 0 ||
+		    lo < 0xDC00 || lo > 0xDFFF)
+			return -1;
+		p += 6;
+		c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
+	}
+	if (c == 0 && !(r->flags & JSON_ALLOW_NUL))
+		return -1;
+	if (c < 0x80)
+		*d++ = (char)c;
+	else if (c < 0x800) {
+		*d++ = (char)(0xC0 | (c >> 6));
+		*d++ = (char)(0x80 | (c & 0x3F));
+	} else if (c < 0x10000) {
+		*d++ = (char)(0xE0 | (c >> 12));
+		*d++ = (char)(0x80 | ((c >> 6) & 0x3F));
+		*d++ = (char)(0x80 | (c & 0x3F));
+	} else {
+		*d++ = (char)(0xF0 | (c >> 18));
+		*d++ = (char)(0x80 | ((c >> 12) & 0x3F));
+		*d++ = (char)(0x80 | ((c >> 6) & 0x3F));
+		*d++ = (char)(0x80 | (c & 0x3F));
+	}
+	*pp = p;
+	*dp = d;
+	return 0;
+}
+
+/*
+ * The string at r->p (its opening quote): *s and *len its bytes, in the
+ * input when it has no escape, else in r->tmp. -1 where jansson decides.
+ */
+static int
+jr_string(struct jr *r, const char **s, size_t *len)
+{
+	const unsigned char *p = (const unsigned char *)r->p + 1, *end = (const unsigned char *)r->end;
+	const char *q;
+	char *d;
+
+	while (p < end && *p != '"' && *p != '\\') {
+		if (*p < 0x20)
+			return -1;
+		if (*p >= 0x80) {
+			size_t u = rm_utf8_len(p, (size_t)(end - p));
+			if (u == 0)
+				return -1;
+			p += u;
+		} else
+			p++;
+	}
+	if (p >= end)
+		return -1;
+	if (*p == '"') {
+		*s = r->p + 1;
+		*len = (size_t)((const char *)p - (r->p + 1));
+		r->p = (const char *)p + 1;
+		return 0;
+	}
+	/* escapes: decode into tmp (never longer than the string's input) */
+	q = (const char *)p;
+	while (q < r->end && *q != '"')
+		q += *q == '\\' ? 2 : 1;
+	if (q >= r->end || tmp_room(r, (size_t)(q - r->p)) != 0)
+		return -1;
+	q = r->p + 1;
+	d = r->tmp;
+	while (q < r->end && *q != '"') {
+		unsigned char c = (unsigned char)*q;
+		if (c < 0x20)
+			return -1;
+		if (c >= 0x80) {
+			size_t u = rm_utf8_len((const unsigned char *)q, (size_t)(r->end - q));
+			if (u == 0)
+				return -1;
+			memcpy(d, q, u);
+			d += u;
+			q += u;
+			continue;
+		}
+		if (c != '\\') {
+			*d++ = *q++;
+			continue;
+		}
+		if (++q >= r->end)
+			return -1;
+		switch (*q++) {
+		case '"': *d++ = '"'; break;
+		case '\\': *d++ = '\\'; break;
+		case '/': *d++ = '/'; break;
+		case 'b': *d++ = '\b'; break;
+		case 'f': *d++ = '\f'; break;
+		case 'n': *d++ = '\n'; break;
+		case 'r': *d++ = '\r'; break;
+		case 't': *d++ = '\t'; break;
+		case 'u':
+			if (unicode_escape(r, &q, &d) != 0)
+				return -1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (q >= r->end)
+		return -1;
+	*s = r->tmp;
+	*len = (size_t)(d - r->tmp);
+	r->p = q + 1;
+	return 0;
+}
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* A number as jansson's lexer reads it, then strtoll or strtod. */
+static json_t *
+jr_number(struct jr *r)
+{
+	const char *p = r->p, *start = p;
+	char buf[64], *end;
+	int real = 0;
+
+	if (p < r->end && *p == '-')
+		p++;
+	if (p >= r->end || !is_digit(*p))
+		return NULL;
+	if (*p == '0') {
+		p++;
+		if (p < r->end && is_digit(*p))
+			return NULL;
+	} else
+		while (p < r->end && is_digit(*p))
+			p++;
+	if (p < r->end && *p == '.') {
+		real = 1;
+		if (++p >= r->end || !is_digit(*p))
+			return NULL;
+		while (p < r->end && is_digit(*p))
+			p++;
+	}
+	if (p < r->end && (*p == 'e' || *p == 'E')) {
+		real = 1;
+		if (++p < r->end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= r->end || !is_digit(*p))
+			return NULL;
+		while (p < r->end && is_digit(*p))
+			p++;
+	}
+	if ((size_t)(p - start) >= sizeof(buf))
+		return NULL;
+	memcpy(buf, start, (size_t)(p - start));
+	buf[p - start] = '\0';
+	errno = 0;
+	r->p = p;
+	if (!real) {
+		long long v = strtoll(buf, &end, 10);
+		if (errno == ERANGE || *end != '\0')
+			return NULL;
+		return json_integer((json_int_t)v);
+	} else {
+		double v = strtod(buf, &end);
+		if ((errno == ERANGE && (v > 1 || v < -1)) || *end != '\0')
+			return NULL;	/* overflow: jansson's error */
+		return json_real(v);
+	}
+}
+
+/* The value has ended where the next byte cannot continue its token. */
+static int
+token_ends(const struct jr *r)
+{
+	char c;
+
+	if (r->p >= r->end)
+		return 1;
+	c = *r->p;
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == ',' || c == ']' ||
+	    c == '}' || c == ':';
+}
+
+static json_t *
+jr_object(struct jr *r, int depth)
+{
+	json_t *o = json_object(), *v;
+	const char *k;
+	size_t klen;
+
+	r->p++;
+	jr_ws(r);
+	if (r->p < r->end && *r->p == '}') {
+		r->p++;
+		return o;
+	}
+	for (;;) {
+		if (r->p >= r->end || *r->p != '"' || jr_string(r, &k, &klen) != 0 ||
+		    memchr(k, '\0', klen) != NULL)
+			goto fail;
+		if ((r->flags & JSON_REJECT_DUPLICATES) && json_object_getn(o, k, klen) != NULL)
+			goto fail;
+		/* the key is copied before r->tmp serves the value */
+		{
+			char small[128], *key = klen < sizeof(small) ? small : malloc(klen + 1);
+			int bad;
+			if (key == NULL)
+				goto fail;
+			memcpy(key, k, klen);
+			jr_ws(r);
+			bad = r->p >= r->end || *r->p != ':';
+			if (!bad) {
+				r->p++;
+				jr_ws(r);
+				v = jr_value(r, depth + 1);
+				bad = v == NULL || json_object_setn_new_nocheck(o, key, klen, v) != 0;
+			}
+			if (key != small)
+				free(key);
+			if (bad)
+				goto fail;
+		}
+		jr_ws(r);
+		if (r->p < r->end && *r->p == ',') {
+			r->p++;
+			jr_ws(r);
+			continue;
+		}
+		if (r->p < r->end && *r->p == '}') {
+			r->p++;
+			return o;
+		}
+		goto fail;
+	}
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *
+jr_array(struct jr *r, int depth)
+{
+	json_t *a = json_array(), *v;
+
+	r->p++;
+	jr_ws(r);
+	if (r->p < r->end && *r->p == ']') {
+		r->p++;
+		return a;
+	}
+	for (;;) {
+		if ((v = jr_value(r, depth + 1)) == NULL || json_array_append_new(a, v) != 0)
+			goto fail;
+		jr_ws(r);
+		if (r->p < r->end && *r->p == ',') {
+			r->p++;
+			jr_ws(r);
+			continue;
+		}
+		if (r->p < r->end && *r->p == ']') {
+			r->p++;
+			return a;
+		}
+		goto fail;
+	}
+fail:
+	json_decref(a);
+	return NULL;
+}
+
+static json_t *
+jr_literal(struct jr *r, const char *word, json_t *v)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0)
+		return NULL;
+	r->p += n;
+	/*
+	 * jansson reads on past the word ("truex" is one bad token, a byte
+	 * not UTF-8 an error): what may follow a value, or it decides
+	 */
+	return token_ends(r) ? v : NULL;
+}
+
+static json_t *
+jr_value(struct jr *r, int depth)
+{
+	const char *s;
+	size_t len;
+	json_t *v;
+
+	if (depth > JR_MAX_DEPTH || r->p >= r->end)
+		return NULL;
+	switch (*r->p) {
+	case '{':
+		return jr_object(r, depth);
+	case '[':
+		return jr_array(r, depth);
+	case '"':
+		if (jr_string(r, &s, &len) != 0)
+			return NULL;
+		return json_stringn_nocheck(s, len);
+	case 't':
+		return jr_literal(r, "true", json_true());
+	case 'f':
+		return jr_literal(r, "false", json_false());
+	case 'n':
+		return jr_literal(r, "null", json_null());
+	default:
+		v = jr_number(r);
+		if (v != NULL && !token_ends(r)) {
+			json_decref(v);
+			return NULL;
+		}
+		return v;
+	}
+}
+
+json_t *
+rm_json_loadb_fast(const char *buf, size_t len, size_t flags, json_error_t *je)
+{
+	struct jr r;
+	json_t *v;
+
+	if ((flags & ~(size_t)JR_FLAGS) != 0 || buf == NULL || len > (size_t)INT32_MAX)
+		return NULL;
+	memset(&r, 0, sizeof(r));
+	r.p = buf;
+	r.end = buf + len;
+	r.flags = flags;
+	jr_ws(&r);
+	if (r.p >= r.end || (!(flags & JSON_DECODE_ANY) && *r.p != '{' && *r.p != '['))
+		return NULL;
+	v = jr_value(&r, 1);
+	if (v != NULL && !(flags & JSON_DISABLE_EOF_CHECK)) {
+		jr_ws(&r);
+		if (r.p != r.end) {
+			json_decref(v);
+			v = NULL;
+		}
+	}
+	free(r.tmp);
+	if (v != NULL && je != NULL) {
+		/* what json_loadb leaves in it on success */
+		memset(je, 0, sizeof(*je));
+		je->line = -1;
+		je->column = -1;
+		je->position = (int)(r.p - buf);
+		snprintf(je->source, sizeof(je->source), "%s", "<buffer>");
+	}
+	return v;
+}
+
+json_t *
+rm_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *je)
+{
+	json_t *v = rm_json_loadb_fast(buf, len, flags, je);
+
+	return v != NULL ? v : json_loadb(buf, len, flags, je);
+}
