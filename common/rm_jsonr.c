@@ -62,18 +62,7 @@ hex4(const char *p, uint32_t *out)
 static int
 tmp_room(struct jr *r, size_t need)
 {
-	char *n;
-	size_t cap = r->tmpcap ? r->tmpcap : 256;
-
-	if (need <= r->tmpcap)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	if ((n = realloc(r->tmp, cap)) == NULL)
-		return -1;
-	r->tmp = n;
-	r->tmpcap = cap;
-	return 0;
+	return rm_buf_reserve(&r->tmp, &r->tmpcap, 0, need);
 }
 
 /* One \uXXXX (or a surrogate pair) at p (past the backslash and 'u') into d. */
@@ -273,6 +262,36 @@ token_ends(const struct jr *r)
 	    c == '}' || c == ':';
 }
 
+/* After a member: 1 at ',' (another follows), 0 at closer (consumed), -1 else. */
+static int
+jr_after(struct jr *r, char closer)
+{
+	jr_ws(r);
+	if (r->p < r->end && *r->p == ',') {
+		r->p++;
+		jr_ws(r);
+		return 1;
+	}
+	if (r->p < r->end && *r->p == closer) {
+		r->p++;
+		return 0;
+	}
+	return -1;
+}
+
+/* The opening bracket consumed; 1 if the closer follows at once (consumed). */
+static int
+jr_open(struct jr *r, char closer)
+{
+	r->p++;
+	jr_ws(r);
+	if (r->p < r->end && *r->p == closer) {
+		r->p++;
+		return 1;
+	}
+	return 0;
+}
+
 static json_t *
 jr_object(struct jr *r, int depth)
 {
@@ -280,12 +299,8 @@ jr_object(struct jr *r, int depth)
 	const char *k;
 	size_t klen;
 
-	r->p++;
-	jr_ws(r);
-	if (r->p < r->end && *r->p == '}') {
-		r->p++;
+	if (jr_open(r, '}'))
 		return o;
-	}
 	for (;;) {
 		if (r->p >= r->end || *r->p != '"' || jr_string(r, &k, &klen) != 0 ||
 		    memchr(k, '\0', klen) != NULL)
@@ -312,17 +327,14 @@ jr_object(struct jr *r, int depth)
 			if (bad)
 				goto fail;
 		}
-		jr_ws(r);
-		if (r->p < r->end && *r->p == ',') {
-			r->p++;
-			jr_ws(r);
+		switch (jr_after(r, '}')) {
+		case 1:
 			continue;
-		}
-		if (r->p < r->end && *r->p == '}') {
-			r->p++;
+		case 0:
 			return o;
+		default:
+			goto fail;
 		}
-		goto fail;
 	}
 fail:
 	json_decref(o);
@@ -334,26 +346,19 @@ jr_array(struct jr *r, int depth)
 {
 	json_t *a = json_array(), *v;
 
-	r->p++;
-	jr_ws(r);
-	if (r->p < r->end && *r->p == ']') {
-		r->p++;
+	if (jr_open(r, ']'))
 		return a;
-	}
 	for (;;) {
 		if ((v = jr_value(r, depth + 1)) == NULL || json_array_append_new(a, v) != 0)
 			goto fail;
-		jr_ws(r);
-		if (r->p < r->end && *r->p == ',') {
-			r->p++;
-			jr_ws(r);
+		switch (jr_after(r, ']')) {
+		case 1:
 			continue;
-		}
-		if (r->p < r->end && *r->p == ']') {
-			r->p++;
+		case 0:
 			return a;
+		default:
+			goto fail;
 		}
-		goto fail;
 	}
 fail:
 	json_decref(a);

@@ -34,21 +34,23 @@ struct jw_key {
 	json_t *value;
 };
 
-static int
-jw_grow(struct jw *w, size_t more)
+int
+rm_buf_reserve(char **buf, size_t *cap, size_t used, size_t more)
 {
-	size_t cap = w->cap ? w->cap : 4096;
+	size_t c = *cap ? *cap : 256;
 	char *nb;
 
-	while (cap - w->n < more) {
-		if (cap > SIZE_MAX / 2)
+	if (*cap - used >= more && *buf != NULL)
+		return 0;
+	while (c - used < more) {
+		if (c > SIZE_MAX / 2)
 			return -1;
-		cap *= 2;
+		c *= 2;
 	}
-	if ((nb = realloc(w->buf, cap)) == NULL)
+	if ((nb = realloc(*buf, c)) == NULL)
 		return -1;
-	w->buf = nb;
-	w->cap = cap;
+	*buf = nb;
+	*cap = c;
 	return 0;
 }
 
@@ -57,7 +59,7 @@ jw_put(struct jw *w, const char *s, size_t len)
 {
 	if (w->failed)
 		return;
-	if (w->cap - w->n < len && jw_grow(w, len) != 0) {
+	if (w->cap - w->n < len && rm_buf_reserve(&w->buf, &w->cap, w->n, len) != 0) {
 		w->failed = 1;
 		return;
 	}
