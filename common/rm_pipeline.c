@@ -152,6 +152,18 @@ gpu_default(json_t *caps)
 		json_object_set_new(gpu, "required", json_true());
 }
 
+/* f holds "nodes[i]." (plen bytes): names one of its fields, as snprintf would. */
+static void
+node_field(char *f, size_t size, size_t plen, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n >= size - plen)
+		n = size - plen - 1;	/* cut as snprintf cuts */
+	memcpy(f + plen, name, n);
+	f[plen + n] = '\0';
+}
+
 static json_t *
 norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 {
@@ -159,6 +171,7 @@ norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 	json_t *out = json_object(), *v;
 	const char *key;
 	json_t *val;
+	size_t plen;
 
 	if (!json_is_object(in)) {
 		snprintf(f, sizeof(f), "nodes[%zu]", i);
@@ -166,8 +179,10 @@ norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 		json_decref(out);
 		return NULL;
 	}
+	/* "nodes[i]." once: a node's fields are named from it (one printf a node) */
+	plen = (size_t)snprintf(f, sizeof(f), "nodes[%zu].", i);
 	v = json_object_get(in, "id");
-	snprintf(f, sizeof(f), "nodes[%zu].id", i);
+	node_field(f, sizeof(f), plen, "id");
 	if (v == NULL || json_is_null(v))
 		missing(p, f);
 	else if (!json_is_string(v) || json_string_length(v) == 0)
@@ -178,7 +193,7 @@ norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 	v = json_object_get(in, "type");
 	if (v == NULL)
 		v = json_object_get(in, "node_type");
-	snprintf(f, sizeof(f), "nodes[%zu].type", i);
+	node_field(f, sizeof(f), plen, "type");
 	if (v == NULL || json_is_null(v))
 		missing(p, f);
 	else if (!json_is_string(v))
@@ -199,7 +214,7 @@ norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 	v = json_object_get(in, "capabilities");
 	if (v == NULL)
 		v = json_object_get(in, "requirements");
-	snprintf(f, sizeof(f), "nodes[%zu].capabilities", i);
+	node_field(f, sizeof(f), plen, "capabilities");
 	if (v == NULL || json_is_null(v))
 		json_object_set_new(out, "capabilities", json_object());
 	else if (!json_is_object(v))
@@ -211,7 +226,7 @@ norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 	}
 
 	v = json_object_get(in, "params");
-	snprintf(f, sizeof(f), "nodes[%zu].params", i);
+	node_field(f, sizeof(f), plen, "params");
 	if (v == NULL || json_is_null(v))
 		json_object_set_new(out, "params", json_object());
 	else if (!json_is_object(v))
@@ -220,7 +235,7 @@ norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 		json_object_set_new(out, "params", json_deep_copy(v));
 
 	v = json_object_get(in, "exec");
-	snprintf(f, sizeof(f), "nodes[%zu].exec", i);
+	node_field(f, sizeof(f), plen, "exec");
 	if (v != NULL && !json_is_null(v)) {
 		int good = json_is_string(v) || (json_is_array(v) && json_array_size(v) > 0);
 		size_t k;
@@ -234,7 +249,7 @@ norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 	}
 
 	v = json_object_get(in, "fallback");
-	snprintf(f, sizeof(f), "nodes[%zu].fallback", i);
+	node_field(f, sizeof(f), plen, "fallback");
 	if (v == NULL || json_is_null(v))
 		json_object_set_new(out, "fallback", json_array());
 	else if (json_is_array(v))
@@ -247,7 +262,7 @@ norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 		problem(p, f, "expected a list, got %s", rm_json_type(v));
 
 	v = json_object_get(in, "estimated_seconds");
-	snprintf(f, sizeof(f), "nodes[%zu].estimated_seconds", i);
+	node_field(f, sizeof(f), plen, "estimated_seconds");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_number(v) || json_number_value(v) < 0)
 			problem(p, f, "expected a non-negative number, got %s", rm_json_type(v));
@@ -256,7 +271,7 @@ norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 	}
 
 	v = json_object_get(in, "host");
-	snprintf(f, sizeof(f), "nodes[%zu].host", i);
+	node_field(f, sizeof(f), plen, "host");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_string(v))
 			problem(p, f, "expected a string such as \"host:port\", got %s", rm_json_type(v));
@@ -265,7 +280,7 @@ norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 	}
 
 	v = json_object_get(in, "remote_ref");
-	snprintf(f, sizeof(f), "nodes[%zu].remote_ref", i);
+	node_field(f, sizeof(f), plen, "remote_ref");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_string(v))
 			problem(p, f, "expected a string such as \"oci://host/repo:tag\", got %s",
@@ -275,7 +290,7 @@ norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 	}
 
 	v = json_object_get(in, "models");
-	snprintf(f, sizeof(f), "nodes[%zu].models", i);
+	node_field(f, sizeof(f), plen, "models");
 	if (v == NULL || json_is_null(v))
 		json_object_set_new(out, "models", json_array());
 	else if (!json_is_array(v))
@@ -298,7 +313,7 @@ norm_node(const json_t *in, size_t i, const json_t *types, struct problems *p)
 	json_object_foreach((json_t *)in, key, val) {
 		if (rm_known_has(rm_known_node, key))
 			continue;
-		snprintf(f, sizeof(f), "nodes[%zu].%s", i, key);
+		node_field(f, sizeof(f), plen, key);
 		unknown(p, f, key, rm_known_node);
 		json_object_set(out, key, val);
 	}
