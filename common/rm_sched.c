@@ -66,6 +66,8 @@ struct rm_sched {
 	json_t *measured;		/* endpoint -> ms (or null: unreachable) */
 	struct memo *memo;		/* tier results by requirements */
 	size_t nmemo, capmemo;
+	uint32_t *slot;			/* memo index + 1 by hash, open addressing */
+	size_t nslot;			/* twice capmemo, a power of two */
 	int has_tokens;			/* some executor is priced per invocation */
 	struct rm_xidx *xi;		/* the index of a one-set group, in policy order */
 	uint32_t *local, nlocal;	/* its executors at endpoint "local" */
@@ -220,6 +222,8 @@ memo_clear(struct rm_sched *s)
 		json_decref(s->memo[mi].deciding);
 	}
 	s->nmemo = 0;
+	if (s->slot != NULL)
+		memset(s->slot, 0, s->nslot * sizeof(*s->slot));
 }
 
 void
@@ -229,6 +233,7 @@ rm_sched_free(struct rm_sched *s)
 		return;
 	memo_clear(s);
 	free(s->memo);
+	free(s->slot);
 	rm_xidx_free(s->xi);
 	free(s->local);
 	free(s->cands);
@@ -768,8 +773,13 @@ tier_executors(struct rm_sched *s, const struct gather *ga, const size_t *top, s
 			json_array_append_new(execs, explain_cand(s, r->node, top[i], (int)i + 1));
 		if (i == 0)
 			continue;
-		a = json_pack("{s:s,s:f,s:b}", "id", cand_id(c), "score", c->score,
-		    "degraded", c->degraded);
+		if (cand_id(c) == NULL || !isfinite(c->score))
+			continue;	/* as json_pack refused a NULL string, a real not finite */
+		/* built directly: json_pack parses its format at every call */
+		a = json_object();
+		json_object_set_new(a, "id", json_string(cand_id(c)));
+		json_object_set_new(a, "score", json_real(c->score));
+		json_object_set_new(a, "degraded", json_boolean(c->degraded));
 		if (cand_endpoint(c))
 			json_object_set_new(a, "endpoint", json_string(cand_endpoint(c)));
 		if (s->metric[top[i]] != HUGE_VAL && s->o.policy != RM_POLICY_GREEDY)
@@ -918,6 +928,52 @@ memo_key(const struct rm_sched *s, size_t tier, const json_t *tierdoc, const cha
 	return key;
 }
 
+/* The memo entry of this key, or NULL. */
+static struct memo *
+memo_find(const struct rm_sched *s, uint64_t h, const char *key)
+{
+	size_t i, mask = s->nslot - 1;
+
+	for (i = s->nslot ? (size_t)h & mask : 0; s->nslot && s->slot[i] != 0; i = (i + 1) & mask) {
+		struct memo *m = &s->memo[s->slot[i] - 1];
+		if (m->hash == h && strcmp(m->key, key) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+static void
+memo_slot_add(struct rm_sched *s, uint64_t h, size_t idx1)
+{
+	size_t i, mask = s->nslot - 1;
+
+	for (i = (size_t)h & mask; s->slot[i] != 0; i = (i + 1) & mask)
+		;
+	s->slot[i] = (uint32_t)idx1;
+}
+
+/* Doubles the memo and rebuilds its hash slots; -1 out of memory. */
+static int
+memo_grow(struct rm_sched *s)
+{
+	size_t ncap = s->capmemo ? s->capmemo * 2 : 16, i;
+	struct memo *nm = realloc(s->memo, ncap * sizeof(*nm));
+	uint32_t *slot;
+
+	if (nm == NULL)
+		return -1;
+	s->memo = nm;
+	if ((slot = calloc(2 * ncap, sizeof(*slot))) == NULL)
+		return -1;
+	s->capmemo = ncap;
+	free(s->slot);
+	s->slot = slot;
+	s->nslot = 2 * ncap;
+	for (i = 0; i < s->nmemo; i++)
+		memo_slot_add(s, s->memo[i].hash, i + 1);
+	return 0;
+}
+
 /* run_tier, answered from the memo when the same shape was seen before. */
 static int
 run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *nodedoc,
@@ -927,7 +983,6 @@ run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *node
 	char *key = NULL;
 	uint64_t h;
 	struct memo *m;
-	size_t i;
 	int rc;
 
 	if (!s->o.full && tier == 0 && s->key0 != NULL) {
@@ -937,10 +992,7 @@ run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *node
 		key = memo_key(s, tier, tierdoc, host, secs, record);
 	h = key ? rm_hash64(key, strlen(key), 0) : 0;
 
-	for (i = 0; key != NULL && i < s->nmemo; i++) {
-		m = &s->memo[i];
-		if (m->hash != h || strcmp(m->key, key) != 0)
-			continue;
+	if (key != NULL && (m = memo_find(s, h, key)) != NULL) {
 		memset(r, 0, sizeof(*r));
 		r->nav = m->nav;
 		r->chosen = m->chosen;
@@ -962,17 +1014,12 @@ run_tier_memo(struct rm_sched *s, const struct rm_exgroup *g, const json_t *node
 		free(key);
 		return rc;
 	}
-	if (s->nmemo == s->capmemo) {
-		size_t ncap = s->capmemo ? s->capmemo * 2 : 16;
-		struct memo *nm = realloc(s->memo, ncap * sizeof(*nm));
-		if (nm == NULL) {
-			free(key);
-			return rc;
-		}
-		s->memo = nm;
-		s->capmemo = ncap;
+	if (s->nmemo == s->capmemo && memo_grow(s) != 0) {
+		free(key);
+		return rc;
 	}
 	m = &s->memo[s->nmemo++];
+	memo_slot_add(s, h, s->nmemo);
 	m->key = key;
 	m->hash = h;
 	m->nav = r->nav;
@@ -1108,19 +1155,38 @@ placed_entry(struct rm_sched *s, const json_t *node, const struct rm_match_cand 
 {
 	json_t *o, *w = json_array();
 	double cost = cand_cost(c, secs);
+	const char *id = json_string_value(json_object_get(node, "id"));
 
-	o = json_pack("{s:s,s:s,s:s,s:f,s:b,s:s,s:O,s:O,s:I,s:f,s:f,s:b}",
-	    "id", json_string_value(json_object_get(node, "id")),
-	    "status", "placed", "executor", cand_id(c), "score", c->score, "degraded", c->degraded,
-	    "reason", reason, "alternatives", alternatives, "tiers_tried", tried,
-	    "tier", (json_int_t)tier, "estimated_cost", cost, "estimated_seconds", secs,
-	    "seconds_assumed", assumed);
+	/* what json_pack refused: a NULL string or object, a real not finite */
+	if (id == NULL || cand_id(c) == NULL || reason == NULL || alternatives == NULL ||
+	    tried == NULL || !isfinite(c->score) || !isfinite(cost) || !isfinite(secs)) {
+		json_decref(w);
+		return NULL;
+	}
+	o = json_object();
+	json_object_set_new(o, "id", json_string(id));
+	json_object_set_new(o, "status", json_string("placed"));
+	json_object_set_new(o, "executor", json_string(cand_id(c)));
+	json_object_set_new(o, "score", json_real(c->score));
+	json_object_set_new(o, "degraded", json_boolean(c->degraded));
+	json_object_set_new(o, "reason", json_string(reason));
+	json_object_set(o, "alternatives", alternatives);
+	json_object_set(o, "tiers_tried", tried);
+	json_object_set_new(o, "tier", json_integer((json_int_t)tier));
+	json_object_set_new(o, "estimated_cost", json_real(cost));
+	json_object_set_new(o, "estimated_seconds", json_real(secs));
+	json_object_set_new(o, "seconds_assumed", json_boolean(assumed));
 	if (json_is_string(json_object_get(node, "type")))
 		json_object_set(o, "type", json_object_get(node, "type"));
 	if (cand_endpoint(c))
 		json_object_set_new(o, "endpoint", json_string(cand_endpoint(c)));
-	json_object_set_new(o, "pricing", c->price >= 0 ? json_pack("{s:f}", "per_hour", c->price) :
-	    c->tokens >= 0 ? json_pack("{s:f}", "cost_tokens", c->tokens) : json_null());
+	if (c->price >= 0 || c->tokens >= 0) {
+		json_t *pr = json_object();
+		json_object_set_new(pr, c->price >= 0 ? "per_hour" : "cost_tokens",
+		    json_real(c->price >= 0 ? c->price : c->tokens));
+		json_object_set_new(o, "pricing", pr);
+	} else
+		json_object_set_new(o, "pricing", json_null());
 	/* warnings come from the chosen executor's explanation */
 	{
 		json_t *execs = json_object_get(dec, "executors"), *e;
