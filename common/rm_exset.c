@@ -343,7 +343,8 @@ rm_exb_add(struct exb *x, json_t *adv, const char *file, size_t roff, size_t rle
 	if (x->raw) {
 		x->roff[e] = roff;
 		x->rlen[e] = rlen;
-	} else if (x->adverts)
+	}
+	if (x->adverts)
 		json_array_append(x->adverts, adv);
 	x->n++;
 }
@@ -597,6 +598,9 @@ rm_exset_advert(const struct rm_exset *s, uint32_t e, struct rm_err *err)
 
 /* ---- loading adverts ----------------------------------------------- */
 
+/* JSON lines of at most this many adverts keep them parsed (memory: ~3 KB each). */
+#define RM_EXSET_KEEP_ADVERTS 20000
+
 void
 rm_exb_broken(json_t *broken, const char *file, const struct rm_err *err)
 {
@@ -680,8 +684,6 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 		json_decref(docs);
 		return rm_exb_finish(&x, out, err);
 	}
-	rm_exb_init(&x, t, 0);
-	x.raw = buf;
 	{
 		/* one advert a line, usually: size the columns once */
 		size_t lines = len > 0 && buf[len - 1] != '\n';
@@ -690,6 +692,13 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 			lines++;
 			p++;
 		}
+		/*
+		 * A set of a few thousand keeps its adverts read: a plan's
+		 * explain basis writes every one, and reading them again
+		 * cost as much as placing the nodes.
+		 */
+		rm_exb_init(&x, t, lines <= RM_EXSET_KEEP_ADVERTS);
+		x.raw = buf;
 		rm_exb_grow_to(&x, lines ? lines : 1);
 	}
 	while (off < len) {

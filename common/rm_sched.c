@@ -23,6 +23,7 @@
 #include "rm_doc.h"
 #include "rm_fs.h"
 #include "rm_home.h"
+#include "rm_jsonr.h"
 #include "rm_jsonw.h"
 #include "rm_log.h"
 #include "rm_match.h"
@@ -1966,7 +1967,7 @@ static int
 put_parsed(json_t *into, const char *name, const char *v, const char *vend)
 {
 	json_error_t je;
-	json_t *x = json_loadb(v, (size_t)(vend - v), JSON_DECODE_ANY, &je);
+	json_t *x = rm_json_loadb(v, (size_t)(vend - v), JSON_DECODE_ANY, &je);
 
 	if (x == NULL)
 		return -1;
@@ -2008,7 +2009,7 @@ canonical_cb(const char *k, size_t klen, const char *v, const char *vend, void *
 			return -1;
 		if (*p == '{' && each_member(p, e, node_id_cb, &one) != NULL && one.found) {
 			json_error_t je;
-			json_t *x = json_loadb(p, (size_t)(e - p), 0, &je);
+			json_t *x = rm_json_loadb(p, (size_t)(e - p), 0, &je);
 			if (x == NULL)
 				return -1;
 			json_array_append_new(json_object_get(sk->into, "nodes"), x);
