@@ -1446,24 +1446,76 @@ keys_sorted(const json_t *v)
 	return 1;
 }
 
-static void
-keep_order(json_t *orders, const json_t *node)
+/*
+ * The key order of v with its values left out where the plan's canonical
+ * pipeline holds them exactly: every leaf becomes 0 but a real that %.15g
+ * (the plan's precision) does not give back exactly, kept as it is. Nodes
+ * of one shape then share one skeleton.
+ */
+static json_t *
+order_skeleton(const json_t *v)
 {
-	json_t *part = json_object();
-	char *as;
-	const char *id = json_string_value(json_object_get(node, "id"));
+	const char *key;
+	json_t *out, *x;
+	size_t i;
+	char b[40];
 
-	if (id == NULL)
+	if (json_is_object(v)) {
+		out = json_object();
+		json_object_foreach((json_t *)v, key, x)
+			json_object_set_new(out, key, order_skeleton(x));
+		return out;
+	}
+	if (json_is_array(v)) {
+		out = json_array();
+		json_array_foreach(v, i, x)
+			json_array_append_new(out, order_skeleton(x));
+		return out;
+	}
+	if (json_is_real(v)) {
+		snprintf(b, sizeof(b), "%.15g", json_real_value(v));
+		if (strtod(b, NULL) != json_real_value(v))
+			return json_real(json_real_value(v));
+	}
+	return json_integer(0);
+}
+
+/*
+ * Keeps the written order of a node whose requirements are not in byte
+ * order: orders[id] is the index in shapes (an array of JSON strings) of
+ * its skeleton; seen maps a skeleton to its index.
+ */
+static void
+keep_order(json_t *orders, json_t *shapes, json_t *seen, const json_t *node)
+{
+	json_t *part = json_object(), *skel = json_object(), *idx;
+	char *as;
+	const char *id = json_string_value(json_object_get(node, "id")), *k;
+	size_t i;
+
+	if (id == NULL) {
+		json_decref(part);
+		json_decref(skel);
 		return;
-	if (json_object_get(node, "capabilities"))
-		json_object_set(part, "capabilities", json_object_get(node, "capabilities"));
-	if (json_object_get(node, "fallback"))
-		json_object_set(part, "fallback", json_object_get(node, "fallback"));
-	if (!keys_sorted(part) && (as = rm_jsonw_dumps(part, JSON_COMPACT, NULL)) != NULL) {
-		json_object_set_new(orders, id, json_string(as));
+	}
+	for (i = 0; i < 2; i++) {
+		k = i == 0 ? "capabilities" : "fallback";
+		if (json_object_get(node, k)) {
+			json_object_set(part, k, json_object_get(node, k));
+			json_object_set_new(skel, k, order_skeleton(json_object_get(node, k)));
+		}
+	}
+	if (!keys_sorted(part) && (as = rm_jsonw_dumps(skel, JSON_COMPACT, NULL)) != NULL) {
+		if ((idx = json_object_get(seen, as)) == NULL) {
+			idx = json_integer((json_int_t)json_array_size(shapes));
+			json_object_set_new(seen, as, idx);
+			json_array_append_new(shapes, json_string(as));
+		}
+		json_object_set(orders, id, idx);
 		free(as);
 	}
 	json_decref(part);
+	json_decref(skel);
 }
 
 /*
@@ -1572,7 +1624,8 @@ json_t *
 rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, struct rm_err *err)
 {
 	json_t *nodes = json_object_get(pipeline, "nodes"), *n, *pnodes = json_array(),
-	    *decisions = json_array(), *plan, *orders = json_object();
+	    *decisions = json_array(), *plan, *orders = json_object(), *shapes = json_array(),
+	    *seen = json_object();
 	size_t i, nplaced = 0;
 	int record = !s->o.full && !s->o.basis, clear_at_limit = 0;
 	size_t limit = s->total / 8 + 64;
@@ -1622,7 +1675,7 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 		json_array_append_new(pnodes, entry);
 		if (dec != NULL)
 			json_array_append_new(decisions, dec);
-		keep_order(orders, n);
+		keep_order(orders, shapes, seen, n);
 		/*
 		 * Nodes of a few shapes share a few records, cheaper than the
 		 * adverts; once the distinct decisions outnumber an eighth of
@@ -1655,10 +1708,13 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 		json_t *basis = explain_basis(s, err);
 		if (basis == NULL) {
 			json_decref(orders);
+			json_decref(shapes);
+			json_decref(seen);
 			json_decref(plan);
 			return NULL;
 		}
 		json_object_set(basis, "key_order", orders);
+		json_object_set(basis, "key_shapes", shapes);
 		json_object_del(plan, "decisions");
 		json_object_set_new(plan, "explain", basis);
 		json_array_foreach(pnodes, i, n)
@@ -1667,11 +1723,15 @@ rm_sched_plan(struct rm_sched *s, const json_t *pipeline, const char *file, stru
 	if (s->o.measure)
 		json_object_set(plan, "measured_latency_ms", s->measured);
 	json_decref(orders);
+	json_decref(shapes);
+	json_decref(seen);
 	return plan;
 fail:
 	free_keys(keys, json_array_size(nodes));
 	free(keys);
 	json_decref(orders);
+	json_decref(shapes);
+	json_decref(seen);
 	json_decref(pnodes);
 	json_decref(decisions);
 	return NULL;
@@ -1784,17 +1844,55 @@ done:
 	return dec;
 }
 
+/*
+ * canonical value v in the key order of skel (keep_order's skeleton, or
+ * in plans before skeletons the requirements as written, whole): a real
+ * in skel is the exact value, other leaves come from v.
+ */
+static json_t *
+in_order(const json_t *v, const json_t *skel)
+{
+	const char *key;
+	json_t *out, *x;
+	size_t i;
+
+	if (!json_is_object(skel) && !json_is_array(skel)) {
+		/* a leaf: skel's own value when a real, or when v has none */
+		if (v == NULL || json_is_real(skel) || json_is_object(v) || json_is_array(v))
+			return json_deep_copy(skel);
+		return json_incref((json_t *)v);
+	}
+	if (v == NULL || json_typeof(v) != json_typeof(skel))
+		return json_deep_copy(skel);
+	if (json_is_object(skel)) {
+		out = json_object();
+		json_object_foreach((json_t *)skel, key, x)
+			json_object_set_new(out, key, in_order(json_object_get(v, key), x));
+		return out;
+	}
+	out = json_array();
+	json_array_foreach(skel, i, x)
+		json_array_append_new(out, in_order(json_array_get(v, i), x));
+	return out;
+}
+
 /* A copy of canonical node n with its requirements as written (keep_order). */
 static json_t *
 written_order(const json_t *basis, const json_t *n, const char *id)
 {
 	json_t *copy = json_deep_copy(n), *order;
+	const char *key;
+	json_t *x;
 
 	order = json_object_get(json_object_get(basis, "key_order"), id);
+	if (json_is_integer(order))
+		order = json_array_get(json_object_get(basis, "key_shapes"),
+		    (size_t)json_integer_value(order));
 	if (json_is_string(order)) {
 		json_t *part = json_loads(json_string_value(order), 0, NULL);
 		if (json_is_object(part))
-			json_object_update(copy, part);
+			json_object_foreach(part, key, x)
+				json_object_set_new(copy, key, in_order(json_object_get(n, key), x));
 		json_decref(part);
 	}
 	return copy;

@@ -407,3 +407,42 @@ PY
 		done
 	done
 }
+
+@test "rm-schedule explain: nodes of one shape share a key order; values %.15g loses are kept" {
+	# a and c are written alike and share one skeleton; b needs 0.1 + 0.2,
+	# which the plan's canonical pipeline writes as 0.3: its skeleton keeps
+	# the exact value, so explain rejects ex-a (0.3 GB) as the plan did
+	cat > "$BATS_TEST_TMPDIR/x.jsonl" <<'EOF'
+{"schema":"remotemedia.executor/1","id":"ex-a","endpoint":"tcp://10.0.0.1:9000","capabilities":{"cpu":{"cores":4},"memory_gb":0.3}}
+{"schema":"remotemedia.executor/1","id":"ex-b","endpoint":"tcp://10.0.0.2:9000","capabilities":{"cpu":{"cores":4},"memory_gb":0.5}}
+EOF
+	cat > "$BATS_TEST_TMPDIR/s.json" <<'EOF'
+{"schema":"remotemedia.pipeline/1","name":"s","edges":[],"nodes":[
+{"id":"a","type":"Command","exec":["cat"],"capabilities":{"memory_gb":0.25,"cpu":{"cores":1}}},
+{"id":"b","type":"Command","exec":["cat"],"capabilities":{"memory_gb":0.30000000000000004,"cpu":{"cores":1}}},
+{"id":"c","type":"Command","exec":["cat"],"capabilities":{"memory_gb":0.5,"cpu":{"cores":2}}}]}
+EOF
+	rm-schedule plan --no-park --no-local -p greedy --decisions basis -x "$BATS_TEST_TMPDIR/x.jsonl" \
+	    -o "$BATS_TEST_TMPDIR/s-plan.json" "$BATS_TEST_TMPDIR/s.json" >/dev/null
+	jq -e '.explain.key_shapes | length == 2' "$BATS_TEST_TMPDIR/s-plan.json"
+	jq -e '.explain.key_order == {"a": 0, "b": 1, "c": 0}' "$BATS_TEST_TMPDIR/s-plan.json"
+	jq -e '.explain.key_shapes[1] | contains("0.30000000000000004")' "$BATS_TEST_TMPDIR/s-plan.json"
+	[ "$(jq -r '.nodes[1].executor' "$BATS_TEST_TMPDIR/s-plan.json")" = ex-b ]
+	run rm-schedule explain "$BATS_TEST_TMPDIR/s-plan.json" b
+	assert_success
+	[ "$(jq -r .choice.executor <<<"$output")" = ex-b ]
+	[ "$(jq -r '.tiers[0].clauses | map(.path) | join(",")' <<<"$output")" = memory_gb,cpu,cpu.cores ]
+	run rm-schedule explain --format text "$BATS_TEST_TMPDIR/s-plan.json" c
+	assert_success
+	[[ "${lines[4]}" == "  clause memory_gb "* ]]
+}
+
+@test "rm-schedule explain: a plan with key orders written whole (before skeletons) still explains" {
+	# written by rm-schedule before key_shapes, from the pipeline and
+	# adverts of the test above: b's 0.1 + 0.2 comes from the key order
+	run rm-schedule explain "$SF/plan-key-order-v1.json" b
+	assert_success
+	[ "$(jq -r .choice.executor <<<"$output")" = ex-b ]
+	[ "$(jq -r '.tiers[0].clauses | map(.path) | join(",")' <<<"$output")" = memory_gb,cpu,cpu.cores ]
+	[ "$(jq -r '.tiers[0].clauses[0].eliminated' <<<"$output")" = 1 ]
+}
