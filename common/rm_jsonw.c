@@ -229,6 +229,14 @@ fast_g(char *b, int prec, double v)
 #endif
 }
 
+int
+rm_jsonw_g(char *b, size_t size, int prec, double v)
+{
+	int n = size >= 32 ? fast_g(b, prec, v) : -1;
+
+	return n >= 0 ? n : snprintf(b, size, "%.*g", prec, v);
+}
+
 /* A real as jansson writes it: %.*g, then ".0" if neither '.' nor 'e', and
  * the exponent without '+' or leading zeros. */
 static void
@@ -239,8 +247,7 @@ jw_real(struct jw *w, double v)
 
 	if (prec == 0)
 		prec = 17;
-	if ((n = fast_g(b, prec, v)) < 0)
-		n = snprintf(b, sizeof(b), "%.*g", prec, v);
+	n = rm_jsonw_g(b, sizeof(b), prec, v);
 	if (n < 0 || (size_t)n + 3 >= sizeof(b)) {
 		w->failed = 1;
 		return;

@@ -25,6 +25,8 @@ char *rm_jsonw_dumps(const json_t *v, size_t flags, size_t *len);
  * U+10FFFF), else 0.
  */
 size_t rm_utf8_len(const unsigned char *p, size_t left);
+/* snprintf(b, size, "%.*g", prec, v), faster where it can be (1 <= prec <= 17). */
+int rm_jsonw_g(char *b, size_t size, int prec, double v);
 /* Room for more bytes past used in *buf (capacity *cap), doubling; -1 if none. */
 int rm_buf_reserve(char **buf, size_t *cap, size_t used, size_t more);
 

@@ -922,9 +922,12 @@ memo_key(const struct rm_sched *s, size_t tier, const json_t *tierdoc, const cha
 		return NULL;
 	n = strlen(doc) + (host ? strlen(host) : 0) + 96;
 	key = malloc(n);
-	if (key != NULL)
-		snprintf(key, n, "%zu|%d|%s|%.17g|%s", tier, record, host ? host : "",
-		    cost_needs_secs(s, secs) ? secs : 0.0, doc);
+	if (key != NULL) {
+		/* the head printed, the document (most of the key) copied */
+		int h = snprintf(key, n, "%zu|%d|%s|%.17g|", tier, record, host ? host : "",
+		    cost_needs_secs(s, secs) ? secs : 0.0);
+		memcpy(key + h, doc, strlen(doc) + 1);
+	}
 	free(doc);
 	return key;
 }
@@ -1473,7 +1476,7 @@ order_skeleton(const json_t *v)
 		return out;
 	}
 	if (json_is_real(v)) {
-		snprintf(b, sizeof(b), "%.15g", json_real_value(v));
+		rm_jsonw_g(b, sizeof(b), 15, json_real_value(v));
 		if (strtod(b, NULL) != json_real_value(v))
 			return json_real(json_real_value(v));
 	}
