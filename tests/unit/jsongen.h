@@ -64,7 +64,9 @@ rnd_tree(int depth)
 	case 1: return json_boolean(rnd(2));
 	case 2: {
 		static const json_int_t iv[] = { 0, 1, -1, 42, INT64_MAX, INT64_MIN, 1000000007 };
-		return json_integer(iv[rnd(7)] - (json_int_t)rnd(3));
+		json_int_t x = iv[rnd(7)], d = (json_int_t)rnd(3);
+		/* near the limits, toward zero: no signed overflow */
+		return json_integer(x < 0 ? x + d : x - d);
 	}
 	case 3: return json_real(rnd_real());
 	case 4: case 5:
