@@ -1209,6 +1209,42 @@ placed_entry(struct rm_sched *s, const json_t *node, const struct rm_match_cand 
 	return o;
 }
 
+/*
+ * A decision's head and choice, built directly (json_pack parses its
+ * format at every call); NULL where json_pack refused a NULL string.
+ */
+static json_t *
+decision_json(const char *id, enum rm_policy p)
+{
+	json_t *o, *n = id ? json_string(id) : NULL;
+
+	if (n == NULL)
+		return NULL;
+	o = json_object();
+	json_object_set_new(o, "node", n);
+	json_object_set_new(o, "policy", json_string(rm_policy_name(p)));
+	json_object_set_new(o, "rule", json_string(rm_policy_rule(p)));
+	return o;
+}
+
+static json_t *
+choice_json(const char *executor, size_t tier, const char *reason)
+{
+	json_t *o, *e = executor ? json_string(executor) : NULL, *r = json_string(reason);
+
+	if (e == NULL || r == NULL) {
+		/* json_pack refused a NULL string or one not UTF-8 */
+		json_decref(e);
+		json_decref(r);
+		return NULL;
+	}
+	o = json_object();
+	json_object_set_new(o, "executor", e);
+	json_object_set_new(o, "tier", json_integer((json_int_t)tier));
+	json_object_set_new(o, "reason", r);
+	return o;
+}
+
 json_t *
 rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t **decision,
     struct rm_err *err)
@@ -1226,8 +1262,7 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 
 	if (decision)
 		*decision = NULL;
-	dec = json_pack("{s:s,s:s,s:s}", "node", id, "policy", rm_policy_name(s->o.policy), "rule",
-	    rm_policy_rule(s->o.policy));
+	dec = decision_json(id, s->o.policy);
 	json_object_set(dec, "requirements", caps ? caps : json_object());
 	json_object_set_new(dec, "estimated_seconds", json_real(secs));
 	if (json_array_size(fallback))
@@ -1248,8 +1283,7 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 				json_array_append(dtiers, r.decision);
 				json_object_set_new(dec, "tiers", dtiers);
 				json_object_set_new(dec, "local_first", json_true());
-				json_object_set_new(dec, "choice", json_pack("{s:s,s:I,s:s}", "executor",
-				    cand_id(c), "tier", (json_int_t)0, "reason", reason));
+				json_object_set_new(dec, "choice", choice_json(cand_id(c), 0, reason));
 				entry = placed_entry(s, node, c, 0, secs, assumed, reason, alts, tried, dec);
 				json_object_set_new(entry, "local", json_true());
 				if (!s->slim)
@@ -1325,8 +1359,7 @@ rm_sched_place(struct rm_sched *s, const json_t *node, const char *where, json_t
 				    "capabilities missing");
 			json_object_set_new(dec, "tiers", dtiers);
 			dtiers = NULL;
-			json_object_set_new(dec, "choice", json_pack("{s:s,s:I,s:s}", "executor",
-			    cand_id(c), "tier", (json_int_t)tier, "reason", reason));
+			json_object_set_new(dec, "choice", choice_json(cand_id(c), tier, reason));
 			entry = placed_entry(s, node, c, tier, secs, assumed, reason, r.alternatives,
 			    tried, dec);
 			if (!s->slim)
