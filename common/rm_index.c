@@ -28,11 +28,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1355,7 +1360,7 @@ etcd_item(struct delta *d, const json_t *kv)
  * the log passes LOG_FOLD_BYTES, it is folded: the index is written again
  * (atomically, as ever) with a new gen, which disowns the old records.
  */
-#define LOG_FOLD_BYTES (256 * 1024)
+#define LOG_FOLD_BYTES (64 * 1024)
 #define FOLLOW_WAIT_MS 50	/* how long a match waits for rm-match --follow */
 
 struct log_rec {
@@ -1757,7 +1762,10 @@ etcd_said(const struct etcd_ctx *c, int had, int fold, const json_t *items,
 
 	for (i = 0; i < json_array_size(items); i++)
 		nread += !json_is_true(json_object_get(json_array_get(items, i), "deleted"));
-	if (had && items == NULL)
+	if (had && items == NULL && fold)
+		rm_debug("etcd: index %s written again with its log (%u adverts, revision %lld)",
+		    c->ipath, s->nexec, (long long)o->rev);
+	else if (had && items == NULL)
 		rm_debug("etcd: index %s is current (%u adverts, revision %lld)%s", c->ipath,
 		    s->nexec, (long long)o->rev, o->valid ? ", with its log" : "");
 	else
@@ -1816,6 +1824,69 @@ etcd_build(struct etcd_ctx *c, struct idx_map *m, struct overlay *o, const json_
 	return r;
 }
 
+/* The etcd client, made on first use: loading libcurl costs more than a match. */
+static int
+etcd_client(struct etcd_ctx *c, struct rm_err *err)
+{
+	if (c->e == NULL && (c->e = rm_registry_etcd(err)) == NULL)
+		return -err->code;
+	return 0;
+}
+
+static int
+etcd_revision(struct etcd_ctx *c, int64_t *rev, uint64_t *cluster, struct rm_err *err)
+{
+	int r;
+
+	if ((r = etcd_client(c, err)) != 0)
+		return r;
+	return rm_etcd_revision(c->e, c->prefix, rev, cluster, err);
+}
+
+/* The follower's socket, PATH.sock, in addr; -1 when the path is too long for one. */
+static int
+sock_addr(const char *ipath, struct sockaddr_un *addr)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	return side_path(addr->sun_path, sizeof(addr->sun_path), ipath, ".sock");
+}
+
+/*
+ * The store's revision and cluster as rm-match --follow asks etcd for them
+ * when we connect: the same answer as asking etcd, without loading libcurl
+ * here. -1 when it does not answer (within 200 ms).
+ */
+static int
+follower_revision(const char *ipath, int64_t *rev, uint64_t *cluster)
+{
+	struct sockaddr_un addr;
+	struct pollfd pfd;
+	char buf[64];
+	long long r = 0;
+	unsigned long long cl = 0;
+	ssize_t n = 0, k;
+	int fd;
+
+	if (sock_addr(ipath, &addr) != 0 ||
+	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+		while ((size_t)n < sizeof(buf) - 1 && poll(&pfd, 1, 200) == 1 &&
+		    (k = read(fd, buf + n, sizeof(buf) - 1 - (size_t)n)) > 0)
+			n += k;
+	close(fd);
+	buf[n] = '\0';
+	if (n == 0 || buf[n - 1] != '\n' || sscanf(buf, "%lld %llu", &r, &cl) != 2 || r <= 0)
+		return -1;
+	*rev = r;
+	*cluster = cl;
+	rm_debug("etcd: revision %lld, from rm-match --follow", r);
+	return 0;
+}
+
 /*
  * Brings index m (closed here) with its log up to date with etcd: one cheap
  * question when nothing changed, or when rm-match --follow logged it;
@@ -1830,7 +1901,9 @@ etcd_sync(struct etcd_ctx *c, struct idx_map *m, struct rm_exset **out, struct r
 	uint64_t cluster;
 	int r;
 
-	if ((r = rm_etcd_revision(c->e, c->prefix, &now, &cluster, err)) != 0)
+	if ((c->no_wait || !follower_alive(c->ipath) ||
+	    follower_revision(c->ipath, &now, &cluster) != 0) &&
+	    (r = etcd_revision(c, &now, &cluster, err)) != 0)
 		return r;
 	log_read(c->ipath, m, &o);
 	if (m->map && (cluster != m->h.cluster || now < o.rev)) {
@@ -1841,11 +1914,11 @@ etcd_sync(struct etcd_ctx *c, struct idx_map *m, struct rm_exset **out, struct r
 	if (m->map && now > o.rev && !c->no_wait && follower_alive(c->ipath))
 		wait_follower(c->ipath, m, &o, now);
 	from = o.rev;
-	if ((!m->map || now > o.rev) &&
+	if ((!m->map || now > o.rev) && (r = etcd_client(c, err)) == 0 &&
 	    (r = etcd_fetch(c->e, c->prefix, m, &o, now, &items, err)) != 0) {
 		json_decref(items);
 		json_decref(o.keys);
-		if (r < 0 || !m->map)
+		if (r < 0 || !m->map || c->e == NULL)
 			return r < 0 ? r : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "etcd: cannot "
 			    "list the keys");
 		idx_close(m);
@@ -1912,10 +1985,6 @@ rm_index_etcd_set(const struct rm_taxo *t, const struct rm_exsources *src,
 		return r == 1 ? rm_err_set(err, RM_EXIT_INTERNAL, ipath, NULL, "the index and its log "
 		    "cannot be applied: run rm-match without --cached") : r;
 	}
-	if ((c.e = rm_registry_etcd(err)) == NULL) {
-		idx_close(&m);
-		return -err->code;
-	}
 	r = etcd_sync(&c, &m, out, err);
 	idx_close(&m);
 	return r;
@@ -1937,6 +2006,28 @@ follow_keep(void *ctx)
 	struct follow *f = ctx;
 
 	return f->keep_going(f->ctx);
+}
+
+/* Writes the index again with its log in it, without asking etcd; 1 when it cannot. */
+static int
+etcd_fold(struct etcd_ctx *c)
+{
+	struct idx_map m;
+	struct overlay o = { 0 };
+	struct rm_exset *s = NULL;
+	struct rm_err err;
+	int r = 1;
+
+	memset(&m, 0, sizeof(m));
+	rm_err_clear(&err);
+	if (idx_open(c->ipath, c->t, IDX_ETCD, etcd_src_hash(), &m) == 0) {
+		log_read(c->ipath, &m, &o);
+		if ((r = etcd_build(c, &m, &o, NULL, o.rev, m.h.cluster, &s, &err)) == 0)
+			rm_exset_free(s);
+	}
+	json_decref(o.keys);
+	idx_close(&m);
+	return r != 0;
 }
 
 /* One answer of the watch on PREFIX/: its events under PREFIX/executors/ logged. */
@@ -1970,8 +2061,8 @@ follow_events(void *ctx, const json_t *events)
 	rm_debug("etcd: revision %lld logged", (long long)rev);
 	f->last = rev;
 	if (side_path(lpath, sizeof(lpath), f->c->ipath, ".log") == 0 && stat(lpath, &st) == 0 &&
-	    st.st_size > LOG_FOLD_BYTES)
-		f->restart = 1;		/* etcd_sync folds it */
+	    st.st_size > LOG_FOLD_BYTES && etcd_fold(f->c) != 0)
+		f->restart = 1;		/* etcd_sync builds it again */
 	return f->restart || !f->keep_going(f->ctx);
 }
 
@@ -1986,6 +2077,86 @@ follow_nap(struct follow *f, int s)
 		nanosleep(&nap, NULL);
 }
 
+/* The follower's answers to matches: the revision, asked of etcd for each. */
+struct serve {
+	int fd;			/* listening on PATH.sock; -1: none */
+	atomic_int stop;
+	struct rm_etcd *e;	/* a client of this thread's own */
+	const char *prefix;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	pthread_t th;
+};
+
+static void *
+serve_revisions(void *arg)
+{
+	struct serve *sv = arg;
+
+	while (!atomic_load(&sv->stop)) {
+		struct pollfd p = { sv->fd, POLLIN, 0 };
+		struct rm_err err;
+		int64_t rev;
+		uint64_t cl;
+		char b[64];
+		int cfd, n;
+
+		if (poll(&p, 1, 200) != 1 || (cfd = accept4(sv->fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			continue;
+		rm_err_clear(&err);
+		if (rm_etcd_revision(sv->e, sv->prefix, &rev, &cl, &err) == 0) {
+			n = snprintf(b, sizeof(b), "%lld %llu\n", (long long)rev, (unsigned long long)cl);
+			(void)send(cfd, b, (size_t)n, MSG_NOSIGNAL);
+		}
+		close(cfd);
+	}
+	return NULL;
+}
+
+/* Starts answering on PATH.sock; without it (a path too long...) matches ask etcd. */
+static void
+serve_start(struct serve *sv, const char *ipath, const char *prefix)
+{
+	struct sockaddr_un addr;
+	struct rm_err err;
+
+	memset(sv, 0, sizeof(*sv));
+	sv->fd = -1;
+	sv->prefix = prefix;
+	rm_err_clear(&err);
+	if (sock_addr(ipath, &addr) != 0) {
+		rm_debug("%s.sock: path too long for a socket: matches will ask etcd", ipath);
+		return;
+	}
+	snprintf(sv->path, sizeof(sv->path), "%s", addr.sun_path);
+	(void)unlink(sv->path);		/* a killed follower's: we hold PATH.follow */
+	if ((sv->e = rm_registry_etcd_new(&err)) == NULL ||
+	    (sv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(sv->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+	    chmod(sv->path, 0600) != 0 || listen(sv->fd, 64) != 0 ||
+	    pthread_create(&sv->th, NULL, serve_revisions, sv) != 0) {
+		rm_warn("%s: cannot answer matches here (%s): they will ask etcd", sv->path,
+		    err.msg[0] ? err.msg : strerror(errno));
+		if (sv->fd >= 0) {
+			close(sv->fd);
+			(void)unlink(sv->path);
+		}
+		sv->fd = -1;
+	}
+}
+
+static void
+serve_stop(struct serve *sv)
+{
+	if (sv->fd >= 0) {
+		atomic_store(&sv->stop, 1);
+		pthread_join(sv->th, NULL);
+		close(sv->fd);
+		(void)unlink(sv->path);
+	}
+	if (sv->e != NULL)
+		rm_etcd_close(sv->e);
+}
+
 int
 rm_index_etcd_follow(const struct rm_taxo *t, int (*keep_going)(void *), void *ctx,
     struct rm_err *err)
@@ -1994,6 +2165,7 @@ rm_index_etcd_follow(const struct rm_taxo *t, int (*keep_going)(void *), void *c
 	char ipath[PATH_MAX], prefix[300], watch[300], fpath[PATH_MAX];
 	struct etcd_ctx c;
 	struct follow f;
+	struct serve sv;
 	int lk, r, naps = 0;
 
 	if ((r = etcd_ctx_init(&c, t, prefix, sizeof(prefix), ipath, sizeof(ipath), err)) != 0)
@@ -2009,6 +2181,7 @@ rm_index_etcd_follow(const struct rm_taxo *t, int (*keep_going)(void *), void *c
 		rm_unlock(lk);
 		return -err->code;
 	}
+	serve_start(&sv, ipath, prefix);
 	memset(&f, 0, sizeof(f));
 	f.c = &c;
 	f.keep_going = keep_going;
@@ -2039,6 +2212,7 @@ rm_index_etcd_follow(const struct rm_taxo *t, int (*keep_going)(void *), void *c
 			follow_nap(&f, naps < 5 ? ++naps : naps);
 		}
 	}
+	serve_stop(&sv);
 	rm_unlock(lk);
 	return 0;
 }

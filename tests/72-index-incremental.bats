@@ -331,6 +331,23 @@ follower_caught_up() {
 	match_ids --registry "$ETCD_URL"
 	assert_equal "$IDS" "c e"
 	assert_regex "$IDX" 'is current \(3 adverts, revision [0-9]+\), with its log'
+	# the revision came from the follower: this match loaded no HTTP client
+	assert_regex "$stderr" 'etcd: revision [0-9]+, from rm-match --follow'
+
+	# past 64 KiB, the follower writes the index again with its log in it
+	v=$(cat "$BATS_TEST_TMPDIR/e.json")
+	for i in $(seq 1 150); do
+		etcd_put "t$BATS_TEST_NUMBER/executors/e" "${v/\"memory_gb\":96/\"memory_gb\":$((100 + i))}"
+	done
+	follower_caught_up "$f"
+	assert_regex "$(cat "$f")" 'index .* written again with its log \(3 adverts'
+	log=$(ls "$REMOTEMEDIA_HOME"/cache/index/*.idx).log
+	[ "$(stat -c %s "$log")" -lt 65536 ]
+	match_ids --registry "$ETCD_URL"
+	assert_equal "$IDS" "c e"
+	assert_regex "$IDX" 'is current \(3 adverts, revision [0-9]+\)'
+	run -0 rm-match --no-local --json --query 'gpu.memory_gb = 250' --registry "$ETCD_URL"
+	assert_equal "$(jq -r '[.executors[].id] | join(" ")' <<< "$output")" "e"
 
 	# a write outside the prefix: the follower is not told; the match waits
 	# for it a moment, then reads what changed itself
