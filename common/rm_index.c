@@ -52,8 +52,6 @@
 #include "rm_log.h"
 #include "rm_registry.h"
 
-#define IDX_MAGIC "RMIDX01"
-#define IDX_VERSION 5
 #define RACY_NS racy_ns()	/* timestamps are coarser than 50 ms */
 #define IDX_LAZY 32		/* a reader writes the index from this many changes */
 /*
@@ -63,27 +61,6 @@
  * replace adverts by rename, which the directory shows.
  */
 #define STAT_ALL_MAX stat_all_max()
-
-enum { IDX_DIR = 0, IDX_ETCD = 1 };
-
-struct idx_hdr {
-	char magic[8];
-	uint32_t version, hdrsize;
-	uint64_t taxo_hash;
-	uint64_t src_hash;		/* the directory as named, or the etcd URL */
-	uint64_t dir_dev, dir_ino;
-	int64_t dir_mtime_s, dir_mtime_ns, dir_ctime_s, dir_ctime_ns;
-	uint32_t nexec, nkeys, hash_size, racy;	/* racy: the directory */
-	uint64_t off_cols, off_info, off_pool, npool, off_hash, off_strs, strs_len;
-	uint64_t off_broken, broken_len, file_size;
-	uint64_t off_frec, nfrec, nracy;
-	int64_t built_s, built_ns;	/* when the files were looked at */
-	uint64_t base_strs, base_npool;	/* sizes after the last full build */
-	int64_t rev;			/* etcd: the revision it reflects */
-	uint64_t cluster;		/* etcd: the cluster id */
-	uint32_t kind, ndup;
-	uint64_t gen;			/* etcd: names it for the log that follows it */
-};
 
 struct idx_map {
 	char *map;
@@ -349,12 +326,10 @@ span_ok(uint64_t off, uint64_t count, uint64_t size, uint64_t len)
 }
 
 static int
-hdr_ok(const struct idx_hdr *h, size_t len, const struct rm_taxo *t, uint32_t kind,
-    uint64_t src)
+hdr_ok(const struct idx_hdr *h, size_t len, const struct rm_taxo *t)
 {
 	return memcmp(h->magic, IDX_MAGIC, 8) == 0 && h->version == IDX_VERSION &&
-	    h->hdrsize == sizeof(*h) && h->file_size == (uint64_t)len && h->kind == kind &&
-	    h->src_hash == src && h->taxo_hash == t->hash && h->nkeys == t->nkeys &&
+	    h->hdrsize == sizeof(*h) && h->file_size == (uint64_t)len && h->nkeys == t->nkeys &&
 	    span_ok(h->off_broken, h->broken_len, 1, len) &&
 	    span_ok(h->off_strs, h->strs_len, 1, len) && h->strs_len > 0 &&
 	    span_ok(h->off_info, h->nexec, sizeof(struct rm_exinfo), len) &&
@@ -362,48 +337,84 @@ hdr_ok(const struct idx_hdr *h, size_t len, const struct rm_taxo *t, uint32_t ki
 	    span_ok(h->off_cols, (uint64_t)h->nkeys * h->nexec, sizeof(struct rm_val), len) &&
 	    span_ok(h->off_hash, h->hash_size, 4, len) && span_ok(h->off_pool, h->npool, 4, len) &&
 	    (h->hash_size & (h->hash_size - 1)) == 0 &&
-	    span_ok(h->off_frec, h->nfrec, sizeof(struct rm_idx_frec), len);
+	    span_ok(h->off_frec, h->nfrec, sizeof(struct rm_idx_frec), len) &&
+	    ((h->off_cols | h->off_info | h->off_pool | h->off_hash | h->off_frec) & 7) == 0;
 }
 
-/* Maps the index at path when it is one of this kind, source and taxonomy. */
 static int
-idx_open(const char *path, const struct rm_taxo *t, uint32_t kind, uint64_t src,
-    struct idx_map *m)
+str_ok(uint64_t off, const struct idx_hdr *h)
 {
-	struct stat st;
+	return off == RM_NOSTR || off < h->strs_len;
+}
+
+/*
+ * Every reference of the mapped index lands inside it: the strings of the
+ * executors, of the pool and of string values inside the string area (which
+ * ends in a NUL), sets and maps inside the pool, and the hash table with an
+ * empty slot (a lookup ends there). Else a crafted or damaged file would
+ * make the matcher read outside the map, or loop.
+ */
+static int
+refs_ok(const struct idx_hdr *h, const char *map)
+{
+	const struct rm_exinfo *info = (const struct rm_exinfo *)(map + h->off_info);
+	const struct rm_val *cols = (const struct rm_val *)(map + h->off_cols);
+	const uint32_t *pool = (const uint32_t *)(map + h->off_pool);
+	const uint32_t *hash = (const uint32_t *)(map + h->off_hash);
+	uint64_t i, n, empty = 0;
+
+	for (i = 0; i < h->nexec; i++)
+		if (!str_ok(info[i].id, h) || !str_ok(info[i].file, h) ||
+		    !str_ok(info[i].endpoint, h))
+			return 0;
+	for (i = 0; i < h->npool; i++)
+		if (!str_ok(pool[i], h))
+			return 0;
+	for (i = 0; i < h->hash_size; i++) {
+		if (hash[i] > h->strs_len)
+			return 0;
+		empty += hash[i] == 0;
+	}
+	if (h->hash_size > 0 && empty == 0)
+		return 0;
+	for (i = 0, n = (uint64_t)h->nkeys * h->nexec; i < n; i++) {
+		const struct rm_val *v = &cols[i];
+		if (v->kind > RM_V_MAP ||
+		    (v->kind == RM_V_STR && !str_ok(v->u.ref, h)) ||
+		    (v->kind == RM_V_SET && (v->u.ref > h->npool || v->n > h->npool - v->u.ref)) ||
+		    (v->kind == RM_V_MAP && (v->u.ref > h->npool ||
+		    (uint64_t)v->n * 2 > h->npool - v->u.ref)))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Checks the image of an index, len bytes at map (8-aligned), and makes m's
+ * header, file records and view of it (m->map is not set); -1 when it is
+ * not whole.
+ */
+static int
+idx_check(const char *map, size_t len, const struct rm_taxo *t, struct idx_map *m)
+{
 	struct rm_exset *v = &m->view;
-	char *map;
 	size_t i;
-	int fd;
 
 	memset(m, 0, sizeof(*m));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(m->h)) {
-		close(fd);
-		return -1;
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
+	if (len < sizeof(m->h))
 		return -1;
 	memcpy(&m->h, map, sizeof(m->h));
 	/* the strings end inside their area: none is read past it */
-	if (!hdr_ok(&m->h, (size_t)st.st_size, t, kind, src) ||
-	    map[m->h.off_strs + m->h.strs_len - 1] != '\0') {
-		munmap(map, (size_t)st.st_size);
+	if (!hdr_ok(&m->h, len, t) || map[m->h.off_strs + m->h.strs_len - 1] != '\0')
 		return -1;
-	}
 	/* (a pointer is made only from an offset checked: UB otherwise) */
 	m->frec = (const struct rm_idx_frec *)(map + m->h.off_frec);
 	for (i = 0; i < m->h.nfrec; i++)
 		if (m->frec[i].path >= m->h.strs_len ||
-		    (uint64_t)m->frec[i].e_first + m->frec[i].e_count > m->h.nexec) {
-			munmap(map, (size_t)st.st_size);
+		    (uint64_t)m->frec[i].e_first + m->frec[i].e_count > m->h.nexec)
 			return -1;
-		}
-	m->map = map;
-	m->len = (size_t)st.st_size;
+	if (!refs_ok(&m->h, map))
+		return -1;
 	v->nexec = m->h.nexec;
 	v->nkeys = m->h.nkeys;
 	v->cols = (const struct rm_val *)(map + m->h.off_cols);
@@ -415,6 +426,71 @@ idx_open(const char *path, const struct rm_taxo *t, uint32_t kind, uint64_t src,
 	v->strs = map + m->h.off_strs;
 	v->strs_len = m->h.strs_len;
 	v->taxo = t;
+	return 0;
+}
+
+/* Maps the index at path when it is one of this kind, source and taxonomy. */
+static int
+idx_open(const char *path, const struct rm_taxo *t, uint32_t kind, uint64_t src,
+    struct idx_map *m)
+{
+	struct stat st;
+	char *map;
+	int fd;
+
+	memset(m, 0, sizeof(*m));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(m->h)) {
+		close(fd);
+		return -1;
+	}
+	/* populated at once: refs_ok reads all of it */
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return -1;
+	if (idx_check(map, (size_t)st.st_size, t, m) != 0 || m->h.kind != kind ||
+	    m->h.src_hash != src || m->h.taxo_hash != t->hash) {
+		munmap(map, (size_t)st.st_size);
+		memset(m, 0, sizeof(*m));
+		return -1;
+	}
+	m->map = map;
+	m->len = (size_t)st.st_size;
+	return 0;
+}
+
+int
+rm_index_check_image(const struct rm_taxo *t, const void *buf, size_t len)
+{
+	struct idx_map m;
+	char *copy = malloc(len ? len : 1);	/* 8-aligned, as a map is */
+	json_t *broken;
+	uint32_t e, k;
+	size_t i, n = 0;
+
+	if (copy == NULL)
+		return -1;
+	memcpy(copy, buf, len);
+	if (idx_check(copy, len, t, &m) != 0) {
+		free(copy);
+		return -1;
+	}
+	for (e = 0; e < m.view.nexec; e++) {
+		for (k = 0; k < m.view.nkeys; k++)
+			json_decref(rm_exset_val_json(&m.view, rm_exset_val(&m.view, (int)k, e)));
+		n += strlen(rm_exset_cstr(&m.view, m.view.info[e].id) ?: "");
+		n += strlen(rm_exset_cstr(&m.view, m.view.info[e].file) ?: "");
+		n += strlen(rm_exset_cstr(&m.view, m.view.info[e].endpoint) ?: "");
+	}
+	for (i = 0; i < m.h.nfrec; i++)
+		n += strlen(m.view.strs + m.frec[i].path);
+	n += rm_exset_str(&m.view, "cuda") != RM_NOSTR;
+	broken = json_loadb(copy + m.h.off_broken, m.h.broken_len, 0, NULL);
+	json_decref(broken);
+	free(copy);
+	rm_debug("index image: %u executors, %zu bytes of names", m.view.nexec, n);
 	return 0;
 }
 
