@@ -1977,11 +1977,15 @@ etcd_sync(struct etcd_ctx *c, struct idx_map *m, struct rm_exset **out, struct r
 	uint64_t cluster;
 	int r;
 
+	/* the log before the revision: a follower may log past a revision asked
+	 * first, which would look like a history gone back */
+	log_read(c->ipath, m, &o);
 	if ((c->no_wait || !follower_alive(c->ipath) ||
 	    follower_revision(c->ipath, &now, &cluster) != 0) &&
-	    (r = etcd_revision(c, &now, &cluster, err)) != 0)
+	    (r = etcd_revision(c, &now, &cluster, err)) != 0) {
+		json_decref(o.keys);
 		return r;
-	log_read(c->ipath, m, &o);
+	}
 	if (m->map && (cluster != m->h.cluster || now < o.rev)) {
 		rm_debug("etcd: another cluster, or its history restarted: the index is built again");
 		idx_close(m);
