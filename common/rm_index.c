@@ -19,8 +19,10 @@
  * one. A reader that applied fewer than IDX_LAZY changes keeps its result
  * in memory: writing 10 MB with fsync costs more than reading the changes
  * of a directory again; the registry's writers (rm-probe register) always
- * write, and so does a reader of etcd, where asking what changed since an
- * old revision costs etcd a read of every value.
+ * write. For etcd, where asking what changed since an old revision costs
+ * etcd a read of every value, what a reader learnt is appended to a log
+ * beside the index instead (see "the log of changes" below), which
+ * rm-match --follow also keeps from a watch.
  */
 #include "config.h"
 
