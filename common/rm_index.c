@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <poll.h>
 #include <pthread.h>
@@ -353,7 +354,7 @@ str_ok(uint64_t off, const struct idx_hdr *h)
  * Every reference of the mapped index lands inside it: the strings of the
  * executors, of the pool and of string values inside the string area (which
  * ends in a NUL), sets and maps inside the pool, and the hash table with an
- * empty slot (a lookup ends there). Else a crafted or damaged file would
+ * empty slot (a lookup ends there); numbers are finite, as JSON's are. Else a crafted or damaged file would
  * make the matcher read outside the map, or loop.
  */
 static int
@@ -382,6 +383,7 @@ refs_ok(const struct idx_hdr *h, const char *map)
 	for (i = 0, n = (uint64_t)h->nkeys * h->nexec; i < n; i++) {
 		const struct rm_val *v = &cols[i];
 		if (v->kind > RM_V_MAP ||
+		    ((v->kind == RM_V_NUM || v->kind == RM_V_BOOL) && !isfinite(v->u.num)) ||
 		    (v->kind == RM_V_STR && !str_ok(v->u.ref, h)) ||
 		    (v->kind == RM_V_SET && (v->u.ref > h->npool || v->n > h->npool - v->u.ref)) ||
 		    (v->kind == RM_V_MAP && (v->u.ref > h->npool ||

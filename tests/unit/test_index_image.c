@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,12 +75,13 @@ first_of(char *img, uint8_t k)
 	return NULL;
 }
 
-enum { INFO_ID, STR_REF, SET_REF, MAP_N, POOL_STR, HASH_FULL, KIND, ALIGN, NCRAFT };
+enum { INFO_ID, STR_REF, SET_REF, MAP_N, POOL_STR, HASH_FULL, KIND, ALIGN, NAN_NUM, NCRAFT };
 static const char *craft_name[NCRAFT] = {
 	"an executor id past the string area", "a string value past the string area",
 	"a set past the pool", "a map of more pairs than the pool holds",
 	"a pool string past the string area", "a hash table with no empty slot",
 	"a value of an unknown kind", "columns at an offset not 8-aligned",
+	"a number that is not finite (NaN)",
 };
 
 /* A copy of img with one reference broken; NULL when img has nothing to break. */
@@ -128,6 +130,10 @@ craft(const char *img, size_t len, int what)
 	case ALIGN:
 		h->off_cols += 4;
 		return c;
+	case NAN_NUM:
+		if ((v = first_of(c, RM_V_NUM)) != NULL)
+			v->u.num = NAN;
+		break;
 	}
 	if (v == NULL) {
 		free(c);
