@@ -2,7 +2,9 @@
 # The registry index brought up to date from the changes only (issue 12):
 # a directory's changed, added and removed adverts, the racy second, a
 # writer killed mid-write; etcd's changes since a revision, deletions and
-# leases that end; rm-match --cached. "Read again" counts come from the
+# leases that end; rm-match --cached; the log of etcd changes beside the
+# index, torn or not, and rm-match --follow keeping it from a watch.
+# "Read again" counts come from the
 # -vv debug line, which is how these tests tell an update from a rescan.
 
 load test_helper
