@@ -4,8 +4,8 @@
 # writer killed mid-write; etcd's changes since a revision, deletions and
 # leases that end; rm-match --cached; the log of etcd changes beside the
 # index, torn or not, and rm-match --follow keeping it from a watch.
-# "Read again" counts come from the
-# -vv debug line, which is how these tests tell an update from a rescan.
+# "Read again" counts come from the -vv debug line, which is how these
+# tests tell an update from a rescan.
 
 load test_helper
 load etcd_helper
