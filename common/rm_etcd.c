@@ -539,8 +539,13 @@ rm_etcd_cas_put(struct rm_etcd *e, const char *key, const char *value, const cha
 
 /* ---- watch: a streaming POST to /v3/watch, one JSON result a line ---- */
 
+static int watch_run(struct rm_etcd *e, const char *key, int prefix, long long from,
+    rm_etcd_watch_cb cb, rm_etcd_events_cb ecb, int (*keep_going)(void *), void *ctx,
+    long long *next, struct rm_err *err);
+
 struct watch_state {
 	rm_etcd_watch_cb cb;
+	rm_etcd_events_cb ecb;		/* instead of cb: each answer's events at once */
 	void *ctx;
 	char *buf;
 	size_t len, cap;
@@ -579,7 +584,13 @@ watch_result(struct watch_state *w, const char *line, size_t len)
 		json_decref(doc);
 		return 1;
 	}
-	json_array_foreach(json_object_get(res, "events"), i, ev) {
+	if (w->ecb != NULL) {
+		json_array_foreach(json_object_get(res, "events"), i, ev)
+			if (int64_field(json_object_get(ev, "kv"), "mod_revision") >= w->next)
+				w->next = int64_field(json_object_get(ev, "kv"), "mod_revision") + 1;
+		if (json_array_size(json_object_get(res, "events")) > 0)
+			stop = w->ecb(w->ctx, json_object_get(res, "events"));
+	} else json_array_foreach(json_object_get(res, "events"), i, ev) {
 		const json_t *kv = json_object_get(ev, "kv");
 		const char *type = json_string_value(json_object_get(ev, "type"));
 		char *k = b64_field(kv, "key");
@@ -646,6 +657,22 @@ rm_etcd_watch(struct rm_etcd *e, const char *key, int prefix, long long from,
     rm_etcd_watch_cb cb, int (*keep_going)(void *), void *ctx, long long *next,
     struct rm_err *err)
 {
+	return watch_run(e, key, prefix, from, cb, NULL, keep_going, ctx, next, err);
+}
+
+int
+rm_etcd_watch_events(struct rm_etcd *e, const char *key, int prefix, long long from,
+    rm_etcd_events_cb cb, int (*keep_going)(void *), void *ctx, long long *next,
+    struct rm_err *err)
+{
+	return watch_run(e, key, prefix, from, NULL, cb, keep_going, ctx, next, err);
+}
+
+static int
+watch_run(struct rm_etcd *e, const char *key, int prefix, long long from, rm_etcd_watch_cb cb,
+    rm_etcd_events_cb ecb, int (*keep_going)(void *), void *ctx, long long *next,
+    struct rm_err *err)
+{
 	struct watch_state w;
 	struct rm_http_req req;
 	struct rm_http_resp resp;
@@ -657,6 +684,7 @@ rm_etcd_watch(struct rm_etcd *e, const char *key, int prefix, long long from,
 
 	memset(&w, 0, sizeof(w));
 	w.cb = cb;
+	w.ecb = ecb;
 	w.ctx = ctx;
 	w.next = from;
 	memset(&req, 0, sizeof(req));

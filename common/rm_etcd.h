@@ -83,6 +83,11 @@ typedef int (*rm_etcd_watch_cb)(void *ctx, const char *type, const char *key, lo
 int rm_etcd_watch(struct rm_etcd *e, const char *key, int prefix, long long from,
     rm_etcd_watch_cb cb, int (*keep_going)(void *), void *ctx, long long *next,
     struct rm_err *err);
+/* The same, cb getting the events of each answer at once (the gateway's JSON). */
+typedef int (*rm_etcd_events_cb)(void *ctx, const json_t *events);
+int rm_etcd_watch_events(struct rm_etcd *e, const char *key, int prefix, long long from,
+    rm_etcd_events_cb cb, int (*keep_going)(void *), void *ctx, long long *next,
+    struct rm_err *err);
 
 /*
  * A base64 string of the gateway decoded into a NUL-terminated string

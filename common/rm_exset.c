@@ -481,7 +481,8 @@ rm_exset_val_json(const struct rm_exset *s, const struct rm_val *v)
 
 	switch (v->kind) {
 	case RM_V_NUM:
-		if (v->u.num == (double)(long long)v->u.num && v->u.num < 9e15 && v->u.num > -9e15)
+		/* in range first: the cast of a NaN or of 1e300 is undefined */
+		if (v->u.num < 9e15 && v->u.num > -9e15 && v->u.num == (double)(long long)v->u.num)
 			return json_integer((json_int_t)v->u.num);
 		return json_real(v->u.num);
 	case RM_V_BOOL:

@@ -103,6 +103,16 @@ struct rm_exsources {
  * one chosen by rm_registry_select), under $REMOTEMEDIA_HOME/cache/index/.
  */
 int rm_index_path(const char *dir, char *buf, size_t size, struct rm_err *err);
+/*
+ * Keeps the index of the etcd registry chosen by rm_registry_select up to
+ * date until keep_going(ctx) says stop: a watch from the present logs each
+ * change beside the index as it happens, so that a match needs to ask etcd
+ * only its revision (rm-match --follow). Holds PATH.follow locked, which a
+ * match reads as "a follower is there". Errors of etcd are warned about and
+ * tried again; returns non-zero only when it cannot start.
+ */
+int rm_index_etcd_follow(const struct rm_taxo *t, int (*keep_going)(void *), void *ctx,
+    struct rm_err *err);
 
 /* Hook that adds this machine's advert when the registry lacks it (rm-probe). */
 extern json_t *(*rm_exset_local_hook)(struct rm_err *err);

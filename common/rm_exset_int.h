@@ -32,6 +32,35 @@ struct rm_idx_frec {
 };
 
 /*
+ * The file of the registry index (rm_index.c): this header, then the
+ * columns, executor infos, pool, hash table, strings, broken adverts and
+ * file records at its offsets, each 8-aligned.
+ */
+#define IDX_MAGIC "RMIDX01"
+#define IDX_VERSION 5
+
+enum { IDX_DIR = 0, IDX_ETCD = 1 };
+
+struct idx_hdr {
+	char magic[8];
+	uint32_t version, hdrsize;
+	uint64_t taxo_hash;
+	uint64_t src_hash;		/* the directory as named, or the etcd URL */
+	uint64_t dir_dev, dir_ino;
+	int64_t dir_mtime_s, dir_mtime_ns, dir_ctime_s, dir_ctime_ns;
+	uint32_t nexec, nkeys, hash_size, racy;	/* racy: the directory */
+	uint64_t off_cols, off_info, off_pool, npool, off_hash, off_strs, strs_len;
+	uint64_t off_broken, broken_len, file_size;
+	uint64_t off_frec, nfrec, nracy;
+	int64_t built_s, built_ns;	/* when the files were looked at */
+	uint64_t base_strs, base_npool;	/* sizes after the last full build */
+	int64_t rev;			/* etcd: the revision it reflects */
+	uint64_t cluster;		/* etcd: the cluster id */
+	uint32_t kind, ndup;
+	uint64_t gen;			/* etcd: names it for the log that follows it */
+};
+
+/*
  * An incremental builder: adverts are added one at a time (and may be freed
  * at once), columns grow by doubling and are compacted at the end.
  */
@@ -70,5 +99,11 @@ int rm_index_dir_set(const struct rm_taxo *t, const char *dir, const struct rm_e
     struct rm_exset **out, struct rm_err *err);
 int rm_index_etcd_set(const struct rm_taxo *t, const struct rm_exsources *src,
     struct rm_exset **out, struct rm_err *err);
+/*
+ * Checks len bytes of an index file as a reader does (its source, kind and
+ * taxonomy hash aside), then reads every value, string and record of it:
+ * 0 when accepted. For the tests and the fuzz harness.
+ */
+int rm_index_check_image(const struct rm_taxo *t, const void *buf, size_t len);
 
 #endif

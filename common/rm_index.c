@@ -19,8 +19,10 @@
  * one. A reader that applied fewer than IDX_LAZY changes keeps its result
  * in memory: writing 10 MB with fsync costs more than reading the changes
  * of a directory again; the registry's writers (rm-probe register) always
- * write, and so does a reader of etcd, where asking what changed since an
- * old revision costs etcd a read of every value.
+ * write. For etcd, where asking what changed since an old revision costs
+ * etcd a read of every value, what a reader learnt is appended to a log
+ * beside the index instead (see "the log of changes" below), which
+ * rm-match --follow also keeps from a watch.
  */
 #include "config.h"
 
@@ -28,10 +30,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,8 +54,6 @@
 #include "rm_log.h"
 #include "rm_registry.h"
 
-#define IDX_MAGIC "RMIDX01"
-#define IDX_VERSION 4
 #define RACY_NS racy_ns()	/* timestamps are coarser than 50 ms */
 #define IDX_LAZY 32		/* a reader writes the index from this many changes */
 /*
@@ -57,26 +63,6 @@
  * replace adverts by rename, which the directory shows.
  */
 #define STAT_ALL_MAX stat_all_max()
-
-enum { IDX_DIR = 0, IDX_ETCD = 1 };
-
-struct idx_hdr {
-	char magic[8];
-	uint32_t version, hdrsize;
-	uint64_t taxo_hash;
-	uint64_t src_hash;		/* the directory as named, or the etcd URL */
-	uint64_t dir_dev, dir_ino;
-	int64_t dir_mtime_s, dir_mtime_ns, dir_ctime_s, dir_ctime_ns;
-	uint32_t nexec, nkeys, hash_size, racy;	/* racy: the directory */
-	uint64_t off_cols, off_info, off_pool, npool, off_hash, off_strs, strs_len;
-	uint64_t off_broken, broken_len, file_size;
-	uint64_t off_frec, nfrec, nracy;
-	int64_t built_s, built_ns;	/* when the files were looked at */
-	uint64_t base_strs, base_npool;	/* sizes after the last full build */
-	int64_t rev;			/* etcd: the revision it reflects */
-	uint64_t cluster;		/* etcd: the cluster id */
-	uint32_t kind, ndup;
-};
 
 struct idx_map {
 	char *map;
@@ -249,14 +235,16 @@ write_locked(const char *path, const char *buf, size_t len, struct rm_err *err)
 	return r;
 }
 
-/* Writes set s with its entries; h: the header's identity fields, filled. */
+/*
+ * The image of set s with its entries, in *buf (calloc'd, *total bytes);
+ * h: the header's identity fields, filled.
+ */
 static int
-index_write(const struct rm_exset *s, const struct rm_idx_frec *frec, size_t nfrec,
-    struct idx_hdr *h, const char *path, struct rm_err *err)
+index_image(const struct rm_exset *s, const struct rm_idx_frec *frec, size_t nfrec,
+    struct idx_hdr *h, char **buf, size_t *total_out, struct rm_err *err)
 {
-	char *buf, *broken;
+	char *broken;
 	size_t total, blen, i;
-	int r;
 
 	memcpy(h->magic, IDX_MAGIC, 8);
 	h->version = IDX_VERSION;
@@ -289,24 +277,42 @@ index_write(const struct rm_exset *s, const struct rm_idx_frec *frec, size_t nfr
 	h->file_size = total;
 	for (h->nracy = 0, i = 0; i < nfrec; i++)
 		h->nracy += frec[i].racy != 0;
-	if ((buf = calloc(1, total)) == NULL) {
+	if ((*buf = calloc(1, total)) == NULL) {
 		free(broken);
-		return rm_err_set(err, RM_EXIT_INTERNAL, path, NULL, "out of memory");
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
 	}
-	memcpy(buf, h, sizeof(*h));
-	memcpy(buf + h->off_cols, s->cols, (size_t)s->nkeys * s->nexec * sizeof(struct rm_val));
-	memcpy(buf + h->off_info, s->info, s->nexec * sizeof(struct rm_exinfo));
+	memcpy(*buf, h, sizeof(*h));
+	memcpy(*buf + h->off_cols, s->cols, (size_t)s->nkeys * s->nexec * sizeof(struct rm_val));
+	memcpy(*buf + h->off_info, s->info, s->nexec * sizeof(struct rm_exinfo));
 	if (s->npool)
-		memcpy(buf + h->off_pool, s->pool, s->npool * sizeof(uint32_t));
+		memcpy(*buf + h->off_pool, s->pool, s->npool * sizeof(uint32_t));
 	if (s->hash_size)
-		memcpy(buf + h->off_hash, s->hash, (size_t)s->hash_size * sizeof(uint32_t));
+		memcpy(*buf + h->off_hash, s->hash, (size_t)s->hash_size * sizeof(uint32_t));
 	if (s->strs_len)
-		memcpy(buf + h->off_strs, s->strs, s->strs_len);
+		memcpy(*buf + h->off_strs, s->strs, s->strs_len);
 	if (blen)
-		memcpy(buf + h->off_broken, broken, blen);
+		memcpy(*buf + h->off_broken, broken, blen);
 	if (nfrec)
-		memcpy(buf + h->off_frec, frec, nfrec * sizeof(*frec));
+		memcpy(*buf + h->off_frec, frec, nfrec * sizeof(*frec));
 	free(broken);
+	*total_out = total;
+	return 0;
+}
+
+/* Writes set s with its entries; h: the header's identity fields, filled. */
+typedef int (*idx_writer)(const struct rm_exset *s, const struct rm_idx_frec *frec,
+    size_t nfrec, struct idx_hdr *h, const char *path, struct rm_err *err);
+
+static int
+index_write(const struct rm_exset *s, const struct rm_idx_frec *frec, size_t nfrec,
+    struct idx_hdr *h, const char *path, struct rm_err *err)
+{
+	char *buf;
+	size_t total;
+	int r;
+
+	if ((r = index_image(s, frec, nfrec, h, &buf, &total, err)) != 0)
+		return r;
 	r = write_locked(path, buf, total, err);
 	free(buf);
 	return r;
@@ -322,12 +328,10 @@ span_ok(uint64_t off, uint64_t count, uint64_t size, uint64_t len)
 }
 
 static int
-hdr_ok(const struct idx_hdr *h, size_t len, const struct rm_taxo *t, uint32_t kind,
-    uint64_t src)
+hdr_ok(const struct idx_hdr *h, size_t len, const struct rm_taxo *t)
 {
 	return memcmp(h->magic, IDX_MAGIC, 8) == 0 && h->version == IDX_VERSION &&
-	    h->hdrsize == sizeof(*h) && h->file_size == (uint64_t)len && h->kind == kind &&
-	    h->src_hash == src && h->taxo_hash == t->hash && h->nkeys == t->nkeys &&
+	    h->hdrsize == sizeof(*h) && h->file_size == (uint64_t)len && h->nkeys == t->nkeys &&
 	    span_ok(h->off_broken, h->broken_len, 1, len) &&
 	    span_ok(h->off_strs, h->strs_len, 1, len) && h->strs_len > 0 &&
 	    span_ok(h->off_info, h->nexec, sizeof(struct rm_exinfo), len) &&
@@ -335,48 +339,101 @@ hdr_ok(const struct idx_hdr *h, size_t len, const struct rm_taxo *t, uint32_t ki
 	    span_ok(h->off_cols, (uint64_t)h->nkeys * h->nexec, sizeof(struct rm_val), len) &&
 	    span_ok(h->off_hash, h->hash_size, 4, len) && span_ok(h->off_pool, h->npool, 4, len) &&
 	    (h->hash_size & (h->hash_size - 1)) == 0 &&
-	    span_ok(h->off_frec, h->nfrec, sizeof(struct rm_idx_frec), len);
+	    span_ok(h->off_frec, h->nfrec, sizeof(struct rm_idx_frec), len) &&
+	    ((h->off_cols | h->off_info | h->off_pool | h->off_hash | h->off_frec) & 7) == 0;
 }
 
-/* Maps the index at path when it is one of this kind, source and taxonomy. */
 static int
-idx_open(const char *path, const struct rm_taxo *t, uint32_t kind, uint64_t src,
-    struct idx_map *m)
+str_ok(uint64_t off, const struct idx_hdr *h)
 {
-	struct stat st;
+	return off == RM_NOSTR || off < h->strs_len;
+}
+
+/*
+ * Every reference of the mapped index lands inside it: the strings of the
+ * executors, of the pool and of string values inside the string area (which
+ * ends in a NUL), sets and maps inside the pool, and the hash table with an
+ * empty slot (a lookup ends there); numbers are finite, as JSON's are. Else a crafted or damaged file would
+ * make the matcher read outside the map, or loop.
+ */
+static int
+refs_ok(const struct idx_hdr *h, const char *map)
+{
+	const struct rm_exinfo *info = (const struct rm_exinfo *)(map + h->off_info);
+	const struct rm_val *cols = (const struct rm_val *)(map + h->off_cols);
+	const uint32_t *pool = (const uint32_t *)(map + h->off_pool);
+	const uint32_t *hash = (const uint32_t *)(map + h->off_hash);
+	uint64_t i, n, empty = 0;
+	unsigned bad = 0;
+
+	for (i = 0; i < h->nexec; i++)
+		if (!str_ok(info[i].id, h) || !str_ok(info[i].file, h) ||
+		    !str_ok(info[i].endpoint, h))
+			return 0;
+	for (i = 0; i < h->npool; i++)
+		if (!str_ok(pool[i], h))
+			return 0;
+	for (i = 0; i < h->hash_size; i++) {
+		if (hash[i] > h->strs_len)
+			return 0;
+		empty += hash[i] == 0;
+	}
+	if (h->hash_size > 0 && empty == 0)
+		return 0;
+	/* 510,000 values for 10,000 adverts, every match: no branch but the kind */
+	for (i = 0, n = (uint64_t)h->nkeys * h->nexec; i < n; i++) {
+		const struct rm_val *v = &cols[i];
+		uint64_t ref;
+		memcpy(&ref, &v->u, sizeof(ref));
+		switch (v->kind) {
+		case RM_V_NONE:
+			break;
+		case RM_V_NUM:
+		case RM_V_BOOL:		/* all ones in the exponent: NaN or infinite */
+			bad |= ((ref >> 52) & 0x7ff) == 0x7ff;
+			break;
+		case RM_V_STR:
+			bad |= (ref != RM_NOSTR) & (ref >= h->strs_len);
+			break;
+		case RM_V_SET:
+			bad |= (ref > h->npool) | (v->n > h->npool - ref);
+			break;
+		case RM_V_MAP:
+			bad |= (ref > h->npool) | ((uint64_t)v->n * 2 > h->npool - ref);
+			break;
+		default:
+			bad = 1;
+		}
+	}
+	return !bad;
+}
+
+/*
+ * Checks the image of an index, len bytes at map (8-aligned), and makes m's
+ * header, file records and view of it (m->map is not set); -1 when it is
+ * not whole.
+ */
+static int
+idx_check(const char *map, size_t len, const struct rm_taxo *t, struct idx_map *m)
+{
 	struct rm_exset *v = &m->view;
-	char *map;
 	size_t i;
-	int fd;
 
 	memset(m, 0, sizeof(*m));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(m->h)) {
-		close(fd);
-		return -1;
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
+	if (len < sizeof(m->h))
 		return -1;
 	memcpy(&m->h, map, sizeof(m->h));
 	/* the strings end inside their area: none is read past it */
-	if (!hdr_ok(&m->h, (size_t)st.st_size, t, kind, src) ||
-	    map[m->h.off_strs + m->h.strs_len - 1] != '\0') {
-		munmap(map, (size_t)st.st_size);
+	if (!hdr_ok(&m->h, len, t) || map[m->h.off_strs + m->h.strs_len - 1] != '\0')
 		return -1;
-	}
 	/* (a pointer is made only from an offset checked: UB otherwise) */
 	m->frec = (const struct rm_idx_frec *)(map + m->h.off_frec);
 	for (i = 0; i < m->h.nfrec; i++)
 		if (m->frec[i].path >= m->h.strs_len ||
-		    (uint64_t)m->frec[i].e_first + m->frec[i].e_count > m->h.nexec) {
-			munmap(map, (size_t)st.st_size);
+		    (uint64_t)m->frec[i].e_first + m->frec[i].e_count > m->h.nexec)
 			return -1;
-		}
-	m->map = map;
-	m->len = (size_t)st.st_size;
+	if (!refs_ok(&m->h, map))
+		return -1;
 	v->nexec = m->h.nexec;
 	v->nkeys = m->h.nkeys;
 	v->cols = (const struct rm_val *)(map + m->h.off_cols);
@@ -388,6 +445,71 @@ idx_open(const char *path, const struct rm_taxo *t, uint32_t kind, uint64_t src,
 	v->strs = map + m->h.off_strs;
 	v->strs_len = m->h.strs_len;
 	v->taxo = t;
+	return 0;
+}
+
+/* Maps the index at path when it is one of this kind, source and taxonomy. */
+static int
+idx_open(const char *path, const struct rm_taxo *t, uint32_t kind, uint64_t src,
+    struct idx_map *m)
+{
+	struct stat st;
+	char *map;
+	int fd;
+
+	memset(m, 0, sizeof(*m));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(m->h)) {
+		close(fd);
+		return -1;
+	}
+	/* populated at once: refs_ok reads all of it */
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return -1;
+	if (idx_check(map, (size_t)st.st_size, t, m) != 0 || m->h.kind != kind ||
+	    m->h.src_hash != src || m->h.taxo_hash != t->hash) {
+		munmap(map, (size_t)st.st_size);
+		memset(m, 0, sizeof(*m));
+		return -1;
+	}
+	m->map = map;
+	m->len = (size_t)st.st_size;
+	return 0;
+}
+
+int
+rm_index_check_image(const struct rm_taxo *t, const void *buf, size_t len)
+{
+	struct idx_map m;
+	char *copy = malloc(len ? len : 1);	/* 8-aligned, as a map is */
+	json_t *broken;
+	uint32_t e, k;
+	size_t i, n = 0;
+
+	if (copy == NULL)
+		return -1;
+	memcpy(copy, buf, len);
+	if (idx_check(copy, len, t, &m) != 0) {
+		free(copy);
+		return -1;
+	}
+	for (e = 0; e < m.view.nexec; e++) {
+		for (k = 0; k < m.view.nkeys; k++)
+			json_decref(rm_exset_val_json(&m.view, rm_exset_val(&m.view, (int)k, e)));
+		n += strlen(rm_exset_cstr(&m.view, m.view.info[e].id) ?: "");
+		n += strlen(rm_exset_cstr(&m.view, m.view.info[e].file) ?: "");
+		n += strlen(rm_exset_cstr(&m.view, m.view.info[e].endpoint) ?: "");
+	}
+	for (i = 0; i < m.h.nfrec; i++)
+		n += strlen(m.view.strs + m.frec[i].path);
+	n += rm_exset_str(&m.view, "cuda") != RM_NOSTR;
+	broken = json_loadb(copy + m.h.off_broken, m.h.broken_len, 0, NULL);
+	json_decref(broken);
+	free(copy);
+	rm_debug("index image: %u executors, %zu bytes of names", m.view.nexec, n);
 	return 0;
 }
 
@@ -1066,7 +1188,8 @@ out:
 /* Builds the set from m (or nothing) and d; writes the index when asked. */
 static int
 build_and_write(const struct rm_taxo *t, struct idx_map *m, struct delta *d,
-    struct idx_hdr *h, int write, const char *ipath, struct rm_exset **out, struct rm_err *err)
+    struct idx_hdr *h, idx_writer write, const char *ipath, struct rm_exset **out,
+    struct rm_err *err)
 {
 	const struct rm_idx_frec *frec = m ? m->frec : NULL;
 	size_t nfrec = m ? m->h.nfrec : 0;
@@ -1098,7 +1221,7 @@ build_and_write(const struct rm_taxo *t, struct idx_map *m, struct delta *d,
 	if (write) {
 		struct rm_err werr;
 		rm_err_clear(&werr);
-		if (index_write(*out, frec, nfrec, h, ipath, &werr) != 0)
+		if (write(*out, frec, nfrec, h, ipath, &werr) != 0)
 			rm_debug("cannot write index %s: %s", ipath, werr.msg);
 	}
 	rm_exb_discard(&x, 1);
@@ -1195,13 +1318,14 @@ dir_update(const struct rm_taxo *t, const char *dir, const struct stat *dst, int
 	h.built_ns = now.tv_nsec;
 	/* a reader keeps a few changes to itself; see the top of the file */
 	write = !have || force || d.changed >= IDX_LAZY || (d.changed == 0 && !h.racy);
-	r = build_and_write(t, have ? m : NULL, &d, &h, write, ipath, out, err);
+	r = build_and_write(t, have ? m : NULL, &d, &h, write ? index_write : NULL, ipath, out,
+	    err);
 	if (r == 1) {
 		/* an id moved between files: the first one keeps it, as a full scan says */
 		delta_free(&d);
 		idx_close(m);
 		if ((r = dir_full(dir, &d, &now, err)) == 0)
-			r = build_and_write(t, NULL, &d, &h, 1, ipath, out, err);
+			r = build_and_write(t, NULL, &d, &h, index_write, ipath, out, err);
 		have = 0;
 	}
 	if (r == 0)
@@ -1314,131 +1438,619 @@ etcd_item(struct delta *d, const json_t *kv)
 		json_object_del(it->docs, "expires_at");
 }
 
+
+/* ---- etcd: the log of changes after the index ----------------------- */
+
 /*
- * Keys were deleted (or their lease ended) since the index: which, from the
- * list of the keys at the delta's revision. -1 when that list cannot be had.
+ * PATH.log beside the index holds the changes etcd made after it, appended
+ * as they are learnt (by rm-match --follow from its watch, or by a match
+ * that read them from etcd): rewriting 10 MB with an fsync for each
+ * changed advert costs more than the match. A record says "from revision
+ * prev to rev, these keys became these values or went", names the index it
+ * follows by its gen, and carries a checksum: a reader applies records in
+ * order while they are whole, follow that index and leave no gap, and
+ * stops at the first that is not (a writer killed mid-append, a log of an
+ * index since replaced). So the index and its log together reflect one
+ * revision, and nothing torn is ever read. Records are fdatasync'ed. When
+ * the log passes LOG_FOLD_BYTES, it is folded: the index is written again
+ * (atomically, as ever) with a new gen, which disowns the old records.
+ */
+#define LOG_FOLD_BYTES (64 * 1024)
+#define FOLLOW_WAIT_MS 50	/* how long a match waits for rm-match --follow */
+
+struct log_rec {
+	char magic[4];
+	uint32_t len;		/* of the JSON text that follows */
+	uint64_t gen;		/* of the index it follows */
+	int64_t prev, rev;	/* it takes the registry from (at most) prev to rev */
+	uint64_t sum;		/* of the record with sum 0, then of the text */
+};
+
+/* What the index and its log say together: the newest item of each key changed. */
+struct overlay {
+	json_t *keys;		/* key -> {"value" | "error" | "deleted", "mod", "lease"} */
+	int64_t rev;		/* the revision reflected */
+	size_t valid;		/* bytes of the log that are whole records of the index */
+	size_t size;		/* bytes of the log file */
+};
+
+static uint64_t
+log_sum(const struct log_rec *r, const char *text)
+{
+	struct log_rec c = *r;
+
+	c.sum = 0;
+	return rm_hash64(text, r->len, rm_hash64(&c, sizeof(c), 0));
+}
+
+static void
+overlay_reset(struct overlay *o, const struct idx_map *m)
+{
+	if (o->keys == NULL)
+		o->keys = json_object();
+	json_object_clear(o->keys);
+	o->rev = m->map != NULL ? m->h.rev : 0;
+	o->valid = o->size = 0;
+}
+
+/* Items newer than the overlay's revision go over it; -1 for a gap. */
+static int
+overlay_apply(struct overlay *o, const json_t *items, int64_t prev, int64_t rev)
+{
+	const json_t *it;
+	size_t i;
+
+	if (prev > o->rev)
+		return -1;
+	json_array_foreach(items, i, it) {
+		const char *k = json_string_value(json_object_get(it, "key"));
+		if (k != NULL && json_integer_value(json_object_get(it, "mod")) > o->rev)
+			json_object_set(o->keys, k, (json_t *)it);
+	}
+	if (rev > o->rev)
+		o->rev = rev;
+	return 0;
+}
+
+static int
+side_path(char *buf, size_t size, const char *ipath, const char *ext)
+{
+	return snprintf(buf, size, "%s%s", ipath, ext) >= (int)size ? -1 : 0;
+}
+
+/* The log of index m applied over it (a log missing or of another index: none). */
+static void
+log_read(const char *ipath, const struct idx_map *m, struct overlay *o)
+{
+	char lpath[PATH_MAX], *buf = NULL;
+	struct stat st;
+	size_t off = 0;
+	int fd;
+
+	overlay_reset(o, m);
+	if (m->map == NULL || side_path(lpath, sizeof(lpath), ipath, ".log") != 0 ||
+	    (fd = open(lpath, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && (buf = malloc((size_t)st.st_size)) != NULL &&
+	    read(fd, buf, (size_t)st.st_size) == st.st_size)
+		o->size = (size_t)st.st_size;
+	close(fd);
+	while (o->size - off >= sizeof(struct log_rec)) {
+		struct log_rec r;
+		json_t *items;
+		memcpy(&r, buf + off, sizeof(r));
+		if (memcmp(r.magic, "RMLG", 4) != 0 || r.gen != m->h.gen ||
+		    r.len > o->size - off - sizeof(r) || log_sum(&r, buf + off + sizeof(r)) != r.sum)
+			break;
+		items = json_loadb(buf + off + sizeof(r), r.len, 0, NULL);
+		if (!json_is_array(items) || overlay_apply(o, items, r.prev, r.rev) != 0) {
+			json_decref(items);
+			break;
+		}
+		json_decref(items);
+		off += sizeof(r) + r.len;
+	}
+	o->valid = off;
+	free(buf);
+}
+
+/* Locks index ipath for writing (nowait: -RM_EXIT_NEGATIVE when another holds it). */
+static int
+etcd_lock(const char *ipath, int nowait, struct rm_err *err)
+{
+	char lk[PATH_MAX];
+	int r;
+
+	if ((r = rm_path(lk, sizeof(lk), err, "%s.lock", ipath)) != 0)
+		return r;
+	return rm_lock(lk, 1, nowait, err);
+}
+
+/*
+ * Appends a record taking the registry from prev to rev, under the index's
+ * lock (nowait: none when another holds it). 0 appended or not needed (the
+ * log is already past rev); 1 refused: no index, or a gap before prev.
+ */
+static int
+log_append(const struct rm_taxo *t, const char *ipath, int64_t prev, int64_t rev,
+    const json_t *items, int nowait, struct rm_err *err)
+{
+	char lpath[PATH_MAX], *text = json_dumps(items, JSON_COMPACT);
+	struct idx_map m;
+	struct overlay o = { 0 };
+	struct log_rec rec;
+	int fd = -1, lk, r = 1;
+
+	if (text == NULL || side_path(lpath, sizeof(lpath), ipath, ".log") != 0) {
+		free(text);
+		return rm_err_set(err, RM_EXIT_INTERNAL, ipath, NULL, "out of memory");
+	}
+	if ((lk = etcd_lock(ipath, nowait, err)) < 0) {
+		free(text);
+		return err->code == RM_EXIT_NEGATIVE ? 0 : lk;
+	}
+	if (idx_open(ipath, t, IDX_ETCD, etcd_src_hash(), &m) == 0) {
+		log_read(ipath, &m, &o);
+		r = prev > o.rev ? 1 : 0;
+		if (r == 0 && rev > o.rev) {
+			memcpy(rec.magic, "RMLG", 4);
+			rec.len = (uint32_t)strlen(text);
+			rec.gen = m.h.gen;
+			rec.prev = prev;
+			rec.rev = rev;
+			rec.sum = log_sum(&rec, text);
+			if ((fd = open(lpath, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+			    ftruncate(fd, (off_t)o.valid) != 0 ||
+			    pwrite(fd, &rec, sizeof(rec), (off_t)o.valid) != (ssize_t)sizeof(rec) ||
+			    pwrite(fd, text, rec.len, (off_t)(o.valid + sizeof(rec))) != (ssize_t)rec.len ||
+			    fdatasync(fd) != 0)
+				r = rm_err_set(err, RM_EXIT_INVALID, lpath, NULL, "cannot write: %s",
+				    strerror(errno));
+			if (fd >= 0)
+				close(fd);
+		}
+		idx_close(&m);
+	}
+	json_decref(o.keys);
+	rm_unlock(lk);
+	free(text);
+	return r;
+}
+
+/*
+ * Writes the index of an etcd registry (an idx_writer): a new gen, then the
+ * log emptied; not when another writer holds the lock, nor over an index
+ * and log that reflect a newer revision.
+ */
+static int
+etcd_commit(const struct rm_exset *s, const struct rm_idx_frec *frec, size_t nfrec,
+    struct idx_hdr *h, const char *ipath, struct rm_err *err)
+{
+	char lpath[PATH_MAX], *buf;
+	struct timespec now;
+	struct idx_map m;
+	struct overlay o = { 0 };
+	size_t total;
+	uint64_t seed[4];
+	int lk, r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	seed[0] = (uint64_t)now.tv_sec;
+	seed[1] = (uint64_t)now.tv_nsec;
+	seed[2] = (uint64_t)getpid();
+	seed[3] = (uint64_t)h->rev;
+	h->gen = rm_hash64(seed, sizeof(seed), h->gen);
+	if ((r = index_image(s, frec, nfrec, h, &buf, &total, err)) != 0)
+		return r;
+	if ((lk = etcd_lock(ipath, 1, err)) < 0) {
+		free(buf);
+		return err->code == RM_EXIT_NEGATIVE ? 0 : lk;
+	}
+	if (idx_open(ipath, s->taxo, IDX_ETCD, etcd_src_hash(), &m) == 0) {
+		log_read(ipath, &m, &o);
+		if (m.h.cluster == h->cluster && o.rev > h->rev)
+			r = 1;
+		idx_close(&m);
+	}
+	json_decref(o.keys);
+	if (r == 0) {
+		rm_remove_stale_temps(ipath);
+		if ((r = write_sparse(ipath, buf, total, err)) == 0 &&
+		    side_path(lpath, sizeof(lpath), ipath, ".log") == 0)
+			(void)truncate(lpath, 0);
+	}
+	rm_unlock(lk);
+	free(buf);
+	return r < 0 ? r : 0;
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The changes of the overlay as a delta over index m (or nothing). */
+static int
+overlay_delta(const struct idx_map *m, const struct overlay *o, struct delta *d)
+{
+	const char **keys;
+	const char *k;
+	size_t i, n = 0;
+	json_t *it;
+
+	memset(d, 0, sizeof(*d));
+	keys = calloc(json_object_size(o->keys) + 1, sizeof(*keys));
+	d->drop = calloc((m->map ? m->h.nfrec : 0) + 1, 1);
+	if (keys == NULL || d->drop == NULL) {
+		free(keys);
+		return -1;
+	}
+	json_object_foreach(o->keys, k, it)
+		keys[n++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_key);
+	for (i = 0; i < n; i++) {
+		char name[1024];
+		long at;
+		it = json_object_get(o->keys, keys[i]);
+		snprintf(name, sizeof(name), "etcd:%s", keys[i]);
+		if ((at = m->map ? frec_find(m, name) : -1) >= 0)
+			d->drop[at] = 1;
+		if (!json_is_true(json_object_get(it, "deleted")))
+			etcd_item(d, it);
+		else if (at < 0)
+			continue;
+		d->changed++;
+	}
+	free(keys);
+	return 0;
+}
+
+/* How many keys index m holds with the overlay over it. */
+static int64_t
+overlay_count(const struct idx_map *m, const struct overlay *o)
+{
+	int64_t n = m->map ? (int64_t)m->h.nfrec : 0;
+	const char *k;
+	json_t *it;
+
+	json_object_foreach(o->keys, k, it) {
+		char name[1024];
+		int in = 0, gone = json_is_true(json_object_get(it, "deleted"));
+		snprintf(name, sizeof(name), "etcd:%s", k);
+		in = m->map != NULL && frec_find(m, name) >= 0;
+		n += in && gone ? -1 : !in && !gone ? 1 : 0;
+	}
+	return n;
+}
+
+static int
+key_listed(const json_t *keys, const char *k)
+{
+	size_t lo = 0, hi = json_array_size(keys);
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(json_string_value(json_array_get(keys, mid)) ?: "", k);
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/*
+ * Keys went (a delete, a lease that ended) between the overlay's revision
+ * and rev: which, from the list of the keys at rev, added to items. -1
+ * when that list cannot be had.
  */
 static int
 etcd_deleted(struct rm_etcd *e, const char *prefix, const struct idx_map *m,
-    const struct rm_etcd_delta *ed, struct delta *d)
+    const struct overlay *o, int64_t rev, json_t *items)
 {
 	struct rm_err err;
-	json_t *keys;
-	size_t i, j = 0, nk;
+	json_t *keys, *it;
+	const char *k;
+	size_t i;
 
 	rm_err_clear(&err);
-	if ((keys = rm_etcd_keys_at(e, prefix, ed->rev, &err)) == NULL) {
-		rm_debug("etcd: cannot list the keys at revision %lld: %s", (long long)ed->rev,
-		    err.msg);
+	if ((keys = rm_etcd_keys_at(e, prefix, rev, &err)) == NULL) {
+		rm_debug("etcd: cannot list the keys at revision %lld: %s", (long long)rev, err.msg);
 		return -1;
 	}
-	nk = json_array_size(keys);
-	for (i = 0; i < m->h.nfrec; i++) {
-		const char *k = frec_path(m, i) + 5;	/* "etcd:" */
-		int c = 1;
-		while (j < nk && (c = strcmp(json_string_value(json_array_get(keys, j)), k)) < 0)
-			j++;
-		if (j == nk || c != 0) {
-			if (!d->drop[i])
-				d->changed++;
-			d->drop[i] = 1;
-		}
+	for (i = 0; m->map != NULL && i < m->h.nfrec; i++) {
+		k = frec_path(m, i) + 5;	/* "etcd:" */
+		if (json_object_get(o->keys, k) == NULL && !key_listed(keys, k))
+			json_array_append_new(items, json_pack("{s:s,s:b,s:I}", "key", k, "deleted", 1,
+			    "mod", (json_int_t)rev));
 	}
+	json_object_foreach(o->keys, k, it)
+		if (!json_is_true(json_object_get(it, "deleted")) && !key_listed(keys, k))
+			json_array_append_new(items, json_pack("{s:s,s:b,s:I}", "key", k, "deleted", 1,
+			    "mod", (json_int_t)rev));
 	json_decref(keys);
 	return 0;
 }
 
-/* The changes since index m (or everything when m has no map). */
+/*
+ * What changed from the overlay's revision to rev, read from etcd, over
+ * the overlay; *items: the same, for the log. 1: start again from nothing.
+ */
 static int
-etcd_delta(struct rm_etcd *e, const char *prefix, struct idx_map *m, struct delta *d,
-    struct rm_etcd_delta *ed, struct rm_err *err)
+etcd_fetch(struct rm_etcd *e, const char *prefix, const struct idx_map *m, struct overlay *o,
+    int64_t rev, json_t **items, struct rm_err *err)
 {
-	size_t i, nnew = 0;
-	json_t *kv;
+	struct rm_etcd_delta ed;
+	int64_t from = o->rev;
 	int r;
 
-	memset(d, 0, sizeof(*d));
-	if ((r = rm_etcd_changes(e, prefix, m->map ? m->h.rev : 0, ed, err)) != 0)
+	*items = NULL;
+	if ((r = rm_etcd_changes(e, prefix, m->map ? from : 0, rev, &ed, err)) != 0)
 		return r;
-	if (m->map && (ed->cluster != m->h.cluster || ed->rev < m->h.rev)) {
-		rm_debug("etcd: another cluster, or its history restarted: the index is built again");
-		json_decref(ed->kvs);
-		idx_close(m);
-		return etcd_delta(e, prefix, m, d, ed, err);
+	*items = ed.kvs;
+	overlay_apply(o, ed.kvs, from, from);
+	if (m->map && ed.count != overlay_count(m, o)) {
+		if (etcd_deleted(e, prefix, m, o, rev, *items) != 0)
+			return 1;
+		overlay_apply(o, *items, from, from);
 	}
-	d->drop = calloc((m->map ? m->h.nfrec : 0) + 1, 1);
-	json_array_foreach(ed->kvs, i, kv) {
-		char name[1024];
-		long at;
-		snprintf(name, sizeof(name), "etcd:%s", json_string_value(json_object_get(kv, "key")));
-		at = m->map ? frec_find(m, name) : -1;
-		if (at >= 0)
-			d->drop[at] = 1;
-		else
-			nnew++;
-		etcd_item(d, kv);
-		d->changed++;
+	o->rev = rev;
+	return 0;
+}
+
+/* Is rm-match --follow keeping index ipath? It holds PATH.follow locked. */
+static int
+follower_alive(const char *ipath)
+{
+	char path[PATH_MAX];
+	int fd, alive = 0;
+
+	if (side_path(path, sizeof(path), ipath, ".follow") != 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) != 0)
+		alive = errno == EWOULDBLOCK;
+	close(fd);
+	return alive;
+}
+
+/* Gives the follower a moment to log what etcd told it up to rev. */
+static void
+wait_follower(const char *ipath, const struct idx_map *m, struct overlay *o, int64_t rev)
+{
+	char lpath[PATH_MAX];
+	struct timespec nap = { 0, 1000000L };
+	struct stat st;
+	int i;
+
+	if (side_path(lpath, sizeof(lpath), ipath, ".log") != 0)
+		return;
+	for (i = 0; i < FOLLOW_WAIT_MS && o->rev < rev; i++) {
+		nanosleep(&nap, NULL);
+		if (stat(lpath, &st) == 0 && (size_t)st.st_size != o->size)
+			log_read(ipath, m, o);
 	}
-	if (m->map && ed->count != (int64_t)(m->h.nfrec + nnew) &&
-	    etcd_deleted(e, prefix, m, ed, d) != 0) {
-		delta_free(d);
-		json_decref(ed->kvs);
-		idx_close(m);
-		return etcd_delta(e, prefix, m, d, ed, err);
+	rm_debug("etcd: %s after %d ms waiting for rm-match --follow", o->rev >= rev ?
+	    "caught up" : "not caught up", i);
+}
+
+/* ---- etcd: bringing the index up to date ---------------------------- */
+
+struct etcd_ctx {
+	const struct rm_taxo *t;
+	struct rm_etcd *e;
+	const char *prefix;	/* PREFIX/executors/ */
+	const char *ipath;
+	int no_wait;		/* the follower itself: nothing to wait for */
+	int64_t rev;		/* out: the revision the set reflects */
+};
+
+/* What a match did, for the debug log (the tests read it). */
+static void
+etcd_said(const struct etcd_ctx *c, int had, int fold, const json_t *items,
+    const struct rm_exset *s, const struct overlay *o)
+{
+	size_t i, nread = 0;
+
+	for (i = 0; i < json_array_size(items); i++)
+		nread += !json_is_true(json_object_get(json_array_get(items, i), "deleted"));
+	if (had && items == NULL && fold)
+		rm_debug("etcd: index %s written again with its log (%u adverts, revision %lld)",
+		    c->ipath, s->nexec, (long long)o->rev);
+	else if (had && items == NULL)
+		rm_debug("etcd: index %s is current (%u adverts, revision %lld)%s", c->ipath,
+		    s->nexec, (long long)o->rev, o->valid ? ", with its log" : "");
+	else
+		rm_debug("etcd: index %s %s: %zu adverts read again, %zu changed, %u in all, "
+		    "revision %lld%s", c->ipath, had ? "updated" : "rebuilt", nread,
+		    json_array_size(items), s->nexec, (long long)o->rev, !had ? "" : fold ?
+		    ", written again" : ", logged");
+}
+
+/* The set of index m and overlay o; written again when fold, logged items otherwise. */
+static int
+etcd_build(struct etcd_ctx *c, struct idx_map *m, struct overlay *o, const json_t *items,
+    int64_t from, uint64_t cluster, struct rm_exset **out, struct rm_err *err)
+{
+	struct timespec now;
+	struct delta d;
+	struct idx_hdr h;
+	int r, had = m->map != NULL;
+	int fold = !had || o->size > LOG_FOLD_BYTES;
+
+	if (overlay_delta(m, o, &d) != 0) {
+		delta_free(&d);
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
 	}
+	if (had && !worth_updating(m, &d)) {
+		delta_free(&d);
+		return 1;
+	}
+	memset(&h, 0, sizeof(h));
+	if (had)
+		memcpy(&h, &m->h, sizeof(h));
+	clock_gettime(CLOCK_REALTIME, &now);
+	h.kind = IDX_ETCD;
+	h.src_hash = etcd_src_hash();
+	h.rev = o->rev;
+	h.cluster = cluster;
+	if (fold || items != NULL) {
+		h.built_s = now.tv_sec;
+		h.built_ns = now.tv_nsec;
+	}
+	if (had && d.changed == 0 && d.n == 0 && !(fold && o->size > 0)) {
+		*out = idx_take(m);
+		r = *out ? 0 : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	} else
+		r = build_and_write(c->t, had ? m : NULL, &d, &h, fold ? etcd_commit : NULL, c->ipath,
+		    out, err);
+	if (r == 0 && !fold && items != NULL && json_array_size(items) + 1 > 1) {
+		struct rm_err lerr;
+		rm_err_clear(&lerr);
+		if (log_append(c->t, c->ipath, from, o->rev, items, 1, &lerr) < 0)
+			rm_debug("cannot log the changes: %s", lerr.msg);
+	}
+	if (r == 0)
+		etcd_said(c, had, fold, items, *out, o);
+	delta_free(&d);
+	return r;
+}
+
+/* The etcd client, made on first use: loading libcurl costs more than a match. */
+static int
+etcd_client(struct etcd_ctx *c, struct rm_err *err)
+{
+	if (c->e == NULL && (c->e = rm_registry_etcd(err)) == NULL)
+		return -err->code;
 	return 0;
 }
 
 static int
-etcd_update(const struct rm_taxo *t, struct rm_etcd *e, const char *prefix,
-    struct idx_map *m, const char *ipath, struct rm_exset **out, struct rm_err *err)
+etcd_revision(struct etcd_ctx *c, int64_t *rev, uint64_t *cluster, struct rm_err *err)
 {
-	struct rm_etcd_delta ed;
-	struct timespec now;
-	struct delta d;
-	struct idx_hdr h;
-	int r, had;
+	int r;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	if ((r = etcd_delta(e, prefix, m, &d, &ed, err)) != 0)
+	if ((r = etcd_client(c, err)) != 0)
 		return r;
-	json_decref(ed.kvs);
-	if (m->map && d.changed == 0) {
-		delta_free(&d);
-		rm_debug("etcd: index %s is current (%u adverts, revision %lld)", ipath, m->h.nexec,
-		    (long long)m->h.rev);
-		*out = idx_take(m);
-		return *out ? 0 : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	return rm_etcd_revision(c->e, c->prefix, rev, cluster, err);
+}
+
+/* The follower's socket, PATH.sock, in addr; -1 when the path is too long for one. */
+static int
+sock_addr(const char *ipath, struct sockaddr_un *addr)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	return side_path(addr->sun_path, sizeof(addr->sun_path), ipath, ".sock");
+}
+
+/*
+ * The store's revision and cluster as rm-match --follow asks etcd for them
+ * when we connect: the same answer as asking etcd, without loading libcurl
+ * here. -1 when it does not answer (within 200 ms).
+ */
+static int
+follower_revision(const char *ipath, int64_t *rev, uint64_t *cluster)
+{
+	struct sockaddr_un addr;
+	struct pollfd pfd;
+	char buf[64];
+	long long r = 0;
+	unsigned long long cl = 0;
+	ssize_t n = 0, k;
+	int fd;
+
+	if (sock_addr(ipath, &addr) != 0 ||
+	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+		while ((size_t)n < sizeof(buf) - 1 && poll(&pfd, 1, 200) == 1 &&
+		    (k = read(fd, buf + n, sizeof(buf) - 1 - (size_t)n)) > 0)
+			n += k;
+	close(fd);
+	buf[n] = '\0';
+	if (n == 0 || buf[n - 1] != '\n' || sscanf(buf, "%lld %llu", &r, &cl) != 2 || r <= 0)
+		return -1;
+	*rev = r;
+	*cluster = cl;
+	rm_debug("etcd: revision %lld, from rm-match --follow", r);
+	return 0;
+}
+
+/*
+ * Brings index m (closed here) with its log up to date with etcd: one cheap
+ * question when nothing changed, or when rm-match --follow logged it;
+ * otherwise the changes read from etcd, logged.
+ */
+static int
+etcd_sync(struct etcd_ctx *c, struct idx_map *m, struct rm_exset **out, struct rm_err *err)
+{
+	struct overlay o = { 0 };
+	json_t *items = NULL;
+	int64_t now, from;
+	uint64_t cluster;
+	int r;
+
+	/* the log before the revision: a follower may log past a revision asked
+	 * first, which would look like a history gone back */
+	log_read(c->ipath, m, &o);
+	if ((c->no_wait || !follower_alive(c->ipath) ||
+	    follower_revision(c->ipath, &now, &cluster) != 0) &&
+	    (r = etcd_revision(c, &now, &cluster, err)) != 0) {
+		json_decref(o.keys);
+		return r;
 	}
-	if (m->map && !worth_updating(m, &d)) {
-		delta_free(&d);
+	if (m->map && (cluster != m->h.cluster || now < o.rev)) {
+		rm_debug("etcd: another cluster, or its history restarted: the index is built again");
 		idx_close(m);
-		return etcd_update(t, e, prefix, m, ipath, out, err);
+		overlay_reset(&o, m);
 	}
-	memset(&h, 0, sizeof(h));
-	if (m->map)
-		memcpy(&h, &m->h, sizeof(h));
-	h.kind = IDX_ETCD;
-	h.src_hash = etcd_src_hash();
-	h.rev = ed.rev;
-	h.cluster = ed.cluster;
-	h.built_s = now.tv_sec;
-	h.built_ns = now.tv_nsec;
-	/* unlike a directory listing, asking etcd what changed since an old
-	 * revision costs a read of every value on its side: write at once */
-	had = m->map != NULL;
-	r = build_and_write(t, had ? m : NULL, &d, &h, 1, ipath, out, err);
-	if (r == 0)
-		rm_debug("etcd: index %s %s: %zu adverts read again, %zu changed, %u in all, "
-		    "revision %lld", ipath, had ? "updated" : "rebuilt", d.n, d.changed,
-		    (*out)->nexec, (long long)ed.rev);
-	delta_free(&d);
-	if (r == 1 && had) {
+	if (m->map && now > o.rev && !c->no_wait && follower_alive(c->ipath))
+		wait_follower(c->ipath, m, &o, now);
+	from = o.rev;
+	if ((!m->map || now > o.rev) && (r = etcd_client(c, err)) == 0 &&
+	    (r = etcd_fetch(c->e, c->prefix, m, &o, now, &items, err)) != 0) {
+		json_decref(items);
+		json_decref(o.keys);
+		if (r < 0 || !m->map || c->e == NULL)
+			return r < 0 ? r : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "etcd: cannot "
+			    "list the keys");
 		idx_close(m);
-		return etcd_update(t, e, prefix, m, ipath, out, err);
+		return etcd_sync(c, m, out, err);
+	}
+	c->rev = o.rev;
+	r = etcd_build(c, m, &o, items, from, cluster, out, err);
+	json_decref(items);
+	json_decref(o.keys);
+	if (r == 1 && m->map) {
+		/* not worth updating, or an id twice: everything read again */
+		idx_close(m);
+		return etcd_sync(c, m, out, err);
 	}
 	idx_close(m);
 	return r == 1 ? rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "duplicate ids") : r;
+}
+
+static int
+etcd_ctx_init(struct etcd_ctx *c, const struct rm_taxo *t, char *prefix, size_t psize,
+    char *ipath, size_t isize, struct rm_err *err)
+{
+	const struct rm_reg_url *u = rm_registry_url();
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if ((r = rm_index_path(NULL, ipath, isize, err)) != 0)
+		return r;
+	snprintf(prefix, psize, "%s/executors/", u->prefix);
+	c->t = t;
+	c->prefix = prefix;
+	c->ipath = ipath;
+	return 0;
 }
 
 int
@@ -1447,31 +2059,259 @@ rm_index_etcd_set(const struct rm_taxo *t, const struct rm_exsources *src,
 {
 	const struct rm_reg_url *u = rm_registry_url();
 	char ipath[PATH_MAX], prefix[300], what[400];
+	struct etcd_ctx c;
 	struct idx_map m;
-	struct rm_etcd *e;
 	int r;
 
 	*out = NULL;
 	memset(&m, 0, sizeof(m));
-	if ((r = rm_index_path(NULL, ipath, sizeof(ipath), err)) != 0)
+	if ((r = etcd_ctx_init(&c, t, prefix, sizeof(prefix), ipath, sizeof(ipath), err)) != 0)
 		return r;
-	snprintf(prefix, sizeof(prefix), "%s/executors/", u->prefix);
 	snprintf(what, sizeof(what), "etcd://%s%s%s", u->endpoints[0], u->nendpoints > 1 ?
 	    ",..." : "", u->prefix);
 	if (!src->no_index)
 		(void)idx_open(ipath, t, IDX_ETCD, etcd_src_hash(), &m);
 	if (src->cached) {
+		struct overlay o = { 0 };
 		if (m.map == NULL)
 			return no_snapshot(what, ipath, err);
+		log_read(ipath, &m, &o);
+		m.h.rev = o.rev;
 		warn_cached(&m, "etcd not asked");
-		*out = idx_take(&m);
-		return *out ? 0 : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
-	}
-	if ((e = rm_registry_etcd(err)) == NULL) {
+		r = etcd_build(&c, &m, &o, NULL, o.rev, m.h.cluster, out, err);
+		json_decref(o.keys);
 		idx_close(&m);
-		return -err->code;
+		return r == 1 ? rm_err_set(err, RM_EXIT_INTERNAL, ipath, NULL, "the index and its log "
+		    "cannot be applied: run rm-match without --cached") : r;
 	}
-	r = etcd_update(t, e, prefix, &m, ipath, out, err);
+	r = etcd_sync(&c, &m, out, err);
 	idx_close(&m);
 	return r;
+}
+
+/* ---- etcd: rm-match --follow ---------------------------------------- */
+
+struct follow {
+	struct etcd_ctx *c;
+	int64_t last;		/* the revision the log reaches */
+	int restart;		/* sync again: the log refused a record, or is to be folded */
+	int (*keep_going)(void *);
+	void *ctx;
+};
+
+static int
+follow_keep(void *ctx)
+{
+	struct follow *f = ctx;
+
+	return f->keep_going(f->ctx);
+}
+
+/* Writes the index again with its log in it, without asking etcd; 1 when it cannot. */
+static int
+etcd_fold(struct etcd_ctx *c)
+{
+	struct idx_map m;
+	struct overlay o = { 0 };
+	struct rm_exset *s = NULL;
+	struct rm_err err;
+	int r = 1;
+
+	memset(&m, 0, sizeof(m));
+	rm_err_clear(&err);
+	if (idx_open(c->ipath, c->t, IDX_ETCD, etcd_src_hash(), &m) == 0) {
+		log_read(c->ipath, &m, &o);
+		if ((r = etcd_build(c, &m, &o, NULL, o.rev, m.h.cluster, &s, &err)) == 0)
+			rm_exset_free(s);
+	}
+	json_decref(o.keys);
+	idx_close(&m);
+	return r != 0;
+}
+
+/* One answer of the watch on PREFIX/: its events under PREFIX/executors/ logged. */
+static int
+follow_events(void *ctx, const json_t *events)
+{
+	struct follow *f = ctx;
+	int64_t rev = f->last;
+	json_t *all = rm_etcd_event_items(events, &rev), *mine = json_array(), *it;
+	size_t i, plen = strlen(f->c->prefix);
+	char lpath[PATH_MAX];
+	struct rm_err err;
+	struct stat st;
+	int r = 0;
+
+	json_array_foreach(all, i, it)
+		if (strncmp(json_string_value(json_object_get(it, "key")) ?: "", f->c->prefix,
+		    plen) == 0)
+			json_array_append(mine, it);
+	json_decref(all);
+	rm_err_clear(&err);
+	if (rev > f->last)
+		r = log_append(f->c->t, f->c->ipath, f->last, rev, mine, 0, &err);
+	json_decref(mine);
+	if (r != 0) {
+		rm_debug("etcd: revision %lld not logged (%s): reading etcd again", (long long)rev,
+		    r < 0 ? err.msg : "the index changed meanwhile");
+		f->restart = 1;
+		return 1;
+	}
+	rm_debug("etcd: revision %lld logged", (long long)rev);
+	f->last = rev;
+	if (side_path(lpath, sizeof(lpath), f->c->ipath, ".log") == 0 && stat(lpath, &st) == 0 &&
+	    st.st_size > LOG_FOLD_BYTES && etcd_fold(f->c) != 0)
+		f->restart = 1;		/* etcd_sync builds it again */
+	return f->restart || !f->keep_going(f->ctx);
+}
+
+/* Sleeps about s seconds, less when keep_going says stop. */
+static void
+follow_nap(struct follow *f, int s)
+{
+	struct timespec nap = { 0, 100000000L };
+	int i;
+
+	for (i = 0; i < s * 10 && f->keep_going(f->ctx); i++)
+		nanosleep(&nap, NULL);
+}
+
+/* The follower's answers to matches: the revision, asked of etcd for each. */
+struct serve {
+	int fd;			/* listening on PATH.sock; -1: none */
+	atomic_int stop;
+	struct rm_etcd *e;	/* a client of this thread's own */
+	const char *prefix;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	pthread_t th;
+};
+
+static void *
+serve_revisions(void *arg)
+{
+	struct serve *sv = arg;
+
+	while (!atomic_load(&sv->stop)) {
+		struct pollfd p = { sv->fd, POLLIN, 0 };
+		struct rm_err err;
+		int64_t rev;
+		uint64_t cl;
+		char b[64];
+		int cfd, n;
+
+		if (poll(&p, 1, 200) != 1 || (cfd = accept4(sv->fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			continue;
+		rm_err_clear(&err);
+		if (rm_etcd_revision(sv->e, sv->prefix, &rev, &cl, &err) == 0) {
+			n = snprintf(b, sizeof(b), "%lld %llu\n", (long long)rev, (unsigned long long)cl);
+			(void)send(cfd, b, (size_t)n, MSG_NOSIGNAL);
+		}
+		close(cfd);
+	}
+	return NULL;
+}
+
+/* Starts answering on PATH.sock; without it (a path too long...) matches ask etcd. */
+static void
+serve_start(struct serve *sv, const char *ipath, const char *prefix)
+{
+	struct sockaddr_un addr;
+	struct rm_err err;
+
+	memset(sv, 0, sizeof(*sv));
+	sv->fd = -1;
+	sv->prefix = prefix;
+	rm_err_clear(&err);
+	if (sock_addr(ipath, &addr) != 0) {
+		rm_debug("%s.sock: path too long for a socket: matches will ask etcd", ipath);
+		return;
+	}
+	snprintf(sv->path, sizeof(sv->path), "%s", addr.sun_path);
+	(void)unlink(sv->path);		/* a killed follower's: we hold PATH.follow */
+	if ((sv->e = rm_registry_etcd_new(&err)) == NULL ||
+	    (sv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(sv->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+	    chmod(sv->path, 0600) != 0 || listen(sv->fd, 64) != 0 ||
+	    pthread_create(&sv->th, NULL, serve_revisions, sv) != 0) {
+		rm_warn("%s: cannot answer matches here (%s): they will ask etcd", sv->path,
+		    err.msg[0] ? err.msg : strerror(errno));
+		if (sv->fd >= 0) {
+			close(sv->fd);
+			(void)unlink(sv->path);
+		}
+		sv->fd = -1;
+	}
+}
+
+static void
+serve_stop(struct serve *sv)
+{
+	if (sv->fd >= 0) {
+		atomic_store(&sv->stop, 1);
+		pthread_join(sv->th, NULL);
+		close(sv->fd);
+		(void)unlink(sv->path);
+	}
+	if (sv->e != NULL)
+		rm_etcd_close(sv->e);
+}
+
+int
+rm_index_etcd_follow(const struct rm_taxo *t, int (*keep_going)(void *), void *ctx,
+    struct rm_err *err)
+{
+	const struct rm_reg_url *u = rm_registry_url();
+	char ipath[PATH_MAX], prefix[300], watch[300], fpath[PATH_MAX];
+	struct etcd_ctx c;
+	struct follow f;
+	struct serve sv;
+	int lk, r, naps = 0;
+
+	if ((r = etcd_ctx_init(&c, t, prefix, sizeof(prefix), ipath, sizeof(ipath), err)) != 0)
+		return r;
+	c.no_wait = 1;
+	snprintf(watch, sizeof(watch), "%s/", u->prefix);
+	if (side_path(fpath, sizeof(fpath), ipath, ".follow") != 0)
+		return rm_err_set(err, RM_EXIT_INVALID, ipath, NULL, "path too long");
+	if ((lk = rm_lock(fpath, 1, 1, err)) < 0)
+		return err->code != RM_EXIT_NEGATIVE ? lk : rm_err_set(err, RM_EXIT_NEGATIVE, fpath,
+		    NULL, "another rm-match --follow keeps this index up to date");
+	if ((c.e = rm_registry_etcd(err)) == NULL) {
+		rm_unlock(lk);
+		return -err->code;
+	}
+	serve_start(&sv, ipath, prefix);
+	memset(&f, 0, sizeof(f));
+	f.c = &c;
+	f.keep_going = keep_going;
+	f.ctx = ctx;
+	while (keep_going(ctx)) {
+		struct idx_map m;
+		struct rm_exset *s = NULL;
+		long long next;
+
+		memset(&m, 0, sizeof(m));
+		(void)idx_open(ipath, t, IDX_ETCD, etcd_src_hash(), &m);
+		rm_err_clear(err);
+		r = etcd_sync(&c, &m, &s, err);
+		rm_exset_free(s);
+		if (r == 0) {
+			rm_debug("etcd: following %s from revision %lld", watch, (long long)c.rev + 1);
+			f.last = c.rev;
+			f.restart = 0;
+			r = rm_etcd_watch_events(c.e, watch, 1, c.rev + 1, follow_events, follow_keep,
+			    &f, &next, err);
+		}
+		if (r == 0 && f.restart)
+			naps = 0;
+		else if (r != 0) {
+			/* etcd away or the watch broken: tell, and try again (a compaction
+			 * needs nothing more: the changes are read from the present state) */
+			rm_warn("%s; trying again", err->msg);
+			follow_nap(&f, naps < 5 ? ++naps : naps);
+		}
+	}
+	serve_stop(&sv);
+	rm_unlock(lk);
+	return 0;
 }

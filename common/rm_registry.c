@@ -472,6 +472,23 @@ etcd_client(struct rm_err *err)
 }
 
 struct rm_etcd *
+rm_registry_etcd_new(struct rm_err *err)
+{
+	struct rm_etcd *shared = etcd, *e;
+
+	if (rm_registry_select(NULL, err) != 0)
+		return NULL;
+	if (cur_url.kind != RM_REG_ETCD) {
+		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "the registry is not in etcd");
+		return NULL;
+	}
+	etcd = NULL;
+	e = etcd_client(err);
+	etcd = shared;
+	return e;
+}
+
+struct rm_etcd *
 rm_registry_etcd(struct rm_err *err)
 {
 	if (rm_registry_select(NULL, err) != 0)

@@ -66,6 +66,8 @@ void rm_registry_test_pause(const char *var);
 
 /* The etcd client of an etcd registry (made on first use), or NULL with err. */
 struct rm_etcd *rm_registry_etcd(struct rm_err *err);
+/* A client of its own (another thread's), for rm_etcd_close. */
+struct rm_etcd *rm_registry_etcd_new(struct rm_err *err);
 
 /* The registry directory (created with mode 0700 when mk is set). */
 int rm_registry_dir(char *buf, size_t size, int mk, struct rm_err *err);

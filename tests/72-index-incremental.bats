@@ -2,8 +2,10 @@
 # The registry index brought up to date from the changes only (issue 12):
 # a directory's changed, added and removed adverts, the racy second, a
 # writer killed mid-write; etcd's changes since a revision, deletions and
-# leases that end; rm-match --cached. "Read again" counts come from the
-# -vv debug line, which is how these tests tell an update from a rescan.
+# leases that end; rm-match --cached; the log of etcd changes beside the
+# index, torn or not, and rm-match --follow keeping it from a watch.
+# "Read again" counts come from the -vv debug line, which is how these
+# tests tell an update from a rescan.
 
 load test_helper
 load etcd_helper
@@ -201,6 +203,8 @@ stop_etcd() {
 setup_file() { :; }
 teardown_file() { etcd_stop_all; }
 teardown() {
+	[ -z "${WRITER:-}" ] || { kill "$WRITER" 2>/dev/null; wait "$WRITER" 2>/dev/null || true; }
+	[ -z "${FOLLOW:-}" ] || { kill "$FOLLOW" 2>/dev/null; wait "$FOLLOW" 2>/dev/null || true; }
 	stop_etcd
 }
 
@@ -275,4 +279,157 @@ register() {
 		"$BATS_TEST_TMPDIR/node.json"
 	assert_equal "$(jq -r '.executors[].id' <<< "$output")" "a"
 	assert_regex "$stderr" 'warning: using the index of [0-9]+ s ago \(revision [0-9]+\); etcd not asked'
+}
+
+# The etcd revision now, read with curl.
+etcd_rev() {
+	curl -fsS -X POST "$ETCD_HTTP/v3/kv/range" -d '{"key":"AA=="}' | jq -r .header.revision
+}
+
+# Waits up to 5 s for the follower (stderr in $1) to log revision $(etcd_rev).
+follower_caught_up() {
+	local rev i
+	rev=$(etcd_rev)
+	for i in $(seq 1 50); do
+		grep -q "revision $rev logged" "$1" && return 0
+		sleep 0.1
+	done
+	cat "$1" >&2
+	return 1
+}
+
+@test "etcd index: rm-match --follow logs each change from its watch; a match then reads none" {
+	start_etcd
+	run -2 --separate-stderr rm-match --follow
+	assert_regex "$stderr" '--follow needs an etcd registry'
+	register a 24
+	register b 48
+	match_ids --registry "$ETCD_URL"
+	assert_regex "$IDX" 'rebuilt: 2 adverts read again'
+	f=$BATS_TEST_TMPDIR/follow.err
+	rm-match --follow -vv --registry "$ETCD_URL" 2>"$f" &
+	FOLLOW=$!
+	for _ in $(seq 1 50); do grep -q 'following' "$f" && break; sleep 0.1; done
+	run -1 --separate-stderr rm-match --follow --registry "$ETCD_URL"
+	assert_regex "$stderr" 'another rm-match --follow keeps this index up to date'
+
+	# a change, a deregister, a lease that ends, a put by another client:
+	# each is in the log before the match, which asks etcd its revision only
+	register c 80
+	follower_caught_up "$f"
+	match_ids --registry "$ETCD_URL"
+	assert_equal "$IDS" "b c"
+	assert_regex "$IDX" 'is current \(3 adverts, revision [0-9]+\), with its log'
+	run -0 rm-probe deregister -q --registry "$ETCD_URL" --id b
+	register d 48 2
+	follower_caught_up "$f"
+	match_ids --registry "$ETCD_URL"
+	assert_equal "$IDS" "c d"
+	assert_regex "$IDX" 'is current \(3 adverts, revision [0-9]+\), with its log'
+	sleep 3.5
+	jq -c '.id = "e" | .capabilities.gpu.memory_gb = 96' "$M/executors/gpu-4090.json" \
+		> "$BATS_TEST_TMPDIR/e.json"
+	etcd_put "t$BATS_TEST_NUMBER/executors/e" "$(cat "$BATS_TEST_TMPDIR/e.json")"
+	follower_caught_up "$f"
+	match_ids --registry "$ETCD_URL"
+	assert_equal "$IDS" "c e"
+	assert_regex "$IDX" 'is current \(3 adverts, revision [0-9]+\), with its log'
+	# the revision came from the follower: this match loaded no HTTP client
+	assert_regex "$stderr" 'etcd: revision [0-9]+, from rm-match --follow'
+
+	# past 64 KiB, the follower writes the index again with its log in it
+	v=$(cat "$BATS_TEST_TMPDIR/e.json")
+	for i in $(seq 1 150); do
+		etcd_put "t$BATS_TEST_NUMBER/executors/e" "${v/\"memory_gb\":96/\"memory_gb\":$((100 + i))}"
+	done
+	follower_caught_up "$f"
+	assert_regex "$(cat "$f")" 'index .* written again with its log \(3 adverts'
+	log=$(ls "$REMOTEMEDIA_HOME"/cache/index/*.idx).log
+	[ "$(stat -c %s "$log")" -lt 65536 ]
+	match_ids --registry "$ETCD_URL"
+	assert_equal "$IDS" "c e"
+	assert_regex "$IDX" 'is current \(3 adverts, revision [0-9]+\)'
+	run -0 rm-match --no-local --json --query 'gpu.memory_gb = 250' --registry "$ETCD_URL"
+	assert_equal "$(jq -r '[.executors[].id] | join(" ")' <<< "$output")" "e"
+
+	# a write outside the prefix: the follower is not told; the match waits
+	# for it a moment, then reads what changed itself
+	etcd_put "elsewhere/x" "y"
+	match_ids --registry "$ETCD_URL"
+	assert_equal "$IDS" "c e"
+	assert_regex "$stderr" 'not caught up after 50 ms waiting for rm-match --follow'
+	assert_regex "$IDX" 'updated: 0 adverts read again, 0 changed, 3 in all'
+
+	kill -TERM "$FOLLOW"
+	st=0
+	wait "$FOLLOW" || st=$?
+	FOLLOW=
+	assert_equal "$st" 0
+	assert_regex "$(cat "$f")" 'stopped by signal 15'
+	# without it, a change is read from etcd by the match
+	register a 64
+	match_ids --registry "$ETCD_URL"
+	assert_equal "$IDS" "a c e"
+	assert_regex "$IDX" 'updated: 1 adverts read again, 1 changed, 3 in all'
+}
+
+@test "etcd index: a torn or foreign record of the log is not read; what it held is read again" {
+	start_etcd
+	register a 24
+	register b 48
+	match_ids --registry "$ETCD_URL"
+	log=$(ls "$REMOTEMEDIA_HOME"/cache/index/*.idx).log
+	register c 80
+	match_ids --registry "$ETCD_URL"
+	assert_regex "$IDX" 'updated: 1 adverts read again, 1 changed, 3 in all, revision [0-9]+, logged'
+	register a 96
+	match_ids --registry "$ETCD_URL"
+	assert_regex "$IDX" 'updated: 1 adverts read again, 1 changed, 3 in all, revision [0-9]+, logged'
+	match_ids --registry "$ETCD_URL"
+	assert_regex "$IDX" 'is current \(3 adverts, revision [0-9]+\), with its log'
+	assert_equal "$IDS" "a b c"
+
+	# a writer killed mid-append: the last record cut short; a is read again
+	truncate -s -7 "$log"
+	match_ids --registry "$ETCD_URL"
+	assert_equal "$IDS" "a b c"
+	assert_regex "$IDX" 'updated: 1 adverts read again, 1 changed, 3 in all'
+	# a byte of the first record changed: nothing of the log is trusted
+	printf '\377' | dd of="$log" bs=1 seek=50 conv=notrunc 2>/dev/null
+	match_ids --registry "$ETCD_URL"
+	assert_equal "$IDS" "a b c"
+	assert_regex "$IDX" 'updated: 2 adverts read again, 2 changed, 3 in all'
+
+	# --cached: the index with its log, etcd not asked
+	stop_etcd
+	run -0 --separate-stderr rm-match --no-local --json --cached --registry "$ETCD_URL" \
+		"$BATS_TEST_TMPDIR/node.json"
+	assert_equal "$(jq -r '[.executors[].id] | sort | join(" ")' <<< "$output")" "a b c"
+	assert_regex "$stderr" 'using the index of [0-9]+ s ago \(revision [0-9]+\); etcd not asked'
+}
+
+@test "etcd index: matches racing a follower that logs fast never take its log for a history gone back" {
+	start_etcd
+	register a 24
+	register b 48
+	match_ids --registry "$ETCD_URL"
+	f=$BATS_TEST_TMPDIR/follow.err
+	rm-match --follow -vv --registry "$ETCD_URL" 2>"$f" &
+	FOLLOW=$!
+	for _ in $(seq 1 50); do grep -q 'following' "$f" && break; sleep 0.1; done
+	v=$(jq -c '.id = "b" | .capabilities.gpu.memory_gb = 48' "$M/executors/gpu-4090.json")
+	(for i in $(seq 1 300); do
+		etcd_put "t$BATS_TEST_NUMBER/executors/b" "${v/\"memory_gb\":48/\"memory_gb\":$((48 + i % 2))}"
+	done) &
+	WRITER=$!
+	n=0
+	while kill -0 "$WRITER" 2>/dev/null; do
+		match_ids --registry "$ETCD_URL"
+		assert_equal "$IDS" "b"
+		refute_regex "$stderr" 'history restarted|rebuilt'
+		n=$((n + 1))
+	done
+	wait "$WRITER"
+	WRITER=
+	[ "$n" -ge 3 ]
 }

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ usage(FILE *fp)
 	    "                [-n N] [--rescan | --cached] [--no-local] [--registry URL] [-v|-q]\n"
 	    "                NODE...\n"
 	    "       rm-match --model FILE|catalog:ID [--engine ECP|EXECUTOR] [--json]\n"
+	    "       rm-match --follow [--registry etcd://...] [-v|-q]\n"
 	    "  NODE       a node file or - (a node, an array of nodes, JSON lines, a pipeline)\n"
 	    "  -x FILE    adverts from FILE (an advert, an array, JSON lines, YAML)\n"
 	    "  -d DIR     adverts from every *.json/*.yaml file of DIR\n"
@@ -49,12 +51,14 @@ usage(FILE *fp)
 	    "  --cached   match the last index as it is, without asking etcd (or reading\n"
 	    "             the directory); warns how old it is\n"
 	    "  --no-local do not add this machine when the registry lacks it\n"
+	    "  --follow   keep the index of an etcd registry up to date from a watch,\n"
+	    "             until a signal: matches then ask etcd its revision only\n"
 	    "  --model    preflight a model (GGUF, .mcd.json sidecar, catalog:ID)\n"
 	    "  --engine   the engine profile (ECP file or executor id) to check it against\n");
 }
 
 enum { O_EXPLAIN = 256, O_ALL, O_QUERY, O_MAXCOST, O_REGION, O_SORT, O_RESCAN, O_NOLOCAL,
-	O_MODEL, O_ENGINE, O_JSON, O_REGISTRY, O_CACHED };
+	O_MODEL, O_ENGINE, O_JSON, O_REGISTRY, O_CACHED, O_FOLLOW };
 
 static const struct option longopts[] = {
 	{ "json", no_argument, NULL, O_JSON },
@@ -67,6 +71,7 @@ static const struct option longopts[] = {
 	{ "limit", required_argument, NULL, 'n' },
 	{ "rescan", no_argument, NULL, O_RESCAN },
 	{ "cached", no_argument, NULL, O_CACHED },
+	{ "follow", no_argument, NULL, O_FOLLOW },
 	{ "registry", required_argument, NULL, O_REGISTRY },
 	{ "no-local", no_argument, NULL, O_NOLOCAL },
 	{ "model", required_argument, NULL, O_MODEL },
@@ -196,6 +201,46 @@ preflight(const char *model, const char *engine, int want_json)
 	return rc;
 }
 
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+static int
+keep_following(void *ctx)
+{
+	(void)ctx;
+	return !stop_signal;
+}
+
+/* --follow: until SIGINT or SIGTERM; 0 then. */
+static int
+follow(void)
+{
+	const struct rm_taxo *t;
+	struct sigaction sa;
+	struct rm_err err;
+
+	if (rm_registry_url()->kind != RM_REG_ETCD) {
+		fprintf(stderr, "rm-match: --follow needs an etcd registry (--registry etcd://...): "
+		    "a directory's index is brought up to date by rm-probe register\n");
+		return RM_EXIT_USAGE;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	rm_err_clear(&err);
+	if ((t = rm_taxo_get(&err)) == NULL ||
+	    rm_index_etcd_follow(t, keep_following, NULL, &err) != 0)
+		return rm_err_print(&err);
+	rm_info("stopped by signal %d", (int)stop_signal);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -208,7 +253,7 @@ main(int argc, char **argv)
 	size_t nq = 0, i;
 	const char *model = NULL, *engine = NULL, *registry = NULL;
 	double maxcost = -1;
-	int c, want_json = 0, verbose = RM_LOG_NORMAL, rc = 0;
+	int c, want_json = 0, verbose = RM_LOG_NORMAL, rc = 0, follow_mode = 0;
 	long lim;
 	json_t *nodes = NULL, *results = NULL;
 
@@ -264,6 +309,7 @@ main(int argc, char **argv)
 			break;
 		case O_RESCAN: src.no_index = 1; break;
 		case O_CACHED: src.cached = 1; break;
+		case O_FOLLOW: follow_mode = 1; break;
 		case O_NOLOCAL: src.no_local = 1; break;
 		case O_MODEL: model = optarg; break;
 		case O_ENGINE: engine = optarg; break;
@@ -280,6 +326,15 @@ main(int argc, char **argv)
 	rm_err_clear(&err);
 	if (rm_registry_select(registry, &err) != 0) {
 		rc = rm_err_print(&err);
+		goto out;
+	}
+	if (follow_mode) {
+		if (optind < argc || nq > 0 || model != NULL || src.cached || src.no_index) {
+			fprintf(stderr, "rm-match: --follow takes no node, query, model, --cached or "
+			    "--rescan\n");
+			rc = RM_EXIT_USAGE;
+		} else
+			rc = follow();
 		goto out;
 	}
 	if (src.cached && src.no_index) {
