@@ -66,7 +66,7 @@ pkgfile() { rm-cache path --package "$1"; }
 	[ -f "$REMOTEMEDIA_HOME/pipelines/${D1#sha256:}/manifest.json" ]
 	run rm-cache verify
 	assert_success
-	# serving never writes (the package, kept as blobs there, is made in TMPDIR)
+	# serving never writes (the package, kept as blobs there, is read from them)
 	same_as_snapshot "$SRV"
 	[ ! -e "$SRV/pipelines/${D1#sha256:}.rmpkg" ]
 	# asked again: from this cache, no peer needed
@@ -105,6 +105,61 @@ pkgfile() { rm-cache path --package "$1"; }
 	# test hooks are for development: a serving side in production ignores them
 	run in_b rm-cache fetch -q --peer "REMOTEMEDIA_ENV=production REMOTEMEDIA_TEST_PEER_FLIP=6000000 $PEER" "$D2"
 	assert_success
+}
+
+@test "rm-cache peer: a package kept as blobs is served from them as it is sent: its bytes from the first, nothing made before" {
+	# no package file is made on the serving side, not even in TMPDIR
+	run in_b rm-cache fetch --peer "TMPDIR=/nonexistent REMOTEMEDIA_TEST_PEER_KILL_AFTER=100 $PEER" "$D2"
+	assert_failure 6
+	part=$REMOTEMEDIA_HOME/pipelines/${D2#sha256:}.peer
+	n=$(stat -c %s "$part")
+	[ "$n" -gt 65536 ]
+	cmp -n "$n" "$part" "$PKG2"
+	[ ! -e "$SRV/pipelines/${D2#sha256:}.rmpkg" ]
+	run --separate-stderr in_b rm-cache fetch --peer "TMPDIR=/nonexistent $PEER" "$D2"
+	assert_success
+	cmp "$PKG2" "$(pkgfile "$D2")"
+}
+
+@test "rm-cache peer: a damaged blob on the serving side stops the transfer before any byte after it; nothing is kept" {
+	srv=$BATS_TEST_TMPDIR/serving
+	cp -a "$SRV" "$srv"
+	blob=$(jq -r '.files[] | select(.path == "models/tiny-vad.safetensors") | .digest' \
+	    "$srv/pipelines/${D2#sha256:}.layout")
+	blob=$srv/blobs/sha256/${blob#sha256:}
+	chmod u+w "$blob"
+	printf 'X' | dd of="$blob" bs=1 seek=5000000 conv=notrunc status=none
+	run in_b rm-cache fetch --peer "REMOTEMEDIA_HOME=$srv ip netns exec $NSA rm-cache serve --stdio" "$D2"
+	assert_failure 5
+	assert_output --partial "models/tiny-vad.safetensors' in package ${D2:0:19}... hashes to"
+	assert_output --partial "stopped sending: unavailable"
+	run rm-cache ls --json
+	assert_output "[]"
+	run ls "$REMOTEMEDIA_HOME/pipelines"
+	refute_output --regexp '\.(rmpkg|peer)$'
+	refute_output --partial ".peer.state"
+}
+
+@test "rm-cache peer: the serving side's entry removed (and its blobs collected) mid-transfer: the transfer still completes" {
+	srv=$BATS_TEST_TMPDIR/serving
+	cp -a "$SRV" "$srv"
+	go=$BATS_TEST_TMPDIR/go
+	ip netns exec "$NSB" rm-cache fetch -q --peer "REMOTEMEDIA_HOME=$srv REMOTEMEDIA_TEST_PEER_PAUSE_AFTER=40 \
+	    REMOTEMEDIA_TEST_PEER_PAUSE_UNTIL=$go ip netns exec $NSA rm-cache serve --stdio" "$D2" \
+	    >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
+	cli=$!
+	for _ in $(seq 150); do
+		grep -q "paused after 40 frames" "$BATS_TEST_TMPDIR/out" && break
+		sleep 0.1
+	done
+	# paused mid-way, the package part sent
+	grep -q "paused after 40 frames" "$BATS_TEST_TMPDIR/out"
+	kill -0 "$cli"
+	REMOTEMEDIA_HOME=$srv rm-cache clear "$D2" >/dev/null
+	[ "$(find "$srv/blobs" -type f -size +10M | wc -l)" = 0 ]
+	touch "$go"
+	wait "$cli"
+	cmp "$PKG2" "$(pkgfile "$D2")"
 }
 
 @test "rm-cache peer: a 256 MiB transfer cut mid-way (peer killed) is kept, and the next fetch resumes from where it stopped" {
