@@ -712,6 +712,67 @@ signature_digest(const json_t *files)
 	return "";
 }
 
+/* The archive that files (a layout record's) and mtime make, without its data. */
+static int
+layout_map(const json_t *files, long long mtime, struct rm_pkg_map **m, struct rm_err *err)
+{
+	struct rm_pkg_writer *w;
+	const json_t *f;
+	size_t i;
+	int r;
+
+	*m = NULL;
+	if ((r = rm_pkg_map_open((time_t)mtime, &w, err)) != 0)
+		return r;
+	json_array_foreach(files, i, f)
+		if ((r = rm_pkg_map_add(w, json_string_value(json_object_get(f, "path")),
+		    (uint64_t)json_integer_value(json_object_get(f, "size")),
+		    (int)json_integer_value(json_object_get(f, "mode")), err)) != 0) {
+			rm_pkg_writer_abort(w);
+			return r;
+		}
+	return rm_pkg_map_finish(w, m, err);
+}
+
+/*
+ * Is the package file at path byte for byte the archive that files and
+ * mtime make (rm_pkg_map)? Its headers, padding and end are compared; its
+ * data is what the blobs were copied from, each hash-checked, at the same
+ * offsets when the headers agree. Then it is verified as it is, instead of
+ * a copy made from the blobs.
+ */
+static int
+pkgfile_is_layout(const char *path, const json_t *files, long long mtime)
+{
+	struct rm_pkg_map *m = NULL;
+	unsigned char *buf = NULL;
+	uint64_t pos = 0;
+	struct stat st;
+	struct rm_err e;
+	size_t i;
+	int fd, same = 0;
+
+	rm_err_clear(&e);
+	if (layout_map(files, mtime, &m, &e) != 0)
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 && fstat(fd, &st) == 0 &&
+	    (uint64_t)st.st_size == m->total && (buf = malloc(m->lit_len + 1)) != NULL) {
+		same = 1;
+		for (i = 0; same && i <= m->n; i++) {
+			uint64_t off = i < m->n ? m->ent[i].lit_off : m->tail_off;
+			uint64_t len = i < m->n ? m->ent[i].lit_len : m->tail_len;
+			same = pread(fd, buf, (size_t)len, (off_t)pos) == (ssize_t)len &&
+			    memcmp(buf, m->lit + off, (size_t)len) == 0;
+			pos += len + (i < m->n ? m->ent[i].size : 0);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	rm_pkg_map_free(m);
+	return same;
+}
+
 /* Blobs, then the .rmpkg, then the verified directory. */
 static int
 install_oci(struct source *s, const json_t *files, const char *pkgdigest, long long mtime,
@@ -721,7 +782,7 @@ install_oci(struct source *s, const json_t *files, const char *pkgdigest, long l
 	char pipedir[PATH_MAX], rmpkg[PATH_MAX], lk[PATH_MAX], blobdir[PATH_MAX];
 	const char *hex = pkgdigest + 7, *sig = signature_digest(files);
 	json_t *idx, *known;
-	int fd, r, replace = 0;
+	int fd, r, replace = 0, made = 1;
 
 	*was_cached = 0;
 	if ((r = home_dir(pipedir, sizeof(pipedir), "pipelines", err)) != 0 ||
@@ -750,16 +811,23 @@ install_oci(struct source *s, const json_t *files, const char *pkgdigest, long l
 	if ((r = get_blobs(s, files, label, err)) != 0)
 		goto out;
 	rm_oci_progress_phase(label, "verifying and installing");
-	if ((r = rm_oci_package_assemble(files, mtime, blobdir, rmpkg, err)) != 0)
+	/* a package file that is what the blobs make is not made again from them */
+	if (s->pkgfile != NULL && pkgfile_is_layout(s->pkgfile, files, mtime)) {
+		snprintf(rmpkg, sizeof(rmpkg), "%s", s->pkgfile);
+		made = 0;
+		rm_debug("%s: what its blobs make, byte for byte: verified as it is", rmpkg);
+	} else if ((r = rm_oci_package_assemble(files, mtime, blobdir, rmpkg, err)) != 0)
 		goto out;
 	if ((r = install_pkgfile(hex, rmpkg, replace, files, err)) != 0) {
-		unlink(rmpkg);
+		if (made)
+			unlink(rmpkg);
 		goto out;
 	}
 	/* the blobs are the package now: the .rmpkg is made again when asked for */
 	if ((r = layout_write(hex, files, mtime, err)) != 0)
 		goto out;
-	unlink(rmpkg);
+	if (made)
+		unlink(rmpkg);
 done:
 	{
 		struct note n = { NULL, manifest_digest, hex, sig, source };
@@ -883,21 +951,11 @@ rm_cache_package_close(struct rm_cache_pkg *k)
 static int
 package_open_blobs(struct rm_cache_pkg *k, long long mtime, struct rm_err *err)
 {
-	struct rm_pkg_writer *w;
 	const json_t *f;
 	size_t i;
 	int r;
 
-	if ((r = rm_pkg_map_open((time_t)mtime, &w, err)) != 0)
-		return r;
-	json_array_foreach(k->files, i, f)
-		if ((r = rm_pkg_map_add(w, json_string_value(json_object_get(f, "path")),
-		    (uint64_t)json_integer_value(json_object_get(f, "size")),
-		    (int)json_integer_value(json_object_get(f, "mode")), err)) != 0) {
-			rm_pkg_writer_abort(w);
-			return r;
-		}
-	if ((r = rm_pkg_map_finish(w, &k->map, err)) != 0)
+	if ((r = layout_map(k->files, mtime, &k->map, err)) != 0)
 		return r;
 	if ((k->blob = malloc((k->map->n + 1) * sizeof(int))) == NULL)
 		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");

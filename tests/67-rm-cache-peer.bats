@@ -75,6 +75,17 @@ pkgfile() { rm-cache path --package "$1"; }
 	jq -e '.[0].cached == true and .[0].source == "cache"' <<<"$output"
 }
 
+@test "rm-cache peer: the package received is verified as it came, not written again from the blobs made of it" {
+	run --separate-stderr in_b rm-cache fetch -vv --peer "$PEER" "$D2"
+	assert_success
+	[[ $stderr == *".peer: what its blobs make, byte for byte: verified as it is"* ]]
+	run rm-cache verify
+	assert_success
+	cmp "$PKG2" "$(pkgfile "$D2")"
+	run ls "$REMOTEMEDIA_HOME/pipelines"
+	refute_output --regexp '\.(peer|tmp\..*)$'
+}
+
 @test "rm-cache peer: a digest prefix is resolved by the peer's cache, and the text output names the peer" {
 	run script -qec "ip netns exec $NSB rm-cache fetch -q --peer '$PEER' ${D1:7:12}" /dev/null
 	assert_success
