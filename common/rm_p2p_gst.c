@@ -113,6 +113,7 @@ struct rm_p2p {
 	int wake[2];
 	GstElement *pipe, *wrtc;
 	GstWebRTCDataChannel *dc;
+	GstWebRTCDataChannel *watched;	/* under mu: the one channel our handlers are on */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct ev *head, *tail;		/* from GStreamer's threads, under mu */
@@ -157,6 +158,8 @@ push(struct rm_p2p *p, int kind, const void *data, size_t len, unsigned mline,
 	pthread_mutex_lock(&p->mu);
 	if (p->stop) {
 		pthread_mutex_unlock(&p->mu);
+		if (e->dc != NULL)
+			g_object_unref(e->dc);
 		free(e->data);
 		free(e);
 		return;
@@ -239,12 +242,34 @@ watch_channel(struct rm_p2p *p, GstWebRTCDataChannel *dc)
 	g_object_set(dc, "buffered-amount-low-threshold", SEND_LOW, NULL);
 }
 
+/*
+ * Our handlers go on one channel only, under mu, and never once closing
+ * has begun: rm_p2p_close takes them off that one, so no channel the peer
+ * opens can call back into a freed struct rm_p2p. A second channel is
+ * left without handlers (handle() ignores it).
+ */
+static int
+watch_once(struct rm_p2p *p, GstWebRTCDataChannel *dc)
+{
+	int first;
+
+	pthread_mutex_lock(&p->mu);
+	if ((first = !p->stop && p->watched == NULL)) {
+		p->watched = g_object_ref(dc);
+		watch_channel(p, dc);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return first;
+}
+
 static void
 on_data_channel(GstElement *w, GstWebRTCDataChannel *dc, gpointer u)
 {
 	/* connected here, at once: a message may follow on this very thread */
-	watch_channel(u, dc);
-	push(u, EV_CHANNEL, NULL, 0, 0, g_object_ref(dc));
+	if (watch_once(u, dc))
+		push(u, EV_CHANNEL, NULL, 0, 0, g_object_ref(dc));
+	else
+		rm_debug("peer: a second data channel from the peer ignored");
 }
 
 static void
@@ -569,7 +594,7 @@ make_channel(struct rm_p2p *p, struct rm_err *err)
 		fail(p, err, "%s", "webrtcbin could not create the data channel");
 		return NULL;
 	}
-	watch_channel(p, dc);
+	watch_once(p, dc);
 	return dc;
 }
 
@@ -798,9 +823,18 @@ rm_p2p_close(struct rm_p2p *p)
 	p->stop = 1;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	/* no callback may reach p once it is freed, even from a late thread */
-	if (p->dc != NULL)
-		g_signal_handlers_disconnect_matched(p->dc, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, p);
+	/*
+	 * No callback may reach p once it is freed: the handlers come off the
+	 * one channel that has them (none is added now stop is set); those
+	 * running on a streaming thread find stop set, and are done once the
+	 * pipeline has stopped.
+	 */
+	if (p->watched != NULL) {
+		g_signal_handlers_disconnect_matched(p->watched, G_SIGNAL_MATCH_DATA, 0, 0, NULL,
+		    NULL, p);
+		g_object_unref(p->watched);
+		p->watched = NULL;
+	}
 	if (p->wrtc != NULL)
 		g_signal_handlers_disconnect_matched(p->wrtc, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
 		    p);
