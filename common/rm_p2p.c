@@ -724,12 +724,13 @@ reap(pid_t pid)
 {
 	int i, status;
 
-	for (i = 0; i < 40; i++) {
+	/* looked at often: the fetch ends when the peer has */
+	for (i = 0; i < 200; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return;
-		if (i == 20)
+		if (i == 100)
 			kill(-pid, SIGTERM);
-		usleep(50000);
+		usleep(10000);
 	}
 	kill(-pid, SIGKILL);
 	waitpid(pid, &status, 0);
@@ -821,9 +822,11 @@ rm_p2p_fetch(const char *command, const char *const *refs, size_t n, int flags,
 	rm_info("peer: channel open with '%s'", command);
 	r = fetch_all(&pe, refs, n, *results, err);
 	rm_p2p_close(pe.p);
+	rm_debug("peer: channel closed");
 	close(to);
 	close(from);
 	reap(pid);
+	rm_debug("peer: '%s' ended", command);
 	return r;
 fail:
 	json_decref(*results);
