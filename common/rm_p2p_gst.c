@@ -596,8 +596,9 @@ pump(struct rm_p2p *p, int timeout_ms, struct rm_err *err)
  * (two cores, two processes with their threads) cannot take: datagrams
  * are dropped, and a loss at the end of a burst waits for SCTP's one
  * second retransmission timeout (a 1 MiB package took 0.05 s or 1.05 s).
- * So the buffers are large while a transfer starts, and back to what they
- * were after its first BURST_BYTES: in a long transfer the losses of a
+ * So the fetching side's buffers (the package comes to it) are large while
+ * a transfer starts, and back to what they were after its first
+ * BURST_BYTES: in a long transfer the losses of a
  * small buffer are SCTP's signal to slow down, and without them it moved
  * a third less (deep queues). webrtcbin shows no socket, but every
  * datagram socket of this process is the agent's (the tools use UDP
@@ -747,7 +748,9 @@ rm_p2p_open(enum rm_p2p_role role, int sig_in, int sig_out, int timeout_ms,
 		rm_p2p_close(p);
 		return r;
 	}
-	socket_buffers(p, 1);
+	/* the package bytes come to the fetching side: its buffers, not the server's */
+	if (role == RM_P2P_OFFER)
+		socket_buffers(p, 1);
 	*out = p;
 	return 0;
 }
