@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -711,6 +712,67 @@ signature_digest(const json_t *files)
 	return "";
 }
 
+/* The archive that files (a layout record's) and mtime make, without its data. */
+static int
+layout_map(const json_t *files, long long mtime, struct rm_pkg_map **m, struct rm_err *err)
+{
+	struct rm_pkg_writer *w;
+	const json_t *f;
+	size_t i;
+	int r;
+
+	*m = NULL;
+	if ((r = rm_pkg_map_open((time_t)mtime, &w, err)) != 0)
+		return r;
+	json_array_foreach(files, i, f)
+		if ((r = rm_pkg_map_add(w, json_string_value(json_object_get(f, "path")),
+		    (uint64_t)json_integer_value(json_object_get(f, "size")),
+		    (int)json_integer_value(json_object_get(f, "mode")), err)) != 0) {
+			rm_pkg_writer_abort(w);
+			return r;
+		}
+	return rm_pkg_map_finish(w, m, err);
+}
+
+/*
+ * Is the package file at path byte for byte the archive that files and
+ * mtime make (rm_pkg_map)? Its headers, padding and end are compared; its
+ * data is what the blobs were copied from, each hash-checked, at the same
+ * offsets when the headers agree. Then it is verified as it is, instead of
+ * a copy made from the blobs.
+ */
+static int
+pkgfile_is_layout(const char *path, const json_t *files, long long mtime)
+{
+	struct rm_pkg_map *m = NULL;
+	unsigned char *buf = NULL;
+	uint64_t pos = 0;
+	struct stat st;
+	struct rm_err e;
+	size_t i;
+	int fd, same = 0;
+
+	rm_err_clear(&e);
+	if (layout_map(files, mtime, &m, &e) != 0)
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 && fstat(fd, &st) == 0 &&
+	    (uint64_t)st.st_size == m->total && (buf = malloc(m->lit_len + 1)) != NULL) {
+		same = 1;
+		for (i = 0; same && i <= m->n; i++) {
+			uint64_t off = i < m->n ? m->ent[i].lit_off : m->tail_off;
+			uint64_t len = i < m->n ? m->ent[i].lit_len : m->tail_len;
+			same = pread(fd, buf, (size_t)len, (off_t)pos) == (ssize_t)len &&
+			    memcmp(buf, m->lit + off, (size_t)len) == 0;
+			pos += len + (i < m->n ? m->ent[i].size : 0);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	rm_pkg_map_free(m);
+	return same;
+}
+
 /* Blobs, then the .rmpkg, then the verified directory. */
 static int
 install_oci(struct source *s, const json_t *files, const char *pkgdigest, long long mtime,
@@ -720,7 +782,7 @@ install_oci(struct source *s, const json_t *files, const char *pkgdigest, long l
 	char pipedir[PATH_MAX], rmpkg[PATH_MAX], lk[PATH_MAX], blobdir[PATH_MAX];
 	const char *hex = pkgdigest + 7, *sig = signature_digest(files);
 	json_t *idx, *known;
-	int fd, r, replace = 0;
+	int fd, r, replace = 0, made = 1;
 
 	*was_cached = 0;
 	if ((r = home_dir(pipedir, sizeof(pipedir), "pipelines", err)) != 0 ||
@@ -749,16 +811,23 @@ install_oci(struct source *s, const json_t *files, const char *pkgdigest, long l
 	if ((r = get_blobs(s, files, label, err)) != 0)
 		goto out;
 	rm_oci_progress_phase(label, "verifying and installing");
-	if ((r = rm_oci_package_assemble(files, mtime, blobdir, rmpkg, err)) != 0)
+	/* a package file that is what the blobs make is not made again from them */
+	if (s->pkgfile != NULL && pkgfile_is_layout(s->pkgfile, files, mtime)) {
+		snprintf(rmpkg, sizeof(rmpkg), "%s", s->pkgfile);
+		made = 0;
+		rm_debug("%s: what its blobs make, byte for byte: verified as it is", rmpkg);
+	} else if ((r = rm_oci_package_assemble(files, mtime, blobdir, rmpkg, err)) != 0)
 		goto out;
 	if ((r = install_pkgfile(hex, rmpkg, replace, files, err)) != 0) {
-		unlink(rmpkg);
+		if (made)
+			unlink(rmpkg);
 		goto out;
 	}
 	/* the blobs are the package now: the .rmpkg is made again when asked for */
 	if ((r = layout_write(hex, files, mtime, err)) != 0)
 		goto out;
-	unlink(rmpkg);
+	if (made)
+		unlink(rmpkg);
 done:
 	{
 		struct note n = { NULL, manifest_digest, hex, sig, source };
@@ -844,34 +913,217 @@ rm_cache_package(const char *hex, char *pkgpath, size_t size, struct rm_err *err
 	return rm_path(pkgpath, size, err, "%s/pipelines/%s.rmpkg", rm_home(), hex);
 }
 
-int
-rm_cache_package_fd(const char *hex, int *fdp, struct rm_err *err)
-{
-	char rmpkg[PATH_MAX], dir[PATH_MAX], out[PATH_MAX];
-	const char *td = getenv("TMPDIR");
-	int r, fd;
+/* ---- a package read from its blobs (rm_cache_package_open) ------------- */
 
-	*fdp = -1;
-	if (strlen(hex) != 64 || !is_hex(hex, 64) || !entry_complete(hex))
-		return rm_err_set(err, RM_EXIT_NOTFOUND, hex, NULL, "not in the cache");
-	snprintf(rmpkg, sizeof(rmpkg), "%s/pipelines/%s.rmpkg", rm_home(), hex);
-	if ((fd = open(rmpkg, O_RDONLY | O_CLOEXEC)) >= 0) {
-		*fdp = fd;
+struct rm_cache_pkg {
+	char hex[RM_SHA256_HEX];
+	int fd;			/* the .rmpkg, or -1: then map and the blobs */
+	struct rm_pkg_map *map;
+	int *blob;		/* one per map entry */
+	json_t *files;		/* the layout record's, for the digests */
+	uint64_t pos, size, off;
+	size_t sec;		/* entry i's header is section 2i, its data 2i + 1 */
+	struct rm_sha256 *h;	/* the blob being read */
+};
+
+void
+rm_cache_package_close(struct rm_cache_pkg *k)
+{
+	size_t i;
+	char sum[RM_SHA256_HEX];
+
+	if (k == NULL)
+		return;
+	if (k->fd >= 0)
+		close(k->fd);
+	for (i = 0; k->blob != NULL && k->map != NULL && i < k->map->n; i++)
+		if (k->blob[i] >= 0)
+			close(k->blob[i]);
+	if (k->h != NULL)
+		rm_sha256_final(k->h, sum);
+	free(k->blob);
+	rm_pkg_map_free(k->map);
+	json_decref(k->files);
+	free(k);
+}
+
+/* The map of the layout's archive and every blob open; caller holds the lock. */
+static int
+package_open_blobs(struct rm_cache_pkg *k, long long mtime, struct rm_err *err)
+{
+	const json_t *f;
+	size_t i;
+	int r;
+
+	if ((r = layout_map(k->files, mtime, &k->map, err)) != 0)
+		return r;
+	if ((k->blob = malloc((k->map->n + 1) * sizeof(int))) == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	for (i = 0; i < k->map->n; i++)
+		k->blob[i] = -1;
+	json_array_foreach(k->files, i, f) {
+		const char *dg = json_string_value(json_object_get(f, "digest"));
+		char p[PATH_MAX];
+		struct stat st;
+		snprintf(p, sizeof(p), "%s/blobs/sha256/%s", rm_home(), dg + 7);
+		if ((k->blob[i] = open(p, O_RDONLY | O_CLOEXEC)) < 0 || fstat(k->blob[i], &st) != 0)
+			return rm_err_set(err, RM_EXIT_NOTFOUND, p, NULL, "cannot open: %s; the "
+			    "cached blobs no longer make package sha256:%.12s...: 'rm-cache clear' "
+			    "it and fetch it again", strerror(errno), k->hex);
+		if ((uint64_t)st.st_size != k->map->ent[i].size)
+			return rm_err_set(err, RM_EXIT_INTEGRITY, p, NULL, "refused: %lld bytes, the "
+			    "layout record says %llu", (long long)st.st_size,
+			    (unsigned long long)k->map->ent[i].size);
+#ifdef POSIX_FADV_SEQUENTIAL
+		posix_fadvise(k->blob[i], 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+	}
+	k->size = k->map->total;
+	return 0;
+}
+
+/* The .rmpkg, or the layout record and its blobs: under the entry's lock. */
+static int
+package_open_locked(struct rm_cache_pkg *k, struct rm_err *err)
+{
+	char p[PATH_MAX], want[80];
+	long long mtime = 0;
+	struct stat st;
+	const json_t *f;
+	size_t i;
+	int r, contents = 0;
+
+	if (!entry_complete(k->hex))
+		return rm_err_set(err, RM_EXIT_NOTFOUND, k->hex, NULL, "not in the cache");
+	snprintf(p, sizeof(p), "%s/pipelines/%s.rmpkg", rm_home(), k->hex);
+	if ((k->fd = open(p, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (fstat(k->fd, &st) != 0)
+			return rm_err_set(err, RM_EXIT_INVALID, p, NULL, "cannot stat: %s",
+			    strerror(errno));
+		k->size = (uint64_t)st.st_size;
 		return 0;
 	}
-	snprintf(dir, sizeof(dir), "%s/remotemedia-package.XXXXXX", td && *td ? td : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		return rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot make a temporary "
-		    "directory: %s", strerror(errno));
-	snprintf(out, sizeof(out), "%s/%s.rmpkg", dir, hex);
-	r = package_assemble(hex, out, err);
-	if (r == 0 && (fd = open(out, O_RDONLY | O_CLOEXEC)) < 0)
-		r = rm_err_set(err, RM_EXIT_INVALID, out, NULL, "cannot open: %s", strerror(errno));
-	/* open, it needs no name: nothing is left behind, whatever happens next */
-	rm_remove_tree(dir);
-	if (r == 0)
-		*fdp = fd;
-	return r;
+	if ((r = layout_read(k->hex, &k->files, &mtime, err)) != 0)
+		return r < 0 ? r : rm_err_set(err, RM_EXIT_NOTFOUND, p, NULL,
+		    "no package file and no layout record to make it from");
+	/* its meta/contents.json is the package digest: the package asked for */
+	snprintf(want, sizeof(want), "sha256:%s", k->hex);
+	json_array_foreach(k->files, i, f)
+		if (strcmp(json_string_value(json_object_get(f, "path")), RM_PKG_CONTENTS) == 0)
+			contents = strcmp(json_string_value(json_object_get(f, "digest")), want) == 0;
+	if (!contents)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, p, NULL, "refused: the layout record "
+		    "of sha256:%.12s... does not make that package", k->hex);
+	return package_open_blobs(k, mtime, err);
+}
+
+int
+rm_cache_package_open(const char *hex, struct rm_cache_pkg **out, uint64_t *size,
+    struct rm_err *err)
+{
+	struct rm_cache_pkg *k;
+	char lk[PATH_MAX];
+	int lfd, r;
+
+	*out = NULL;
+	*size = 0;
+	if (strlen(hex) != 64 || !is_hex(hex, 64))
+		return rm_err_set(err, RM_EXIT_NOTFOUND, hex, NULL, "not in the cache");
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	k->fd = -1;
+	memcpy(k->hex, hex, sizeof(k->hex));
+	/*
+	 * Shared, against the writers of the entry (install, remove): opened
+	 * read-only, since reading writes nothing, not even a lock file; one
+	 * that is not there yet was never taken.
+	 */
+	snprintf(lk, sizeof(lk), "%s/pipelines/%s.lock", rm_home(), hex);
+	if ((lfd = open(lk, O_RDONLY | O_CLOEXEC)) >= 0)
+		while (flock(lfd, LOCK_SH) != 0 && errno == EINTR)
+			;
+	r = package_open_locked(k, err);
+	if (lfd >= 0)
+		close(lfd);
+	if (r != 0) {
+		rm_cache_package_close(k);
+		return r;
+	}
+	*size = k->size;
+	*out = k;
+	return 0;
+}
+
+/* Entry i's blob read to its end: its bytes must be its digest. */
+static int
+blob_check(struct rm_cache_pkg *k, size_t i, struct rm_err *err)
+{
+	const json_t *f = json_array_get(k->files, i);
+	const char *dg = json_string_value(json_object_get(f, "digest"));
+	char sum[RM_SHA256_HEX];
+
+	if (k->h == NULL)
+		k->h = rm_sha256_new();
+	rm_sha256_final(k->h, sum);
+	k->h = NULL;
+	if (strcmp(sum, dg + 7) != 0)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, NULL, NULL, "refused: the cached blob "
+		    "of '%s' in package sha256:%.12s... hashes to sha256:%s, not %s; 'rm-cache "
+		    "clear' it and fetch it again", json_string_value(json_object_get(f, "path")),
+		    k->hex, sum, dg);
+	return 0;
+}
+
+int
+rm_cache_package_read(struct rm_cache_pkg *k, void *buf, size_t len, size_t *got,
+    struct rm_err *err)
+{
+	unsigned char *b = buf;
+	int r;
+
+	*got = 0;
+	if (k->fd >= 0) {
+		ssize_t n = len == 0 || k->pos >= k->size ? 0 : pread(k->fd, b, len, (off_t)k->pos);
+		if (n < 0)
+			return rm_err_set(err, RM_EXIT_INVALID, k->hex, NULL, "cannot read the "
+			    "package: %s", strerror(errno));
+		k->pos += (uint64_t)n;
+		*got = (size_t)n;
+		return 0;
+	}
+	while (*got < len && k->sec <= 2 * k->map->n) {
+		size_t i = k->sec / 2, n;
+		int data = k->sec % 2 == 1 && i < k->map->n;
+		uint64_t seclen = k->sec == 2 * k->map->n ? k->map->tail_len :
+		    data ? k->map->ent[i].size : k->map->ent[i].lit_len;
+		if (k->off == seclen) {
+			if (data && (r = blob_check(k, i, err)) != 0)
+				return r;
+			k->sec++;
+			k->off = 0;
+			continue;
+		}
+		n = seclen - k->off < len - *got ? (size_t)(seclen - k->off) : len - *got;
+		if (!data)
+			memcpy(b + *got, k->map->lit + (k->sec == 2 * k->map->n ? k->map->tail_off :
+			    k->map->ent[i].lit_off) + k->off, n);
+		else {
+			ssize_t m = pread(k->blob[i], b + *got, n, (off_t)k->off);
+			if (m <= 0)
+				return rm_err_set(err, RM_EXIT_INTEGRITY, NULL, NULL, "cannot read the "
+				    "cached blob of '%s': %s", json_string_value(json_object_get(
+				    json_array_get(k->files, i), "path")), m < 0 ? strerror(errno) :
+				    "it shrank");
+			n = (size_t)m;
+			if (k->h == NULL)
+				k->h = rm_sha256_new();
+			rm_sha256_update(k->h, b + *got, n);
+		}
+		k->off += n;
+		k->pos += n;
+		*got += n;
+	}
+	return 0;
 }
 
 /* ---- references ---------------------------------------------------------- */

@@ -40,6 +40,7 @@
 #define RM_CACHE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "rm_err.h"
@@ -101,11 +102,21 @@ json_t *rm_cache_mount_candidates(const char *host, const char *repo);
  * complete already is left as it is (partial "" when nothing came).
  */
 /*
- * The package file of a cached entry, open for reading, writing nothing in
- * the cache: its .rmpkg when there is one, else one made from its blobs
- * (verified against the digest) in $TMPDIR and unlinked at once.
+ * The package file of a cached entry, for reading from its start, writing
+ * nothing at all: its .rmpkg when there is one, else the bytes it would
+ * have, read from the entry's blobs as its layout record orders them
+ * (rm_pkg_map), nothing assembled first. Every file it needs is opened
+ * under the entry's shared lock, so a remove or gc after open breaks no
+ * read. Each blob is hashed as it is read: a read that reaches the end of
+ * one whose bytes are not its digest fails (RM_EXIT_INTEGRITY), before any
+ * byte after it. *got is 0 at the end.
  */
-int rm_cache_package_fd(const char *hex, int *fd, struct rm_err *err);
+struct rm_cache_pkg;
+int rm_cache_package_open(const char *hex, struct rm_cache_pkg **pkg, uint64_t *size,
+    struct rm_err *err);
+int rm_cache_package_read(struct rm_cache_pkg *pkg, void *buf, size_t len, size_t *got,
+    struct rm_err *err);
+void rm_cache_package_close(struct rm_cache_pkg *pkg);
 int rm_cache_install_peer(const char *hex, const char *partial, const char *ref,
     const char *source, int flags, json_t **result, struct rm_err *err);
 /* Removes one entry (by any reference form) or, with ref NULL, everything. */

@@ -23,7 +23,12 @@ RM_LAZY(arch, struct archive *, archive_write_new, (void), ())
 RM_LAZY(arch, int, archive_write_add_filter_none, (struct archive *a), (a))
 RM_LAZY(arch, int, archive_write_set_format_pax_restricted, (struct archive *a), (a))
 RM_LAZY(arch, int, archive_write_set_bytes_per_block, (struct archive *a, int n), (a, n))
+RM_LAZY(arch, int, archive_write_set_bytes_in_last_block, (struct archive *a, int n), (a, n))
 RM_LAZY(arch, int, archive_write_open_fd, (struct archive *a, int fd), (a, fd))
+RM_LAZY(arch, int, archive_write_open2, (struct archive *a, void *u, archive_open_callback *o,
+    archive_write_callback *w, archive_close_callback *c, archive_free_callback *f),
+    (a, u, o, w, c, f))
+RM_LAZY(arch, int, archive_write_finish_entry, (struct archive *a), (a))
 RM_LAZY(arch, int, archive_write_header, (struct archive *a, struct archive_entry *e), (a, e))
 RM_LAZY(arch, la_ssize_t, archive_write_data, (struct archive *a, const void *b, size_t n),
     (a, b, n))

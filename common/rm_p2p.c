@@ -133,39 +133,23 @@ serve_lookup(const json_t *req, char hex[RM_SHA256_HEX])
 }
 
 /*
- * The package file of a cached package, for serving, open: a package kept
- * as its blobs is made from them (byte for byte, every file hashed) into
- * an unlinked temporary file, so serving writes nothing in the cache. The
- * last one stays open for the session: a "have" and the "get"s after it
- * make it once. 0 with *fd set (not to be closed); otherwise the error is
- * answered (not_found, or unavailable saying why) and *fd is -1.
+ * The package file of a cached package, for serving from its start: a
+ * package kept as its blobs is read from them as it is sent, each blob
+ * hashed as it is read (rm_cache_package_open), nothing made or written
+ * first. 0 with *pkg set; otherwise the error is answered (not_found, or
+ * unavailable saying why) and *pkg is NULL.
  */
-static struct {
-	char hex[RM_SHA256_HEX];
-	int fd;
-} served = { "", -1 };
-
 static int
-serve_package(struct rm_p2p *p, const char *hex, int *fd, struct rm_err *err)
+serve_package(struct rm_p2p *p, const char *hex, struct rm_cache_pkg **pkg, uint64_t *size,
+    struct rm_err *err)
 {
 	struct rm_err e;
 	char msg[1200];
 
-	*fd = -1;
-	if (served.fd >= 0 && strcmp(served.hex, hex) == 0) {
-		*fd = served.fd;
-		return 0;
-	}
-	if (served.fd >= 0)
-		close(served.fd);
-	served.fd = -1;
 	rm_err_clear(&e);
-	if (rm_cache_package_fd(hex, &served.fd, &e) == 0) {
-		snprintf(served.hex, sizeof(served.hex), "%s", hex);
-		*fd = served.fd;
+	if (rm_cache_package_open(hex, pkg, size, &e) == 0)
 		return 0;
-	}
-	if (e.code == RM_EXIT_NOTFOUND)
+	if (e.code == RM_EXIT_NOTFOUND && strcmp(e.file, hex) == 0)
 		return serve_error(p, "not_found", "not in this cache", err);
 	rm_warn("peer: cannot serve sha256:%s: %s", hex, rm_err_str(&e, msg, sizeof(msg)));
 	return serve_error(p, "unavailable", "in this cache, but its package cannot be read "
@@ -177,29 +161,29 @@ serve_have(struct rm_p2p *p, const json_t *req, struct rm_err *err)
 {
 	char hex[RM_SHA256_HEX], path[PATH_MAX];
 	json_t *contents, *ans;
-	struct stat st;
+	struct rm_cache_pkg *pkg = NULL;
+	uint64_t size;
 	struct rm_err e;
-	int r = serve_lookup(req, hex), fd;
+	int r = serve_lookup(req, hex);
 
 	if (r == 2)
 		return serve_error(p, "bad_request", "\"have\" takes a \"digest\" (sha256:64 hex "
 		    "digits) or a \"ref\" (oci:// or a digest prefix)", err);
 	if (r == 1)
 		return serve_error(p, "not_found", "not in this cache", err);
-	if ((r = serve_package(p, hex, &fd, err)) != 0 || fd < 0)
+	if ((r = serve_package(p, hex, &pkg, &size, err)) != 0 || pkg == NULL)
 		return r;
-	if (fstat(fd, &st) != 0)
-		return serve_error(p, "not_found", "not in this cache", err);
+	rm_cache_package_close(pkg);
 	snprintf(path, sizeof(path), "%s/pipelines/%s/" RM_PKG_CONTENTS, rm_home(), hex);
 	rm_err_clear(&e);
 	contents = rm_doc_load(path, &e);
 	ans = json_pack("{ss ss+ sI sO}", "op", "have", "digest", "sha256:", hex, "size",
-	    (json_int_t)st.st_size, "files", json_is_array(json_object_get(contents, "files")) ?
+	    (json_int_t)size, "files", json_is_array(json_object_get(contents, "files")) ?
 	    json_object_get(contents, "files") : json_array());
 	json_decref(contents);
 	if (json_object_get(req, "ref") != NULL)
 		json_object_set(ans, "ref", json_object_get(req, "ref"));
-	rm_info("peer: has sha256:%s (%lld bytes)", hex, (long long)st.st_size);
+	rm_info("peer: has sha256:%s (%llu bytes)", hex, (unsigned long long)size);
 	return send_json(p, ans, err);
 }
 
@@ -217,6 +201,15 @@ test_stop(long long frames)
 {
 	long long stop = test_hook("REMOTEMEDIA_TEST_PEER_KILL_AFTER");
 	long long hang = test_hook("REMOTEMEDIA_TEST_PEER_HANG_AFTER");
+	long long wait = test_hook("REMOTEMEDIA_TEST_PEER_PAUSE_AFTER");
+	const char *until = rm_test_hook_env("REMOTEMEDIA_TEST_PEER_PAUSE_UNTIL");
+
+	/* a pause until a file exists: the cache changed under a transfer */
+	if (wait >= 0 && frames == wait && until != NULL) {
+		rm_note("peer: paused after %lld frames (test hook)", frames);
+		while (access(until, F_OK) != 0)
+			usleep(20000);
+	}
 
 	if (stop >= 0 && frames >= stop)
 		kill(getpid(), SIGKILL);
@@ -226,8 +219,8 @@ test_stop(long long frames)
 }
 
 static int
-serve_send(struct rm_p2p *p, int fd, const char *hex, uint64_t offset, uint64_t size,
-    struct rm_err *err)
+serve_send(struct rm_p2p *p, struct rm_cache_pkg *pkg, const char *hex, uint64_t offset,
+    uint64_t size, struct rm_err *err)
 {
 	static unsigned char buf[RM_P2P_FRAME_MAX];
 	struct rm_sha256 *h = rm_sha256_new();
@@ -237,12 +230,18 @@ serve_send(struct rm_p2p *p, int fd, const char *hex, uint64_t offset, uint64_t 
 	int r = 0;
 
 	while (at < size) {
-		size_t want = size - at < sizeof(buf) ? (size_t)(size - at) : sizeof(buf);
-		ssize_t n = pread(fd, buf, want, (off_t)at);
-		if (n <= 0) {
-			r = rm_err_set(err, RM_EXIT_INVALID, NULL, NULL, "cannot read the cached "
-			    "package sha256:%s: %s", hex, n < 0 ? strerror(errno) : "it shrank");
-			break;
+		size_t want = size - at < sizeof(buf) ? (size_t)(size - at) : sizeof(buf), n;
+		if ((r = rm_cache_package_read(pkg, buf, want, &n, err)) != 0 ||
+		    (n == 0 && (r = rm_err_set(err, RM_EXIT_INVALID, NULL, NULL, "cannot read "
+		    "the cached package sha256:%s: it shrank", hex)) != 0)) {
+			char msg[1200];
+			rm_warn("peer: cannot serve sha256:%s: %s", hex, rm_err_str(err, msg,
+			    sizeof(msg)));
+			/* the peer is told, and the session goes on */
+			r = serve_error(p, "unavailable", "its cached package cannot be read "
+			    "(see the serving side's messages)", err);
+			rm_sha256_final(h, sum);
+			return r;
 		}
 		if (flip >= 0 && (uint64_t)flip >= at && (uint64_t)flip < at + (uint64_t)n)
 			buf[flip - (long long)at] ^= 0x20;
@@ -271,8 +270,9 @@ serve_get(struct rm_p2p *p, const json_t *req, struct rm_err *err)
 	char hex[RM_SHA256_HEX];
 	const json_t *off = json_object_get(req, "offset");
 	json_int_t offset = off == NULL ? 0 : json_integer_value(off);
-	struct stat st;
-	int fd, r;
+	struct rm_cache_pkg *pkg = NULL;
+	uint64_t size;
+	int r;
 
 	if (json_object_get(req, "digest") == NULL || (r = serve_lookup(req, hex)) == 2 ||
 	    (off != NULL && !json_is_integer(off)) || offset < 0)
@@ -280,12 +280,14 @@ serve_get(struct rm_p2p *p, const json_t *req, struct rm_err *err)
 		    "digits) and an \"offset\" (a byte count)", err);
 	if (r == 1)
 		return serve_error(p, "not_found", "not in this cache", err);
-	if ((r = serve_package(p, hex, &fd, err)) != 0 || fd < 0)
+	if ((r = serve_package(p, hex, &pkg, &size, err)) != 0 || pkg == NULL)
 		return r;
-	if (fstat(fd, &st) != 0 || (uint64_t)offset > (uint64_t)st.st_size)
-		return serve_error(p, "bad_offset", "the offset is past the end of the package",
-		    err);
-	return serve_send(p, fd, hex, (uint64_t)offset, (uint64_t)st.st_size, err);
+	if ((uint64_t)offset > size)
+		r = serve_error(p, "bad_offset", "the offset is past the end of the package", err);
+	else
+		r = serve_send(p, pkg, hex, (uint64_t)offset, size, err);
+	rm_cache_package_close(pkg);
+	return r;
 }
 
 int
@@ -535,6 +537,14 @@ check_done(struct peer *pe, const json_t *done, struct partial *t, const char *h
 	struct sha256_ctx c = t->ctx;
 	size_t i;
 
+	/* the peer found its own copy damaged: what it sent is not kept */
+	if (op != NULL && strcmp(op, "error") == 0)
+		return rm_err_set(err, RM_EXIT_INTEGRITY, NULL, NULL, "peer '%s' stopped sending: "
+		    "%s: %s; what it sent is dropped", pe->command,
+		    json_string_value(json_object_get(done, "code")) ?
+		    json_string_value(json_object_get(done, "code")) : "error",
+		    json_string_value(json_object_get(done, "message")) ?
+		    json_string_value(json_object_get(done, "message")) : "");
 	if (op == NULL || strcmp(op, "done") != 0)
 		return rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "peer '%s': expected package "
 		    "bytes or \"done\", got \"%s\"", pe->command, op ? op : "?");
@@ -714,12 +724,13 @@ reap(pid_t pid)
 {
 	int i, status;
 
-	for (i = 0; i < 40; i++) {
+	/* looked at often: the fetch ends when the peer has */
+	for (i = 0; i < 200; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return;
-		if (i == 20)
+		if (i == 100)
 			kill(-pid, SIGTERM);
-		usleep(50000);
+		usleep(10000);
 	}
 	kill(-pid, SIGKILL);
 	waitpid(pid, &status, 0);
@@ -811,9 +822,11 @@ rm_p2p_fetch(const char *command, const char *const *refs, size_t n, int flags,
 	rm_info("peer: channel open with '%s'", command);
 	r = fetch_all(&pe, refs, n, *results, err);
 	rm_p2p_close(pe.p);
+	rm_debug("peer: channel closed");
 	close(to);
 	close(from);
 	reap(pid);
+	rm_debug("peer: '%s' ended", command);
 	return r;
 fail:
 	json_decref(*results);

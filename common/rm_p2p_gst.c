@@ -18,6 +18,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -28,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,6 +94,8 @@ rm_p2p_close(struct rm_p2p *p)
 #define RECV_HIGH ((size_t)16 << 20)
 #define EOF_GRACE_MS 1500
 #define OPEN_MIN_MS 20000
+#define SOCK_BUF (4 << 20)
+#define BURST_BYTES ((size_t)4 << 20)
 
 enum ev_kind {
 	EV_TEXT = RM_P2P_TEXT, EV_BINARY = RM_P2P_BINARY,
@@ -113,6 +117,7 @@ struct rm_p2p {
 	int wake[2];
 	GstElement *pipe, *wrtc;
 	GstWebRTCDataChannel *dc;
+	GstWebRTCDataChannel *watched;	/* under mu: the one channel our handlers are on */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct ev *head, *tail;		/* from GStreamer's threads, under mu */
@@ -123,6 +128,8 @@ struct rm_p2p {
 	char failure[512];
 	char *line;
 	size_t linelen;
+	int sock[16], sockbuf[16], nsock;	/* the UDP sockets grown, and what they had */
+	size_t received;
 };
 
 static long long
@@ -157,6 +164,8 @@ push(struct rm_p2p *p, int kind, const void *data, size_t len, unsigned mline,
 	pthread_mutex_lock(&p->mu);
 	if (p->stop) {
 		pthread_mutex_unlock(&p->mu);
+		if (e->dc != NULL)
+			g_object_unref(e->dc);
 		free(e->data);
 		free(e);
 		return;
@@ -239,12 +248,34 @@ watch_channel(struct rm_p2p *p, GstWebRTCDataChannel *dc)
 	g_object_set(dc, "buffered-amount-low-threshold", SEND_LOW, NULL);
 }
 
+/*
+ * Our handlers go on one channel only, under mu, and never once closing
+ * has begun: rm_p2p_close takes them off that one, so no channel the peer
+ * opens can call back into a freed struct rm_p2p. A second channel is
+ * left without handlers (handle() ignores it).
+ */
+static int
+watch_once(struct rm_p2p *p, GstWebRTCDataChannel *dc)
+{
+	int first;
+
+	pthread_mutex_lock(&p->mu);
+	if ((first = !p->stop && p->watched == NULL)) {
+		p->watched = g_object_ref(dc);
+		watch_channel(p, dc);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return first;
+}
+
 static void
 on_data_channel(GstElement *w, GstWebRTCDataChannel *dc, gpointer u)
 {
 	/* connected here, at once: a message may follow on this very thread */
-	watch_channel(u, dc);
-	push(u, EV_CHANNEL, NULL, 0, 0, g_object_ref(dc));
+	if (watch_once(u, dc))
+		push(u, EV_CHANNEL, NULL, 0, 0, g_object_ref(dc));
+	else
+		rm_debug("peer: a second data channel from the peer ignored");
 }
 
 static void
@@ -558,6 +589,56 @@ pump(struct rm_p2p *p, int timeout_ms, struct rm_err *err)
 	return r;
 }
 
+/*
+ * The ICE agent's UDP sockets keep the kernel's default buffers: about 200
+ * KiB, some 90 of SCTP's 1200-byte datagrams. When a transfer starts, SCTP
+ * sends in bursts that a receiving thread held up for a few milliseconds
+ * (two cores, two processes with their threads) cannot take: datagrams
+ * are dropped, and a loss at the end of a burst waits for SCTP's one
+ * second retransmission timeout (a 1 MiB package took 0.05 s or 1.05 s).
+ * So the fetching side's buffers (the package comes to it) are large while
+ * a transfer starts, and back to what they were after its first
+ * BURST_BYTES: in a long transfer the losses of a
+ * small buffer are SCTP's signal to slow down, and without them it moved
+ * a third less (deep queues). webrtcbin shows no socket, but every
+ * datagram socket of this process is the agent's (the tools use UDP
+ * nowhere else): they are found among our descriptors.
+ */
+static void
+socket_buffers(struct rm_p2p *p, int grow)
+{
+	int want = SOCK_BUF, i;
+	struct dirent *de;
+	DIR *d;
+
+	if (!grow) {
+		/* the kernel doubles what it is given: half of what it had */
+		for (i = 0; i < p->nsock; i++) {
+			int v = p->sockbuf[i] / 2;
+			setsockopt(p->sock[i], SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+		}
+		p->nsock = 0;
+		return;
+	}
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL && p->nsock < (int)(sizeof(p->sock) / sizeof(p->sock[0]))) {
+		int fd = atoi(de->d_name), type = 0, had = 0;
+		socklen_t len = sizeof(type), hl = sizeof(had);
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == dirfd(d) ||
+		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM ||
+		    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &had, &hl) != 0)
+			continue;
+		/* past the system's limit where we may (root), up to it otherwise */
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+		p->sock[p->nsock] = fd;
+		p->sockbuf[p->nsock++] = had;
+	}
+	closedir(d);
+	rm_debug("peer: %d UDP sockets given %d KiB receive buffers", p->nsock, want >> 10);
+}
+
 static GstWebRTCDataChannel *
 make_channel(struct rm_p2p *p, struct rm_err *err)
 {
@@ -569,7 +650,7 @@ make_channel(struct rm_p2p *p, struct rm_err *err)
 		fail(p, err, "%s", "webrtcbin could not create the data channel");
 		return NULL;
 	}
-	watch_channel(p, dc);
+	watch_once(p, dc);
 	return dc;
 }
 
@@ -667,6 +748,9 @@ rm_p2p_open(enum rm_p2p_role role, int sig_in, int sig_out, int timeout_ms,
 		rm_p2p_close(p);
 		return r;
 	}
+	/* the package bytes come to the fetching side: its buffers, not the server's */
+	if (role == RM_P2P_OFFER)
+		socket_buffers(p, 1);
 	*out = p;
 	return 0;
 }
@@ -747,6 +831,8 @@ rm_p2p_recv(struct rm_p2p *p, enum rm_p2p_kind *kind, char **data, size_t *len,
 			*kind = (enum rm_p2p_kind)e->kind;
 			*data = e->data ? e->data : strdup("");
 			*len = e->len;
+			if (p->nsock > 0 && (p->received += e->len) >= BURST_BYTES)
+				socket_buffers(p, 0);
 			free(e);
 			return 0;
 		}
@@ -798,9 +884,18 @@ rm_p2p_close(struct rm_p2p *p)
 	p->stop = 1;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	/* no callback may reach p once it is freed, even from a late thread */
-	if (p->dc != NULL)
-		g_signal_handlers_disconnect_matched(p->dc, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, p);
+	/*
+	 * No callback may reach p once it is freed: the handlers come off the
+	 * one channel that has them (none is added now stop is set); those
+	 * running on a streaming thread find stop set, and are done once the
+	 * pipeline has stopped.
+	 */
+	if (p->watched != NULL) {
+		g_signal_handlers_disconnect_matched(p->watched, G_SIGNAL_MATCH_DATA, 0, 0, NULL,
+		    NULL, p);
+		g_object_unref(p->watched);
+		p->watched = NULL;
+	}
 	if (p->wrtc != NULL)
 		g_signal_handlers_disconnect_matched(p->wrtc, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
 		    p);

@@ -1060,6 +1060,11 @@ struct rm_pkg_writer {
 	time_t mtime;
 	char last[1100];
 	unsigned char *buf;
+	/* a map (rm_pkg_map_open): the bytes so far, the data not kept, the map */
+	struct rm_pkg_map *map;
+	uint64_t pos, hole_start, hole_end, mark;
+	size_t cap;
+	int nomem;
 };
 
 static int
@@ -1235,6 +1240,7 @@ rm_pkg_writer_abort(struct rm_pkg_writer *w)
 		return;
 	if (w->a != NULL)
 		archive_write_free(w->a);
+	rm_pkg_map_free(w->map);
 	archive_entry_free(w->e);
 	if (w->fd >= 0)
 		close(w->fd);
@@ -1242,6 +1248,133 @@ rm_pkg_writer_abort(struct rm_pkg_writer *w)
 		unlink(w->tmp);
 	free(w->buf);
 	free(w);
+}
+
+/* ---- the archive without its data -------------------------------------- */
+
+/* libarchive's output, unblocked: all but the entries' data is kept. */
+static la_ssize_t
+map_write(struct archive *a, void *u, const void *buf, size_t len)
+{
+	struct rm_pkg_writer *w = u;
+	struct rm_pkg_map *m = w->map;
+	const unsigned char *b = buf;
+	size_t done = 0;
+
+	(void)a;
+	while (done < len) {
+		uint64_t at = w->pos + done;
+		size_t n = len - done;
+		if (at >= w->hole_start && at < w->hole_end) {
+			if (w->hole_end - at < n)
+				n = (size_t)(w->hole_end - at);
+		} else {
+			if (at < w->hole_start && w->hole_start - at < n)
+				n = (size_t)(w->hole_start - at);
+			if (m->lit_len + n > w->cap) {
+				size_t cap = (w->cap ? w->cap * 2 : 16384) + n;
+				unsigned char *nl = realloc(m->lit, cap);
+				if (nl == NULL) {
+					w->nomem = 1;
+					return -1;
+				}
+				m->lit = nl;
+				w->cap = cap;
+			}
+			memcpy(m->lit + m->lit_len, b + done, n);
+			m->lit_len += n;
+		}
+		done += n;
+	}
+	w->pos += len;
+	return (la_ssize_t)len;
+}
+
+int
+rm_pkg_map_open(time_t mtime, struct rm_pkg_writer **out, struct rm_err *err)
+{
+	struct rm_pkg_writer *w;
+
+	*out = NULL;
+	if ((w = calloc(1, sizeof(*w))) == NULL || (w->map = calloc(1, sizeof(*w->map))) == NULL) {
+		free(w);
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	}
+	w->fd = -1;
+	w->mtime = mtime;
+	snprintf(w->final, sizeof(w->final), "(package map)");
+	w->a = archive_write_new();
+	w->e = archive_entry_new();
+	/* as rm_pkg_writer_open writes to a regular file: the last block not padded */
+	if (w->a == NULL || w->e == NULL ||
+	    archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    archive_write_add_filter_none(w->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
+	    archive_write_open2(w->a, w, NULL, map_write, NULL, NULL) != ARCHIVE_OK) {
+		rm_pkg_writer_abort(w);
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "cannot start the archive");
+	}
+	*out = w;
+	return 0;
+}
+
+int
+rm_pkg_map_add(struct rm_pkg_writer *w, const char *name, uint64_t size, int mode,
+    struct rm_err *err)
+{
+	struct rm_pkg_map *m = w->map;
+	struct rm_pkg_map_ent *e;
+	int r;
+
+	if ((e = realloc(m->ent, (m->n + 1) * sizeof(*e))) == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	m->ent = e;
+	if ((r = wr_header(w, name, size, mode, err)) != 0)
+		return r;
+	e = &m->ent[m->n++];
+	/* the last one's padding and this header, then a hole for the data */
+	e->lit_off = w->mark;
+	e->lit_len = m->lit_len - w->mark;
+	e->size = size;
+	w->mark = m->lit_len;
+	w->hole_start = w->pos;
+	w->hole_end = w->pos + size;
+	/* the data is never written: libarchive fills the hole with zeros */
+	if (archive_write_finish_entry(w->a) != ARCHIVE_OK)
+		return w->nomem ? rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory") :
+		    wr_archive_err(w, name, err);
+	return 0;
+}
+
+int
+rm_pkg_map_finish(struct rm_pkg_writer *w, struct rm_pkg_map **map, struct rm_err *err)
+{
+	int r = 0;
+
+	*map = NULL;
+	if (archive_write_close(w->a) != ARCHIVE_OK)
+		r = w->nomem ? rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory") :
+		    wr_archive_err(w, "(end)", err);
+	else {
+		w->map->tail_off = w->mark;
+		w->map->tail_len = w->map->lit_len - w->mark;
+		w->map->total = w->pos;
+		*map = w->map;
+		w->map = NULL;
+	}
+	rm_pkg_writer_abort(w);
+	return r;
+}
+
+void
+rm_pkg_map_free(struct rm_pkg_map *map)
+{
+	if (map == NULL)
+		return;
+	free(map->ent);
+	free(map->lit);
+	free(map);
 }
 
 int

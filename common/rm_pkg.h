@@ -123,6 +123,29 @@ int rm_pkg_writer_add_file(struct rm_pkg_writer *w, const char *name, const char
 int rm_pkg_writer_commit(struct rm_pkg_writer *w, const char *final_path, struct rm_err *err);
 void rm_pkg_writer_abort(struct rm_pkg_writer *w);
 /*
+ * The archive a writer makes of entries, without their data: what lies
+ * around the data (headers, padding, the end) kept in memory, and where
+ * each entry's data goes. The bytes are those rm_pkg_writer_commit would
+ * write, so a package kept as its files is served as they are read.
+ * Entries are added in sorted path order, as to a writer.
+ */
+struct rm_pkg_map_ent {
+	uint64_t lit_off, lit_len;	/* in lit: the bytes before the entry's data */
+	uint64_t size;			/* then this many bytes of data */
+};
+struct rm_pkg_map {
+	size_t n;
+	struct rm_pkg_map_ent *ent;
+	unsigned char *lit;		/* the literal bytes of every entry, then the tail */
+	uint64_t lit_len, tail_off, tail_len, total;
+};
+int rm_pkg_map_open(time_t mtime, struct rm_pkg_writer **w, struct rm_err *err);
+int rm_pkg_map_add(struct rm_pkg_writer *w, const char *name, uint64_t size, int mode,
+    struct rm_err *err);
+/* Ends the archive; *map is the caller's (rm_pkg_map_free). w is freed either way. */
+int rm_pkg_map_finish(struct rm_pkg_writer *w, struct rm_pkg_map **map, struct rm_err *err);
+void rm_pkg_map_free(struct rm_pkg_map *map);
+/*
  * Rewrites a package with sigdoc as meta/signature (replacing any), every
  * other entry copied unchanged: the digest stays the same.
  */

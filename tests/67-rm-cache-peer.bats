@@ -66,13 +66,24 @@ pkgfile() { rm-cache path --package "$1"; }
 	[ -f "$REMOTEMEDIA_HOME/pipelines/${D1#sha256:}/manifest.json" ]
 	run rm-cache verify
 	assert_success
-	# serving never writes (the package, kept as blobs there, is made in TMPDIR)
+	# serving never writes (the package, kept as blobs there, is read from them)
 	same_as_snapshot "$SRV"
 	[ ! -e "$SRV/pipelines/${D1#sha256:}.rmpkg" ]
 	# asked again: from this cache, no peer needed
 	run --separate-stderr rm-cache fetch --json --peer false "$D1"
 	assert_success
 	jq -e '.[0].cached == true and .[0].source == "cache"' <<<"$output"
+}
+
+@test "rm-cache peer: the package received is verified as it came, not written again from the blobs made of it" {
+	run --separate-stderr in_b rm-cache fetch -vv --peer "$PEER" "$D2"
+	assert_success
+	[[ $stderr == *".peer: what its blobs make, byte for byte: verified as it is"* ]]
+	run rm-cache verify
+	assert_success
+	cmp "$PKG2" "$(pkgfile "$D2")"
+	run ls "$REMOTEMEDIA_HOME/pipelines"
+	refute_output --regexp '\.(peer|tmp\..*)$'
 }
 
 @test "rm-cache peer: a digest prefix is resolved by the peer's cache, and the text output names the peer" {
@@ -105,6 +116,78 @@ pkgfile() { rm-cache path --package "$1"; }
 	# test hooks are for development: a serving side in production ignores them
 	run in_b rm-cache fetch -q --peer "REMOTEMEDIA_ENV=production REMOTEMEDIA_TEST_PEER_FLIP=6000000 $PEER" "$D2"
 	assert_success
+}
+
+@test "rm-cache peer: a package kept as blobs is served from them as it is sent: its bytes from the first, nothing made before" {
+	# no package file is made on the serving side, not even in TMPDIR
+	run in_b rm-cache fetch --peer "TMPDIR=/nonexistent REMOTEMEDIA_TEST_PEER_KILL_AFTER=100 $PEER" "$D2"
+	assert_failure 6
+	part=$REMOTEMEDIA_HOME/pipelines/${D2#sha256:}.peer
+	n=$(stat -c %s "$part")
+	[ "$n" -gt 65536 ]
+	cmp -n "$n" "$part" "$PKG2"
+	[ ! -e "$SRV/pipelines/${D2#sha256:}.rmpkg" ]
+	run --separate-stderr in_b rm-cache fetch --peer "TMPDIR=/nonexistent $PEER" "$D2"
+	assert_success
+	cmp "$PKG2" "$(pkgfile "$D2")"
+}
+
+@test "rm-cache peer: a damaged blob on the serving side stops the transfer before any byte after it; nothing is kept" {
+	srv=$BATS_TEST_TMPDIR/serving
+	cp -a "$SRV" "$srv"
+	blob=$(jq -r '.files[] | select(.path == "models/tiny-vad.safetensors") | .digest' \
+	    "$srv/pipelines/${D2#sha256:}.layout")
+	blob=$srv/blobs/sha256/${blob#sha256:}
+	chmod u+w "$blob"
+	printf 'X' | dd of="$blob" bs=1 seek=5000000 conv=notrunc status=none
+	run in_b rm-cache fetch --peer "REMOTEMEDIA_HOME=$srv ip netns exec $NSA rm-cache serve --stdio" "$D2"
+	assert_failure 5
+	assert_output --partial "models/tiny-vad.safetensors' in package ${D2:0:19}... hashes to"
+	assert_output --partial "stopped sending: unavailable"
+	run rm-cache ls --json
+	assert_output "[]"
+	run ls "$REMOTEMEDIA_HOME/pipelines"
+	refute_output --regexp '\.(rmpkg|peer)$'
+	refute_output --partial ".peer.state"
+}
+
+@test "rm-cache peer: the serving side's entry removed (and its blobs collected) mid-transfer: the transfer still completes" {
+	srv=$BATS_TEST_TMPDIR/serving
+	cp -a "$SRV" "$srv"
+	go=$BATS_TEST_TMPDIR/go
+	ip netns exec "$NSB" rm-cache fetch -q --peer "REMOTEMEDIA_HOME=$srv REMOTEMEDIA_TEST_PEER_PAUSE_AFTER=40 \
+	    REMOTEMEDIA_TEST_PEER_PAUSE_UNTIL=$go ip netns exec $NSA rm-cache serve --stdio" "$D2" \
+	    >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
+	cli=$!
+	for _ in $(seq 150); do
+		grep -q "paused after 40 frames" "$BATS_TEST_TMPDIR/out" && break
+		sleep 0.1
+	done
+	# paused mid-way, the package part sent
+	grep -q "paused after 40 frames" "$BATS_TEST_TMPDIR/out"
+	kill -0 "$cli"
+	REMOTEMEDIA_HOME=$srv rm-cache clear "$D2" >/dev/null
+	[ "$(find "$srv/blobs" -type f -size +10M | wc -l)" = 0 ]
+	touch "$go"
+	wait "$cli"
+	cmp "$PKG2" "$(pkgfile "$D2")"
+}
+
+@test "rm-cache peer: a transfer starts without a datagram dropped: the receive buffers are large while it starts" {
+	PKG4=$(make_pkg "$BATS_TEST_TMPDIR/p4" 4 4.0.0 1048576)
+	D4=$(rm-inspect --json "$PKG4" 2>/dev/null | jq -r .digest)
+	REMOTEMEDIA_HOME=$SRV rm-cache fetch -q "$PKG4" >/dev/null
+	drops() { in_b nstat -az UdpRcvbufErrors Udp6RcvbufErrors | awk '/RcvbufErrors/ { s += $2 } END { print s + 0 }'; }
+	before=$(drops)
+	# a dropped datagram at the end of a burst cost SCTP's 1 s retransmission timeout
+	for _ in 1 2 3; do
+		rm -rf "$REMOTEMEDIA_HOME"
+		run --separate-stderr in_b rm-cache fetch -vv --peer "$PEER" "$D4"
+		assert_success
+		[[ $stderr == *"UDP sockets given 4096 KiB receive buffers"* ]]
+	done
+	REMOTEMEDIA_HOME=$SRV rm-cache clear "$D4" >/dev/null
+	[ "$(drops)" = "$before" ]
 }
 
 @test "rm-cache peer: a 256 MiB transfer cut mid-way (peer killed) is kept, and the next fetch resumes from where it stopped" {
