@@ -445,6 +445,12 @@ rm_exset_free(struct rm_exset *s)
 		return;
 	for (i = 0; i < sizeof(s->own) / sizeof(s->own[0]); i++)
 		free(s->own[i]);
+	if (s->lazy != NULL) {
+		free(s->lazy->state);
+		free(s->lazy->none);
+		free(s->lazy->what);
+		free(s->lazy);
+	}
 	if (s->map != NULL)
 		munmap(s->map, s->maplen);
 	json_decref(s->broken);
@@ -454,6 +460,60 @@ rm_exset_free(struct rm_exset *s)
 	free(s->raw_len);
 	free(s->raw);
 	free(s);
+}
+
+int
+rm_exset_col_sound(const struct rm_exset *s, int key)
+{
+	const struct rm_val *col = s->cols + (size_t)key * s->nexec;
+	unsigned bad = 0;
+	uint32_t e;
+
+	/* 100,000 values a column: no branch but the kind */
+	for (e = 0; e < s->nexec; e++) {
+		const struct rm_val *v = &col[e];
+		uint64_t ref;
+
+		memcpy(&ref, &v->u, sizeof(ref));
+		switch (v->kind) {
+		case RM_V_NONE:
+		case RM_V_NUM:
+		case RM_V_BOOL:
+			break;
+		case RM_V_STR:
+			bad |= (ref != RM_NOSTR) & (ref >= s->strs_len);
+			break;
+		case RM_V_SET:
+			bad |= (ref > s->npool) | (v->n > s->npool - ref);
+			break;
+		case RM_V_MAP:
+			bad |= (ref > s->npool) | ((uint64_t)v->n * 2 > s->npool - ref);
+			break;
+		default:
+			bad = 1;
+		}
+	}
+	return !bad;
+}
+
+/*
+ * The first read of a column of a mapped index: its values checked (a
+ * damaged or crafted file must not make the matcher read outside the map).
+ * A damaged column reads as absent, with a warning once.
+ */
+const struct rm_val *
+rm_exset_col_first(const struct rm_exset *s, int key)
+{
+	struct rm_exset_lazy *z = s->lazy;
+
+	if (z->state[key] == 0) {
+		z->state[key] = rm_exset_col_sound(s, key) ? 1 : 2;
+		if (z->state[key] == 2)
+			rm_warn("%s: the index's values of %s are damaged: read as absent "
+			    "(--rescan makes the index again)", z->what,
+			    s->taxo != NULL ? s->taxo->keys[key].path : "a key");
+	}
+	return z->state[key] == 1 ? s->cols + (size_t)key * s->nexec : z->none;
 }
 
 uint32_t

@@ -54,6 +54,12 @@ struct rm_exset {
 	char *raw;			/* -x files: their text, adverts re-read from it */
 	size_t *raw_off, *raw_len;
 	json_t *files;			/* unused (the index keeps its file table itself) */
+	/*
+	 * A mapped index: each column's values are checked when first read
+	 * (rm_exset_col), not all at open, so a match touches only the
+	 * columns it uses. NULL: built here, nothing to check.
+	 */
+	struct rm_exset_lazy *lazy;
 	/* owned storage */
 	void *map;
 	size_t maplen;
@@ -72,10 +78,26 @@ rm_exset_cstr(const struct rm_exset *s, uint32_t off)
 {
 	return off == RM_NOSTR ? NULL : s->strs + off;
 }
+struct rm_exset_lazy {
+	uint8_t *state;			/* per key: 0 unchecked, 1 sound, 2 damaged */
+	struct rm_val *none;		/* nexec absent values: a damaged column */
+	char *what;			/* for the warning: the index's path */
+};
+/* 1 when every value of column key refers inside the set (strings, pool). */
+int rm_exset_col_sound(const struct rm_exset *s, int key);
+const struct rm_val *rm_exset_col_first(const struct rm_exset *s, int key);
+/* Column key (nexec values); a damaged column of a mapped index reads as absent. */
+static inline const struct rm_val *
+rm_exset_col(const struct rm_exset *s, int key)
+{
+	if (s->lazy != NULL && s->lazy->state[key] != 1)
+		return rm_exset_col_first(s, key);
+	return s->cols + (size_t)key * s->nexec;
+}
 static inline const struct rm_val *
 rm_exset_val(const struct rm_exset *s, int key, uint32_t e)
 {
-	return &s->cols[(size_t)key * s->nexec + e];
+	return &rm_exset_col(s, key)[e];
 }
 /* A value as JSON (for "have" in explanations); NULL for none. */
 json_t *rm_exset_val_json(const struct rm_exset *s, const struct rm_val *v);

@@ -34,6 +34,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -350,21 +351,21 @@ str_ok(uint64_t off, const struct idx_hdr *h)
 }
 
 /*
- * Every reference of the mapped index lands inside it: the strings of the
- * executors, of the pool and of string values inside the string area (which
- * ends in a NUL), sets and maps inside the pool, and the hash table with an
- * empty slot (a lookup ends there); numbers are finite, as JSON's are. Else a crafted or damaged file would
- * make the matcher read outside the map, or loop.
+ * Every reference of the mapped index outside its columns lands inside it:
+ * the strings of the executors and of the pool inside the string area (which
+ * ends in a NUL), and the hash table with an empty slot (a lookup ends
+ * there). Else a crafted or damaged file would make the matcher read
+ * outside the map, or loop. A column's values (string offsets, sets and maps
+ * in the pool) are checked when the column is first read (rm_exset_col):
+ * checking all of them here read 80 MB for 100,000 adverts, every match.
  */
 static int
 refs_ok(const struct idx_hdr *h, const char *map)
 {
 	const struct rm_exinfo *info = (const struct rm_exinfo *)(map + h->off_info);
-	const struct rm_val *cols = (const struct rm_val *)(map + h->off_cols);
 	const uint32_t *pool = (const uint32_t *)(map + h->off_pool);
 	const uint32_t *hash = (const uint32_t *)(map + h->off_hash);
-	uint64_t i, n, empty = 0;
-	unsigned bad = 0;
+	uint64_t i, empty = 0;
 
 	for (i = 0; i < h->nexec; i++)
 		if (!str_ok(info[i].id, h) || !str_ok(info[i].file, h) ||
@@ -380,32 +381,7 @@ refs_ok(const struct idx_hdr *h, const char *map)
 	}
 	if (h->hash_size > 0 && empty == 0)
 		return 0;
-	/* 510,000 values for 10,000 adverts, every match: no branch but the kind */
-	for (i = 0, n = (uint64_t)h->nkeys * h->nexec; i < n; i++) {
-		const struct rm_val *v = &cols[i];
-		uint64_t ref;
-		memcpy(&ref, &v->u, sizeof(ref));
-		switch (v->kind) {
-		case RM_V_NONE:
-			break;
-		case RM_V_NUM:
-		case RM_V_BOOL:		/* all ones in the exponent: NaN or infinite */
-			bad |= ((ref >> 52) & 0x7ff) == 0x7ff;
-			break;
-		case RM_V_STR:
-			bad |= (ref != RM_NOSTR) & (ref >= h->strs_len);
-			break;
-		case RM_V_SET:
-			bad |= (ref > h->npool) | (v->n > h->npool - ref);
-			break;
-		case RM_V_MAP:
-			bad |= (ref > h->npool) | ((uint64_t)v->n * 2 > h->npool - ref);
-			break;
-		default:
-			bad = 1;
-		}
-	}
-	return !bad;
+	return 1;
 }
 
 /*
@@ -448,6 +424,23 @@ idx_check(const char *map, size_t len, const struct rm_taxo *t, struct idx_map *
 	return 0;
 }
 
+/* Every column sound, and its numbers finite, as JSON's are. */
+static int
+cols_whole(const struct rm_exset *v)
+{
+	uint64_t i, n = (uint64_t)v->nkeys * v->nexec;
+	uint32_t k;
+
+	for (k = 0; k < v->nkeys; k++)
+		if (!rm_exset_col_sound(v, (int)k))
+			return 0;
+	for (i = 0; i < n; i++)
+		if ((v->cols[i].kind == RM_V_NUM || v->cols[i].kind == RM_V_BOOL) &&
+		    !isfinite(v->cols[i].u.num))
+			return 0;
+	return 1;
+}
+
 /* Maps the index at path when it is one of this kind, source and taxonomy. */
 static int
 idx_open(const char *path, const struct rm_taxo *t, uint32_t kind, uint64_t src,
@@ -464,8 +457,8 @@ idx_open(const char *path, const struct rm_taxo *t, uint32_t kind, uint64_t src,
 		close(fd);
 		return -1;
 	}
-	/* populated at once: refs_ok reads all of it */
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	/* not populated: a match reads only the columns it uses */
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
 		return -1;
@@ -492,7 +485,7 @@ rm_index_check_image(const struct rm_taxo *t, const void *buf, size_t len)
 	if (copy == NULL)
 		return -1;
 	memcpy(copy, buf, len);
-	if (idx_check(copy, len, t, &m) != 0) {
+	if (idx_check(copy, len, t, &m) != 0 || !cols_whole(&m.view)) {
 		free(copy);
 		return -1;
 	}
@@ -523,15 +516,25 @@ idx_close(struct idx_map *m)
 
 /* The mapped index as a set of its own (the map goes with it). */
 static struct rm_exset *
-idx_take(struct idx_map *m)
+idx_take(struct idx_map *m, const char *path)
 {
 	struct rm_exset *s = calloc(1, sizeof(*s));
+	struct rm_exset_lazy *z = calloc(1, sizeof(*z));
 
-	if (s == NULL) {
+	if (s == NULL || z == NULL || (z->state = calloc(m->view.nkeys + 1, 1)) == NULL ||
+	    (z->none = calloc((size_t)m->view.nexec + 1, sizeof(*z->none))) == NULL ||
+	    (z->what = strdup(path)) == NULL) {
+		if (z != NULL) {
+			free(z->state);
+			free(z->none);
+		}
+		free(z);
+		free(s);
 		idx_close(m);
 		return NULL;
 	}
 	*s = m->view;
+	s->lazy = z;
 	s->map = m->map;
 	s->maplen = m->len;
 	s->broken = m->h.broken_len ?
@@ -1290,7 +1293,7 @@ dir_update(const struct rm_taxo *t, const char *dir, const struct stat *dst, int
 	    ((!dir_changed(&m->h, dst) && !m->h.racy) || racy)) {
 		delta_free(&d);
 		rm_debug("%s: index %s is current (%u adverts)", dir, ipath, m->h.nexec);
-		*out = idx_take(m);
+		*out = idx_take(m, ipath);
 		return *out ? 0 : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
 	}
 	if (have && !worth_updating(m, &d)) {
@@ -1358,7 +1361,7 @@ dir_set(const struct rm_taxo *t, const char *dir, const struct rm_exsources *src
 			return no_snapshot(dir, ipath, err);
 		snprintf(tail, sizeof(tail), "%s not read", dir);
 		warn_cached(&m, tail);
-		*out = idx_take(&m);
+		*out = idx_take(&m, ipath);
 		return *out ? 0 : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
 	}
 	if (stat(dir, &dst) != 0)
@@ -1902,7 +1905,7 @@ etcd_build(struct etcd_ctx *c, struct idx_map *m, struct overlay *o, const json_
 		h.built_ns = now.tv_nsec;
 	}
 	if (had && d.changed == 0 && d.n == 0 && !(fold && o->size > 0)) {
-		*out = idx_take(m);
+		*out = idx_take(m, c->ipath);
 		r = *out ? 0 : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
 	} else
 		r = build_and_write(c->t, had ? m : NULL, &d, &h, fold ? etcd_commit : NULL, c->ipath,

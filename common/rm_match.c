@@ -968,13 +968,13 @@ evaluate_set(const struct ctx *x, const struct rm_exset *s, struct cand *out, ui
 	for (j = 0; j < n->n; j++) {
 		const struct rm_clause *c = &n->c[j];
 		const struct rm_taxo_key *k = &x->t->keys[c->key];
-		const struct rm_val *col = s->cols + (size_t)c->key * s->nexec;
+		const struct rm_val *col = rm_exset_col(s, c->key);
 		const uint32_t *ids = rids(&r, j);
 		size_t which;
 
 		if (c->alt_key >= 0) {
 			/* e.g. cost: pricing.per_hour, else cost_tokens */
-			const struct rm_val *alt = s->cols + (size_t)c->alt_key * s->nexec;
+			const struct rm_val *alt = rm_exset_col(s, c->alt_key);
 			for (e = 0; e < s->nexec; e++) {
 				int rr = eval(c, k, s, ids, r.hardware,
 				    col[e].kind != RM_V_NONE ? &col[e] : &alt[e], &which);
@@ -1771,7 +1771,7 @@ clause_pass(const struct ctx *x, struct rm_xidx *xi, const struct rm_clause *c,
 			break;
 		{
 			struct vmemo *m = calloc(1, sizeof(*m));
-			const struct rm_val *col = s->cols + (size_t)c->key * s->nexec;
+			const struct rm_val *col = rm_exset_col(s, c->key);
 			if (m == NULL)
 				break;
 			for (e = 0; e < s->nexec; e++)
@@ -1786,8 +1786,8 @@ clause_pass(const struct ctx *x, struct rm_xidx *xi, const struct rm_clause *c,
 slow:
 	memset(pass, 0, nw * sizeof(uint64_t));
 	{
-		const struct rm_val *col = s->cols + (size_t)c->key * s->nexec;
-		const struct rm_val *alt = c->alt_key >= 0 ? s->cols + (size_t)c->alt_key * s->nexec :
+		const struct rm_val *col = rm_exset_col(s, c->key);
+		const struct rm_val *alt = c->alt_key >= 0 ? rm_exset_col(s, c->alt_key) :
 		    NULL;
 		size_t which;
 		for (e = 0; e < s->nexec; e++)
@@ -2014,7 +2014,7 @@ fast_avail(const struct ctx *x, const struct rm_exgroup *g, struct cand **out, s
 		for (j = 0; j < x->node->n; j++) {
 			const struct rm_clause *c = &x->node->c[j];
 			const struct rm_taxo_key *key = &x->t->keys[c->key];
-			const struct rm_val *col = s->cols + (size_t)c->key * s->nexec, *v;
+			const struct rm_val *col = rm_exset_col(s, c->key), *v;
 			uint32_t e;
 			for (e = 0; key->type == RM_T_NUMBER && e < s->nexec; e++)
 				best_of(x, st, j, &col[e]);

@@ -413,7 +413,7 @@ static void
 scan_range(struct rm_xidx *x, int key, int has_lo, double lo, int has_hi, double hi,
     uint64_t *dst)
 {
-	const struct rm_val *col = x->s->cols + (size_t)key * x->n;
+	const struct rm_val *col = rm_exset_col(x->s, key);
 	uint32_t e;
 
 	for (e = 0; e < x->n; e++)
@@ -425,7 +425,7 @@ scan_range(struct rm_xidx *x, int key, int has_lo, double lo, int has_hi, double
 static void
 scan_post(struct rm_xidx *x, int key, uint32_t id, uint64_t *dst)
 {
-	const struct rm_val *col = x->s->cols + (size_t)key * x->n;
+	const struct rm_val *col = rm_exset_col(x->s, key);
 	const uint32_t *els;
 	uint32_t e, one, m, i;
 
