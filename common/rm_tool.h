@@ -32,4 +32,20 @@ int rm_tool_docker_ref(const char *arg);
  * "1.20 GiB" (binary units); JSON keeps bytes. Returns buf. */
 const char *rm_tool_size(unsigned long long bytes, char *buf, size_t size);
 
+/*
+ * Whether a tool frees its large structures (a plan, a pipeline, a pool) just
+ * before it exits: only where a leak checker looks (AddressSanitizer). Else
+ * the exit does it at once: for 10,000 nodes freeing was 6% of a plan.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define RM_FREE_AT_EXIT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RM_FREE_AT_EXIT 1
+#endif
+#endif
+#ifndef RM_FREE_AT_EXIT
+#define RM_FREE_AT_EXIT 0
+#endif
+
 #endif

@@ -203,6 +203,8 @@ cmd_plan(struct args *a, const char *file)
 		rm_json_print(stdout, plan, isatty(STDOUT_FILENO));
 out:
 	fflush(stdout);
+	if (!RM_FREE_AT_EXIT)
+		return rc;	/* main exits next: the exit frees all of it */
 	json_decref(b);
 	json_decref(plan);
 	json_decref(pipe);
