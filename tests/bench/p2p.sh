@@ -70,13 +70,13 @@ pkg() {
 	echo "$p" > "$work/$1/pkgfile"
 }
 
-# fetch DIGEST: into a fresh cache in B; prints seconds and the client's peak RSS (KB)
+# fetch DIGEST [SERVE]: into a fresh cache in B; prints seconds and the client's peak RSS (KB)
 fetch() {
 	local t
 	rm -rf "$work/b"
 	t=$(now)
 	ip netns exec "$B" env REMOTEMEDIA_HOME="$work/b" /usr/bin/time -f %M -o "$work/cli.rss" \
-	    rm-cache fetch -v --peer "$serve" "$1" 2>"$work/cli.log" >/dev/null
+	    rm-cache fetch -v --peer "${2:-$serve}" "$1" 2>"$work/cli.log" >/dev/null
 	# the channel alone: "received N bytes of ... (X MB/s)"
 	echo "$(since "$t") $(cat "$work/cli.rss") $(sed -n 's/.*received .* (\([0-9.]*\) MB\/s).*/\1/p' "$work/cli.log")"
 }
@@ -91,6 +91,12 @@ ip netns exec "$B" $ssh root@10.214.0.1 true
 printf 'connection setup (1 MiB package end to end, over ssh), %d runs: min %.2f s, median %.2f s, max %.2f s (ssh alone: %.2f s)\n' \
     "$runs" "$(head -1 <<<"$setups")" "$(sed -n "$(((runs + 1) / 2))p" <<<"$setups")" \
     "$(tail -1 <<<"$setups")" "$(since "$t")"
+# the same without ssh: the peer command enters A itself (the issue's own form)
+direct="ip netns exec $A env PATH=$PATH HOME=$HOME GST_REGISTRY=$GST_REGISTRY REMOTEMEDIA_HOME=$srv rm-cache serve --stdio"
+setups=$(for _ in $(seq "$runs"); do fetch "$small" "$direct" | cut -d' ' -f1; done | sort -n)
+printf 'connection setup (1 MiB package end to end, ip netns exec), %d runs: min %.2f s, median %.2f s, max %.2f s\n' \
+    "$runs" "$(head -1 <<<"$setups")" "$(sed -n "$(((runs + 1) / 2))p" <<<"$setups")" \
+    "$(tail -1 <<<"$setups")"
 for mib in $sizes; do
 	# the serving cache keeps it as blobs: served from a package made from them
 	d=$(pkg "m$mib" "$mib")
