@@ -1997,13 +1997,13 @@ etcd_sync(struct etcd_ctx *c, struct idx_map *m, struct rm_exset **out, struct r
 	json_t *items = NULL;
 	int64_t now, from;
 	uint64_t cluster;
-	int r;
+	int r, follower;
 
 	/* the log before the revision: a follower may log past a revision asked
 	 * first, which would look like a history gone back */
 	log_read(c->ipath, m, &o);
-	if ((c->no_wait || !follower_alive(c->ipath) ||
-	    follower_revision(c->ipath, &now, &cluster) != 0) &&
+	follower = !c->no_wait && follower_alive(c->ipath);
+	if ((!follower || follower_revision(c->ipath, &now, &cluster) != 0) &&
 	    (r = etcd_revision(c, &now, &cluster, err)) != 0) {
 		json_decref(o.keys);
 		return r;
@@ -2013,14 +2013,19 @@ etcd_sync(struct etcd_ctx *c, struct idx_map *m, struct rm_exset **out, struct r
 		idx_close(m);
 		overlay_reset(&o, m);
 	}
-	if (m->map && now > o.rev && !c->no_wait && follower_alive(c->ipath))
+	if (m->map && now > o.rev && follower)
 		wait_follower(c->ipath, m, &o, now);
 	from = o.rev;
-	if ((!m->map || now > o.rev) && (r = etcd_client(c, err)) == 0 &&
+	if ((!m->map || now > o.rev) && (r = etcd_client(c, err)) != 0) {
+		/* the revision came from the follower, but no client here */
+		json_decref(o.keys);
+		return r;
+	}
+	if ((!m->map || now > o.rev) &&
 	    (r = etcd_fetch(c->e, c->prefix, m, &o, now, &items, err)) != 0) {
 		json_decref(items);
 		json_decref(o.keys);
-		if (r < 0 || !m->map || c->e == NULL)
+		if (r < 0 || !m->map)
 			return r < 0 ? r : rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "etcd: cannot "
 			    "list the keys");
 		idx_close(m);

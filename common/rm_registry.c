@@ -453,39 +453,40 @@ etcd_conf(struct rm_etcd_conf *c, char files[3][4096], struct rm_err *err)
 	return 0;
 }
 
+/* A new client of the chosen etcd registry, configured from config.yaml. */
 static struct rm_etcd *
-etcd_client(struct rm_err *err)
+etcd_open_new(struct rm_err *err)
 {
 	const char *eps[RM_REG_MAX_ENDPOINTS];
 	static char files[3][4096];
 	struct rm_etcd_conf c;
 	size_t i;
 
-	if (etcd == NULL) {
-		if (etcd_conf(&c, files, err) != 0)
-			return NULL;
-		for (i = 0; i < cur_url.nendpoints; i++)
-			eps[i] = cur_url.endpoints[i];
-		etcd = rm_etcd_open(eps, cur_url.nendpoints, &c, err);
-	}
+	if (etcd_conf(&c, files, err) != 0)
+		return NULL;
+	for (i = 0; i < cur_url.nendpoints; i++)
+		eps[i] = cur_url.endpoints[i];
+	return rm_etcd_open(eps, cur_url.nendpoints, &c, err);
+}
+
+static struct rm_etcd *
+etcd_client(struct rm_err *err)
+{
+	if (etcd == NULL)
+		etcd = etcd_open_new(err);
 	return etcd;
 }
 
 struct rm_etcd *
 rm_registry_etcd_new(struct rm_err *err)
 {
-	struct rm_etcd *shared = etcd, *e;
-
 	if (rm_registry_select(NULL, err) != 0)
 		return NULL;
 	if (cur_url.kind != RM_REG_ETCD) {
 		rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "the registry is not in etcd");
 		return NULL;
 	}
-	etcd = NULL;
-	e = etcd_client(err);
-	etcd = shared;
-	return e;
+	return etcd_open_new(err);
 }
 
 struct rm_etcd *
