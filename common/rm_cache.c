@@ -641,7 +641,7 @@ layers_match(const json_t *files, const struct rm_pkg *pkg, const char *where,
  * lock.
  */
 static int
-install_pkgfile(const char *hex, const char *pkgfile, int replace, const json_t *files,
+install_pkgfile(const char *hex, const char *pkgfile, const json_t *files,
     struct rm_err *err)
 {
 	char pipedir[PATH_MAX], dir[PATH_MAX], newdir[PATH_MAX];
@@ -674,7 +674,12 @@ install_pkgfile(const char *hex, const char *pkgfile, int replace, const json_t 
 		rm_remove_tree(newdir);
 		goto out;
 	}
-	if (replace && rm_is_dir(dir) && rename(dir, olddir) != 0) {
+	/*
+	 * A directory there is the entry replaced (another signature), or one a
+	 * killed install renamed into place before its layout record was
+	 * written (the entry is not complete without it): moved aside either way.
+	 */
+	if (rm_is_dir(dir) && rename(dir, olddir) != 0) {
 		r = rm_err_set(err, RM_EXIT_INVALID, dir, NULL, "cannot move aside: %s",
 		    strerror(errno));
 		rm_remove_tree(newdir);
@@ -782,7 +787,7 @@ install_oci(struct source *s, const json_t *files, const char *pkgdigest, long l
 	char pipedir[PATH_MAX], rmpkg[PATH_MAX], lk[PATH_MAX], blobdir[PATH_MAX];
 	const char *hex = pkgdigest + 7, *sig = signature_digest(files);
 	json_t *idx, *known;
-	int fd, r, replace = 0, made = 1;
+	int fd, r, made = 1;
 
 	*was_cached = 0;
 	if ((r = home_dir(pipedir, sizeof(pipedir), "pipelines", err)) != 0 ||
@@ -804,7 +809,6 @@ install_oci(struct source *s, const json_t *files, const char *pkgdigest, long l
 		}
 		/* same contents, another signature upstream: replace the entry */
 		rm_info("sha256:%s: the signature changed upstream; fetching it again", hex);
-		replace = 1;
 	}
 	json_decref(idx);
 	remove_leftovers(pipedir, hex);
@@ -818,7 +822,7 @@ install_oci(struct source *s, const json_t *files, const char *pkgdigest, long l
 		rm_debug("%s: what its blobs make, byte for byte: verified as it is", rmpkg);
 	} else if ((r = rm_oci_package_assemble(files, mtime, blobdir, rmpkg, err)) != 0)
 		goto out;
-	if ((r = install_pkgfile(hex, rmpkg, replace, files, err)) != 0) {
+	if ((r = install_pkgfile(hex, rmpkg, files, err)) != 0) {
 		if (made)
 			unlink(rmpkg);
 		goto out;
