@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -951,7 +952,28 @@ rm_cache_package_close(struct rm_cache_pkg *k)
 	free(k);
 }
 
-/* The map of the layout's archive and every blob open; caller holds the lock. */
+/*
+ * Room for n more open files: the soft limit raised toward the hard one, as
+ * a program that needs many descriptors is expected to do (the default soft
+ * limit, 1024, is kept low for select(); nothing here uses select).
+ */
+static void
+fd_room(size_t n)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)n + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/*
+ * The map of the layout's archive and every blob open (a remove or gc after
+ * the lock is let go breaks no read); caller holds the lock.
+ */
 static int
 package_open_blobs(struct rm_cache_pkg *k, long long mtime, struct rm_err *err)
 {
@@ -961,6 +983,7 @@ package_open_blobs(struct rm_cache_pkg *k, long long mtime, struct rm_err *err)
 
 	if ((r = layout_map(k->files, mtime, &k->map, err)) != 0)
 		return r;
+	fd_room(k->map->n);
 	if ((k->blob = malloc((k->map->n + 1) * sizeof(int))) == NULL)
 		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
 	for (i = 0; i < k->map->n; i++)

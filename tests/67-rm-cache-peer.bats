@@ -132,6 +132,27 @@ pkgfile() { rm-cache path --package "$1"; }
 	cmp "$PKG2" "$(pkgfile "$D2")"
 }
 
+@test "rm-cache peer: a package of more files than the serving side's soft open-file limit is served" {
+	d=$BATS_TEST_TMPDIR/many
+	mkdir -p "$d/src/models" "$d/out"
+	{
+		printf 'schema: remotemedia.pipeline/1\nname: many\nversion: 1.0.0\nnodes:\n'
+		for i in $(seq 0 299); do
+			echo "$i" > "$d/src/models/f$i.txt"
+			printf '  - id: n%d\n    type: VAD\n    params: {model_path: models/f%d.txt}\n' "$i" "$i"
+		done
+	} > "$d/src/many.yaml"
+	pkg=$(SOURCE_DATE_EPOCH=1700000000 rm-build -q -o "$d/out" "$d/src/many.yaml" | jq -r .path)
+	srv=$BATS_TEST_TMPDIR/srv
+	REMOTEMEDIA_HOME=$srv rm-cache fetch -q "$pkg" >/dev/null
+	dg=$(rm-inspect --json "$pkg" | jq -r .digest)
+	[ "$(rm-inspect --json "$pkg" | jq '.files | length')" -gt 300 ]
+	# every blob is open while the package is sent: more than a soft limit of 256
+	run --separate-stderr in_b rm-cache fetch --peer "REMOTEMEDIA_HOME=$srv ip netns exec $NSA sh -c 'ulimit -S -n 256; exec rm-cache serve --stdio'" "$dg"
+	assert_success
+	cmp "$pkg" "$(pkgfile "$dg")"
+}
+
 @test "rm-cache peer: a damaged blob on the serving side stops the transfer before any byte after it; nothing is kept" {
 	srv=$BATS_TEST_TMPDIR/serving
 	cp -a "$SRV" "$srv"
