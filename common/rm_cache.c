@@ -2199,10 +2199,10 @@ rm_cache_gc(json_t **rep, struct rm_err *err)
 	if ((d = opendir(pipedir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			const char *nm = de->d_name;
-			if (nm[0] == '.' || strlen(nm) < 64 || !is_hex(nm, 64) ? 0 : 0)
+			/* ours are named by a digest and a suffix */
+			if (strlen(nm) <= 64 || strspn(nm, "0123456789abcdef") < 64)
 				continue;
-			if (strlen(nm) > 64 && strspn(nm, "0123456789abcdef") == 64 &&
-			    (strcmp(nm + 64, ".peer") == 0 || strcmp(nm + 64, ".peer.state") == 0)) {
+			if (strcmp(nm + 64, ".peer") == 0 || strcmp(nm + 64, ".peer.state") == 0) {
 				/* a peer transfer kept for resuming: gone unless one runs */
 				snprintf(lockname, sizeof(lockname), "%.64s.peer.lock", nm);
 				snprintf(p, sizeof(p), "%s/%s", pipedir, nm);
@@ -2210,7 +2210,7 @@ rm_cache_gc(json_t **rep, struct rm_err *err)
 					report(out, "partial", p, "unfinished peer transfer");
 				continue;
 			}
-			if (strlen(nm) <= 64 || !((nm[64] == '.') && (strncmp(nm + 64, ".tmp.", 5) == 0 ||
+			if (!((nm[64] == '.') && (strncmp(nm + 64, ".tmp.", 5) == 0 ||
 			    strncmp(nm + 64, ".rmpkg.tmp.", 11) == 0 || strcmp(nm + 64, ".new") == 0 ||
 			    strncmp(nm + 64, ".new.tmp.", 9) == 0 ||	/* rm_pkg_extract's mkdtemp */
 			    strcmp(nm + 64, ".old") == 0 || strcmp(nm + 64, ".rmpkg") == 0 ||
