@@ -1524,24 +1524,31 @@ order_skeleton(const json_t *v)
 static void
 keep_order(json_t *orders, json_t *shapes, json_t *seen, const json_t *node)
 {
-	json_t *part = json_object(), *skel = json_object(), *idx;
+	json_t *part, *skel, *idx;
 	char *as;
 	const char *id = json_string_value(json_object_get(node, "id")), *k;
 	size_t i;
 
-	if (id == NULL) {
-		json_decref(part);
-		json_decref(skel);
+	if (id == NULL)
 		return;
-	}
+	part = json_object();
 	for (i = 0; i < 2; i++) {
 		k = i == 0 ? "capabilities" : "fallback";
-		if (json_object_get(node, k)) {
+		if (json_object_get(node, k))
 			json_object_set(part, k, json_object_get(node, k));
-			json_object_set_new(skel, k, order_skeleton(json_object_get(node, k)));
-		}
 	}
-	if (!keys_sorted(part) && (as = rm_jsonw_dumps(skel, JSON_COMPACT, NULL)) != NULL) {
+	/* most nodes are written in byte order: no skeleton made for them */
+	if (keys_sorted(part)) {
+		json_decref(part);
+		return;
+	}
+	skel = json_object();
+	for (i = 0; i < 2; i++) {
+		k = i == 0 ? "capabilities" : "fallback";
+		if (json_object_get(node, k))
+			json_object_set_new(skel, k, order_skeleton(json_object_get(node, k)));
+	}
+	if ((as = rm_jsonw_dumps(skel, JSON_COMPACT, NULL)) != NULL) {
 		if ((idx = json_object_get(seen, as)) == NULL) {
 			idx = json_integer((json_int_t)json_array_size(shapes));
 			json_object_set_new(seen, as, idx);
