@@ -16,6 +16,7 @@
 #include "rm_doc.h"
 #include "rm_fs.h"
 #include "rm_home.h"
+#include "rm_jsonw.h"
 #include "rm_log.h"
 #include "rm_pipeline.h"
 #include "rm_pkg.h"
@@ -1271,16 +1272,12 @@ map_write(struct archive *a, void *u, const void *buf, size_t len)
 		} else {
 			if (at < w->hole_start && w->hole_start - at < n)
 				n = (size_t)(w->hole_start - at);
-			if (m->lit_len + n > w->cap) {
-				size_t cap = (w->cap ? w->cap * 2 : 16384) + n;
-				unsigned char *nl = realloc(m->lit, cap);
-				if (nl == NULL) {
-					w->nomem = 1;
-					return -1;
-				}
-				m->lit = nl;
-				w->cap = cap;
+			char *lit = (char *)m->lit;
+			if (rm_buf_reserve(&lit, &w->cap, m->lit_len, n) != 0) {
+				w->nomem = 1;
+				return -1;
 			}
+			m->lit = (unsigned char *)lit;
 			memcpy(m->lit + m->lit_len, b + done, n);
 			m->lit_len += n;
 		}
