@@ -21,17 +21,11 @@
 #define JR_FLAGS (JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | \
 	JSON_ALLOW_NUL)
 
-struct jr {
-	const char *p, *end;
-	size_t flags;
-	char *tmp;	/* decoded strings with escapes */
-	size_t tmpcap;
-};
+static json_t *jr_value(struct rm_jr *r, int depth);
 
-static json_t *jr_value(struct jr *r, int depth);
 
-static void
-jr_ws(struct jr *r)
+void
+rm_jr_ws(struct rm_jr *r)
 {
 	while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\t' || *r->p == '\r'))
 		r->p++;
@@ -60,14 +54,14 @@ hex4(const char *p, uint32_t *out)
 }
 
 static int
-tmp_room(struct jr *r, size_t need)
+tmp_room(struct rm_jr *r, size_t need)
 {
 	return rm_buf_reserve(&r->tmp, &r->tmpcap, 0, need);
 }
 
 /* One \uXXXX (or a surrogate pair) at p (past the backslash and 'u') into d. */
 static int
-unicode_escape(struct jr *r, const char **pp, char **dp)
+unicode_escape(struct rm_jr *r, const char **pp, char **dp)
 {
 	const char *p = *pp;
 	char *d = *dp;
@@ -111,13 +105,23 @@ unicode_escape(struct jr *r, const char **pp, char **dp)
  * The string at r->p (its opening quote): *s and *len its bytes, in the
  * input when it has no escape, else in r->tmp. -1 where jansson decides.
  */
-static int
-jr_string(struct jr *r, const char **s, size_t *len)
+int
+rm_jr_string(struct rm_jr *r, const char **s, size_t *len)
 {
 	const unsigned char *p = (const unsigned char *)r->p + 1, *end = (const unsigned char *)r->end;
 	const char *q;
 	char *d;
 
+	/* eight bytes at a time while none is a quote, backslash, control or not ASCII */
+	while (end - p >= 8) {
+		uint64_t w, ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL, dq, bs;
+		memcpy(&w, p, 8);
+		dq = w ^ (ones * '"');
+		bs = w ^ (ones * '\\');
+		if ((((dq - ones) & ~dq) | ((bs - ones) & ~bs) | ((w - ones * 0x20) & ~w) | w) & high)
+			break;
+		p += 8;
+	}
 	while (p < end && *p != '"' && *p != '\\') {
 		if (*p < 0x20)
 			return -1;
@@ -195,63 +199,129 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* A number as jansson's lexer reads it, then strtoll or strtod. */
-static json_t *
-jr_number(struct jr *r)
+/*
+ * The number in [s, end) (well-formed) without strtoll or strtod where the
+ * answer is sure to be theirs: an integer of at most 18 digits; a real of
+ * at most 15 digits scaled by at most 10^22, which one multiplication or
+ * division of two exact doubles rounds correctly, as strtod does. -1 else.
+ */
+static int
+jr_num_quick(const char *s, const char *end, int real, long long *iv, double *dv)
+{
+	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+		1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+	int neg = *s == '-', digits = 0, frac = 0, e10 = 0, eneg = 0;
+	uint64_t m = 0;
+
+	s += neg;
+	for (; s < end && is_digit(*s); s++, digits++)
+		m = m * 10 + (uint64_t)(*s - '0');
+	if (s < end && *s == '.')
+		for (s++; s < end && is_digit(*s); s++, digits++, frac++)
+			m = m * 10 + (uint64_t)(*s - '0');
+	if (s < end) {		/* the exponent */
+		s++;
+		if (*s == '+' || *s == '-')
+			eneg = *s++ == '-';
+		for (; s < end; s++) {
+			if (e10 > 1000)
+				return -1;
+			e10 = e10 * 10 + (*s - '0');
+		}
+	}
+	if (!real) {
+		if (digits > 18)
+			return -1;
+		*iv = neg ? -(long long)m : (long long)m;
+		return 0;
+	}
+	if (digits > 15)
+		return -1;
+	e10 = (eneg ? -e10 : e10) - frac;
+	if (e10 < -22 || e10 > 22)
+		return -1;
+	*dv = e10 < 0 ? (double)m / p10[-e10] : (double)m * p10[e10];
+	if (neg)
+		*dv = -*dv;
+	return 0;
+}
+
+/*
+ * A number as jansson's lexer reads it, then strtoll or strtod: 0 and *real
+ * says which of *iv / *dv holds it; -1 where jansson decides (a malformed
+ * number, one out of range).
+ */
+static int
+jr_numtok(struct rm_jr *r, int *real, long long *iv, double *dv)
 {
 	const char *p = r->p, *start = p;
 	char buf[64], *end;
-	int real = 0;
 
+	*real = 0;
 	if (p < r->end && *p == '-')
 		p++;
 	if (p >= r->end || !is_digit(*p))
-		return NULL;
+		return -1;
 	if (*p == '0') {
 		p++;
 		if (p < r->end && is_digit(*p))
-			return NULL;
+			return -1;
 	} else
 		while (p < r->end && is_digit(*p))
 			p++;
 	if (p < r->end && *p == '.') {
-		real = 1;
+		*real = 1;
 		if (++p >= r->end || !is_digit(*p))
-			return NULL;
+			return -1;
 		while (p < r->end && is_digit(*p))
 			p++;
 	}
 	if (p < r->end && (*p == 'e' || *p == 'E')) {
-		real = 1;
+		*real = 1;
 		if (++p < r->end && (*p == '+' || *p == '-'))
 			p++;
 		if (p >= r->end || !is_digit(*p))
-			return NULL;
+			return -1;
 		while (p < r->end && is_digit(*p))
 			p++;
 	}
+	if (jr_num_quick(start, p, *real, iv, dv) == 0) {
+		r->p = p;
+		return 0;
+	}
 	if ((size_t)(p - start) >= sizeof(buf))
-		return NULL;
+		return -1;
 	memcpy(buf, start, (size_t)(p - start));
 	buf[p - start] = '\0';
 	errno = 0;
 	r->p = p;
-	if (!real) {
-		long long v = strtoll(buf, &end, 10);
+	if (!*real) {
+		*iv = strtoll(buf, &end, 10);
 		if (errno == ERANGE || *end != '\0')
-			return NULL;
-		return json_integer((json_int_t)v);
+			return -1;
 	} else {
-		double v = strtod(buf, &end);
-		if ((errno == ERANGE && (v > 1 || v < -1)) || *end != '\0')
-			return NULL;	/* overflow: jansson's error */
-		return json_real(v);
+		*dv = strtod(buf, &end);
+		if ((errno == ERANGE && (*dv > 1 || *dv < -1)) || *end != '\0')
+			return -1;	/* overflow: jansson's error */
 	}
+	return 0;
+}
+
+static json_t *
+jr_number(struct rm_jr *r)
+{
+	long long iv = 0;
+	double dv = 0;
+	int real;
+
+	if (jr_numtok(r, &real, &iv, &dv) != 0)
+		return NULL;
+	return real ? json_real(dv) : json_integer((json_int_t)iv);
 }
 
 /* The value has ended where the next byte cannot continue its token. */
 static int
-token_ends(const struct jr *r)
+token_ends(const struct rm_jr *r)
 {
 	char c;
 
@@ -263,13 +333,13 @@ token_ends(const struct jr *r)
 }
 
 /* After a member: 1 at ',' (another follows), 0 at closer (consumed), -1 else. */
-static int
-jr_after(struct jr *r, char closer)
+int
+rm_jr_after(struct rm_jr *r, char closer)
 {
-	jr_ws(r);
+	rm_jr_ws(r);
 	if (r->p < r->end && *r->p == ',') {
 		r->p++;
-		jr_ws(r);
+		rm_jr_ws(r);
 		return 1;
 	}
 	if (r->p < r->end && *r->p == closer) {
@@ -280,11 +350,11 @@ jr_after(struct jr *r, char closer)
 }
 
 /* The opening bracket consumed; 1 if the closer follows at once (consumed). */
-static int
-jr_open(struct jr *r, char closer)
+int
+rm_jr_open(struct rm_jr *r, char closer)
 {
 	r->p++;
-	jr_ws(r);
+	rm_jr_ws(r);
 	if (r->p < r->end && *r->p == closer) {
 		r->p++;
 		return 1;
@@ -293,16 +363,16 @@ jr_open(struct jr *r, char closer)
 }
 
 static json_t *
-jr_object(struct jr *r, int depth)
+jr_object(struct rm_jr *r, int depth)
 {
 	json_t *o = json_object(), *v;
 	const char *k;
 	size_t klen;
 
-	if (jr_open(r, '}'))
+	if (rm_jr_open(r, '}'))
 		return o;
 	for (;;) {
-		if (r->p >= r->end || *r->p != '"' || jr_string(r, &k, &klen) != 0 ||
+		if (r->p >= r->end || *r->p != '"' || rm_jr_string(r, &k, &klen) != 0 ||
 		    memchr(k, '\0', klen) != NULL)
 			goto fail;
 		if ((r->flags & JSON_REJECT_DUPLICATES) && json_object_getn(o, k, klen) != NULL)
@@ -314,11 +384,11 @@ jr_object(struct jr *r, int depth)
 			if (key == NULL)
 				goto fail;
 			memcpy(key, k, klen);
-			jr_ws(r);
+			rm_jr_ws(r);
 			bad = r->p >= r->end || *r->p != ':';
 			if (!bad) {
 				r->p++;
-				jr_ws(r);
+				rm_jr_ws(r);
 				v = jr_value(r, depth + 1);
 				bad = v == NULL || json_object_setn_new_nocheck(o, key, klen, v) != 0;
 			}
@@ -327,7 +397,7 @@ jr_object(struct jr *r, int depth)
 			if (bad)
 				goto fail;
 		}
-		switch (jr_after(r, '}')) {
+		switch (rm_jr_after(r, '}')) {
 		case 1:
 			continue;
 		case 0:
@@ -342,16 +412,16 @@ fail:
 }
 
 static json_t *
-jr_array(struct jr *r, int depth)
+jr_array(struct rm_jr *r, int depth)
 {
 	json_t *a = json_array(), *v;
 
-	if (jr_open(r, ']'))
+	if (rm_jr_open(r, ']'))
 		return a;
 	for (;;) {
 		if ((v = jr_value(r, depth + 1)) == NULL || json_array_append_new(a, v) != 0)
 			goto fail;
-		switch (jr_after(r, ']')) {
+		switch (rm_jr_after(r, ']')) {
 		case 1:
 			continue;
 		case 0:
@@ -366,7 +436,7 @@ fail:
 }
 
 static json_t *
-jr_literal(struct jr *r, const char *word, json_t *v)
+jr_literal(struct rm_jr *r, const char *word, json_t *v)
 {
 	size_t n = strlen(word);
 
@@ -381,7 +451,7 @@ jr_literal(struct jr *r, const char *word, json_t *v)
 }
 
 static json_t *
-jr_value(struct jr *r, int depth)
+jr_value(struct rm_jr *r, int depth)
 {
 	const char *s;
 	size_t len;
@@ -395,7 +465,7 @@ jr_value(struct jr *r, int depth)
 	case '[':
 		return jr_array(r, depth);
 	case '"':
-		if (jr_string(r, &s, &len) != 0)
+		if (rm_jr_string(r, &s, &len) != 0)
 			return NULL;
 		return json_stringn_nocheck(s, len);
 	case 't':
@@ -414,30 +484,76 @@ jr_value(struct jr *r, int depth)
 	}
 }
 
+/* ---- the lexer, for readers that fill their own structures ---------- */
+
+int
+rm_jr_number(struct rm_jr *r, double *v)
+{
+	long long iv = 0;
+	double dv = 0;
+	int real;
+
+	if (jr_numtok(r, &real, &iv, &dv) != 0 || !token_ends(r))
+		return -1;
+	*v = real ? dv : (double)iv;	/* json_number_value's */
+	return 0;
+}
+
+int
+rm_jr_word(struct rm_jr *r, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0)
+		return -1;
+	r->p += n;
+	return token_ends(r) ? 0 : -1;
+}
+
+json_t *
+rm_jr_value(struct rm_jr *r)
+{
+	return jr_value(r, 1);
+}
+
+void
+rm_jr_init(struct rm_jr *r, const char *buf, size_t len, size_t flags)
+{
+	memset(r, 0, sizeof(*r));
+	r->p = buf;
+	r->end = buf + len;
+	r->flags = flags;
+}
+
+void
+rm_jr_release(struct rm_jr *r)
+{
+	free(r->tmp);
+	r->tmp = NULL;
+	r->tmpcap = 0;
+}
+
 json_t *
 rm_json_loadb_fast(const char *buf, size_t len, size_t flags, json_error_t *je)
 {
-	struct jr r;
+	struct rm_jr r;
 	json_t *v;
 
 	if ((flags & ~(size_t)JR_FLAGS) != 0 || buf == NULL || len > (size_t)INT32_MAX)
 		return NULL;
-	memset(&r, 0, sizeof(r));
-	r.p = buf;
-	r.end = buf + len;
-	r.flags = flags;
-	jr_ws(&r);
+	rm_jr_init(&r, buf, len, flags);
+	rm_jr_ws(&r);
 	if (r.p >= r.end || (!(flags & JSON_DECODE_ANY) && *r.p != '{' && *r.p != '['))
 		return NULL;
 	v = jr_value(&r, 1);
 	if (v != NULL && !(flags & JSON_DISABLE_EOF_CHECK)) {
-		jr_ws(&r);
+		rm_jr_ws(&r);
 		if (r.p != r.end) {
 			json_decref(v);
 			v = NULL;
 		}
 	}
-	free(r.tmp);
+	rm_jr_release(&r);
 	if (v != NULL && je != NULL) {
 		/* what json_loadb leaves in it on success */
 		memset(je, 0, sizeof(*je));
