@@ -59,7 +59,13 @@ b_rehash(struct builder *b, uint32_t nsize)
 uint32_t
 rm_exb_intern(struct builder *b, const char *s)
 {
-	size_t n = strlen(s);
+	return rm_exb_internn(b, s, strlen(s));
+}
+
+/* s: n bytes, none of them NUL. */
+uint32_t
+rm_exb_internn(struct builder *b, const char *s, size_t n)
+{
 	uint32_t h, off;
 
 	if ((b->hcount + 1) * 2 > b->hsize && b_rehash(b, b->hsize ? b->hsize * 2 : 1024) != 0)
@@ -67,7 +73,7 @@ rm_exb_intern(struct builder *b, const char *s)
 	h = str_hash(s, n) & (b->hsize - 1);
 	while (b->hash[h] != 0) {
 		off = b->hash[h] - 1;
-		if (strcmp(b->strs + off, s) == 0)
+		if (strncmp(b->strs + off, s, n) == 0 && b->strs[off + n] == '\0')
 			return off;
 		h = (h + 1) & (b->hsize - 1);
 	}
@@ -83,15 +89,16 @@ rm_exb_intern(struct builder *b, const char *s)
 		b->scap = ncap;
 	}
 	off = (uint32_t)b->slen;
-	memcpy(b->strs + off, s, n + 1);
+	memcpy(b->strs + off, s, n);
+	b->strs[off + n] = '\0';
 	b->slen += n + 1;
 	b->hash[h] = off + 1;
 	b->hcount++;
 	return off;
 }
 
-static size_t
-b_pool(struct builder *b, size_t n)
+size_t
+rm_exb_pool(struct builder *b, size_t n)
 {
 	size_t at = b->npool;
 
@@ -165,7 +172,7 @@ fill_value(struct builder *b, const struct rm_taxo_key *k, json_t *v, struct rm_
 	case RM_T_SET:
 		if (!json_is_array(v))
 			break;
-		at = b_pool(b, json_array_size(v));
+		at = rm_exb_pool(b, json_array_size(v));
 		if (at == (size_t)-1)
 			break;
 		json_array_foreach(v, i, x)
@@ -179,7 +186,7 @@ fill_value(struct builder *b, const struct rm_taxo_key *k, json_t *v, struct rm_
 	case RM_T_VERSION_MAP:
 		if (!json_is_object(v))
 			break;
-		at = b_pool(b, 2 * json_object_size(v));
+		at = rm_exb_pool(b, 2 * json_object_size(v));
 		if (at == (size_t)-1)
 			break;
 		i = 0;
@@ -305,18 +312,20 @@ rm_exb_seen(struct exb *x, uint32_t id, size_t e)
 	return -1;
 }
 
-/* Adds a normalised advert (borrowed); a duplicate id goes to broken. */
-void
-rm_exb_add(struct exb *x, json_t *adv, const char *file, size_t roff, size_t rlen)
+/*
+ * Starts executor x->n: its id and file. Its index, or -1 when it is not
+ * added (a duplicate id, recorded in broken; out of memory).
+ */
+long
+rm_exb_begin(struct exb *x, const char *ids, size_t idlen, const char *file)
 {
-	json_t *ep = json_object_get(adv, "endpoint");
 	size_t e = x->n;
 	long prev;
 	uint32_t id;
 
 	if (x->n == x->cap && exb_grow(x) != 0)
-		return;
-	id = rm_exb_intern(&x->b, json_string_value(json_object_get(adv, "id")));
+		return -1;
+	id = rm_exb_internn(&x->b, ids, idlen);
 	x->info[e].id = id;
 	x->info[e].file = file ? rm_exb_intern(&x->b, file) : RM_NOSTR;
 	prev = rm_exb_seen(x, id, e);
@@ -328,25 +337,45 @@ rm_exb_add(struct exb *x, json_t *adv, const char *file, size_t roff, size_t rle
 		    x->b.strs + id, pf ? pf : "the same file");
 		rm_exb_broken(x->broken, file ? file : "<adverts>", &err);
 		x->ndup++;
-		return;
+		return -1;
 	}
+	return (long)e;
+}
+
+/* Ends executor e, begun and filled: where its text is, when kept. */
+void
+rm_exb_commit(struct exb *x, size_t e, size_t roff, size_t rlen)
+{
+	if (x->raw) {
+		x->roff[e] = roff;
+		x->rlen[e] = rlen;
+	}
+	x->n++;
+}
+
+/* Adds a normalised advert (borrowed); a duplicate id goes to broken. */
+void
+rm_exb_add(struct exb *x, json_t *adv, const char *file, size_t roff, size_t rlen)
+{
+	json_t *ep = json_object_get(adv, "endpoint");
+	const char *id = json_string_value(json_object_get(adv, "id"));
+	long e = rm_exb_begin(x, id, strlen(id), file);
+
+	if (e < 0)
+		return;
 	x->info[e].endpoint = json_is_string(ep) ? rm_exb_intern(&x->b, json_string_value(ep)) : RM_NOSTR;
 	x->info[e].pad = 0;
 	x->info[e].expires_at = time_field(adv, "expires_at");
 	x->info[e].probed_at = time_field(adv, "probed_at");
 	{
 		/* top level first, so that a capabilities value wins */
-		struct fill_arg fa = { &x->b, x->t, x->cols, x->cap, e };
+		struct fill_arg fa = { &x->b, x->t, x->cols, x->cap, (size_t)e };
 		rm_taxo_walk(x->t, adv, "", fill_cb, &fa);
 		rm_taxo_walk(x->t, json_object_get(adv, "capabilities"), "", fill_cb, &fa);
 	}
-	if (x->raw) {
-		x->roff[e] = roff;
-		x->rlen[e] = rlen;
-	}
 	if (x->adverts)
 		json_array_append(x->adverts, adv);
-	x->n++;
+	rm_exb_commit(x, (size_t)e, roff, rlen);
 }
 
 int
@@ -701,6 +730,97 @@ rm_exb_add_docs(struct exb *x, json_t *docs, const char *file)
 	}
 }
 
+static void
+skip_ws(const char *buf, size_t len, size_t *off)
+{
+	while (*off < len && (buf[*off] == ' ' || buf[*off] == '\n' || buf[*off] == '\t' ||
+	    buf[*off] == '\r'))
+		(*off)++;
+}
+
+/* The advert of JSON lines at buf + off, the tree way: 0 added (or broken), *used its bytes. */
+static int
+line_by_tree(struct exb *x, const char *buf, size_t len, size_t off, const char *name,
+    size_t *used, struct rm_err *err)
+{
+	json_error_t je;
+	json_t *d, *a;
+	struct rm_err e;
+
+	d = rm_json_loadb(buf + off, len - off, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &je);
+	if (d == NULL) {
+		int line = 1;
+		size_t i;
+		for (i = 0; i < off; i++)
+			line += buf[i] == '\n';
+		return rm_err_setpos(err, RM_EXIT_INVALID, name, line + je.line - 1, je.column, NULL,
+		    "malformed JSON: %s", je.text);
+	}
+	*used = (size_t)je.position;
+	rm_err_clear(&e);
+	a = rm_advert_normalize_take(d, name, &e);
+	if (a == NULL)
+		rm_exb_broken(x->broken, name, &e);
+	else {
+		rm_exb_add(x, a, NULL, off, *used);
+		json_decref(a);
+	}
+	return 0;
+}
+
+/*
+ * JSON lines (or concatenated objects) from off in buf, which becomes the
+ * set's text: one value at a time, each advert added to the columns and
+ * freed at once. keep: keep the adverts read (-1: when a few thousand);
+ * fast: read what it can straight into the columns (rm_exset_lines.c).
+ */
+static int
+lines_set(const struct rm_taxo *t, char *buf, size_t len, size_t off, const char *name,
+    int keep, int fast, struct rm_exset **out, struct rm_err *err)
+{
+	struct exb x;
+	struct rm_exb_lines *fl;
+	size_t lines = len > 0 && buf[len - 1] != '\n', used;
+	const char *p = buf, *end = buf + len;
+	int r = 0;
+
+	/* one advert a line, usually: size the columns once */
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		lines++;
+		p++;
+	}
+	/*
+	 * A set of a few thousand keeps its adverts read: a plan's explain
+	 * basis writes every one, and reading them again cost as much as
+	 * placing the nodes.
+	 */
+	rm_exb_init(&x, t, keep < 0 ? lines <= RM_EXSET_KEEP_ADVERTS : keep);
+	x.raw = buf;
+	rm_exb_grow_to(&x, lines ? lines : 1);
+	/* adverts not kept are read straight into the columns where they can be */
+	fl = fast && x.adverts == NULL ? rm_exb_lines_new(t) : NULL;
+	skip_ws(buf, len, &off);
+	while (off < len && r == 0) {
+		if (rm_exb_lines_add(fl, &x, buf, len, off, &used) == 0 ||
+		    (r = line_by_tree(&x, buf, len, off, name, &used, err)) == 0) {
+			off += used;
+			skip_ws(buf, len, &off);
+		}
+	}
+	rm_exb_lines_free(fl);
+	if (r != 0) {
+		rm_exb_discard(&x, 0);
+		free(buf);
+		return r;
+	}
+	r = rm_exb_finish(&x, out, err);
+	if (r == 0)
+		(*out)->raw = buf;
+	else
+		free(buf);
+	return r;
+}
+
 /*
  * Reads -x FILE. JSON lines (or one object) are parsed one value at a time,
  * each advert added to the columns and freed at once; the text is kept so
@@ -719,9 +839,7 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 
 	if ((r = rm_read_file(file, RM_DOC_STREAM_MAX_BYTES, &buf, &len, err)) != 0)
 		return r;
-	while (off < len && (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\t' ||
-	    buf[off] == '\r'))
-		off++;
+	skip_ws(buf, len, &off);
 	if (off >= len) {
 		free(buf);
 		return rm_err_set(err, RM_EXIT_INVALID, name, NULL, "empty document");
@@ -745,61 +863,19 @@ file_set(const struct rm_taxo *t, const char *file, struct rm_exset **out, struc
 		json_decref(docs);
 		return rm_exb_finish(&x, out, err);
 	}
-	{
-		/* one advert a line, usually: size the columns once */
-		size_t lines = len > 0 && buf[len - 1] != '\n';
-		const char *p = buf, *end = buf + len;
-		while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-			lines++;
-			p++;
-		}
-		/*
-		 * A set of a few thousand keeps its adverts read: a plan's
-		 * explain basis writes every one, and reading them again
-		 * cost as much as placing the nodes.
-		 */
-		rm_exb_init(&x, t, lines <= RM_EXSET_KEEP_ADVERTS);
-		x.raw = buf;
-		rm_exb_grow_to(&x, lines ? lines : 1);
-	}
-	while (off < len) {
-		json_error_t je;
-		json_t *d, *a;
-		struct rm_err e;
-		size_t start = off;
+	return lines_set(t, buf, len, off, name, -1, 1, out, err);
+}
 
-		d = rm_json_loadb(buf + off, len - off, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES,
-		    &je);
-		if (d == NULL) {
-			int line = 1;
-			size_t i;
-			for (i = 0; i < off; i++)
-				line += buf[i] == '\n';
-			rm_err_setpos(err, RM_EXIT_INVALID, name, line + je.line - 1, je.column, NULL,
-			    "malformed JSON: %s", je.text);
-			rm_exb_discard(&x, 0);
-			free(buf);
-			return -err->code;
-		}
-		off += (size_t)je.position;
-		rm_err_clear(&e);
-		a = rm_advert_normalize_take(d, name, &e);
-		if (a == NULL)
-			rm_exb_broken(x.broken, name, &e);
-		else {
-			rm_exb_add(&x, a, NULL, start, off - start);
-			json_decref(a);
-		}
-		while (off < len && (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\t' ||
-		    buf[off] == '\r'))
-			off++;
-	}
-	r = rm_exb_finish(&x, out, err);
-	if (r == 0)
-		(*out)->raw = buf;
-	else
-		free(buf);
-	return r;
+int
+rm_exset_lines_build(const struct rm_taxo *t, const char *text, size_t len, int fast,
+    struct rm_exset **out, struct rm_err *err)
+{
+	char *buf = malloc(len + 1);
+
+	if (buf == NULL)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	memcpy(buf, text, len);
+	return lines_set(t, buf, len, 0, "<lines>", 0, fast, out, err);
 }
 
 /* ---- groups of sets ------------------------------------------------ */

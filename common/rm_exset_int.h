@@ -86,6 +86,9 @@ int rm_exb_grow_to(struct exb *x, size_t ncap);
 /* Index of an earlier executor with this id, or -1; records it otherwise. */
 long rm_exb_seen(struct exb *x, uint32_t id, size_t e);
 void rm_exb_add(struct exb *x, json_t *adv, const char *file, size_t roff, size_t rlen);
+/* rm_exb_add in two halves, for readers that fill the columns themselves. */
+long rm_exb_begin(struct exb *x, const char *id, size_t idlen, const char *file);
+void rm_exb_commit(struct exb *x, size_t e, size_t roff, size_t rlen);
 void rm_exb_add_docs(struct exb *x, json_t *docs, const char *file);
 void rm_exb_broken(json_t *broken, const char *file, const struct rm_err *err);
 /* Makes the set; frec stays with the builder (rm_exb_discard frees it). */
@@ -93,6 +96,32 @@ int rm_exb_finish(struct exb *x, struct rm_exset **out, struct rm_err *err);
 /* Frees what a builder holds, after rm_exb_finish or instead of it. */
 void rm_exb_discard(struct exb *x, int finished);
 uint32_t rm_exb_intern(struct builder *b, const char *s);
+uint32_t rm_exb_internn(struct builder *b, const char *s, size_t n);
+/* n pool slots: their index, or (size_t)-1. */
+size_t rm_exb_pool(struct builder *b, size_t n);
+
+/*
+ * JSON lines read straight into a builder (rm_exset_lines.c): NULL where
+ * the taxonomy does not allow it. rm_exb_lines_add reads the advert at
+ * buf + off (len: the whole buffer) into x, or declines (-1) and leaves x
+ * as it was, for the line to be read the tree way; *used: its bytes.
+ * Only for a builder that keeps no adverts.
+ */
+struct rm_exb_lines;
+struct rm_exb_lines *rm_exb_lines_new(const struct rm_taxo *t);
+void rm_exb_lines_free(struct rm_exb_lines *f);
+int rm_exb_lines_add(struct rm_exb_lines *f, struct exb *x, const char *buf, size_t len,
+    size_t off, size_t *used);
+/*
+ * For the tests and the fuzz harness: the set of JSON lines text (len
+ * bytes) as -x reads a large file (adverts not kept), with the straight
+ * reader (fast) or the tree way alone; rm_exset_same: 1 when two sets are
+ * the same byte for byte (columns, strings, pool, infos, text slices,
+ * broken adverts).
+ */
+int rm_exset_lines_build(const struct rm_taxo *t, const char *text, size_t len, int fast,
+    struct rm_exset **out, struct rm_err *err);
+int rm_exset_same(const struct rm_exset *a, const struct rm_exset *b);
 
 /* The registry index (rm_index.c). */
 int rm_index_dir_set(const struct rm_taxo *t, const char *dir, const struct rm_exsources *src,

@@ -540,3 +540,42 @@ G=$BATS_TEST_DIRNAME/fixtures/gguf
 	assert_equal "$(jq -r '.compatible_count' <<<"$output")" 312
 	assert_bounded 64 5
 }
+
+@test "rm-match -x: 20,100 adverts in JSON lines answer as the same adverts in a JSON array" {
+	# A JSON-lines file of more than 20,000 adverts is read straight into
+	# the columns where the reader is sure, the normaliser's way otherwise;
+	# an array always goes the normaliser's way. Every answer must agree.
+	local i
+	for ((i = 0; i < 20100; i++)); do
+		case $((i % 10)) in
+		0) printf '{"id":"e%05d","endpoint":"tcp://10.0.%d.%d:9000","load_score":0.%d,"pricing":{"per_hour":%d.5},"capabilities":{"cpu":{"cores":%d,"arch":"x86_64"},"memory_gb":%d,"tags":["linux","docker"],"gpu":{"type":"cuda","memory_gb":%d},"frameworks":{"torch":"2.1.2"}}}\n' \
+			"$i" $((i / 250 % 250)) $((i % 250)) $((i % 10)) $((i % 7)) $((i % 96 + 1)) $((i % 512)) $((i % 80 + 8)) ;;
+		1) printf '{"id":"e%05d","capabilities":{"gpu":{"type":"rocm","memory_gb":%d,"driver":535},"frameworks":{"torch":2.1}}}\n' "$i" $((i % 64)) ;;
+		2) printf '{"id":"e%05d","tags":["admin"],"capabilities":{"tags":["linux"],"memory_gb":%d}}\n' "$i" $((i % 300)) ;;
+		3) printf '{"id":"e%05d","capabilities":{"tags":"linux","codecs":["h264"],"memory_gb":%d.25}}\n' "$i" $((i % 100)) ;;
+		4) printf '{"id":"e\\u0025%05d","capabilities":{"memory_gb":%d}}\n' "$i" $((i % 50)) ;;
+		5) printf '{"id":"e%05d","capabilities":{"memory_gb":"%d"}}\n' "$i" $((i % 50)) ;;
+		6) printf '{"id":"e%05d","expires_at":"2001-01-01T00:00:00Z","capabilities":{"memory_gb":%d}}\n' "$i" $((i % 700)) ;;
+		7) printf '{"id":"e%05d","capabilities":{"gpu":false,"cpu":true,"memory_gb":1e2,"storage":{"type":"nvme","free_gb":%d}}}\n' "$i" $((i % 900)) ;;
+		8) printf '{"id":"e%05d","capabilities":{"memory_gb":%d}}\n' $((i - 8)) $((i % 40)) ;;
+		*) printf '{"schema":"remotemedia.executor/1","id":"e%05d","region":"eu","capabilities":{"memory_gb":%d,"network":{"latency_ms":%d}}}\n' "$i" $((i % 1000)) $((i % 90)) ;;
+		esac
+	done > "$BATS_TEST_TMPDIR/ads.jsonl"
+	{ echo '['; sed '$!s/$/,/' "$BATS_TEST_TMPDIR/ads.jsonl"; echo ']'; } > "$BATS_TEST_TMPDIR/ads.json"
+	for n in '{"memory_gb":63}' '{"gpu":{"type":"cuda","min_memory_gb":40},"frameworks":{"torch":">=2.1"},"tags":["linux"]}' \
+		'{"memory_gb":{"min":200},"tags":["admin"]}' '{"cpu":{"cores":8},"max_cost_per_hour":3}'; do
+		node "$n" > /dev/null
+		run --separate-stderr rm-match --json -n 5 -x "$BATS_TEST_TMPDIR/ads.jsonl" "$BATS_TEST_TMPDIR/node.json"
+		local a=$output ae=$stderr as=$status
+		run --separate-stderr rm-match --json -n 5 -x "$BATS_TEST_TMPDIR/ads.json" "$BATS_TEST_TMPDIR/node.json"
+		assert_equal "$as" "$status"
+		assert_equal "$a" "$output"
+		assert_equal "$(grep -c 'advert skipped' <<<"$ae")" "$(grep -c 'advert skipped' <<<"$stderr")"
+		assert_equal "$(jq '.considered' <<<"$a")" 14070
+	done
+	# skipped: an id escaped to '%', a memory_gb string, a duplicate id (2,010 each)
+	assert_equal "$(grep -c 'advert skipped' <<<"$ae")" 6030
+	assert_equal "$(grep -c 'not a valid executor id' <<<"$ae")" 2010
+	assert_equal "$(grep -c 'expected a number' <<<"$ae")" 2010
+	assert_equal "$(grep -c 'duplicate executor id' <<<"$ae")" 2010
+}

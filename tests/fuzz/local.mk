@@ -9,7 +9,7 @@ FUZZ_HARNESSES = tests/fuzz/fuzz_doc tests/fuzz/fuzz_advert tests/fuzz/fuzz_pipe
 	tests/fuzz/fuzz_oci_manifest tests/fuzz/fuzz_oci_index tests/fuzz/fuzz_headers \
 	tests/fuzz/fuzz_creds tests/fuzz/fuzz_node tests/fuzz/fuzz_tar tests/fuzz/fuzz_relay \
 	tests/fuzz/fuzz_json \
-	tests/fuzz/fuzz_index
+	tests/fuzz/fuzz_index tests/fuzz/fuzz_lines
 check_PROGRAMS += $(FUZZ_HARNESSES)
 if FUZZING
 FUZZ_LDADD = $(LDADD) $(FUZZ_LIBS)
@@ -34,6 +34,7 @@ tests_fuzz_fuzz_tar_LDADD = $(FUZZ_LDADD)
 tests_fuzz_fuzz_relay_LDADD = $(FUZZ_LDADD)
 tests_fuzz_fuzz_json_LDADD = $(FUZZ_LDADD)
 tests_fuzz_fuzz_index_LDADD = $(FUZZ_LDADD)
+tests_fuzz_fuzz_lines_LDADD = $(FUZZ_LDADD)
 EXTRA_DIST += tests/fuzz/fuzz.h tests/fuzz/replay.c tests/fuzz/campaign.sh \
 	tests/fuzz/remotemedia.dict tests/fuzz/corpus tests/fuzz/regress
 
