@@ -135,6 +135,7 @@ struct rm_match_bits {
 	uint64_t *bucket[4];
 	uint64_t *degraded;
 	uint64_t *mem;
+	size_t memlen;		/* words */
 };
 int rm_match_bits(const struct rm_node *node, struct rm_xidx *xi,
     const struct rm_match_opts *opts, struct rm_match_bits *out, struct rm_err *err);

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <fnmatch.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,17 @@ struct xcol {
 	uint64_t **dense;	/* per element: its bitset when frequent, else NULL */
 };
 
+#define XIDX_MEMO 16
+
+struct xmemo {
+	char *sig;
+	size_t len;
+	uint64_t *bits;
+};
+
 struct rm_xidx {
+	struct xmemo memo[XIDX_MEMO];
+	size_t memo_next;
 	const struct rm_exset *s;
 	uint32_t n;
 	size_t nw;
@@ -41,11 +52,32 @@ struct rm_xidx {
 	const json_t *unapproved_for;
 };
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* with the POPCNT instruction, where the processor has it (checked once) */
+__attribute__((target("popcnt"))) static size_t
+bs_count_popcnt(const uint64_t *b, size_t nw)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < nw; i++)
+		c += (size_t)__builtin_popcountll(b[i]);
+	return c;
+}
+#endif
+
 size_t
 rm_bs_count(const uint64_t *b, size_t nw)
 {
 	size_t i, c = 0;
 
+#if defined(__x86_64__) && defined(__GNUC__)
+	static int has = -1;
+
+	if (has < 0)
+		has = __builtin_cpu_supports("popcnt") ? 1 : 0;
+	if (has)
+		return bs_count_popcnt(b, nw);
+#endif
 	for (i = 0; i < nw; i++)
 		c += rm_popcount64(b[i]);
 	return c;
@@ -69,6 +101,42 @@ rm_bs_next(const uint64_t *b, uint32_t from, uint32_t n)
 			return n;
 		word = b[w];
 	}
+}
+
+int
+rm_xidx_memo(const struct rm_xidx *x, const char *sig, size_t len, uint64_t *dst)
+{
+	size_t i;
+
+	for (i = 0; i < XIDX_MEMO; i++)
+		if (x->memo[i].sig != NULL && x->memo[i].len == len &&
+		    memcmp(x->memo[i].sig, sig, len) == 0) {
+			memcpy(dst, x->memo[i].bits, x->nw * sizeof(uint64_t));
+			return 0;
+		}
+	return -1;
+}
+
+void
+rm_xidx_memo_put(struct rm_xidx *x, const char *sig, size_t len, const uint64_t *bits)
+{
+	struct xmemo *m = &x->memo[x->memo_next];
+	char *ns = malloc(len + 1);
+	uint64_t *nb = malloc((x->nw + 1) * sizeof(uint64_t));
+
+	if (ns == NULL || nb == NULL) {
+		free(ns);
+		free(nb);
+		return;
+	}
+	free(m->sig);
+	free(m->bits);
+	memcpy(ns, sig, len);
+	memcpy(nb, bits, x->nw * sizeof(uint64_t));
+	m->sig = ns;
+	m->len = len;
+	m->bits = nb;
+	x->memo_next = (x->memo_next + 1) % XIDX_MEMO;
 }
 
 /* ---- the order ------------------------------------------------------- */
@@ -149,6 +217,10 @@ rm_xidx_free(struct rm_xidx *x)
 		return;
 	for (k = 0; x->cols != NULL && k < x->s->nkeys; k++)
 		col_free(&x->cols[k]);
+	for (k = 0; k < XIDX_MEMO; k++) {
+		free(x->memo[k].sig);
+		free(x->memo[k].bits);
+	}
 	free(x->cols);
 	free(x->expired);
 	free(x->unapproved);
@@ -202,56 +274,114 @@ rm_xidx_new_plain(const struct rm_exset *s)
 /* ---- building a column ---------------------------------------------- */
 
 struct numpair {
-	double v;
+	uint64_t key;	/* the value, as an unsigned integer in the same order */
 	uint32_t at;
 };
 
-static int
-numpair_cmp(const void *a, const void *b)
+/* -0 sorts with 0 (they compare equal), NaN last */
+static uint64_t
+num_key(double v)
 {
-	const struct numpair *x = a, *y = b;
+	uint64_t u;
 
-	if (x->v != y->v)
-		return x->v < y->v ? -1 : 1;
-	return x->at < y->at ? -1 : x->at > y->at;
+	if (v != v)
+		return UINT64_MAX;
+	if (v == 0)
+		v = 0;
+	memcpy(&u, &v, sizeof(u));
+	return (u >> 63) ? ~u : u | (1ULL << 63);
+}
+
+static double
+num_of_key(uint64_t k)
+{
+	double v;
+
+	if (k == UINT64_MAX)
+		return NAN;
+	k = (k >> 63) ? k & ~(1ULL << 63) : ~k;
+	memcpy(&v, &k, sizeof(v));
+	return v;
+}
+
+/*
+ * Sorts n pairs by key, stably (so pairs made in position order stay in it
+ * among equal values): radix by 16 bits, a pass left out where every key
+ * has the same digit. A sort by comparison cost 8% of a plan of 1,000
+ * nodes over 100,000 executors.
+ */
+static int
+radix_sort(struct numpair *a, uint32_t n)
+{
+	struct numpair *tmp = malloc(((size_t)n + 1) * sizeof(*tmp)), *src = a, *dst = tmp, *t;
+	uint32_t *count = malloc(65536 * sizeof(*count)), i, sum, c;
+	int shift;
+
+	if (tmp == NULL || count == NULL) {
+		free(tmp);
+		free(count);
+		return -1;
+	}
+	for (shift = 0; shift < 64; shift += 16) {
+		memset(count, 0, 65536 * sizeof(*count));
+		for (i = 0; i < n; i++)
+			count[(src[i].key >> shift) & 0xffff]++;
+		if (n == 0 || count[(src[0].key >> shift) & 0xffff] == n)
+			continue;
+		for (i = 0, sum = 0; i < 65536; i++) {
+			c = count[i];
+			count[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+			dst[count[(src[i].key >> shift) & 0xffff]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, (size_t)n * sizeof(*a));
+	free(tmp);
+	free(count);
+	return 0;
 }
 
 static int
 build_numbers(struct rm_xidx *x, int key, struct xcol *c)
 {
 	struct numpair *np = malloc(((size_t)x->n + 1) * sizeof(*np));
-	uint32_t e, i, k;
+	uint32_t p, i, k;
 
 	if (np == NULL)
 		return -1;
 	c->nnum = 0;
-	for (e = 0; e < x->n; e++) {
-		const struct rm_val *v = rm_exset_val(x->s, key, e);
+	/* in position order: equal values stay in it */
+	for (p = 0; p < x->n; p++) {
+		const struct rm_val *v = rm_exset_val(x->s, key, x->perm[p]);
 		if (v->kind == RM_V_NUM || v->kind == RM_V_BOOL) {
-			np[c->nnum].v = v->u.num;
-			np[c->nnum++].at = x->pos[e];
+			np[c->nnum].key = num_key(v->u.num);
+			np[c->nnum++].at = p;
 		}
 	}
-	qsort(np, c->nnum, sizeof(*np), numpair_cmp);
 	c->val = malloc(((size_t)c->nnum + 1) * sizeof(*c->val));
 	c->at = malloc(((size_t)c->nnum + 1) * sizeof(*c->at));
 	c->blk = c->nnum / 64 > 64 ? c->nnum / 64 : 64;
 	c->nblk = c->nnum / c->blk;
 	c->prefix = calloc(((size_t)c->nblk + 1) * x->nw + 1, sizeof(uint64_t));
-	if (c->val == NULL || c->at == NULL || c->prefix == NULL) {
+	if (c->val == NULL || c->at == NULL || c->prefix == NULL || radix_sort(np, c->nnum) != 0) {
 		free(np);
 		return -1;
 	}
 	for (i = 0; i < c->nnum; i++) {
-		c->val[i] = np[i].v;
 		c->at[i] = np[i].at;
+		c->val[i] = num_of_key(np[i].key);
 	}
 	free(np);
 	for (k = 1; k <= c->nblk; k++) {
-		uint64_t *p = c->prefix + (size_t)k * x->nw;
-		memcpy(p, p - x->nw, x->nw * sizeof(uint64_t));
+		uint64_t *pre = c->prefix + (size_t)k * x->nw;
+		memcpy(pre, pre - x->nw, x->nw * sizeof(uint64_t));
 		for (i = (k - 1) * c->blk; i < k * c->blk; i++)
-			rm_bs_set(p, c->at[i]);
+			rm_bs_set(pre, c->at[i]);
 	}
 	return 0;
 }

@@ -52,6 +52,14 @@ const uint64_t *rm_xidx_expired(struct rm_xidx *x, long long now);
 /* Not approved by the id patterns pats (NULL: all approved); kept per pats. */
 const uint64_t *rm_xidx_unapproved(struct rm_xidx *x, const json_t *pats);
 
+/*
+ * Bitsets remembered under a signature (what decides them, e.g. a clause's
+ * key and text), a few at a time: rm_xidx_memo copies one into dst (nw
+ * words) and returns 0, or -1 when none; rm_xidx_memo_put keeps a copy.
+ */
+int rm_xidx_memo(const struct rm_xidx *x, const char *sig, size_t len, uint64_t *dst);
+void rm_xidx_memo_put(struct rm_xidx *x, const char *sig, size_t len, const uint64_t *bits);
+
 /* ---- bitsets --------------------------------------------------------- */
 
 static inline void
