@@ -82,13 +82,28 @@ rm_sha256_final(struct rm_sha256 *h, char hex[RM_SHA256_HEX])
 	free(h);
 }
 
+#define RM_SHA256_LARGE (1024 * 1024)
+
 void
 rm_sha256_hex(const void *data, size_t len, char hex[RM_SHA256_HEX])
 {
 	struct sha256_ctx c;
 	unsigned char md[SHA256_DIGEST_SIZE];
 
-	/* Nettle: no libcrypto to load for a document's digest (rm_lazy_nettle.c) */
+	/*
+	 * Nettle: no libcrypto to load for a document's digest
+	 * (rm_lazy_nettle.c). A large one goes to OpenSSL, which uses the
+	 * processor's SHA instructions where Debian's Nettle does not: the
+	 * 4.6 MB pipeline of a 10,000-node plan took 60 ms, 8% of the plan.
+	 */
+	if (len >= RM_SHA256_LARGE) {
+		struct rm_sha256 *h = rm_sha256_new();
+		if (h != NULL) {
+			rm_sha256_update(h, data, len);
+			rm_sha256_final(h, hex);
+			return;
+		}
+	}
 	nettle_sha256_init(&c);
 	nettle_sha256_update(&c, len, data);
 	nettle_sha256_digest(&c, sizeof(md), md);
