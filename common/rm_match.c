@@ -118,7 +118,8 @@ fill_clause(const struct rm_taxo_key *k, struct rm_clause *c, const json_t *v, c
 	json_t *x;
 	const char *name;
 
-	c->need = json_deep_copy(v);
+	/* shared, not copied: nothing changes a node's requirements once read */
+	c->need = json_incref((json_t *)v);
 	switch (k->cmp) {
 	case RM_C_AT_LEAST:
 	case RM_C_AT_MOST:
@@ -524,7 +525,7 @@ rm_node_compile(const struct rm_taxo *t, const json_t *doc, const char *file,
 	} else
 		caps = doc;
 	n->id = strdup(json_is_string(id) ? json_string_value(id) : "node");
-	n->requirements = json_deep_copy(caps);
+	n->requirements = json_incref((json_t *)caps);
 	if (read_flags(caps, &f, file, fprefix, err) != 0 ||
 	    compile_obj(t, n, caps, "", f, -1, file, fprefix, err) != 0) {
 		json_decref(owned);

@@ -453,6 +453,8 @@ tier_requirements(const json_t *tier, int *remote_only)
 		*remote_only = json_is_true(json_object_get(tier, "remote"));
 		return json_incref(json_object_get(tier, "capabilities"));
 	}
+	if (json_is_object(tier) && json_object_get(tier, "remote") == NULL)
+		return json_incref((json_t *)tier);	/* shared: nothing changes it */
 	if (json_is_object(tier)) {
 		req = json_deep_copy(tier);
 		*remote_only = json_is_true(json_object_get(req, "remote"));
