@@ -1703,12 +1703,28 @@ version_ok(const struct rm_clause *c, const struct rm_taxo_key *k, const struct 
 	return 1;
 }
 
+/* Appends the NUL-terminated tag and text to buf at *n: -1 when it does not fit. */
+static int
+sig_add(char *buf, size_t size, size_t *n, char tag, const char *text)
+{
+	size_t len = strlen(text) + 1;
+
+	if (*n + 1 + len > size)
+		return -1;
+	buf[(*n)++] = tag;
+	memcpy(buf + *n, text, len);
+	*n += len;
+	return 0;
+}
+
 /*
- * What decides a version or version_map clause (version_ok): its key, names,
- * ranges or exact version, and missing_ok. Its length, 0 when too long.
+ * What decides a version or version_map clause, exactly what version_ok
+ * reads: its key, missing_ok, and for a version its range or else its
+ * exact version, for a map each name with its range. Its length, 0 when
+ * too long to remember.
  */
 static size_t
-version_sig(const struct rm_clause *c, char *buf, size_t size)
+version_sig(const struct rm_clause *c, const struct rm_taxo_key *k, char *buf, size_t size)
 {
 	size_t i, n;
 	int w = snprintf(buf, size, "%d %d %zu", c->key, c->missing_ok, c->nstrs);
@@ -1716,17 +1732,18 @@ version_sig(const struct rm_clause *c, char *buf, size_t size)
 	if (w < 0 || (size_t)w >= size)
 		return 0;
 	n = (size_t)w + 1;
+	if (k->cmp == RM_C_VERSION) {
+		if (c->ranges && c->ranges[0])
+			return sig_add(buf, size, &n, 'R', c->ranges[0]) == 0 ? n : 0;
+		if (c->nstrs == 0)
+			return n;
+		return sig_add(buf, size, &n, 'S', c->strs[0]) == 0 ? n : 0;
+	}
 	for (i = 0; i < c->nstrs; i++) {
-		const char *r = c->ranges && c->ranges[i] ? c->ranges[i] : "";
-		size_t a = strlen(c->strs[i]) + 1, b = strlen(r) + 1;
-		if (n + a + b + 1 >= size)
+		if (sig_add(buf, size, &n, 'S', c->strs[i]) != 0 ||
+		    sig_add(buf, size, &n, c->ranges && c->ranges[i] ? 'R' : 'N',
+		    c->ranges && c->ranges[i] ? c->ranges[i] : "") != 0)
 			return 0;
-		memcpy(buf + n, c->strs[i], a);
-		n += a;
-		/* a range, or none (\1): an exact version is a name of its own */
-		buf[n++] = c->ranges && c->ranges[i] ? '\2' : '\1';
-		memcpy(buf + n, r, b);
-		n += b;
 	}
 	return n;
 }
@@ -1801,7 +1818,7 @@ clause_pass(const struct ctx *x, struct rm_xidx *xi, const struct rm_clause *c,
 		{
 			/* the same clause in another node: the same executors */
 			char sig[1024];
-			size_t slen = version_sig(c, sig, sizeof(sig));
+			size_t slen = version_sig(c, k, sig, sizeof(sig));
 			struct vmemo *m;
 			const struct rm_val *col = rm_exset_col(s, c->key);
 			if (slen > 0 && rm_xidx_memo(xi, sig, slen, pass) == 0)
