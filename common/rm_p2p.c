@@ -748,13 +748,13 @@ reap(pid_t pid)
 {
 	int i, status;
 
-	/* looked at often: the fetch ends when the peer has */
-	for (i = 0; i < 200; i++) {
+	/* looked at often (every 2 ms, 2 s in all): the fetch ends when the peer has */
+	for (i = 0; i < 1000; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return;
-		if (i == 100)
+		if (i == 500)
 			kill(-pid, SIGTERM);
-		usleep(10000);
+		usleep(2000);
 	}
 	kill(-pid, SIGKILL);
 	waitpid(pid, &status, 0);
@@ -845,9 +845,10 @@ rm_p2p_fetch(const char *command, const char *const *refs, size_t n, int flags,
 	}
 	rm_info("peer: channel open with '%s'", command);
 	r = fetch_all(&pe, refs, n, *results, err);
+	/* its signaling ended first, the peer ends while our side closes */
+	close(to);
 	rm_p2p_close(pe.p);
 	rm_debug("peer: channel closed");
-	close(to);
 	close(from);
 	reap(pid);
 	rm_debug("peer: '%s' ended", command);

@@ -130,6 +130,7 @@ struct rm_p2p {
 	size_t linelen;
 	int sock[16], sockbuf[16], nsock;	/* the UDP sockets grown, and what they had */
 	size_t received;
+	long long t0;			/* when rm_p2p_open began: set-up times in -vv */
 };
 
 static long long
@@ -316,7 +317,8 @@ sig_send(struct rm_p2p *p, json_t *msg, struct rm_err *err)
 	size_t len, off = 0;
 	int r = 0;
 
-	rm_debug("peer: signaling out: %s", json_string_value(json_object_get(msg, "type")));
+	rm_debug("peer: signaling out: %s (%lld ms)", json_string_value(json_object_get(msg, "type")),
+	    now_ms() - p->t0);
 	json_decref(msg);
 	if (text == NULL)
 		return fail(p, err, "%s", "cannot encode a signaling message");
@@ -443,7 +445,7 @@ sig_line(struct rm_p2p *p, const char *line, struct rm_err *err)
 		json_decref(m);
 		return 0;
 	}
-	rm_debug("peer: signaling in: %s", type ? type : "?");
+	rm_debug("peer: signaling in: %s (%lld ms)", type ? type : "?", now_ms() - p->t0);
 	if (!json_is_object(m) || type == NULL) {
 		json_decref(m);
 		return fail(p, err, "the peer's signaling is not JSON lines with a \"type\": "
@@ -668,7 +670,7 @@ start(struct rm_p2p *p, struct rm_err *err)
 		g_clear_error(&ge);
 		return -RM_EXIT_NETWORK;
 	}
-	rm_debug("peer: GStreamer started");
+	rm_debug("peer: GStreamer started (%lld ms)", now_ms() - p->t0);
 	p->pipe = gst_pipeline_new("rm-p2p");
 	p->wrtc = gst_element_factory_make("webrtcbin", "rm-p2p-webrtc");
 	if (p->pipe == NULL || p->wrtc == NULL)
@@ -693,6 +695,7 @@ start(struct rm_p2p *p, struct rm_err *err)
 		 */
 		if (dtls != NULL)
 			gst_object_unref(gst_object_ref_sink(dtls));
+		rm_debug("peer: DTLS certificate made (%lld ms)", now_ms() - p->t0);
 		g_signal_connect(p->wrtc, "on-data-channel", G_CALLBACK(on_data_channel), p);
 	}
 	if (gst_element_set_state(p->pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
@@ -717,6 +720,7 @@ rm_p2p_open(enum rm_p2p_role role, int sig_in, int sig_out, int timeout_ms,
 	*out = NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	p->t0 = now_ms();
 	p->role = role;
 	p->sig_in = sig_in;
 	p->sig_out = sig_out;
@@ -748,6 +752,7 @@ rm_p2p_open(enum rm_p2p_role role, int sig_in, int sig_out, int timeout_ms,
 		rm_p2p_close(p);
 		return r;
 	}
+	rm_debug("peer: channel open (%lld ms)", now_ms() - p->t0);
 	/* the package bytes come to the fetching side: its buffers, not the server's */
 	if (role == RM_P2P_OFFER)
 		socket_buffers(p, 1);

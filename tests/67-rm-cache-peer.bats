@@ -86,6 +86,18 @@ pkgfile() { rm-cache path --package "$1"; }
 	refute_output --regexp '\.(peer|tmp\..*)$'
 }
 
+@test "rm-cache peer: -vv shows where the set-up time goes, on both sides" {
+	run --separate-stderr in_b rm-cache fetch -vv --peer "REMOTEMEDIA_HOME=$SRV ip netns exec $NSA rm-cache serve -vv --stdio" "$D1"
+	assert_success
+	# fetching side: GStreamer, its offer (its DTLS certificate made first), the answer, the channel
+	[[ $stderr =~ GStreamer\ started\ \([0-9]+\ ms\).*signaling\ out:\ offer\ \([0-9]+\ ms\) ]]
+	[[ $stderr =~ signaling\ in:\ answer\ \([0-9]+\ ms\) ]]
+	[[ $stderr =~ peer:\ DTLS\ certificate\ made\ \([0-9]+\ ms\) ]]
+	[[ $stderr =~ signaling\ out:\ answer\ \([0-9]+\ ms\) ]]
+	[ "$(grep -cE 'channel open \([0-9]+ ms\)' <<<"$stderr")" = 2 ]
+	[[ $stderr == *"peer: 'REMOTEMEDIA_HOME="*"' ended"* ]]
+}
+
 @test "rm-cache peer: a digest prefix is resolved by the peer's cache, and the text output names the peer" {
 	run script -qec "ip netns exec $NSB rm-cache fetch -q --peer '$PEER' ${D1:7:12}" /dev/null
 	assert_success
