@@ -233,7 +233,7 @@ static int
 serve_send(struct rm_p2p *p, struct rm_cache_pkg *pkg, const char *hex, uint64_t offset,
     uint64_t size, struct rm_err *err)
 {
-	static unsigned char buf[RM_P2P_FRAME_MAX];
+	unsigned char *buf = NULL;
 	long long flip = test_hook("REMOTEMEDIA_TEST_PEER_FLIP"), frames = 0;
 	/* a test double that alters a byte says the hash of what it sends */
 	const char *known = flip < 0 ? rm_cache_package_sha256(pkg) : NULL;
@@ -243,7 +243,11 @@ serve_send(struct rm_p2p *p, struct rm_cache_pkg *pkg, const char *hex, uint64_t
 	int r = 0;
 
 	while (at < size) {
-		size_t want = size - at < sizeof(buf) ? (size_t)(size - at) : sizeof(buf), n;
+		size_t want = size - at < RM_P2P_FRAME_MAX ? (size_t)(size - at) : RM_P2P_FRAME_MAX, n;
+		if (buf == NULL && (buf = malloc(RM_P2P_FRAME_MAX)) == NULL) {
+			r = rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+			break;
+		}
 		if ((r = rm_cache_package_read(pkg, buf, want, &n, err)) != 0 ||
 		    (n == 0 && (r = rm_err_set(err, RM_EXIT_INVALID, NULL, NULL, "cannot read "
 		    "the cached package sha256:%s: it shrank", hex)) != 0)) {
@@ -254,6 +258,7 @@ serve_send(struct rm_p2p *p, struct rm_cache_pkg *pkg, const char *hex, uint64_t
 			r = serve_error(p, "unavailable", "its cached package cannot be read "
 			    "(see the serving side's messages)", err);
 			rm_sha256_final(h, sum);
+			free(buf);
 			return r;
 		}
 		if (flip >= 0 && (uint64_t)flip >= at && (uint64_t)flip < at + (uint64_t)n)
@@ -263,11 +268,18 @@ serve_send(struct rm_p2p *p, struct rm_cache_pkg *pkg, const char *hex, uint64_t
 		if (at + (uint64_t)n > offset) {
 			uint64_t skip = offset > at ? offset - at : 0;
 			test_stop(frames++);
-			if ((r = rm_p2p_send(p, RM_P2P_BINARY, buf + skip, (size_t)n - skip, err)) != 0)
+			/* a whole frame goes as it is, not copied: the next one gets a new buffer */
+			if (skip == 0) {
+				r = rm_p2p_send_take(p, buf, n, err);
+				buf = NULL;
+			} else
+				r = rm_p2p_send(p, RM_P2P_BINARY, buf + skip, (size_t)n - skip, err);
+			if (r != 0)
 				break;
 		}
 		at += (uint64_t)n;
 	}
+	free(buf);
 	rm_sha256_final(h, sum);
 	if (r != 0)
 		return r;
@@ -324,7 +336,6 @@ rm_p2p_serve(int sig_in, int sig_out, int timeout_ms, struct rm_err *err)
 	while ((r = rm_p2p_recv(p, &kind, &data, &len, err)) == 0) {
 		json_t *req = kind == RM_P2P_TEXT ? json_loadb(data, len, 0, NULL) : NULL;
 		const char *op = json_string_value(json_object_get(req, "op"));
-		free(data);
 		rm_p2p_set_timeout(p, timeout_ms);
 		if (op != NULL && strcmp(op, "have") == 0)
 			r = serve_have(p, req, err);
@@ -518,7 +529,6 @@ recv_answer(struct peer *pe, const char *what, json_t **ans, struct rm_err *err)
 		return r < 0 ? r : rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "the peer left "
 		    "before answering");
 	*ans = kind == RM_P2P_TEXT ? json_loadb(data, len, 0, NULL) : NULL;
-	free(data);
 	op = json_string_value(json_object_get(*ans, "op"));
 	if (op == NULL)
 		r = rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "the peer's answer is not a JSON "
@@ -602,18 +612,15 @@ receive(struct peer *pe, const char *hex, uint64_t size, struct partial *t,
 		return r;
 	while ((r = rm_p2p_recv(pe->p, &kind, &data, &len, err)) == 0 && kind == RM_P2P_BINARY) {
 		if (t->have + len > size) {
-			free(data);
 			return rm_err_set(err, RM_EXIT_INTEGRITY, NULL, NULL, "refused: peer '%s' "
 			    "sends more than the %llu bytes it announced", pe->command,
 			    (unsigned long long)size);
 		}
 		if (pwrite(t->fd, data, len, (off_t)t->have) != (ssize_t)len) {
-			free(data);
 			return rm_err_set(err, RM_EXIT_INVALID, t->path, NULL, "cannot write: %s",
 			    strerror(errno));
 		}
 		nettle_sha256_update(&t->ctx, len, (const uint8_t *)data);
-		free(data);
 		t->have += len;
 		if (t->have - t->saved >= CHECKPOINT && (r = state_save(t, err)) != 0)
 			return r;
@@ -629,7 +636,6 @@ receive(struct peer *pe, const char *hex, uint64_t size, struct partial *t,
 		    (unsigned long long)size);
 	}
 	done = json_loadb(data, len, 0, NULL);
-	free(data);
 	r = check_done(pe, done, t, hex, size, err);
 	json_decref(done);
 	return r;
