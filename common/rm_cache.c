@@ -94,20 +94,39 @@ entry_complete(const char *hex)
  * its large files are stored once, as blobs, which its unpacked files are
  * hard links to; the .rmpkg is written when a caller asks for it
  * (package_make), byte-identical and every file hashed, and gc removes it
- * again.
+ * again. "sha256", where an install knew it without hashing again (a
+ * package from a peer, hashed as it came), is the SHA-256 of that package
+ * file: a peer served from the blobs is told it without a second pass over
+ * the bytes (rm_cache_package_sha256).
  */
 #define LAYOUT_SCHEMA "remotemedia.cache-layout/1"
 
 static int
-layout_write(const char *hex, const json_t *files, long long mtime, struct rm_err *err)
+layout_write(const char *hex, const json_t *files, long long mtime, const char *pkgsha,
+    struct rm_err *err)
 {
-	return record_write(hex, "layout", json_pack("{ss sI sO}", "schema", LAYOUT_SCHEMA,
-	    "mtime", (json_int_t)mtime, "files", (json_t *)files), err);
+	json_t *doc = json_pack("{ss sI sO}", "schema", LAYOUT_SCHEMA, "mtime", (json_int_t)mtime,
+	    "files", (json_t *)files);
+
+	if (doc != NULL && pkgsha != NULL && pkgsha[0] != '\0')
+		json_object_set_new(doc, "sha256", json_string(pkgsha));
+	return record_write(hex, "layout", doc, err);
 }
+
+static int layout_load(const char *hex, json_t **files, long long *mtime,
+    char pkgsha[RM_SHA256_HEX], struct rm_err *err);
 
 /* The files and mtime of an entry's layout record: 0, 1 when it has none, < 0 bad. */
 static int
 layout_read(const char *hex, json_t **files, long long *mtime, struct rm_err *err)
+{
+	return layout_load(hex, files, mtime, NULL, err);
+}
+
+/* The same, and its package file's SHA-256 where recorded (else ""). */
+static int
+layout_load(const char *hex, json_t **files, long long *mtime, char pkgsha[RM_SHA256_HEX],
+    struct rm_err *err)
 {
 	char p[PATH_MAX];
 	json_t *doc, *f, *v;
@@ -139,6 +158,12 @@ layout_read(const char *hex, json_t **files, long long *mtime, struct rm_err *er
 		}
 	*mtime = (long long)json_integer_value(json_object_get(doc, "mtime"));
 	*files = json_incref(f);
+	if (pkgsha != NULL) {
+		/* anything but 64 hex digits is as good as none: the bytes are hashed */
+		const char *sum = json_string_value(json_object_get(doc, "sha256"));
+		snprintf(pkgsha, RM_SHA256_HEX, "%s", sum != NULL && strlen(sum) == 64 &&
+		    is_hex(sum, 64) ? sum : "");
+	}
 	json_decref(doc);
 	return 0;
 }
@@ -340,6 +365,7 @@ struct source {
 	char layout[PATH_MAX];		/* ... an OCI image layout directory, or ... */
 	const char *pkgfile;		/* ... a package file ... */
 	const json_t *offsets;		/* ... with each blob's offset in it */
+	const char *pkgsha;		/* its SHA-256, when known (hex), or NULL */
 };
 
 /*
@@ -829,7 +855,7 @@ install_oci(struct source *s, const json_t *files, const char *pkgdigest, long l
 		goto out;
 	}
 	/* the blobs are the package now: the .rmpkg is made again when asked for */
-	if ((r = layout_write(hex, files, mtime, err)) != 0)
+	if ((r = layout_write(hex, files, mtime, made ? NULL : s->pkgsha, err)) != 0)
 		goto out;
 	if (made)
 		unlink(rmpkg);
@@ -929,6 +955,7 @@ struct rm_cache_pkg {
 	uint64_t pos, size, off;
 	size_t sec;		/* entry i's header is section 2i, its data 2i + 1 */
 	struct rm_sha256 *h;	/* the blob being read */
+	char sha[RM_SHA256_HEX];	/* the package file's, as recorded, or "" */
 };
 
 void
@@ -1009,9 +1036,12 @@ package_open_blobs(struct rm_cache_pkg *k, long long mtime, struct rm_err *err)
 	return 0;
 }
 
-/* The .rmpkg, or the layout record and its blobs: under the entry's lock. */
+/*
+ * The .rmpkg, or the layout record and its blobs (with blobs 0, only the
+ * size they make: nothing but the record is read): under the entry's lock.
+ */
 static int
-package_open_locked(struct rm_cache_pkg *k, struct rm_err *err)
+package_open_locked(struct rm_cache_pkg *k, int blobs, struct rm_err *err)
 {
 	char p[PATH_MAX], want[80];
 	long long mtime = 0;
@@ -1030,7 +1060,7 @@ package_open_locked(struct rm_cache_pkg *k, struct rm_err *err)
 		k->size = (uint64_t)st.st_size;
 		return 0;
 	}
-	if ((r = layout_read(k->hex, &k->files, &mtime, err)) != 0)
+	if ((r = layout_load(k->hex, &k->files, &mtime, k->sha, err)) != 0)
 		return r < 0 ? r : rm_err_set(err, RM_EXIT_NOTFOUND, p, NULL,
 		    "no package file and no layout record to make it from");
 	/* its meta/contents.json is the package digest: the package asked for */
@@ -1041,11 +1071,16 @@ package_open_locked(struct rm_cache_pkg *k, struct rm_err *err)
 	if (!contents)
 		return rm_err_set(err, RM_EXIT_INTEGRITY, p, NULL, "refused: the layout record "
 		    "of sha256:%.12s... does not make that package", k->hex);
+	if (!blobs) {
+		if ((r = layout_map(k->files, mtime, &k->map, err)) == 0)
+			k->size = k->map->total;
+		return r;
+	}
 	return package_open_blobs(k, mtime, err);
 }
 
-int
-rm_cache_package_open(const char *hex, struct rm_cache_pkg **out, uint64_t *size,
+static int
+package_open(const char *hex, int blobs, struct rm_cache_pkg **out, uint64_t *size,
     struct rm_err *err)
 {
 	struct rm_cache_pkg *k;
@@ -1069,7 +1104,7 @@ rm_cache_package_open(const char *hex, struct rm_cache_pkg **out, uint64_t *size
 	if ((lfd = open(lk, O_RDONLY | O_CLOEXEC)) >= 0)
 		while (flock(lfd, LOCK_SH) != 0 && errno == EINTR)
 			;
-	r = package_open_locked(k, err);
+	r = package_open_locked(k, blobs, err);
 	if (lfd >= 0)
 		close(lfd);
 	if (r != 0) {
@@ -1079,6 +1114,62 @@ rm_cache_package_open(const char *hex, struct rm_cache_pkg **out, uint64_t *size
 	*size = k->size;
 	*out = k;
 	return 0;
+}
+
+int
+rm_cache_package_open(const char *hex, struct rm_cache_pkg **out, uint64_t *size,
+    struct rm_err *err)
+{
+	return package_open(hex, 1, out, size, err);
+}
+
+int
+rm_cache_package_size(const char *hex, uint64_t *size, struct rm_err *err)
+{
+	struct rm_cache_pkg *k;
+	int r;
+
+	if ((r = package_open(hex, 0, &k, size, err)) == 0)
+		rm_cache_package_close(k);
+	return r;
+}
+
+const char *
+rm_cache_package_sha256(const struct rm_cache_pkg *k)
+{
+	return k->sha[0] != '\0' ? k->sha : NULL;
+}
+
+/*
+ * Where reading goes on from, at or before off: the start of the blob that
+ * holds off (a blob is checked whole), or off itself in the bytes around
+ * the blobs. Nothing before it is read, nor checked.
+ */
+uint64_t
+rm_cache_package_seek(struct rm_cache_pkg *k, uint64_t off)
+{
+	uint64_t at = 0;
+
+	/* only before the first read */
+	if (k->pos != 0)
+		return k->pos;
+	if (off > k->size)
+		off = k->size;
+	if (k->fd >= 0)
+		return k->pos = off;
+	for (k->sec = 0; k->sec <= 2 * k->map->n; k->sec++) {
+		size_t i = k->sec / 2;
+		int data = k->sec % 2 == 1 && i < k->map->n;
+		uint64_t len = k->sec == 2 * k->map->n ? k->map->tail_len :
+		    data ? k->map->ent[i].size : k->map->ent[i].lit_len;
+		if (at + len > off || k->sec == 2 * k->map->n) {
+			k->off = data ? 0 : off - at;
+			break;
+		}
+		at += len;
+	}
+	k->pos = at + k->off;
+	return k->pos;
 }
 
 /* Entry i's blob read to its end: its bytes must be its digest. */
@@ -1408,8 +1499,8 @@ out:
  * before anything is stored. pkgdigest: what it is.
  */
 static int
-install_pkgfile_blobs(const char *path, const char *want, const char *source,
-    char pkgdigest[80], int *cached, struct rm_err *err)
+install_pkgfile_blobs(const char *path, const char *want, const char *pkgsha,
+    const char *source, char pkgdigest[80], int *cached, struct rm_err *err)
 {
 	json_t *files = NULL, *offsets = NULL, *f;
 	long long mtime = 0;
@@ -1434,6 +1525,7 @@ install_pkgfile_blobs(const char *path, const char *want, const char *source,
 	memset(&s, 0, sizeof(s));
 	s.pkgfile = path;
 	s.offsets = offsets;
+	s.pkgsha = pkgsha;
 	r = install_oci(&s, files, pkgdigest, mtime, NULL, path, source, cached, err);
 	json_decref(offsets);
 	json_decref(files);
@@ -1446,7 +1538,7 @@ fetch_pkgfile(const char *path, json_t **result, struct rm_err *err)
 	char pkgdigest[80];
 	int r, cached;
 
-	r = install_pkgfile_blobs(path, NULL, "file", pkgdigest, &cached, err);
+	r = install_pkgfile_blobs(path, NULL, NULL, "file", pkgdigest, &cached, err);
 	if (r == 0)
 		*result = result_for(path, pkgdigest + 7, NULL, cached);
 	return r;
@@ -2333,8 +2425,8 @@ rm_cache_clear(const char *ref, json_t **rep, struct rm_err *err)
 /* ---- peers (rm_p2p.h) --------------------------------------------------- */
 
 int
-rm_cache_install_peer(const char *hex, const char *partial, const char *ref,
-    const char *source, int flags, json_t **result, struct rm_err *err)
+rm_cache_install_peer(const char *hex, const char *partial, const char *pkgsha,
+    const char *ref, const char *source, int flags, json_t **result, struct rm_err *err)
 {
 	char key[1200] = "", want[80], pkgdigest[80];
 	struct rm_oci_ref o;
@@ -2353,7 +2445,7 @@ rm_cache_install_peer(const char *hex, const char *partial, const char *ref,
 		    "sha256:%s: not in the cache", hex);
 	} else {
 		/* kept as its blobs, as a package from a registry: the partial goes */
-		r = install_pkgfile_blobs(partial, want, source, pkgdigest, &cached, err);
+		r = install_pkgfile_blobs(partial, want, pkgsha, source, pkgdigest, &cached, err);
 		unlink(partial);
 	}
 	if (r == 0 && key[0] != '\0') {

@@ -100,6 +100,8 @@ json_t *rm_cache_mount_candidates(const char *host, const char *repo);
  * (RM_EXIT_INTEGRITY). ref (an oci:// reference is remembered as resolved)
  * and source ("peer:COMMAND") go into *result and refs.json. An entry
  * complete already is left as it is (partial "" when nothing came).
+ * pkgsha (may be NULL): the partial file's SHA-256 as it was hashed while
+ * it came, recorded when the entry is made from that very file.
  */
 /*
  * The package file of a cached entry, for reading from its start, writing
@@ -117,8 +119,22 @@ int rm_cache_package_open(const char *hex, struct rm_cache_pkg **pkg, uint64_t *
 int rm_cache_package_read(struct rm_cache_pkg *pkg, void *buf, size_t len, size_t *got,
     struct rm_err *err);
 void rm_cache_package_close(struct rm_cache_pkg *pkg);
-int rm_cache_install_peer(const char *hex, const char *partial, const char *ref,
-    const char *source, int flags, json_t **result, struct rm_err *err);
+/* Its size alone, the same errors as open: no blob is opened, nothing hashed. */
+int rm_cache_package_size(const char *hex, uint64_t *size, struct rm_err *err);
+/*
+ * The package file's SHA-256 (hex) where the entry recorded it when it was
+ * installed (it came from a peer, hashed as it came), else NULL: the
+ * blobs' own digests are checked as they are read all the same.
+ */
+const char *rm_cache_package_sha256(const struct rm_cache_pkg *pkg);
+/*
+ * Before the first read: where reading goes on from, at or before off
+ * (the start of the blob that holds off: a blob is checked whole). What
+ * lies before it is neither read nor checked.
+ */
+uint64_t rm_cache_package_seek(struct rm_cache_pkg *pkg, uint64_t off);
+int rm_cache_install_peer(const char *hex, const char *partial, const char *pkgsha,
+    const char *ref, const char *source, int flags, json_t **result, struct rm_err *err);
 /* Removes one entry (by any reference form) or, with ref NULL, everything. */
 int rm_cache_clear(const char *ref, json_t **report, struct rm_err *err);
 

@@ -60,6 +60,8 @@ rm_lazy_gst_available(struct rm_err *err)
 
 /* GLib */
 RM_LAZY(glib, GBytes *, g_bytes_new, (gconstpointer d, gsize n), (d, n))
+RM_LAZY(glib, GBytes *, g_bytes_new_take, (gpointer d, gsize n), (d, n))
+RM_LAZY(glib, GBytes *, g_bytes_ref, (GBytes *b), (b))
 RM_LAZY(glib, gconstpointer, g_bytes_get_data, (GBytes *b, gsize *n), (b, n))
 RM_LAZY_FREE(glib, g_bytes_unref, GBytes *)
 RM_LAZY_FREE(glib, g_free, gpointer)

@@ -133,11 +133,11 @@ serve_lookup(const json_t *req, char hex[RM_SHA256_HEX])
 }
 
 /*
- * The package file of a cached package, for serving from its start: a
- * package kept as its blobs is read from them as it is sent, each blob
- * hashed as it is read (rm_cache_package_open), nothing made or written
- * first. 0 with *pkg set; otherwise the error is answered (not_found, or
- * unavailable saying why) and *pkg is NULL.
+ * The package file of a cached package, for serving: a package kept as its
+ * blobs is read from them as it is sent, each blob hashed as it is read
+ * (rm_cache_package_open), nothing made or written first; with pkg NULL,
+ * only its size (no blob opened). 0 with *pkg set; 1 when the error was
+ * answered (not_found, or unavailable saying why); < 0 when even that failed.
  */
 static int
 serve_package(struct rm_p2p *p, const char *hex, struct rm_cache_pkg **pkg, uint64_t *size,
@@ -145,15 +145,20 @@ serve_package(struct rm_p2p *p, const char *hex, struct rm_cache_pkg **pkg, uint
 {
 	struct rm_err e;
 	char msg[1200];
+	int r;
 
 	rm_err_clear(&e);
-	if (rm_cache_package_open(hex, pkg, size, &e) == 0)
+	if ((pkg != NULL ? rm_cache_package_open(hex, pkg, size, &e) :
+	    rm_cache_package_size(hex, size, &e)) == 0)
 		return 0;
 	if (e.code == RM_EXIT_NOTFOUND && strcmp(e.file, hex) == 0)
-		return serve_error(p, "not_found", "not in this cache", err);
-	rm_warn("peer: cannot serve sha256:%s: %s", hex, rm_err_str(&e, msg, sizeof(msg)));
-	return serve_error(p, "unavailable", "in this cache, but its package cannot be read "
-	    "(see the serving side's messages)", err);
+		r = serve_error(p, "not_found", "not in this cache", err);
+	else {
+		rm_warn("peer: cannot serve sha256:%s: %s", hex, rm_err_str(&e, msg, sizeof(msg)));
+		r = serve_error(p, "unavailable", "in this cache, but its package cannot be read "
+		    "(see the serving side's messages)", err);
+	}
+	return r != 0 ? r : 1;
 }
 
 static int
@@ -161,7 +166,6 @@ serve_have(struct rm_p2p *p, const json_t *req, struct rm_err *err)
 {
 	char hex[RM_SHA256_HEX], path[PATH_MAX];
 	json_t *contents, *ans;
-	struct rm_cache_pkg *pkg = NULL;
 	uint64_t size;
 	struct rm_err e;
 	int r = serve_lookup(req, hex);
@@ -171,9 +175,9 @@ serve_have(struct rm_p2p *p, const json_t *req, struct rm_err *err)
 		    "digits) or a \"ref\" (oci:// or a digest prefix)", err);
 	if (r == 1)
 		return serve_error(p, "not_found", "not in this cache", err);
-	if ((r = serve_package(p, hex, &pkg, &size, err)) != 0 || pkg == NULL)
-		return r;
-	rm_cache_package_close(pkg);
+	/* its size alone: a "get" opens the package, if one follows */
+	if ((r = serve_package(p, hex, NULL, &size, err)) != 0)
+		return r == 1 ? 0 : r;
 	snprintf(path, sizeof(path), "%s/pipelines/%s/" RM_PKG_CONTENTS, rm_home(), hex);
 	rm_err_clear(&e);
 	contents = rm_doc_load(path, &e);
@@ -218,19 +222,32 @@ test_stop(long long frames)
 			pause();
 }
 
+/*
+ * The package from offset, then "done". Its SHA-256 there is the one the
+ * entry recorded, when it did: then reading starts at the blob that holds
+ * offset, and each byte is hashed once, by its blob's check. Otherwise
+ * every byte from the start is hashed for it too, those before offset
+ * read and hashed but not sent.
+ */
 static int
 serve_send(struct rm_p2p *p, struct rm_cache_pkg *pkg, const char *hex, uint64_t offset,
     uint64_t size, struct rm_err *err)
 {
-	static unsigned char buf[RM_P2P_FRAME_MAX];
-	struct rm_sha256 *h = rm_sha256_new();
+	unsigned char *buf = NULL;
 	long long flip = test_hook("REMOTEMEDIA_TEST_PEER_FLIP"), frames = 0;
+	/* a test double that alters a byte says the hash of what it sends */
+	const char *known = flip < 0 ? rm_cache_package_sha256(pkg) : NULL;
+	struct rm_sha256 *h = known == NULL ? rm_sha256_new() : NULL;
 	char sum[RM_SHA256_HEX];
-	uint64_t at = 0;
+	uint64_t at = known != NULL ? rm_cache_package_seek(pkg, offset) : 0;
 	int r = 0;
 
 	while (at < size) {
-		size_t want = size - at < sizeof(buf) ? (size_t)(size - at) : sizeof(buf), n;
+		size_t want = size - at < RM_P2P_FRAME_MAX ? (size_t)(size - at) : RM_P2P_FRAME_MAX, n;
+		if (buf == NULL && (buf = malloc(RM_P2P_FRAME_MAX)) == NULL) {
+			r = rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+			break;
+		}
 		if ((r = rm_cache_package_read(pkg, buf, want, &n, err)) != 0 ||
 		    (n == 0 && (r = rm_err_set(err, RM_EXIT_INVALID, NULL, NULL, "cannot read "
 		    "the cached package sha256:%s: it shrank", hex)) != 0)) {
@@ -241,27 +258,35 @@ serve_send(struct rm_p2p *p, struct rm_cache_pkg *pkg, const char *hex, uint64_t
 			r = serve_error(p, "unavailable", "its cached package cannot be read "
 			    "(see the serving side's messages)", err);
 			rm_sha256_final(h, sum);
+			free(buf);
 			return r;
 		}
 		if (flip >= 0 && (uint64_t)flip >= at && (uint64_t)flip < at + (uint64_t)n)
 			buf[flip - (long long)at] ^= 0x20;
 		rm_sha256_update(h, buf, (size_t)n);
-		/* the part before offset is the receiver's already: hashed, not sent */
+		/* the part before offset is the receiver's already: read, not sent */
 		if (at + (uint64_t)n > offset) {
 			uint64_t skip = offset > at ? offset - at : 0;
 			test_stop(frames++);
-			if ((r = rm_p2p_send(p, RM_P2P_BINARY, buf + skip, (size_t)n - skip, err)) != 0)
+			/* a whole frame goes as it is, not copied: the next one gets a new buffer */
+			if (skip == 0) {
+				r = rm_p2p_send_take(p, buf, n, err);
+				buf = NULL;
+			} else
+				r = rm_p2p_send(p, RM_P2P_BINARY, buf + skip, (size_t)n - skip, err);
+			if (r != 0)
 				break;
 		}
 		at += (uint64_t)n;
 	}
+	free(buf);
 	rm_sha256_final(h, sum);
 	if (r != 0)
 		return r;
-	rm_info("peer: sent sha256:%s from %llu, %llu bytes", hex, (unsigned long long)offset,
-	    (unsigned long long)(size - offset));
+	rm_info("peer: sent sha256:%s from %llu, %llu bytes%s", hex, (unsigned long long)offset,
+	    (unsigned long long)(size - offset), known != NULL ? " (its SHA-256 as recorded)" : "");
 	return send_json(p, json_pack("{ss ss+ sI ss}", "op", "done", "digest", "sha256:", hex,
-	    "size", (json_int_t)size, "sha256", sum), err);
+	    "size", (json_int_t)size, "sha256", known != NULL ? known : sum), err);
 }
 
 static int
@@ -280,8 +305,8 @@ serve_get(struct rm_p2p *p, const json_t *req, struct rm_err *err)
 		    "digits) and an \"offset\" (a byte count)", err);
 	if (r == 1)
 		return serve_error(p, "not_found", "not in this cache", err);
-	if ((r = serve_package(p, hex, &pkg, &size, err)) != 0 || pkg == NULL)
-		return r;
+	if ((r = serve_package(p, hex, &pkg, &size, err)) != 0)
+		return r == 1 ? 0 : r;
 	if ((uint64_t)offset > size)
 		r = serve_error(p, "bad_offset", "the offset is past the end of the package", err);
 	else
@@ -311,7 +336,6 @@ rm_p2p_serve(int sig_in, int sig_out, int timeout_ms, struct rm_err *err)
 	while ((r = rm_p2p_recv(p, &kind, &data, &len, err)) == 0) {
 		json_t *req = kind == RM_P2P_TEXT ? json_loadb(data, len, 0, NULL) : NULL;
 		const char *op = json_string_value(json_object_get(req, "op"));
-		free(data);
 		rm_p2p_set_timeout(p, timeout_ms);
 		if (op != NULL && strcmp(op, "have") == 0)
 			r = serve_have(p, req, err);
@@ -505,7 +529,6 @@ recv_answer(struct peer *pe, const char *what, json_t **ans, struct rm_err *err)
 		return r < 0 ? r : rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "the peer left "
 		    "before answering");
 	*ans = kind == RM_P2P_TEXT ? json_loadb(data, len, 0, NULL) : NULL;
-	free(data);
 	op = json_string_value(json_object_get(*ans, "op"));
 	if (op == NULL)
 		r = rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "the peer's answer is not a JSON "
@@ -525,6 +548,19 @@ recv_answer(struct peer *pe, const char *what, json_t **ans, struct rm_err *err)
 	return r;
 }
 
+/* The SHA-256 of what the partial file holds so far (its running hash). */
+static void
+partial_sum(const struct partial *t, char hex[RM_SHA256_HEX])
+{
+	unsigned char md[SHA256_DIGEST_SIZE];
+	struct sha256_ctx c = t->ctx;
+	size_t i;
+
+	nettle_sha256_digest(&c, sizeof(md), md);
+	for (i = 0; i < sizeof(md); i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
 /* "done": the whole file must be what the peer says it sent. */
 static int
 check_done(struct peer *pe, const json_t *done, struct partial *t, const char *hex,
@@ -532,10 +568,7 @@ check_done(struct peer *pe, const json_t *done, struct partial *t, const char *h
 {
 	const char *op = json_string_value(json_object_get(done, "op"));
 	const char *sum = json_string_value(json_object_get(done, "sha256"));
-	unsigned char md[SHA256_DIGEST_SIZE];
 	char mine[RM_SHA256_HEX];
-	struct sha256_ctx c = t->ctx;
-	size_t i;
 
 	/* the peer found its own copy damaged: what it sent is not kept */
 	if (op != NULL && strcmp(op, "error") == 0)
@@ -548,9 +581,7 @@ check_done(struct peer *pe, const json_t *done, struct partial *t, const char *h
 	if (op == NULL || strcmp(op, "done") != 0)
 		return rm_err_set(err, RM_EXIT_NETWORK, NULL, NULL, "peer '%s': expected package "
 		    "bytes or \"done\", got \"%s\"", pe->command, op ? op : "?");
-	nettle_sha256_digest(&c, sizeof(md), md);
-	for (i = 0; i < sizeof(md); i++)
-		snprintf(mine + 2 * i, 3, "%02x", md[i]);
+	partial_sum(t, mine);
 	if (t->have != size || json_integer_value(json_object_get(done, "size")) !=
 	    (json_int_t)size)
 		return rm_err_set(err, RM_EXIT_INTEGRITY, NULL, NULL, "refused: peer '%s' sent "
@@ -581,18 +612,15 @@ receive(struct peer *pe, const char *hex, uint64_t size, struct partial *t,
 		return r;
 	while ((r = rm_p2p_recv(pe->p, &kind, &data, &len, err)) == 0 && kind == RM_P2P_BINARY) {
 		if (t->have + len > size) {
-			free(data);
 			return rm_err_set(err, RM_EXIT_INTEGRITY, NULL, NULL, "refused: peer '%s' "
 			    "sends more than the %llu bytes it announced", pe->command,
 			    (unsigned long long)size);
 		}
 		if (pwrite(t->fd, data, len, (off_t)t->have) != (ssize_t)len) {
-			free(data);
 			return rm_err_set(err, RM_EXIT_INVALID, t->path, NULL, "cannot write: %s",
 			    strerror(errno));
 		}
 		nettle_sha256_update(&t->ctx, len, (const uint8_t *)data);
-		free(data);
 		t->have += len;
 		if (t->have - t->saved >= CHECKPOINT && (r = state_save(t, err)) != 0)
 			return r;
@@ -608,7 +636,6 @@ receive(struct peer *pe, const char *hex, uint64_t size, struct partial *t,
 		    (unsigned long long)size);
 	}
 	done = json_loadb(data, len, 0, NULL);
-	free(data);
 	r = check_done(pe, done, t, hex, size, err);
 	json_decref(done);
 	return r;
@@ -620,7 +647,7 @@ fetch_one(struct peer *pe, const char *ref, json_t **result, struct rm_err *err)
 {
 	json_t *ans = NULL, *req;
 	const char *d;
-	char hex[RM_SHA256_HEX], source[1100];
+	char hex[RM_SHA256_HEX], source[1100], sum[RM_SHA256_HEX];
 	json_int_t size;
 	struct partial t;
 	struct timespec t0, t1;
@@ -659,7 +686,8 @@ fetch_one(struct peer *pe, const char *ref, json_t **result, struct rm_err *err)
 		rm_err_clear(&e);
 		/* asked by a reference whose package is here already: nothing to move */
 		if (rm_cache_lookup(hex, here, &e) == 0)
-			return rm_cache_install_peer(hex, "", ref, source, pe->flags, result, err);
+			return rm_cache_install_peer(hex, "", NULL, ref, source, pe->flags, result,
+			    err);
 	}
 	if ((r = partial_open(&t, hex, (uint64_t)size, err)) != 0) {
 		partial_close(&t, 0);
@@ -676,7 +704,9 @@ fetch_one(struct peer *pe, const char *ref, json_t **result, struct rm_err *err)
 		    secs > 0 ? (double)(t.have - start) / secs / 1e6 : 0.0);
 		close(t.fd);
 		t.fd = -1;
-		r = rm_cache_install_peer(hex, t.path, ref, source, pe->flags, result, err);
+		/* what the file hashes to, checked against "done": kept for serving it */
+		partial_sum(&t, sum);
+		r = rm_cache_install_peer(hex, t.path, sum, ref, source, pe->flags, result, err);
 	}
 	/* wrong bytes are dropped; a transfer cut short is kept for the next try */
 	partial_close(&t, r == 0 || err->code == RM_EXIT_INTEGRITY);
@@ -724,13 +754,13 @@ reap(pid_t pid)
 {
 	int i, status;
 
-	/* looked at often: the fetch ends when the peer has */
-	for (i = 0; i < 200; i++) {
+	/* looked at often (every 2 ms, 2 s in all): the fetch ends when the peer has */
+	for (i = 0; i < 1000; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return;
-		if (i == 100)
+		if (i == 500)
 			kill(-pid, SIGTERM);
-		usleep(10000);
+		usleep(2000);
 	}
 	kill(-pid, SIGKILL);
 	waitpid(pid, &status, 0);
@@ -821,9 +851,10 @@ rm_p2p_fetch(const char *command, const char *const *refs, size_t n, int flags,
 	}
 	rm_info("peer: channel open with '%s'", command);
 	r = fetch_all(&pe, refs, n, *results, err);
+	/* its signaling ended first, the peer ends while our side closes */
+	close(to);
 	rm_p2p_close(pe.p);
 	rm_debug("peer: channel closed");
-	close(to);
 	close(from);
 	reap(pid);
 	rm_debug("peer: '%s' ended", command);

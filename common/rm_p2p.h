@@ -52,10 +52,15 @@ int rm_p2p_open(enum rm_p2p_role role, int sig_in, int sig_out, int timeout_ms,
  * Waits while much is still unsent (at most timeout_ms without progress). */
 int rm_p2p_send(struct rm_p2p *p, enum rm_p2p_kind kind, const void *data, size_t len,
     struct rm_err *err);
+/* A binary message in buf (malloc'ed), taken over whatever happens: sent
+ * as it is, not copied. */
+int rm_p2p_send_take(struct rm_p2p *p, void *buf, size_t len, struct rm_err *err);
 /*
- * The next message (*data malloc'ed, NUL-terminated past len). 0: one came;
- * 1: the peer closed the channel or its signaling ended; < 0: nothing came
- * for timeout_ms (a dead peer: RM_EXIT_NETWORK) or the connection failed.
+ * The next message: *data is the transport's, as it came (not copied),
+ * valid until the next rm_p2p_recv or rm_p2p_close; a text message is
+ * NUL-terminated past len. 0: one came; 1: the peer closed the channel or
+ * its signaling ended; < 0: nothing came for timeout_ms (a dead peer:
+ * RM_EXIT_NETWORK) or the connection failed.
  */
 int rm_p2p_recv(struct rm_p2p *p, enum rm_p2p_kind *kind, char **data, size_t *len,
     struct rm_err *err);

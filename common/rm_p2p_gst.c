@@ -61,6 +61,13 @@ rm_p2p_send(struct rm_p2p *p, enum rm_p2p_kind kind, const void *data, size_t le
 }
 
 int
+rm_p2p_send_take(struct rm_p2p *p, void *buf, size_t len, struct rm_err *err)
+{
+	free(buf);
+	return unavailable(err);
+}
+
+int
 rm_p2p_recv(struct rm_p2p *p, enum rm_p2p_kind *kind, char **data, size_t *len,
     struct rm_err *err)
 {
@@ -108,6 +115,7 @@ struct ev {
 	unsigned mline;
 	size_t len;
 	char *data;
+	GBytes *bytes;		/* a binary message, as webrtcbin gave it (then data NULL) */
 	GstWebRTCDataChannel *dc;
 };
 
@@ -124,12 +132,14 @@ struct rm_p2p {
 	size_t queued;			/* message bytes not yet taken by recv, under mu */
 	int stop;			/* under mu: closing, queue nothing more */
 	struct ev *mhead, *mtail;	/* messages, the caller's thread only */
+	struct ev *held;		/* the one recv gave last: its data is the caller's */
 	int open, closed, failed, sig_eof, remote_set;
 	char failure[512];
 	char *line;
 	size_t linelen;
 	int sock[16], sockbuf[16], nsock;	/* the UDP sockets grown, and what they had */
 	size_t received;
+	long long t0;			/* when rm_p2p_open began: set-up times in -vv */
 };
 
 static long long
@@ -141,33 +151,32 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void
+ev_free(struct ev *e)
+{
+	if (e == NULL)
+		return;
+	if (e->dc != NULL)
+		g_object_unref(e->dc);
+	if (e->bytes != NULL)
+		g_bytes_unref(e->bytes);
+	free(e->data);
+	free(e);
+}
+
 /* ---- GStreamer's threads: queue and wake ---------------------------------- */
 
 static void
-push(struct rm_p2p *p, int kind, const void *data, size_t len, unsigned mline,
-    GstWebRTCDataChannel *dc)
+enqueue(struct rm_p2p *p, struct ev *e)
 {
-	struct ev *e = calloc(1, sizeof(*e));
+	int kind = e->kind, wake;
+	size_t len = e->len;
 	char b = 'x';
-	int wake;
 
-	if (e == NULL)
-		return;
-	e->kind = kind;
-	e->mline = mline;
-	e->dc = dc;
-	if (data != NULL && (e->data = malloc(len + 1)) != NULL) {
-		memcpy(e->data, data, len);
-		e->data[len] = '\0';
-		e->len = len;
-	}
 	pthread_mutex_lock(&p->mu);
 	if (p->stop) {
 		pthread_mutex_unlock(&p->mu);
-		if (e->dc != NULL)
-			g_object_unref(e->dc);
-		free(e->data);
-		free(e);
+		ev_free(e);
 		return;
 	}
 	/* the loop takes the whole queue after each wake: one wake a batch */
@@ -186,6 +195,28 @@ push(struct rm_p2p *p, int kind, const void *data, size_t len, unsigned mline,
 	pthread_mutex_unlock(&p->mu);
 	if (wake && write(p->wake[1], &b, 1) < 0 && errno != EAGAIN)
 		rm_debug("peer: cannot wake the loop: %s", strerror(errno));
+}
+
+static void
+push(struct rm_p2p *p, int kind, const void *data, size_t len, unsigned mline,
+    GstWebRTCDataChannel *dc)
+{
+	struct ev *e = calloc(1, sizeof(*e));
+
+	if (e == NULL) {
+		if (dc != NULL)
+			g_object_unref(dc);
+		return;
+	}
+	e->kind = kind;
+	e->mline = mline;
+	e->dc = dc;
+	if (data != NULL && (e->data = malloc(len + 1)) != NULL) {
+		memcpy(e->data, data, len);
+		e->data[len] = '\0';
+		e->len = len;
+	}
+	enqueue(p, e);
 }
 
 static void
@@ -224,10 +255,20 @@ on_string(GstWebRTCDataChannel *dc, gchar *s, gpointer u)
 static void
 on_data(GstWebRTCDataChannel *dc, GBytes *b, gpointer u)
 {
+	struct ev *e;
 	gsize n = 0;
-	gconstpointer d = b != NULL ? g_bytes_get_data(b, &n) : NULL;
 
-	push(u, EV_BINARY, d ? d : "", d ? n : 0, 0, NULL);
+	if (b == NULL || g_bytes_get_data(b, &n) == NULL || n == 0) {
+		push(u, EV_BINARY, "", 0, 0, NULL);
+		return;
+	}
+	/* kept as it came, not copied: this is webrtcbin's busiest thread */
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return;
+	e->kind = EV_BINARY;
+	e->bytes = g_bytes_ref(b);
+	e->len = n;
+	enqueue(u, e);
 }
 
 static void
@@ -316,7 +357,8 @@ sig_send(struct rm_p2p *p, json_t *msg, struct rm_err *err)
 	size_t len, off = 0;
 	int r = 0;
 
-	rm_debug("peer: signaling out: %s", json_string_value(json_object_get(msg, "type")));
+	rm_debug("peer: signaling out: %s (%lld ms)", json_string_value(json_object_get(msg, "type")),
+	    now_ms() - p->t0);
 	json_decref(msg);
 	if (text == NULL)
 		return fail(p, err, "%s", "cannot encode a signaling message");
@@ -443,7 +485,7 @@ sig_line(struct rm_p2p *p, const char *line, struct rm_err *err)
 		json_decref(m);
 		return 0;
 	}
-	rm_debug("peer: signaling in: %s", type ? type : "?");
+	rm_debug("peer: signaling in: %s (%lld ms)", type ? type : "?", now_ms() - p->t0);
 	if (!json_is_object(m) || type == NULL) {
 		json_decref(m);
 		return fail(p, err, "the peer's signaling is not JSON lines with a \"type\": "
@@ -530,6 +572,7 @@ handle(struct rm_p2p *p, struct ev *e, struct rm_err *err)
 			GstWebRTCDataChannelState st = GST_WEBRTC_DATA_CHANNEL_STATE_CONNECTING;
 			gchar *label = NULL;
 			p->dc = e->dc;
+			e->dc = NULL;	/* taken over */
 			g_object_get(p->dc, "label", &label, "ready-state", &st, NULL);
 			if (label == NULL || strcmp(label, RM_P2P_LABEL) != 0)
 				r = fail(p, err, "the peer opened a channel labelled '%s', not "
@@ -537,12 +580,10 @@ handle(struct rm_p2p *p, struct ev *e, struct rm_err *err)
 			g_free(label);
 			if (st == GST_WEBRTC_DATA_CHANNEL_STATE_OPEN)
 				p->open = 1;
-		} else
-			g_object_unref(e->dc);
+		}
 		break;
 	}
-	free(e->data);
-	free(e);
+	ev_free(e);
 	return r;
 }
 
@@ -570,12 +611,8 @@ pump(struct rm_p2p *p, int timeout_ms, struct rm_err *err)
 			e->next = NULL;
 			if (r == 0)
 				r = handle(p, e, err);
-			else {
-				if (e->dc != NULL)
-					g_object_unref(e->dc);
-				free(e->data);
-				free(e);
-			}
+			else
+				ev_free(e);
 		}
 		return r;
 	}
@@ -668,7 +705,7 @@ start(struct rm_p2p *p, struct rm_err *err)
 		g_clear_error(&ge);
 		return -RM_EXIT_NETWORK;
 	}
-	rm_debug("peer: GStreamer started");
+	rm_debug("peer: GStreamer started (%lld ms)", now_ms() - p->t0);
 	p->pipe = gst_pipeline_new("rm-p2p");
 	p->wrtc = gst_element_factory_make("webrtcbin", "rm-p2p-webrtc");
 	if (p->pipe == NULL || p->wrtc == NULL)
@@ -693,6 +730,7 @@ start(struct rm_p2p *p, struct rm_err *err)
 		 */
 		if (dtls != NULL)
 			gst_object_unref(gst_object_ref_sink(dtls));
+		rm_debug("peer: DTLS certificate made (%lld ms)", now_ms() - p->t0);
 		g_signal_connect(p->wrtc, "on-data-channel", G_CALLBACK(on_data_channel), p);
 	}
 	if (gst_element_set_state(p->pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
@@ -717,6 +755,7 @@ rm_p2p_open(enum rm_p2p_role role, int sig_in, int sig_out, int timeout_ms,
 	*out = NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "out of memory");
+	p->t0 = now_ms();
 	p->role = role;
 	p->sig_in = sig_in;
 	p->sig_out = sig_out;
@@ -748,6 +787,7 @@ rm_p2p_open(enum rm_p2p_role role, int sig_in, int sig_out, int timeout_ms,
 		rm_p2p_close(p);
 		return r;
 	}
+	rm_debug("peer: channel open (%lld ms)", now_ms() - p->t0);
 	/* the package bytes come to the fetching side: its buffers, not the server's */
 	if (role == RM_P2P_OFFER)
 		socket_buffers(p, 1);
@@ -761,19 +801,14 @@ rm_p2p_set_timeout(struct rm_p2p *p, int timeout_ms)
 	p->timeout_ms = timeout_ms;
 }
 
-int
-rm_p2p_send(struct rm_p2p *p, enum rm_p2p_kind kind, const void *data, size_t len,
-    struct rm_err *err)
+/* Waits while much is still unsent (at most timeout_ms without progress). */
+static int
+send_wait(struct rm_p2p *p, struct rm_err *err)
 {
 	long long deadline = now_ms() + p->timeout_ms;
 	guint64 buffered = 0, before = 0;
-	GError *ge = NULL;
-	gboolean ok;
 	int r;
 
-	if (kind == RM_P2P_BINARY && len > RM_P2P_FRAME_MAX)
-		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "a frame of %zu bytes, more "
-		    "than %d", len, RM_P2P_FRAME_MAX);
 	for (;;) {
 		if (p->failed)
 			return fail(p, err, "%s", p->failure);
@@ -792,15 +827,57 @@ rm_p2p_send(struct rm_p2p *p, enum rm_p2p_kind kind, const void *data, size_t le
 		if ((r = pump(p, 100, err)) != 0)
 			return r;
 	}
-	if (kind == RM_P2P_BINARY) {
-		GBytes *b = g_bytes_new(data, len);
-		ok = gst_webrtc_data_channel_send_data_full(p->dc, b, &ge);
-		g_bytes_unref(b);
-	} else {
-		char *s = strndup(data, len);
-		ok = s != NULL && gst_webrtc_data_channel_send_string_full(p->dc, s, &ge);
-		free(s);
+	return 0;
+}
+
+static int
+send_bytes(struct rm_p2p *p, GBytes *b, struct rm_err *err)
+{
+	GError *ge = NULL;
+	gboolean ok = gst_webrtc_data_channel_send_data_full(p->dc, b, &ge);
+	int r = 0;
+
+	g_bytes_unref(b);
+	if (!ok) {
+		r = fail(p, err, "cannot send: %s", ge && ge->message ? ge->message : "?");
+		g_clear_error(&ge);
 	}
+	return r;
+}
+
+int
+rm_p2p_send_take(struct rm_p2p *p, void *buf, size_t len, struct rm_err *err)
+{
+	int r;
+
+	if (len > RM_P2P_FRAME_MAX || (r = send_wait(p, err)) != 0) {
+		free(buf);
+		return len > RM_P2P_FRAME_MAX ? rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL,
+		    "a frame of %zu bytes, more than %d", len, RM_P2P_FRAME_MAX) : r;
+	}
+	/* GLib frees with free() (g_free is free since GLib 2.46) */
+	return send_bytes(p, g_bytes_new_take(buf, len), err);
+}
+
+int
+rm_p2p_send(struct rm_p2p *p, enum rm_p2p_kind kind, const void *data, size_t len,
+    struct rm_err *err)
+{
+	GError *ge = NULL;
+	gboolean ok;
+	char *s;
+	int r;
+
+	if (kind == RM_P2P_BINARY && len > RM_P2P_FRAME_MAX)
+		return rm_err_set(err, RM_EXIT_INTERNAL, NULL, NULL, "a frame of %zu bytes, more "
+		    "than %d", len, RM_P2P_FRAME_MAX);
+	if ((r = send_wait(p, err)) != 0)
+		return r;
+	if (kind == RM_P2P_BINARY)
+		return send_bytes(p, g_bytes_new(data, len), err);
+	s = strndup(data, len);
+	ok = s != NULL && gst_webrtc_data_channel_send_string_full(p->dc, s, &ge);
+	free(s);
 	if (!ok) {
 		r = fail(p, err, "cannot send: %s", ge && ge->message ? ge->message : "?");
 		g_clear_error(&ge);
@@ -814,10 +891,14 @@ rm_p2p_recv(struct rm_p2p *p, enum rm_p2p_kind *kind, char **data, size_t *len,
     struct rm_err *err)
 {
 	long long deadline = now_ms() + p->timeout_ms;
+	static char empty[1];
 	int r, grace = 0;
 
 	*data = NULL;
 	*len = 0;
+	/* the message given last is the caller's no longer */
+	ev_free(p->held);
+	p->held = NULL;
 	for (;;) {
 		struct ev *e = p->mhead;
 		long long now;
@@ -829,11 +910,13 @@ rm_p2p_recv(struct rm_p2p *p, enum rm_p2p_kind *kind, char **data, size_t *len,
 			pthread_cond_broadcast(&p->cv);
 			pthread_mutex_unlock(&p->mu);
 			*kind = (enum rm_p2p_kind)e->kind;
-			*data = e->data ? e->data : strdup("");
+			*data = e->bytes != NULL ? (char *)g_bytes_get_data(e->bytes, NULL) :
+			    e->data != NULL ? e->data : empty;
 			*len = e->len;
 			if (p->nsock > 0 && (p->received += e->len) >= BURST_BYTES)
 				socket_buffers(p, 0);
-			free(e);
+			e->next = NULL;
+			p->held = e;
 			return 0;
 		}
 		if (p->failed)
@@ -868,10 +951,7 @@ free_list(struct ev *e)
 
 	for (; e != NULL; e = next) {
 		next = e->next;
-		if (e->dc != NULL)
-			g_object_unref(e->dc);
-		free(e->data);
-		free(e);
+		ev_free(e);
 	}
 }
 
@@ -908,6 +988,7 @@ rm_p2p_close(struct rm_p2p *p)
 		g_object_unref(p->dc);
 	free_list(p->head);
 	free_list(p->mhead);
+	ev_free(p->held);
 	free(p->line);
 	close(p->wake[0]);
 	close(p->wake[1]);

@@ -86,6 +86,18 @@ pkgfile() { rm-cache path --package "$1"; }
 	refute_output --regexp '\.(peer|tmp\..*)$'
 }
 
+@test "rm-cache peer: -vv shows where the set-up time goes, on both sides" {
+	run --separate-stderr in_b rm-cache fetch -vv --peer "REMOTEMEDIA_HOME=$SRV ip netns exec $NSA rm-cache serve -vv --stdio" "$D1"
+	assert_success
+	# fetching side: GStreamer, its offer (its DTLS certificate made first), the answer, the channel
+	[[ $stderr =~ GStreamer\ started\ \([0-9]+\ ms\).*signaling\ out:\ offer\ \([0-9]+\ ms\) ]]
+	[[ $stderr =~ signaling\ in:\ answer\ \([0-9]+\ ms\) ]]
+	[[ $stderr =~ peer:\ DTLS\ certificate\ made\ \([0-9]+\ ms\) ]]
+	[[ $stderr =~ signaling\ out:\ answer\ \([0-9]+\ ms\) ]]
+	[ "$(grep -cE 'channel open \([0-9]+ ms\)' <<<"$stderr")" = 2 ]
+	[[ $stderr == *"peer: 'REMOTEMEDIA_HOME="*"' ended"* ]]
+}
+
 @test "rm-cache peer: a digest prefix is resolved by the peer's cache, and the text output names the peer" {
 	run script -qec "ip netns exec $NSB rm-cache fetch -q --peer '$PEER' ${D1:7:12}" /dev/null
 	assert_success
@@ -170,6 +182,50 @@ pkgfile() { rm-cache path --package "$1"; }
 	run ls "$REMOTEMEDIA_HOME/pipelines"
 	refute_output --regexp '\.(rmpkg|peer)$'
 	refute_output --partial ".peer.state"
+}
+
+@test "rm-cache peer: a package from a peer keeps the SHA-256 it came with, and is served on with it, a resume read from the blob holding the offset" {
+	run in_b rm-cache fetch -q --peer "$PEER" "$D2"
+	assert_success
+	mid=$REMOTEMEDIA_HOME
+	[ "$(jq -r .sha256 "$mid/pipelines/${D2#sha256:}.layout")" = "$(sha256sum "$PKG2" | cut -c1-64)" ]
+	# B's cache serves it on: "done" says the SHA-256 recorded, no second pass over the bytes
+	onward="REMOTEMEDIA_HOME=$mid ip netns exec $NSA rm-cache serve -v --stdio"
+	c=$BATS_TEST_TMPDIR/c
+	run in_b env REMOTEMEDIA_HOME="$c" rm-cache fetch --peer "REMOTEMEDIA_TEST_PEER_KILL_AFTER=100 $onward" "$D2"
+	assert_failure 6
+	run --separate-stderr in_b env REMOTEMEDIA_HOME="$c" rm-cache fetch -v --peer "$onward" "$D2"
+	assert_success
+	[[ $stderr =~ resuming\ from\ peer\ .*\ at\ offset\ ([0-9]+)\ of ]]
+	[ "${BASH_REMATCH[1]}" -gt 65536 ]
+	[[ $stderr == *"from ${BASH_REMATCH[1]}, "*" bytes (its SHA-256 as recorded)"* ]]
+	cmp "$PKG2" "$(REMOTEMEDIA_HOME=$c pkgfile "$D2")"
+	# a damaged blob there still stops the transfer before any byte after it
+	blob=$(jq -r '.files[] | select(.path == "models/tiny-vad.safetensors") | .digest' \
+	    "$mid/pipelines/${D2#sha256:}.layout")
+	blob=$mid/blobs/sha256/${blob#sha256:}
+	chmod u+w "$blob"
+	printf 'X' | dd of="$blob" bs=1 seek=5000000 conv=notrunc status=none
+	run in_b env REMOTEMEDIA_HOME="$BATS_TEST_TMPDIR/d" rm-cache fetch --peer "$onward" "$D2"
+	assert_failure 5
+	assert_output --partial "stopped sending: unavailable"
+	run ls "$BATS_TEST_TMPDIR/d/pipelines"
+	refute_output --regexp '[0-9a-f]{64}$'
+	refute_output --regexp '\.(rmpkg|peer)$'
+}
+
+@test "rm-cache peer: \"have\" reads the entry's records alone: a missing blob is found by \"get\", and nothing is kept" {
+	srv=$BATS_TEST_TMPDIR/serving
+	cp -a "$SRV" "$srv"
+	blob=$(jq -r '.files[] | select(.path == "models/tiny-vad.safetensors") | .digest' \
+	    "$srv/pipelines/${D2#sha256:}.layout")
+	rm -f "$srv/blobs/sha256/${blob#sha256:}"
+	run in_b rm-cache fetch --peer "REMOTEMEDIA_HOME=$srv ip netns exec $NSA rm-cache serve -v --stdio" "$D2"
+	assert_failure 5
+	assert_output --partial "peer: has $D2 ("
+	assert_output --partial "stopped sending: unavailable"
+	run ls "$REMOTEMEDIA_HOME/pipelines"
+	refute_output --regexp '\.(rmpkg|peer)$'
 }
 
 @test "rm-cache peer: the serving side's entry removed (and its blobs collected) mid-transfer: the transfer still completes" {
