@@ -500,8 +500,8 @@ rm_node_compile(const struct rm_taxo *t, const json_t *doc, const char *file,
 		}
 		if (caps == NULL)
 			caps = owned = json_object();
-		else if (json_is_array(caps))
-			caps = owned = json_pack("{s:O}", "tags", caps);
+		else if (json_is_array(caps))	/* a copy: required_capabilities may extend it */
+			caps = owned = json_pack("{s:o}", "tags", json_copy((json_t *)caps));
 		else if (!json_is_object(caps)) {
 			rm_node_free(n);
 			return type_error(err, file, "capabilities",

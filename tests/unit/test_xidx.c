@@ -386,6 +386,21 @@ main(int argc, char **argv)
 		printf("not ok 1 - taxonomy: %s\n", err.msg);
 		return 1;
 	}
+	{
+		/* compiling never changes the node: its requirement values are shared, not copied */
+		json_t *doc = json_loads("{\"id\":\"n\",\"capabilities\":[\"linux\"],"
+		    "\"required_capabilities\":[\"gpu\"]}", 0, NULL);
+		char *before = json_dumps(doc, JSON_SORT_KEYS), *after;
+		struct rm_node *node = NULL;
+		int r = rm_node_compile(t, doc, "test", &node, &err);
+		rm_node_free(node);
+		after = json_dumps(doc, JSON_SORT_KEYS);
+		ok(r == 0 && strcmp(before, after) == 0, "compiling a tag-list node with "
+		    "required_capabilities leaves the document as it was (%s)", after);
+		free(before);
+		free(after);
+		json_decref(doc);
+	}
 	for (seed = 1; seed <= nseeds; seed++) {
 		json_t *adverts = json_array();
 		struct rm_exset *s = NULL;
