@@ -101,7 +101,8 @@ rm_sha256_hex(const void *data, size_t len, char hex[RM_SHA256_HEX])
 		if (h != NULL) {
 			rm_sha256_update(h, data, len);
 			rm_sha256_final(h, hex);
-			return;
+			if (hex[0] != '\0')
+				return;
 		}
 	}
 	nettle_sha256_init(&c);

@@ -106,13 +106,16 @@ racy_ns(void)
 static uint64_t
 stat_all_max(void)
 {
-	static long long max = -1;
+	static uint64_t max;
+	static int read;
 	const char *v;
 
-	if (max < 0)
+	if (!read) {
 		max = (v = rm_test_hook_env("REMOTEMEDIA_TEST_INDEX_STAT_MAX")) != NULL ?
-		    atoll(v) : 2000;
-	return max < 0 ? 0 : (uint64_t)max;
+		    (uint64_t)atoll(v) : 2000;
+		read = 1;
+	}
+	return max;
 }
 
 static long long
