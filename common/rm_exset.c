@@ -126,10 +126,24 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int
-cmp_pair(const void *a, const void *b)
+void
+rm_exb_sort_refs(uint32_t *a, size_t n, size_t w)
 {
-	return cmp_u32(a, b);
+	size_t i, j, k;
+	uint32_t t[2];
+
+	/* the few of an advert by insertion: qsort's set-up cost more */
+	if (n > 16) {
+		qsort(a, n, w * sizeof(*a), cmp_u32);
+		return;
+	}
+	for (i = 1; i < n; i++) {
+		memcpy(t, a + i * w, w * sizeof(*a));
+		for (j = i; j > 0 && a[(j - 1) * w] > t[0]; j--)
+			for (k = 0; k < w; k++)
+				a[j * w + k] = a[(j - 1) * w + k];
+		memcpy(a + j * w, t, w * sizeof(*a));
+	}
 }
 
 static void
@@ -177,7 +191,7 @@ fill_value(struct builder *b, const struct rm_taxo_key *k, json_t *v, struct rm_
 			break;
 		json_array_foreach(v, i, x)
 			b->pool[at + i] = json_is_string(x) ? rm_exb_intern(b, json_string_value(x)) : RM_NOSTR;
-		qsort(b->pool + at, json_array_size(v), sizeof(uint32_t), cmp_u32);
+		rm_exb_sort_refs(b->pool + at, json_array_size(v), 1);
 		out->kind = RM_V_SET;
 		out->n = (uint32_t)json_array_size(v);
 		out->u.ref = at;
@@ -196,7 +210,7 @@ fill_value(struct builder *b, const struct rm_taxo_key *k, json_t *v, struct rm_
 			    RM_NOSTR;
 			i++;
 		}
-		qsort(b->pool + at, i, 2 * sizeof(uint32_t), cmp_pair);
+		rm_exb_sort_refs(b->pool + at, i, 2);
 		out->kind = RM_V_MAP;
 		out->n = (uint32_t)i;
 		out->u.ref = at;

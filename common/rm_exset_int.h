@@ -97,6 +97,12 @@ int rm_exb_finish(struct exb *x, struct rm_exset **out, struct rm_err *err);
 void rm_exb_discard(struct exb *x, int finished);
 uint32_t rm_exb_intern(struct builder *b, const char *s);
 uint32_t rm_exb_internn(struct builder *b, const char *s, size_t n);
+/*
+ * Sorts n records of w words (1: set elements, 2: map pairs) by their first
+ * word, the order readers binary-search (set elements may repeat, map keys
+ * do not, so any sort gives the same words).
+ */
+void rm_exb_sort_refs(uint32_t *a, size_t n, size_t w);
 /* n pool slots: their index, or (size_t)-1. */
 size_t rm_exb_pool(struct builder *b, size_t n);
 

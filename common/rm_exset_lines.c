@@ -397,32 +397,12 @@ rm_exb_lines_free(struct rm_exb_lines *f)
 	free(f);
 }
 
-/*
- * Sorts n records of w words (1: set elements, 2: map pairs) by their
- * first word, as qsort would order them (set elements may repeat, map
- * keys do not): by insertion, the few of an advert.
- */
-static void
-sort_words(uint32_t *a, size_t n, size_t w)
-{
-	size_t i, j, k;
-	uint32_t t[2];
-
-	for (i = 1; i < n; i++) {
-		memcpy(t, a + i * w, w * sizeof(*a));
-		for (j = i; j > 0 && a[(j - 1) * w] > t[0]; j--)
-			for (k = 0; k < w; k++)
-				a[j * w + k] = a[(j - 1) * w + k];
-		memcpy(a + j * w, t, w * sizeof(*a));
-	}
-}
-
 /* A staged value into executor e's column, as fill_value makes it. */
 static void
 fl_fill_one(struct exb *x, const struct rm_exb_lines *f, const struct fl_fill *s, size_t e)
 {
 	struct rm_val v;
-	size_t at, i;
+	size_t at, i, w;
 
 	memset(&v, 0, sizeof(v));
 	v.kind = (uint8_t)s->kind;
@@ -436,13 +416,13 @@ fl_fill_one(struct exb *x, const struct rm_exb_lines *f, const struct fl_fill *s
 		break;
 	case RM_V_SET:
 	case RM_V_MAP:
-		at = rm_exb_pool(&x->b, s->kind == RM_V_MAP ? 2 * s->n : s->n);
-		if (at == (size_t)-1)
+		w = s->kind == RM_V_MAP ? 2 : 1;
+		if ((at = rm_exb_pool(&x->b, w * s->n)) == (size_t)-1)
 			return;
-		for (i = 0; i < (s->kind == RM_V_MAP ? 2 * s->n : s->n); i++)
+		for (i = 0; i < w * s->n; i++)
 			x->b.pool[at + i] = rm_exb_internn(&x->b, f->items[s->first + i].s,
 			    f->items[s->first + i].n);
-		sort_words(x->b.pool + at, s->n, s->kind == RM_V_MAP ? 2 : 1);
+		rm_exb_sort_refs(x->b.pool + at, s->n, w);
 		v.n = (uint32_t)s->n;
 		v.u.ref = at;
 		break;
@@ -479,10 +459,7 @@ rm_exb_lines_add(struct rm_exb_lines *f, struct exb *x, const char *buf, size_t 
 
 	if (f == NULL || x->adverts != NULL)
 		return -1;
-	/* as rm_jr_init would, keeping r.tmp from line to line */
-	f->r.p = buf + off;
-	f->r.end = buf + len;
-	f->r.flags = JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK;
+	rm_jr_init(&f->r, buf + off, len - off, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK);
 	f->nfill[0] = f->nfill[1] = 0;
 	f->nitems = 0;
 	f->id.s = f->endpoint.s = NULL;

@@ -519,7 +519,6 @@ rm_jr_value(struct rm_jr *r)
 void
 rm_jr_init(struct rm_jr *r, const char *buf, size_t len, size_t flags)
 {
-	memset(r, 0, sizeof(*r));
 	r->p = buf;
 	r->end = buf + len;
 	r->flags = flags;
@@ -536,7 +535,7 @@ rm_jr_release(struct rm_jr *r)
 json_t *
 rm_json_loadb_fast(const char *buf, size_t len, size_t flags, json_error_t *je)
 {
-	struct rm_jr r;
+	struct rm_jr r = { 0 };
 	json_t *v;
 
 	if ((flags & ~(size_t)JR_FLAGS) != 0 || buf == NULL || len > (size_t)INT32_MAX)

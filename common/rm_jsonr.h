@@ -26,6 +26,7 @@ struct rm_jr {
 	char *tmp;	/* decoded strings with escapes */
 	size_t tmpcap;
 };
+/* The input to read next; r->tmp is kept from one input to the next (zero r first). */
 void rm_jr_init(struct rm_jr *r, const char *buf, size_t len, size_t flags);
 void rm_jr_release(struct rm_jr *r);
 void rm_jr_ws(struct rm_jr *r);
