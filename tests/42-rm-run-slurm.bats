@@ -150,7 +150,9 @@ t-local ok " ]
 	        if [ -n "${SLURM_JOB_ID:-}" ] && [ $n = 4 ]; then
 	          sleep 0.5
 	          scancel "$SLURM_JOB_ID"
-	          sleep 5
+	          # the cancel must land before record 4's checkpoint: a busy
+	          # slurmd took more than 5 s once (record-4 kept from s-slurm)
+	          sleep 60
 	        fi
 	        echo "$off" >&3
 	        read -r ack <&3
