@@ -5,6 +5,22 @@
 # setup (a small package end to end), peak RSS of each side. Needs root.
 # usage: tests/bench/p2p.sh [BUILDDIR] [SIZE_MIB...]   (default 256)
 # P2P_SETUP_RUNS: how many times set-up is measured (default 5)
+# P2P_RUNS: transfers of each size in each form, medians reported (default 3)
+#
+# Each size is measured in two layouts of the machine's CPUs:
+#  - shared: both "hosts" run on all cores, competing for them as no two
+#    real hosts do. Over ssh the serving side is in sshd's session, and with
+#    the kernel's autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled)
+#    each session is scheduled as one group: the packet-passing threads of
+#    both sides then take a fifth to a half more CPU for the same bytes, and
+#    the channel runs at two thirds to four fifths of its "netns" rate
+#    (measured: with autogroup off both forms reach the netns rate; a netns
+#    server given a session of its own with setsid -w is as slow as ssh);
+#  - one core per host (two cores or more): namespace A's processes (sshd,
+#    the server, scp's far end) on core 0, B's (the fetcher, scp) on core 1,
+#    as two machines would be.
+# Forms: "netns" runs the server with ip netns exec (the issue's own form),
+# "ssh" through sshd in A, the way a user reaches another machine.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top}
@@ -15,7 +31,9 @@ export PATH RM_TOP_SRCDIR=$top REMOTEMEDIA_SHARE=$top/share/remotemedia REMOTEME
 work=$(mktemp -d /tmp/rm-bench-p2p.XXXXXX)
 A=rmbA$$ B=rmbB$$
 cleanup() {
-	[ ! -f "$work/sshd.pid" ] || kill "$(cat "$work/sshd.pid")" 2>/dev/null || true
+	for f in "$work/sshd.pid" "$work/sshd1.pid"; do
+		[ ! -f "$f" ] || kill "$(cat "$f")" 2>/dev/null || true
+	done
 	netns_del "$A" "$B"
 	rm -rf "$work"
 }
@@ -49,10 +67,21 @@ Subsystem sftp internal-sftp
 EOF
 mkdir -p /run/sshd
 ip netns exec "$A" /usr/sbin/sshd -f "$work/sshd_config"
-ssh="ssh -F /dev/null -i $work/id -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -p 2222"
-for _ in $(seq 50); do
-	ip netns exec "$B" $ssh root@10.214.0.1 true 2>/dev/null && break
-	sleep 0.1
+ncpu=$(nproc)
+if [ "$ncpu" -ge 2 ]; then
+	# the same, on core 0 alone (its sessions inherit that): port 2223
+	sed -e 's/^Port 2222/Port 2223/' -e "s|^PidFile .*|PidFile $work/sshd1.pid|" \
+	    "$work/sshd_config" > "$work/sshd1_config"
+	ip netns exec "$A" taskset -c 0 /usr/sbin/sshd -f "$work/sshd1_config"
+fi
+sshopt="-F /dev/null -i $work/id -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+ssh="ssh $sshopt -p 2222"
+for port in 2222 2223; do
+	[ "$port" = 2222 ] || [ "$ncpu" -ge 2 ] || continue
+	for _ in $(seq 50); do
+		ip netns exec "$B" ssh $sshopt -p "$port" root@10.214.0.1 true 2>/dev/null && break
+		sleep 0.1
+	done
 done
 
 srv=$work/serving
@@ -70,12 +99,13 @@ pkg() {
 	echo "$p" > "$work/$1/pkgfile"
 }
 
-# fetch DIGEST [SERVE]: into a fresh cache in B; prints seconds and the client's peak RSS (KB)
+# fetch DIGEST [SERVE [B-WRAPPER]]: into a fresh cache in B; prints seconds,
+# the client's peak RSS (KB) and the channel's own rate (MB/s)
 fetch() {
 	local t
 	rm -rf "$work/b"
 	t=$(now)
-	ip netns exec "$B" env REMOTEMEDIA_HOME="$work/b" /usr/bin/time -f %M -o "$work/cli.rss" \
+	ip netns exec "$B" ${3:-} env REMOTEMEDIA_HOME="$work/b" /usr/bin/time -f %M -o "$work/cli.rss" \
 	    rm-cache fetch -v --peer "${2:-$serve}" "$1" 2>"$work/cli.log" >/dev/null
 	# the channel alone: "received N bytes of ... (X MB/s)"
 	echo "$(since "$t") $(cat "$work/cli.rss") $(sed -n 's/.*received .* (\([0-9.]*\) MB\/s).*/\1/p' "$work/cli.log")"
@@ -97,22 +127,56 @@ setups=$(for _ in $(seq "$runs"); do fetch "$small" "$direct" | cut -d' ' -f1; d
 printf 'connection setup (1 MiB package end to end, ip netns exec), %d runs: min %.2f s, median %.2f s, max %.2f s\n' \
     "$runs" "$(head -1 <<<"$setups")" "$(sed -n "$(((runs + 1) / 2))p" <<<"$setups")" \
     "$(tail -1 <<<"$setups")"
+# median of numbers on stdin
+median() { sort -n | awk '{v[NR] = $1} END {print NR ? v[int((NR + 1) / 2)] : 0}'; }
+runs=${P2P_RUNS:-3}
+layouts=shared
+[ "$ncpu" -lt 2 ] || layouts="shared pinned"
+printf '(autogroup scheduling: %s; %d runs each, medians; MB/s of the .rmpkg bytes)\n' \
+    "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo unknown)" "$runs"
 for mib in $sizes; do
 	# the serving cache keeps it as blobs: served from a package made from them
 	d=$(pkg "m$mib" "$mib")
 	f=$(cat "$work/m$mib/pkgfile")
 	bytes=$(stat -c %s "$f")
-	read -r secs crss chan < <(fetch "$d")
-	cmp "$f" "$(REMOTEMEDIA_HOME=$work/b rm-cache path --package "$d")"
-	t=$(now)
-	ip netns exec "$B" scp -q -F /dev/null -i "$work/id" -o IdentitiesOnly=yes \
-	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
-	    -P 2222 "root@10.214.0.1:$f" "$work/scp.out"
-	scps=$(since "$t")
-	printf '%5d MiB: peer %6.1f MB/s end to end (%.1f s), channel %s MB/s; RSS fetch %d MB, serve %d MB   scp %6.1f MB/s (%.1f s)\n' \
-	    "$mib" "$(echo "$bytes / $secs / 1000000" | bc -l)" "$secs" "$chan" $((crss / 1024)) \
-	    $(($(cat "$work/srv.rss") / 1024)) "$(echo "$bytes / $scps / 1000000" | bc -l)" "$scps"
-	rm -f "$work/scp.out" "$f"
+	for lay in $layouts; do
+		if [ "$lay" = pinned ]; then
+			wa="taskset -c 0" wb="taskset -c 1" port=2223 what="one core per host"
+		else
+			wa="" wb="" port=2222 what="shared cores"
+		fi
+		for form in netns ssh; do
+			if [ "$form" = netns ]; then
+				cmd="ip netns exec $A $wa env PATH=$PATH HOME=$HOME GST_REGISTRY=$GST_REGISTRY REMOTEMEDIA_HOME=$srv /usr/bin/time -f %M -o $work/srv.rss rm-cache serve --stdio"
+			else
+				cmd="ssh $sshopt -p $port root@10.214.0.1 env PATH=$PATH HOME=$HOME GST_REGISTRY=$GST_REGISTRY REMOTEMEDIA_HOME=$srv /usr/bin/time -f %M -o $work/srv.rss rm-cache serve --stdio"
+			fi
+			: > "$work/runs"
+			for _ in $(seq "$runs"); do
+				fetch "$d" "$cmd" "$wb" >> "$work/runs"
+				echo "$(cat "$work/srv.rss")" >> "$work/srss"
+				cmp "$f" "$(REMOTEMEDIA_HOME=$work/b rm-cache path --package "$d")"
+			done
+			printf '%5d MiB, %-18s %-5s: peer %6.1f MB/s end to end (%.1f s), channel %5.1f MB/s (runs: %s); RSS fetch %d MB, serve %d MB\n' \
+			    "$mib" "$what," "$form" \
+			    "$(echo "$bytes / $(cut -d' ' -f1 "$work/runs" | median) / 1000000" | bc -l)" \
+			    "$(cut -d' ' -f1 "$work/runs" | median)" "$(cut -d' ' -f3 "$work/runs" | median)" \
+			    "$(cut -d' ' -f3 "$work/runs" | tr '\n' ' ' | sed 's/ $//')" \
+			    $(($(cut -d' ' -f2 "$work/runs" | sort -n | tail -1) / 1024)) \
+			    $(($(sort -n "$work/srss" | tail -1) / 1024))
+			rm -f "$work/srss"
+		done
+		: > "$work/runs"
+		for _ in $(seq "$runs"); do
+			t=$(now)
+			ip netns exec "$B" $wb scp -q $sshopt -P "$port" "root@10.214.0.1:$f" "$work/scp.out"
+			since "$t" >> "$work/runs"
+			rm -f "$work/scp.out"
+		done
+		printf '%5d MiB, %-18s scp  : %6.1f MB/s (%.1f s)\n' "$mib" "$what," \
+		    "$(echo "$bytes / $(median < "$work/runs") / 1000000" | bc -l)" "$(median < "$work/runs")"
+	done
+	rm -f "$f"
 	REMOTEMEDIA_HOME=$srv rm-cache clear "$d" >/dev/null
 	rm -rf "$work/b"
 done
