@@ -76,8 +76,9 @@ if [ "$ncpu" -ge 2 ]; then
 fi
 sshopt="-F /dev/null -i $work/id -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 ssh="ssh $sshopt -p 2222"
-for port in 2222 2223; do
-	[ "$port" = 2222 ] || [ "$ncpu" -ge 2 ] || continue
+ports=2222
+[ "$ncpu" -lt 2 ] || ports="2222 2223"
+for port in $ports; do
 	for _ in $(seq 50); do
 		ip netns exec "$B" ssh $sshopt -p "$port" root@10.214.0.1 true 2>/dev/null && break
 		sleep 0.1
@@ -85,7 +86,11 @@ for port in 2222 2223; do
 done
 
 srv=$work/serving
-serve="$ssh root@10.214.0.1 env PATH=$PATH HOME=$HOME GST_REGISTRY=$GST_REGISTRY REMOTEMEDIA_HOME=$srv /usr/bin/time -f %M -o $work/srv.rss rm-cache serve --stdio"
+# the server as either form starts it, its peak RSS in srv.rss
+server="env PATH=$PATH HOME=$HOME GST_REGISTRY=$GST_REGISTRY REMOTEMEDIA_HOME=$srv /usr/bin/time -f %M -o $work/srv.rss rm-cache serve --stdio"
+serve="$ssh root@10.214.0.1 $server"
+# median of numbers on stdin
+median() { sort -n | awk '{v[NR] = $1} END {print NR ? v[int((NR + 1) / 2)] : 0}'; }
 
 # pkg NAME MIB: a package holding a model of MIB MiB of random bytes, in A's cache
 pkg() {
@@ -119,16 +124,13 @@ setups=$(for _ in $(seq "$runs"); do fetch "$small" | cut -d' ' -f1; done | sort
 t=$(now)
 ip netns exec "$B" $ssh root@10.214.0.1 true
 printf 'connection setup (1 MiB package end to end, over ssh), %d runs: min %.2f s, median %.2f s, max %.2f s (ssh alone: %.2f s)\n' \
-    "$runs" "$(head -1 <<<"$setups")" "$(sed -n "$(((runs + 1) / 2))p" <<<"$setups")" \
+    "$runs" "$(head -1 <<<"$setups")" "$(median <<<"$setups")" \
     "$(tail -1 <<<"$setups")" "$(since "$t")"
 # the same without ssh: the peer command enters A itself (the issue's own form)
-direct="ip netns exec $A env PATH=$PATH HOME=$HOME GST_REGISTRY=$GST_REGISTRY REMOTEMEDIA_HOME=$srv rm-cache serve --stdio"
+direct="ip netns exec $A $server"
 setups=$(for _ in $(seq "$runs"); do fetch "$small" "$direct" | cut -d' ' -f1; done | sort -n)
 printf 'connection setup (1 MiB package end to end, ip netns exec), %d runs: min %.2f s, median %.2f s, max %.2f s\n' \
-    "$runs" "$(head -1 <<<"$setups")" "$(sed -n "$(((runs + 1) / 2))p" <<<"$setups")" \
-    "$(tail -1 <<<"$setups")"
-# median of numbers on stdin
-median() { sort -n | awk '{v[NR] = $1} END {print NR ? v[int((NR + 1) / 2)] : 0}'; }
+    "$runs" "$(head -1 <<<"$setups")" "$(median <<<"$setups")" "$(tail -1 <<<"$setups")"
 runs=${P2P_RUNS:-3}
 layouts=shared
 [ "$ncpu" -lt 2 ] || layouts="shared pinned"
@@ -147,20 +149,20 @@ for mib in $sizes; do
 		fi
 		for form in netns ssh; do
 			if [ "$form" = netns ]; then
-				cmd="ip netns exec $A $wa env PATH=$PATH HOME=$HOME GST_REGISTRY=$GST_REGISTRY REMOTEMEDIA_HOME=$srv /usr/bin/time -f %M -o $work/srv.rss rm-cache serve --stdio"
+				cmd="ip netns exec $A $wa $server"
 			else
-				cmd="ssh $sshopt -p $port root@10.214.0.1 env PATH=$PATH HOME=$HOME GST_REGISTRY=$GST_REGISTRY REMOTEMEDIA_HOME=$srv /usr/bin/time -f %M -o $work/srv.rss rm-cache serve --stdio"
+				cmd="ssh $sshopt -p $port root@10.214.0.1 $server"
 			fi
 			: > "$work/runs"
 			for _ in $(seq "$runs"); do
 				fetch "$d" "$cmd" "$wb" >> "$work/runs"
-				echo "$(cat "$work/srv.rss")" >> "$work/srss"
+				cat "$work/srv.rss" >> "$work/srss"
 				cmp "$f" "$(REMOTEMEDIA_HOME=$work/b rm-cache path --package "$d")"
 			done
+			secs=$(cut -d' ' -f1 "$work/runs" | median)
 			printf '%5d MiB, %-18s %-5s: peer %6.1f MB/s end to end (%.1f s), channel %5.1f MB/s (runs: %s); RSS fetch %d MB, serve %d MB\n' \
-			    "$mib" "$what," "$form" \
-			    "$(echo "$bytes / $(cut -d' ' -f1 "$work/runs" | median) / 1000000" | bc -l)" \
-			    "$(cut -d' ' -f1 "$work/runs" | median)" "$(cut -d' ' -f3 "$work/runs" | median)" \
+			    "$mib" "$what," "$form" "$(echo "$bytes / $secs / 1000000" | bc -l)" \
+			    "$secs" "$(cut -d' ' -f3 "$work/runs" | median)" \
 			    "$(cut -d' ' -f3 "$work/runs" | tr '\n' ' ' | sed 's/ $//')" \
 			    $(($(cut -d' ' -f2 "$work/runs" | sort -n | tail -1) / 1024)) \
 			    $(($(sort -n "$work/srss" | tail -1) / 1024))
@@ -173,8 +175,9 @@ for mib in $sizes; do
 			since "$t" >> "$work/runs"
 			rm -f "$work/scp.out"
 		done
+		secs=$(median < "$work/runs")
 		printf '%5d MiB, %-18s scp  : %6.1f MB/s (%.1f s)\n' "$mib" "$what," \
-		    "$(echo "$bytes / $(median < "$work/runs") / 1000000" | bc -l)" "$(median < "$work/runs")"
+		    "$(echo "$bytes / $secs / 1000000" | bc -l)" "$secs"
 	done
 	rm -f "$f"
 	REMOTEMEDIA_HOME=$srv rm-cache clear "$d" >/dev/null
